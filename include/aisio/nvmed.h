@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * User-space NVMe driver: controller bring-up, synchronous admin commands,
+ * asynchronous I/O queue pairs with a callback per command.
+ *
+ * Ownership: nvmed_ctrl_open returns a controller the caller closes; queue pairs
+ * belong to their controller and must be destroyed before it is closed. DMA
+ * buffers come from nvmed_dma_alloc and stay valid until nvmed_dma_free or close.
+ *
+ * Thread-safety: admin calls, reset and queue creation are serialized by the
+ * controller's lock (callers may be on any thread). A queue pair has exactly one
+ * owner thread: every nvmed_qpair_* call on it comes from that thread, and the hot
+ * path (in this header) takes no lock and uses no atomic read-modify-write.
+ *
+ * Errors: negative errno. A command's callback gets err 0 on success, -EIO with
+ * the NVMe status (SCT << 8 | SC, see nvmed_status_str) when the controller
+ * failed it, -ETIMEDOUT when it did not complete within the timeout, -ECANCELED
+ * when a controller reset aborted it.
+ */
+#ifndef AISIO_NVMED_H
+#define AISIO_NVMED_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <aisio/dma.h>
+#include <aisio/nvme_spec.h>
+#include <aisio/pci.h>
+
+#define NVMED_PAGE_SHIFT 12
+#define NVMED_PAGE_SIZE (1u << NVMED_PAGE_SHIFT)
+#define NVMED_MAX_NS 16
+#define NVMED_MAX_QPAIRS 1024
+
+struct nvmed_ctrl;
+struct nvmed_qpair;
+
+struct nvmed_cpl {
+	int err;          /* 0, -EIO, -ETIMEDOUT or -ECANCELED */
+	uint16_t status;  /* NVMe status, SCT << 8 | SC; 0 unless err == -EIO */
+	uint16_t cid;
+	uint32_t dw0;
+};
+
+typedef void (*nvmed_cb)(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl);
+
+struct nvmed_ctrl_opts {
+	size_t dma_bytes;        /* DMA memory for queues and buffers; 0 = 64 MiB */
+	unsigned io_timeout_ms;  /* per I/O command; 0 = 5000 */
+	unsigned admin_timeout_ms; /* 0 = 10000 */
+	unsigned nr_io_queues;   /* to ask for with Set Features; 0 = as many as the controller has */
+	uint32_t max_xfer;       /* largest transfer in bytes; 0 = min(MDTS, 1 MiB). Sizes the PRP lists */
+};
+
+/* A namespace as the driver sees it. */
+struct nvmed_ns {
+	uint32_t nsid;
+	uint32_t lba_shift;   /* log2 of the LBA data size */
+	uint64_t nlba;        /* size in LBAs */
+	uint32_t max_lbas;    /* largest transfer in LBAs (MDTS), after the driver's own limit */
+};
+
+/* ---- controller ---- */
+
+/* Open a device string (see pci.h), reset and bring up the controller, identify
+ * it and its namespaces. */
+int nvmed_ctrl_open(struct nvmed_ctrl **out, const char *devstr, const struct nvmed_ctrl_opts *opts);
+/* Delete every queue, disable the controller (CC.EN = 0), bus mastering off, free memory. */
+void nvmed_ctrl_close(struct nvmed_ctrl *c);
+
+const char *nvmed_ctrl_name(const struct nvmed_ctrl *c);
+struct pci_dev *nvmed_ctrl_pci(struct nvmed_ctrl *c);
+const struct nvme_id_ctrl *nvmed_ctrl_identify_data(const struct nvmed_ctrl *c);
+uint64_t nvmed_ctrl_cap(const struct nvmed_ctrl *c);
+/* Largest transfer in bytes (MDTS, capped by the driver's PRP list room). */
+uint32_t nvmed_ctrl_max_xfer(const struct nvmed_ctrl *c);
+/* I/O queue pairs granted by Number of Queues. */
+unsigned nvmed_ctrl_max_qpairs(const struct nvmed_ctrl *c);
+/* Highest queue depth (entries) an I/O queue may have: MQES + 1. */
+unsigned nvmed_ctrl_max_qdepth(const struct nvmed_ctrl *c);
+/* Number of active namespaces and their descriptions. */
+int nvmed_ctrl_ns(const struct nvmed_ctrl *c, uint32_t nsid, struct nvmed_ns *out);
+unsigned nvmed_ctrl_ns_count(const struct nvmed_ctrl *c);
+/* True when the controller reports fatal status (CSTS.CFS) or is not ready. */
+bool nvmed_ctrl_failed(const struct nvmed_ctrl *c);
+
+/*
+ * Reset after fatal status or a hang: disable, re-enable, restore the admin queue
+ * and every I/O queue pair (same memory and depth). Outstanding commands on every
+ * queue pair complete with -ECANCELED, their callbacks called from this thread, so
+ * the owners of the queue pairs must not poll them while the reset runs.
+ */
+int nvmed_ctrl_reset(struct nvmed_ctrl *c);
+
+/* ---- DMA memory of the controller ---- */
+void *nvmed_dma_alloc(struct nvmed_ctrl *c, size_t len);
+void nvmed_dma_free(struct nvmed_ctrl *c, void *va);
+uint64_t nvmed_dma_iova(const struct nvmed_ctrl *c, const void *va);
+
+/* ---- synchronous admin commands ---- */
+
+/* Run one admin command; buf (may be NULL) is copied through a DMA bounce buffer
+ * in the direction the opcode implies. dw0 (may be NULL) receives CQE dword 0.
+ * Returns 0, -EIO with *status set, -ETIMEDOUT, or another -errno. */
+int nvmed_admin(struct nvmed_ctrl *c, struct nvme_sqe *cmd, void *buf, size_t len, bool to_dev,
+		uint32_t *dw0, uint16_t *status);
+int nvmed_identify(struct nvmed_ctrl *c, uint8_t cns, uint32_t nsid, void *buf4k);
+int nvmed_get_log_page(struct nvmed_ctrl *c, uint8_t lid, uint32_t nsid, void *buf, size_t len);
+int nvmed_get_features(struct nvmed_ctrl *c, uint8_t fid, uint32_t cdw11, uint32_t *dw0);
+int nvmed_set_features(struct nvmed_ctrl *c, uint8_t fid, uint32_t cdw11, uint32_t *dw0);
+/* Raw queue commands, for queues whose memory lives elsewhere (GPU, daemon clients). */
+int nvmed_admin_create_cq(struct nvmed_ctrl *c, uint16_t qid, uint32_t depth, uint64_t iova);
+int nvmed_admin_create_sq(struct nvmed_ctrl *c, uint16_t qid, uint32_t depth, uint64_t iova, uint16_t cqid);
+int nvmed_admin_delete_sq(struct nvmed_ctrl *c, uint16_t qid);
+int nvmed_admin_delete_cq(struct nvmed_ctrl *c, uint16_t qid);
+/* Reserve / release an I/O queue id without creating a queue pair. */
+int nvmed_qid_alloc(struct nvmed_ctrl *c);
+void nvmed_qid_free(struct nvmed_ctrl *c, uint16_t qid);
+
+/* Human-readable NVMe status ("LBA Out of Range", ...). */
+const char *nvmed_status_str(uint16_t status);
+
+/* ---- I/O queue pairs ---- */
+
+/* Create a queue pair of depth entries (2..MQES+1); at most depth - 1 commands in flight. */
+int nvmed_qpair_create(struct nvmed_ctrl *c, unsigned depth, struct nvmed_qpair **out);
+/* Delete SQ then CQ; outstanding commands complete with -ECANCELED. */
+int nvmed_qpair_destroy(struct nvmed_qpair *qp);
+
+/* Per-command bookkeeping, indexed by command id. */
+struct nvmed_req {
+	nvmed_cb cb;
+	void *arg;
+	uint32_t tick;      /* qp->tick at submission: for the timeout */
+	uint16_t state;     /* NVMED_REQ_* */
+	uint16_t prp_pages; /* PRP list pages reserved for this cid */
+};
+
+enum { NVMED_REQ_FREE = 0, NVMED_REQ_BUSY = 1, NVMED_REQ_TIMED_OUT = 2 };
+
+/* Hot fields first: the submit and poll paths touch the first two cache lines. */
+struct nvmed_qpair {
+	struct nvme_sqe *sq;
+	volatile struct nvme_cqe *cq;
+	volatile uint32_t *sq_db;
+	volatile uint32_t *cq_db;
+	struct nvmed_req *reqs;
+	uint16_t *free_cids;
+	uint16_t nfree;
+	uint16_t sq_tail;
+	uint16_t sq_tail_rung;   /* tail value last written to the doorbell */
+	uint16_t cq_head;
+	uint16_t depth;
+	uint16_t cq_phase;
+	uint16_t qid;
+	uint16_t poll_countdown; /* polls until the next timeout / fatal-status check */
+	uint32_t tick;           /* coarse clock (ms) of the last check */
+	uint8_t lba_shift[NVMED_MAX_NS + 1]; /* per nsid; 0 = not active */
+	/* DMA translation of the controller's memory, copied for locality */
+	uint8_t *dma_va;
+	uint64_t dma_iova_base;
+	uint64_t *dma_iova_pages;
+	unsigned dma_page_shift;
+	size_t dma_len;
+	uint32_t max_xfer;
+	/* software controller served by our own poll (inline emu), else NULL */
+	void (*sw_poll)(void *ctx, uint16_t sqid);
+	void *sw_poll_ctx;
+	/* cold */
+	uint8_t *prp_lists;      /* PRP list pages: prp_pages_per_cid per cid */
+	uint64_t prp_lists_iova;
+	uint16_t prp_pages_per_cid;
+	uint32_t timeout_ms;
+	int failed;              /* -ENXIO once the controller is found dead */
+	void *user;              /* for the owner: per-queue context */
+	struct nvmed_ctrl *ctrl;
+	uint64_t completed;
+	uint64_t errors;
+	uint64_t timeouts;
+};
+
+#define NVMED_POLL_CHECK_INTERVAL 4096
+
+/* Slow path of poll: clock tick, timeouts, controller status. */
+int nvmed_qpair_check(struct nvmed_qpair *qp);
+/* Build a PRP list for transfers spanning more than two pages. */
+int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf, uint32_t len);
+
+static inline uint64_t nvmed_qpair_iova(const struct nvmed_qpair *qp, const void *va)
+{
+	size_t off = (size_t)((const uint8_t *)va - qp->dma_va);
+	if (!qp->dma_iova_pages)
+		return qp->dma_iova_base + off;
+	return qp->dma_iova_pages[off >> qp->dma_page_shift] + (off & (((size_t)1 << qp->dma_page_shift) - 1));
+}
+
+/*
+ * Queue a command whose opcode, nsid and cdw10.. are set in *cmd; the driver sets
+ * cid and the data pointer (PRPs) for buf/len (buf may be NULL when len is 0). Not
+ * visible to the controller until nvmed_qpair_ring. Returns the cid, -EAGAIN when
+ * depth - 1 commands are in flight, -EINVAL for a buffer outside DMA memory or
+ * over the transfer limit, -ENXIO once the controller has failed.
+ */
+static inline int nvmed_qpair_submit(struct nvmed_qpair *qp, const struct nvme_sqe *cmd, void *buf,
+				     uint32_t len, nvmed_cb cb, void *arg)
+{
+	/* A failed queue pair has nfree forced to 0, so this one test covers both. */
+	if (__builtin_expect(qp->nfree == 0, 0))
+		return qp->failed ? qp->failed : -EAGAIN;
+	size_t off = (size_t)((uint8_t *)buf - qp->dma_va);
+	if (__builtin_expect(len > qp->max_xfer || off > qp->dma_len - len, 0)) {
+		if (len != 0)
+			return -EINVAL;
+	}
+	uint16_t cid = qp->free_cids[--qp->nfree];
+	struct nvme_sqe *sqe = &qp->sq[qp->sq_tail];
+	*sqe = *cmd;
+	sqe->cid = cid;
+	if (len) {
+		uint64_t iova = nvmed_qpair_iova(qp, buf);
+		uint32_t first = NVMED_PAGE_SIZE - (uint32_t)(iova & (NVMED_PAGE_SIZE - 1));
+		sqe->prp1 = iova;
+		if (len <= first) {
+			sqe->prp2 = 0;
+		} else if (len <= first + NVMED_PAGE_SIZE) {
+			sqe->prp2 = nvmed_qpair_iova(qp, (uint8_t *)buf + first);
+		} else {
+			int rc = nvmed_qpair_prp_list(qp, cid, sqe, buf, len);
+			if (rc < 0) {
+				qp->nfree++;
+				return rc;
+			}
+		}
+	}
+	struct nvmed_req *r = &qp->reqs[cid];
+	r->cb = cb;
+	r->arg = arg;
+	r->tick = qp->tick;
+	r->state = NVMED_REQ_BUSY;
+	if (++qp->sq_tail == qp->depth)
+		qp->sq_tail = 0;
+	return cid;
+}
+
+/* Read or write nlb blocks at slba of nsid, into or from buf (DMA memory). */
+static inline int nvmed_qpair_rw(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uint64_t slba,
+				 uint32_t nlb, void *buf, nvmed_cb cb, void *arg)
+{
+	if (__builtin_expect(nsid > NVMED_MAX_NS || qp->lba_shift[nsid] == 0 || nlb == 0 || nlb > 65536, 0))
+		return -EINVAL;
+	struct nvme_sqe cmd = {
+		.opc = opc,
+		.nsid = nsid,
+		.cdw10 = (uint32_t)slba,
+		.cdw11 = (uint32_t)(slba >> 32),
+		.cdw12 = nlb - 1,
+	};
+	return nvmed_qpair_submit(qp, &cmd, buf, nlb << qp->lba_shift[nsid], cb, arg);
+}
+
+static inline int nvmed_qpair_read(struct nvmed_qpair *qp, uint32_t nsid, uint64_t slba, uint32_t nlb,
+				   void *buf, nvmed_cb cb, void *arg)
+{
+	return nvmed_qpair_rw(qp, NVME_CMD_READ, nsid, slba, nlb, buf, cb, arg);
+}
+
+static inline int nvmed_qpair_write(struct nvmed_qpair *qp, uint32_t nsid, uint64_t slba, uint32_t nlb,
+				    void *buf, nvmed_cb cb, void *arg)
+{
+	return nvmed_qpair_rw(qp, NVME_CMD_WRITE, nsid, slba, nlb, buf, cb, arg);
+}
+
+/* Make every queued command visible to the controller: one doorbell write. */
+static inline void nvmed_qpair_ring(struct nvmed_qpair *qp)
+{
+	if (qp->sq_tail != qp->sq_tail_rung) {
+		/* The SQEs must be globally visible before the controller sees the tail. */
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		*qp->sq_db = qp->sq_tail;
+		qp->sq_tail_rung = qp->sq_tail;
+	}
+}
+
+/*
+ * Reap up to max completions, calling each command's callback (which may submit
+ * again). One CQ head doorbell write per reaped batch. Returns the number reaped,
+ * or -ENXIO when the controller has failed (see nvmed_ctrl_reset).
+ */
+static inline int nvmed_qpair_poll(struct nvmed_qpair *qp, unsigned max)
+{
+	if (qp->sw_poll)
+		qp->sw_poll(qp->sw_poll_ctx, qp->qid);
+	if (__builtin_expect(--qp->poll_countdown == 0, 0)) {
+		int rc = nvmed_qpair_check(qp);
+		if (rc < 0)
+			return rc;
+	}
+	unsigned n = 0;
+	uint16_t head = qp->cq_head;
+	uint16_t phase = qp->cq_phase;
+	while (n < max) {
+		volatile struct nvme_cqe *e = &qp->cq[head];
+		/* Read the dword holding cid and status (with the phase bit) first, and
+		 * only then the rest of the entry: acquire orders the later loads. */
+		uint32_t dw3 = __atomic_load_n((volatile uint32_t *)&e->cid, __ATOMIC_ACQUIRE);
+		uint16_t status = (uint16_t)(dw3 >> 16);
+		if ((status & 1u) != phase)
+			break;
+		uint16_t cid = (uint16_t)dw3;
+		if (++head == qp->depth) {
+			head = 0;
+			phase ^= 1u;
+		}
+		n++;
+		if (__builtin_expect(cid >= qp->depth || qp->reqs[cid].state != NVMED_REQ_BUSY, 0)) {
+			/* A late completion of a timed-out command frees its cid; anything
+			 * else is a controller bug we note and skip. */
+			if (cid < qp->depth && qp->reqs[cid].state == NVMED_REQ_TIMED_OUT) {
+				qp->reqs[cid].state = NVMED_REQ_FREE;
+				qp->free_cids[qp->nfree++] = cid;
+			}
+			continue;
+		}
+		struct nvmed_req *r = &qp->reqs[cid];
+		r->state = NVMED_REQ_FREE;
+		qp->free_cids[qp->nfree++] = cid;
+		struct nvmed_cpl cpl = {.err = 0, .status = 0, .cid = cid, .dw0 = e->dw0};
+		uint16_t st = NVME_CQE_STATUS(status);
+		if (__builtin_expect(st != 0, 0)) {
+			cpl.err = -EIO;
+			cpl.status = st;
+			qp->errors++;
+		}
+		r->cb(qp, r->arg, &cpl);
+	}
+	if (n) {
+		qp->cq_head = head;
+		qp->cq_phase = phase;
+		qp->completed += n;
+		*qp->cq_db = head;
+	}
+	return (int)n;
+}
+
+/* Commands in flight on this queue pair. */
+static inline unsigned nvmed_qpair_inflight(const struct nvmed_qpair *qp)
+{
+	return (unsigned)(qp->depth - 1u - qp->nfree);
+}
+
+/* Poll until nothing is in flight or timeout_ms passes. Returns 0, -ETIMEDOUT or -ENXIO. */
+int nvmed_qpair_drain(struct nvmed_qpair *qp, unsigned timeout_ms);
+
+#endif /* AISIO_NVMED_H */

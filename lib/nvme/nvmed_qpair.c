@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Queue pairs: memory, creation and deletion, the slow path of polling, PRP lists. */
+#include "nvmed_internal.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+uint32_t nvmed_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+/* Entries of a PRP list needed for max_xfer bytes, worst case (buffer not page aligned). */
+static unsigned nvmed_prp_pages_per_cmd(uint32_t max_xfer)
+{
+	uint32_t entries = max_xfer / NVMED_PAGE_SIZE + 1;
+	if (entries <= 1)
+		return 0;
+	/* each list page holds 511 entries plus a chain pointer (the last page 512) */
+	return (entries + 510) / 511;
+}
+
+/* Reset indices and the cid free list: the queue memory is as new. */
+void nvmed_qpair_reinit(struct nvmed_qpair *qp)
+{
+	memset((void *)qp->cq, 0, (size_t)qp->depth * sizeof(struct nvme_cqe));
+	qp->sq_tail = qp->sq_tail_rung = qp->cq_head = 0;
+	qp->cq_phase = 1;
+	qp->nfree = 0;
+	/* hand out low cids first: they are the ones whose PRP pages are warm */
+	for (int cid = qp->depth - 2; cid >= 0; cid--) {
+		qp->reqs[cid].state = NVMED_REQ_FREE;
+		qp->free_cids[qp->nfree++] = (uint16_t)cid;
+	}
+	qp->poll_countdown = NVMED_POLL_CHECK_INTERVAL;
+	qp->tick = nvmed_now_ms();
+	qp->failed = 0;
+}
+
+int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct nvmed_qpair **out)
+{
+	struct nvmed_qpair *qp = aligned_alloc(64, (sizeof(*qp) + 63) & ~(size_t)63);
+	if (!qp)
+		return -ENOMEM;
+	memset(qp, 0, sizeof(*qp));
+	qp->ctrl = c;
+	qp->qid = qid;
+	qp->depth = (uint16_t)depth;
+	qp->sq_db = (volatile uint32_t *)(c->pci->bar0 + NVME_SQ_TAIL_DB(qid, c->dstrd));
+	qp->cq_db = (volatile uint32_t *)(c->pci->bar0 + NVME_CQ_HEAD_DB(qid, c->dstrd));
+	qp->timeout_ms = qid ? c->io_timeout_ms : c->admin_timeout_ms;
+	qp->max_xfer = c->max_xfer;
+	qp->dma_va = c->mem.va;
+	qp->dma_len = c->mem.len;
+	qp->dma_iova_base = c->mem.iova_base;
+	qp->dma_iova_pages = c->mem.iova_pages;
+	qp->dma_page_shift = c->mem.page_shift;
+	for (unsigned i = 1; i <= NVMED_MAX_NS; i++)
+		qp->lba_shift[i] = (uint8_t)c->ns[i].lba_shift;
+	if (qid) {
+		qp->sw_poll = c->pci->sw_poll;
+		qp->sw_poll_ctx = c->pci->sw_poll_ctx;
+	}
+	qp->reqs = calloc(depth, sizeof(*qp->reqs));
+	qp->free_cids = calloc(depth, sizeof(*qp->free_cids));
+	qp->sq = dma_heap_alloc(&c->heap, (size_t)depth * sizeof(struct nvme_sqe), NVMED_PAGE_SIZE);
+	qp->cq = dma_heap_alloc(&c->heap, (size_t)depth * sizeof(struct nvme_cqe), NVMED_PAGE_SIZE);
+	qp->prp_pages_per_cid = (uint16_t)nvmed_prp_pages_per_cmd(c->max_xfer);
+	if (qp->prp_pages_per_cid) {
+		qp->prp_lists = dma_heap_alloc(&c->heap, (size_t)depth * qp->prp_pages_per_cid * NVMED_PAGE_SIZE,
+					       NVMED_PAGE_SIZE);
+		if (qp->prp_lists)
+			qp->prp_lists_iova = dma_mem_iova(&c->mem, qp->prp_lists);
+	}
+	if (!qp->reqs || !qp->free_cids || !qp->sq || !qp->cq || (qp->prp_pages_per_cid && !qp->prp_lists)) {
+		fprintf(stderr, "aisio: %s: no DMA memory for a queue pair of depth %u (raise the DMA pool size)\n",
+			c->pci->name, depth);
+		nvmed_qpair_release(qp);
+		return -ENOMEM;
+	}
+	nvmed_qpair_reinit(qp);
+	*out = qp;
+	return 0;
+}
+
+void nvmed_qpair_release(struct nvmed_qpair *qp)
+{
+	struct nvmed_ctrl *c = qp->ctrl;
+	dma_heap_free(&c->heap, qp->sq);
+	dma_heap_free(&c->heap, (void *)qp->cq);
+	dma_heap_free(&c->heap, qp->prp_lists);
+	free(qp->reqs);
+	free(qp->free_cids);
+	free(qp);
+}
+
+/* Complete every command in flight with err; the cids are reusable afterwards
+ * only once the queue is re-created (reset) or deleted. */
+void nvmed_qpair_cancel_all(struct nvmed_qpair *qp, int err)
+{
+	for (unsigned cid = 0; cid + 1 < qp->depth; cid++) {
+		struct nvmed_req *r = &qp->reqs[cid];
+		if (r->state == NVMED_REQ_BUSY) {
+			r->state = NVMED_REQ_FREE;
+			struct nvmed_cpl cpl = {.err = err, .cid = (uint16_t)cid};
+			r->cb(qp, r->arg, &cpl);
+		}
+		r->state = NVMED_REQ_FREE;
+	}
+}
+
+static int nvmed_qpair_fail(struct nvmed_qpair *qp, uint32_t csts)
+{
+	if (!qp->failed)
+		fprintf(stderr, "aisio: %s: controller %s (CSTS 0x%x); queue %u stopped, reset the controller\n",
+			qp->ctrl->pci->name, csts == 0xffffffffu ? "is gone" : "reports fatal status", csts, qp->qid);
+	qp->failed = -ENXIO;
+	qp->nfree = 0; /* makes submit fail fast; reinit rebuilds the free list */
+	return -ENXIO;
+}
+
+int nvmed_qpair_check(struct nvmed_qpair *qp)
+{
+	qp->poll_countdown = NVMED_POLL_CHECK_INTERVAL;
+	if (qp->failed)
+		return qp->failed;
+	uint32_t now = nvmed_now_ms();
+	uint32_t csts = pci_mmio_read32(qp->ctrl->pci, NVME_REG_CSTS);
+	if (csts == 0xffffffffu || (csts & NVME_CSTS_CFS))
+		return nvmed_qpair_fail(qp, csts);
+	if (now == qp->tick)
+		return 0;
+	qp->tick = now;
+	/* Commands older than the timeout complete with -ETIMEDOUT; their cid stays
+	 * reserved until a late completion or a reset, so it is never reused early. */
+	for (unsigned cid = 0; cid + 1 < qp->depth; cid++) {
+		struct nvmed_req *r = &qp->reqs[cid];
+		if (r->state == NVMED_REQ_BUSY && now - r->tick > qp->timeout_ms) {
+			r->state = NVMED_REQ_TIMED_OUT;
+			qp->timeouts++;
+			fprintf(stderr, "aisio: %s: queue %u command %u timed out after %u ms\n", qp->ctrl->pci->name,
+				qp->qid, cid, now - r->tick);
+			struct nvmed_cpl cpl = {.err = -ETIMEDOUT, .cid = (uint16_t)cid};
+			r->cb(qp, r->arg, &cpl);
+		}
+	}
+	return 0;
+}
+
+int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf, uint32_t len)
+{
+	if (!qp->prp_pages_per_cid)
+		return -EINVAL;
+	uint64_t *list = (uint64_t *)(qp->prp_lists + (size_t)cid * qp->prp_pages_per_cid * NVMED_PAGE_SIZE);
+	uint32_t first = NVMED_PAGE_SIZE - (uint32_t)(sqe->prp1 & (NVMED_PAGE_SIZE - 1));
+	uint32_t entries = (len - first + NVMED_PAGE_SIZE - 1) / NVMED_PAGE_SIZE;
+	const uint8_t *p = buf + first;
+	sqe->prp2 = nvmed_qpair_iova(qp, list);
+	unsigned slot = 0;
+	for (uint32_t i = 0; i < entries; i++) {
+		if (slot == 511 && entries - i > 1) {
+			/* last slot of a list page with more than one entry to go: chain */
+			list[slot] = nvmed_qpair_iova(qp, list + 512);
+			list += 512;
+			slot = 0;
+		}
+		list[slot++] = nvmed_qpair_iova(qp, p);
+		p += NVMED_PAGE_SIZE;
+	}
+	return 0;
+}
+
+int nvmed_qpair_drain(struct nvmed_qpair *qp, unsigned timeout_ms)
+{
+	uint32_t start = nvmed_now_ms();
+	nvmed_qpair_ring(qp);
+	while (nvmed_qpair_inflight(qp)) {
+		int rc = nvmed_qpair_poll(qp, qp->depth);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			if (nvmed_now_ms() - start > timeout_ms)
+				return -ETIMEDOUT;
+			/* make sure the timeout scan runs even when polls are rare */
+			if (qp->poll_countdown > 64)
+				qp->poll_countdown = 64;
+			sched_yield();
+		}
+	}
+	return 0;
+}
+
+int nvmed_qpair_create(struct nvmed_ctrl *c, unsigned depth, struct nvmed_qpair **out)
+{
+	if (depth < 2 || depth > c->mqes + 1u || depth > 65536) {
+		fprintf(stderr, "aisio: %s: queue depth %u not possible: the controller takes 2..%u entries (MQES)\n",
+			c->pci->name, depth, c->mqes + 1u);
+		return -EINVAL;
+	}
+	int qid = nvmed_qid_alloc(c);
+	if (qid < 0) {
+		fprintf(stderr, "aisio: %s: no I/O queue left: the controller granted %u queue pairs\n", c->pci->name,
+			c->max_qpairs);
+		return qid;
+	}
+	pthread_mutex_lock(&c->lock);
+	struct nvmed_qpair *qp;
+	int rc = nvmed_qpair_alloc(c, (uint16_t)qid, depth, &qp);
+	pthread_mutex_unlock(&c->lock);
+	if (rc < 0)
+		goto fail_qid;
+	rc = nvmed_admin_create_cq(c, (uint16_t)qid, depth, dma_mem_iova(&c->mem, (void *)qp->cq));
+	if (rc < 0)
+		goto fail_mem;
+	rc = nvmed_admin_create_sq(c, (uint16_t)qid, depth, dma_mem_iova(&c->mem, qp->sq), (uint16_t)qid);
+	if (rc < 0)
+		goto fail_cq;
+	pthread_mutex_lock(&c->lock);
+	c->qpairs[qid] = qp;
+	pthread_mutex_unlock(&c->lock);
+	*out = qp;
+	return 0;
+fail_cq:
+	nvmed_admin_delete_cq(c, (uint16_t)qid);
+fail_mem:
+	pthread_mutex_lock(&c->lock);
+	nvmed_qpair_release(qp);
+	pthread_mutex_unlock(&c->lock);
+fail_qid:
+	nvmed_qid_free(c, (uint16_t)qid);
+	return rc;
+}
+
+int nvmed_qpair_destroy(struct nvmed_qpair *qp)
+{
+	if (!qp)
+		return 0;
+	struct nvmed_ctrl *c = qp->ctrl;
+	uint16_t qid = qp->qid;
+	int rc = 0;
+	if (!nvmed_ctrl_failed(c)) {
+		/* SQ before CQ: a CQ cannot go while an SQ still posts to it. */
+		rc = nvmed_admin_delete_sq(c, qid);
+		int rc2 = nvmed_admin_delete_cq(c, qid);
+		if (!rc)
+			rc = rc2;
+	}
+	nvmed_qpair_cancel_all(qp, -ECANCELED);
+	pthread_mutex_lock(&c->lock);
+	c->qpairs[qid] = NULL;
+	nvmed_qpair_release(qp);
+	pthread_mutex_unlock(&c->lock);
+	nvmed_qid_free(c, qid);
+	return rc;
+}

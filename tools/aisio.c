@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The aisio command: dispatch to the command families. */
+#include "commands.h"
+
+#include <aisio_version.h>
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{"perf", cmd_perf, "run | verify | cuda-run | cuda-verify: I/O benchmark and data check"},
+#ifdef AISIO_HAVE_CMD_DEVICES
+	{"devices", cmd_devices, "list NVMe PCI functions, their drivers, namespaces and users"},
+	{"bind", cmd_bind, "bind a PCI function to vfio-pci, uio_pci_generic or nvme"},
+	{"hugepages", cmd_hugepages, "show or reserve hugepages for DMA memory"},
+	{"id-ctrl", cmd_id_ctrl, "identify controller of a user-space bound or emulated device"},
+	{"id-ns", cmd_id_ns, "identify namespace"},
+	{"smart-log", cmd_smart_log, "SMART / health log"},
+#endif
+#ifdef AISIO_HAVE_CMD_XAL
+	{"xal", cmd_xal, "ls | extents | stats: file extents from a mounted file system or an XFS device"},
+#endif
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: aisio COMMAND [ARGS...]   (aisio COMMAND --help for each)\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n  --version  print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("aisio %s\n", AISIO_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "aisio: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,1002 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * aisio perf: run (IOPS, bandwidth, latency) and verify (LBA-stamped data) over
+ * any device string, with xnvmeperf's interface.
+ */
+#include "commands.h"
+#include "perf_stats.h"
+
+#include <aisio/emu.h>
+#include <aisio/nvmed.h>
+#include <aisio_version.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEVS 16
+#define MAX_CPUS 256
+#define LAT_SAMPLE_MASK 31u /* latency of one I/O in 32 is timed */
+
+enum pattern { PAT_READ, PAT_WRITE, PAT_RANDREAD, PAT_RANDWRITE };
+static const char *const pattern_names[] = {"read", "write", "randread", "randwrite"};
+
+struct perf_args {
+	enum pattern pattern;
+	unsigned qdepth;
+	uint32_t iosize;
+	double runtime;
+	unsigned nqueues;
+	int cpus[MAX_CPUS];
+	unsigned ncpus;
+	char cpus_text[256];
+	uint32_t nsid;
+	uint64_t offset;     /* LBA */
+	uint64_t size;       /* LBAs; 0 = to the end */
+	uint64_t seed;
+	bool json;
+	bool force;
+	unsigned timeout_ms;
+	const char *devs[MAX_DEVS];
+	unsigned ndevs;
+};
+
+/* One queue pair driven by one thread. */
+struct perf_queue {
+	struct nvmed_qpair *qp;
+	uint8_t *bufs;
+	unsigned slot;
+	unsigned inflight;
+	uint64_t next_lba;   /* sequential patterns */
+	uint64_t ios, failed;
+	struct perf_thread *t;
+	unsigned dev;
+};
+
+struct perf_dev {
+	struct nvmed_ctrl *ctrl;
+	struct nvmed_ns ns;
+	uint64_t first_lba;
+	uint64_t nlbas;      /* size of the range */
+	uint32_t nlb;        /* LBAs per I/O */
+	uint64_t slots;      /* I/O-sized slots in the range */
+};
+
+struct perf_thread {
+	pthread_t thread;
+	int cpu;
+	const struct perf_args *a;
+	struct perf_dev *devs;
+	struct perf_queue *queues;
+	unsigned nq;
+	uint64_t rng;
+	uint64_t ios_per_dev[MAX_DEVS], failed_per_dev[MAX_DEVS];
+	struct lat_hist lat;
+	uint64_t c_submit_base;
+	double ns_per_cycle;
+	int rc;
+	volatile int *stop;
+	uint64_t deadline_cycles;
+};
+
+static volatile sig_atomic_t perf_signalled;
+
+static void perf_on_signal(int sig)
+{
+	perf_signalled = sig;
+}
+
+static void perf_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: aisio perf run|verify [options] DEVICE...\n"
+		"       aisio perf cuda-run|cuda-verify [options] DEVICE...   (GPU-initiated I/O)\n"
+		"\n"
+		"DEVICE is a PCI function bound to vfio-pci or uio_pci_generic (0000:01:00.0) or an\n"
+		"emulated controller (emu:null, emu:ram:256M, emu:file:PATH, options after commas).\n"
+		"\n"
+		"run options:\n"
+		"  --iopattern P     read | write | randread | randwrite (default randread)\n"
+		"  --qdepth N        commands in flight per queue (default 64)\n"
+		"  --iosize BYTES    bytes per command, a multiple of the LBA size (default 4096; K/M suffixes)\n"
+		"  --runtime SEC     seconds to run (default 5)\n"
+		"  --nqueues N       queue pairs per device per thread (default 1)\n"
+		"  --cpumask HEX     one submitting thread per CPU in the mask\n"
+		"  --cpulist LIST    same, as 0,2-5 (default: one thread, not pinned)\n"
+		"  --nsid N          namespace (default 1)\n"
+		"  --offset LBA      first LBA of the range (default 0)\n"
+		"  --size LBAS       LBAs in the range (default: to the end of the namespace)\n"
+		"  --seed N          random LBA seed (default 1)\n"
+		"  --timeout-ms N    per-command timeout (default 5000)\n"
+		"  --force           allow writes to a namespace that carries a file-system signature\n"
+		"  --json            print one JSON object instead of the table\n"
+		"verify writes LBA-stamped blocks over the range, reads them back and compares;\n"
+		"  it takes --nsid --offset --size (default: whole namespace, at most 1 GiB) --iosize\n"
+		"  --qdepth --seed --force --json.\n"
+		"\n%s",
+		emu_ctrl_help());
+}
+
+static int parse_bytes(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -EINVAL;
+	unsigned shift = 0;
+	if (*end == 'k' || *end == 'K')
+		shift = 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		shift = 20, end++;
+	else if (*end == 'g' || *end == 'G')
+		shift = 30, end++;
+	if (*end == 'i')
+		end++;
+	if (*end == 'B')
+		end++;
+	if (*end)
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_cpulist(struct perf_args *a, const char *s)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", s);
+	a->ncpus = 0;
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+		char *end;
+		long lo = strtol(tok, &end, 10), hi = lo;
+		if (end == tok)
+			return -EINVAL;
+		if (*end == '-') {
+			char *e2;
+			hi = strtol(end + 1, &e2, 10);
+			if (e2 == end + 1 || *e2)
+				return -EINVAL;
+		} else if (*end) {
+			return -EINVAL;
+		}
+		if (lo < 0 || hi < lo || hi >= MAX_CPUS)
+			return -EINVAL;
+		for (long c = lo; c <= hi; c++) {
+			if (a->ncpus == MAX_CPUS)
+				return -EINVAL;
+			a->cpus[a->ncpus++] = (int)c;
+		}
+	}
+	snprintf(a->cpus_text, sizeof(a->cpus_text), "%s", s);
+	return a->ncpus ? 0 : -EINVAL;
+}
+
+static int parse_cpumask(struct perf_args *a, const char *s)
+{
+	if (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2))
+		s += 2;
+	size_t n = strlen(s);
+	if (n == 0 || n > MAX_CPUS / 4)
+		return -EINVAL;
+	char list[1024] = "";
+	a->ncpus = 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[n - 1 - i];
+		int v;
+		if (ch >= '0' && ch <= '9')
+			v = ch - '0';
+		else if (ch >= 'a' && ch <= 'f')
+			v = ch - 'a' + 10;
+		else if (ch >= 'A' && ch <= 'F')
+			v = ch - 'A' + 10;
+		else
+			return -EINVAL;
+		for (int b = 0; b < 4; b++)
+			if (v & (1 << b)) {
+				int cpu = (int)i * 4 + b;
+				a->cpus[a->ncpus++] = cpu;
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d", a->ncpus > 1 ? "," : "", cpu);
+			}
+	}
+	snprintf(a->cpus_text, sizeof(a->cpus_text), "%s", list);
+	return a->ncpus ? 0 : -EINVAL;
+}
+
+static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
+{
+	static const struct option opts[] = {
+		{"iopattern", required_argument, 0, 'p'}, {"qdepth", required_argument, 0, 'q'},
+		{"iosize", required_argument, 0, 's'},    {"runtime", required_argument, 0, 't'},
+		{"nqueues", required_argument, 0, 'Q'},   {"cpumask", required_argument, 0, 'm'},
+		{"cpulist", required_argument, 0, 'c'},   {"nsid", required_argument, 0, 'n'},
+		{"offset", required_argument, 0, 'o'},    {"size", required_argument, 0, 'S'},
+		{"seed", required_argument, 0, 'r'},      {"json", no_argument, 0, 'j'},
+		{"force", no_argument, 0, 'f'},           {"timeout-ms", required_argument, 0, 'T'},
+		{"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+	};
+	memset(a, 0, sizeof(*a));
+	a->pattern = PAT_RANDREAD;
+	a->qdepth = verify ? 32 : 64;
+	a->iosize = verify ? 0 : 4096;
+	a->runtime = 5;
+	a->nqueues = 1;
+	a->nsid = 1;
+	a->seed = 1;
+	a->timeout_ms = 5000;
+	optind = 1;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		uint64_t v;
+		char *end;
+		switch (ch) {
+		case 'p': {
+			unsigned i;
+			for (i = 0; i < 4 && strcmp(optarg, pattern_names[i]); i++)
+				;
+			if (i == 4) {
+				fprintf(stderr, "aisio perf: --iopattern must be read, write, randread or randwrite, not '%s'\n", optarg);
+				return -EINVAL;
+			}
+			a->pattern = (enum pattern)i;
+			break;
+		}
+		case 'q':
+			v = strtoull(optarg, &end, 0);
+			if (*end || v < 1 || v > 65535) {
+				fprintf(stderr, "aisio perf: --qdepth must be 1..65535, not '%s'\n", optarg);
+				return -EINVAL;
+			}
+			a->qdepth = (unsigned)v;
+			break;
+		case 's':
+			if (parse_bytes(optarg, &v) < 0 || v == 0 || v > (64u << 20)) {
+				fprintf(stderr, "aisio perf: --iosize must be 1 byte .. 64M, not '%s'\n", optarg);
+				return -EINVAL;
+			}
+			a->iosize = (uint32_t)v;
+			break;
+		case 't':
+			a->runtime = strtod(optarg, &end);
+			if (*end || a->runtime <= 0 || a->runtime > 86400) {
+				fprintf(stderr, "aisio perf: --runtime must be seconds > 0, not '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'Q':
+			v = strtoull(optarg, &end, 0);
+			if (*end || v < 1 || v > 1024) {
+				fprintf(stderr, "aisio perf: --nqueues must be 1..1024, not '%s'\n", optarg);
+				return -EINVAL;
+			}
+			a->nqueues = (unsigned)v;
+			break;
+		case 'm':
+			if (parse_cpumask(a, optarg) < 0) {
+				fprintf(stderr, "aisio perf: bad --cpumask '%s' (hex, e.g. 0x3)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'c':
+			if (parse_cpulist(a, optarg) < 0) {
+				fprintf(stderr, "aisio perf: bad --cpulist '%s' (e.g. 0,2-5)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'n':
+			v = strtoull(optarg, &end, 0);
+			if (*end || v < 1 || v > 0xfffffffe) {
+				fprintf(stderr, "aisio perf: bad --nsid '%s'\n", optarg);
+				return -EINVAL;
+			}
+			a->nsid = (uint32_t)v;
+			break;
+		case 'o':
+			a->offset = strtoull(optarg, &end, 0);
+			if (*end) {
+				fprintf(stderr, "aisio perf: bad --offset '%s' (an LBA)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'S':
+			a->size = strtoull(optarg, &end, 0);
+			if (*end || a->size == 0) {
+				fprintf(stderr, "aisio perf: bad --size '%s' (a number of LBAs > 0)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'r':
+			a->seed = strtoull(optarg, &end, 0);
+			if (*end) {
+				fprintf(stderr, "aisio perf: bad --seed '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'T':
+			v = strtoull(optarg, &end, 0);
+			if (*end || v < 1 || v > 3600000) {
+				fprintf(stderr, "aisio perf: bad --timeout-ms '%s'\n", optarg);
+				return -EINVAL;
+			}
+			a->timeout_ms = (unsigned)v;
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'f':
+			a->force = true;
+			break;
+		case 'h':
+			perf_usage(stdout);
+			exit(0);
+		default:
+			fprintf(stderr, "aisio perf: see aisio perf --help\n");
+			return -EINVAL;
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		if (a->ndevs == MAX_DEVS) {
+			fprintf(stderr, "aisio perf: at most %d devices\n", MAX_DEVS);
+			return -EINVAL;
+		}
+		a->devs[a->ndevs++] = argv[i];
+	}
+	if (!a->ndevs) {
+		fprintf(stderr, "aisio perf: no device given (e.g. aisio perf %s emu:null)\n", verify ? "verify" : "run");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- device setup shared by run and verify ---- */
+
+/* Known signatures at fixed offsets of the first 68 KiB. */
+static const char *fs_signature(const uint8_t *b, size_t len)
+{
+	if (len >= 4 && !memcmp(b, "XFSB", 4))
+		return "XFS";
+	if (len >= 1082 && b[1080] == 0x53 && b[1081] == 0xef)
+		return "ext2/3/4";
+	if (len >= 0x10048 && !memcmp(b + 0x10040, "_BHRfS_M", 8))
+		return "btrfs";
+	if (len >= 520 && !memcmp(b + 512, "EFI PART", 8))
+		return "a GPT partition table";
+	if (len >= 4096 && !memcmp(b + 4086, "SWAPSPACE2", 10))
+		return "swap";
+	if (len >= 6 && !memcmp(b, "LUKS\xba\xbe", 6))
+		return "LUKS";
+	if (len >= 512 && b[510] == 0x55 && b[511] == 0xaa) {
+		for (int i = 0; i < 4; i++)
+			if (b[446 + 16 * i + 4] != 0)
+				return "an MBR partition table";
+	}
+	return NULL;
+}
+
+struct sync_io {
+	int done;
+	int err;
+	uint16_t status;
+};
+
+static void sync_io_cb(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl)
+{
+	struct sync_io *s = arg;
+	s->done = 1;
+	s->err = cpl->err;
+	s->status = cpl->status;
+}
+
+/* Refuse to write a namespace that holds a file system, unless forced. */
+static int check_fs_signature(struct nvmed_ctrl *c, const struct nvmed_ns *ns, const char *dev, bool force)
+{
+	size_t len = 68u << 10;
+	uint32_t nlb = (uint32_t)(len >> ns->lba_shift);
+	if (nlb > ns->nlba)
+		nlb = (uint32_t)ns->nlba;
+	uint32_t chunk = ns->max_lbas;
+	uint8_t *buf = nvmed_dma_alloc(c, len);
+	struct nvmed_qpair *qp;
+	if (!buf)
+		return -ENOMEM;
+	int rc = nvmed_qpair_create(c, 2, &qp);
+	if (rc < 0) {
+		nvmed_dma_free(c, buf);
+		return rc;
+	}
+	for (uint32_t done = 0; done < nlb && rc == 0;) {
+		uint32_t n = nlb - done < chunk ? nlb - done : chunk;
+		struct sync_io s = {0};
+		rc = nvmed_qpair_read(qp, ns->nsid, done, n, buf + ((size_t)done << ns->lba_shift), sync_io_cb, &s);
+		if (rc >= 0)
+			rc = nvmed_qpair_drain(qp, 10000);
+		if (rc == 0 && s.err)
+			rc = s.err;
+		done += n;
+	}
+	const char *sig = rc == 0 ? fs_signature(buf, (size_t)nlb << ns->lba_shift) : NULL;
+	nvmed_qpair_destroy(qp);
+	nvmed_dma_free(c, buf);
+	if (rc < 0) {
+		fprintf(stderr, "aisio perf: %s: reading the start of namespace %u to look for a file system failed\n",
+			dev, ns->nsid);
+		return rc;
+	}
+	if (sig && !force) {
+		fprintf(stderr, "aisio perf: %s namespace %u carries %s; refusing to write (--force overrides)\n", dev,
+			ns->nsid, sig);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int open_dev(const struct perf_args *a, unsigned i, bool writes, uint32_t iosize, size_t dma_bytes,
+		    struct perf_dev *d)
+{
+	struct nvmed_ctrl_opts o = {.dma_bytes = dma_bytes, .io_timeout_ms = a->timeout_ms};
+	int rc = nvmed_ctrl_open(&d->ctrl, a->devs[i], &o);
+	if (rc < 0) {
+		fprintf(stderr, "aisio perf: cannot open %s: %s\n", a->devs[i], strerror(-rc));
+		return rc;
+	}
+	rc = nvmed_ctrl_ns(d->ctrl, a->nsid, &d->ns);
+	if (rc < 0) {
+		fprintf(stderr, "aisio perf: %s has no active namespace %u (it has %u)\n", a->devs[i], a->nsid,
+			nvmed_ctrl_ns_count(d->ctrl));
+		return -ENOENT;
+	}
+	uint32_t lba = 1u << d->ns.lba_shift;
+	if (iosize % lba) {
+		fprintf(stderr, "aisio perf: --iosize %u is not a multiple of %s's LBA size %u\n", iosize, a->devs[i], lba);
+		return -EINVAL;
+	}
+	if (iosize > nvmed_ctrl_max_xfer(d->ctrl)) {
+		fprintf(stderr, "aisio perf: --iosize %u exceeds %s's largest transfer (MDTS) of %u bytes\n", iosize,
+			a->devs[i], nvmed_ctrl_max_xfer(d->ctrl));
+		return -EINVAL;
+	}
+	d->nlb = iosize / lba;
+	d->first_lba = a->offset;
+	if (a->offset >= d->ns.nlba) {
+		fprintf(stderr, "aisio perf: --offset %" PRIu64 " is past the end of namespace %u (%" PRIu64 " LBAs)\n",
+			a->offset, a->nsid, d->ns.nlba);
+		return -EINVAL;
+	}
+	d->nlbas = a->size ? a->size : d->ns.nlba - a->offset;
+	if (d->nlbas > d->ns.nlba - a->offset) {
+		fprintf(stderr, "aisio perf: --offset + --size run past the end of namespace %u (%" PRIu64 " LBAs)\n",
+			a->nsid, d->ns.nlba);
+		return -EINVAL;
+	}
+	d->slots = d->nlbas / d->nlb;
+	if (d->slots == 0) {
+		fprintf(stderr, "aisio perf: the LBA range is smaller than one I/O\n");
+		return -EINVAL;
+	}
+	if (writes)
+		return check_fs_signature(d->ctrl, &d->ns, a->devs[i], a->force);
+	return 0;
+}
+
+static void close_devs(struct perf_dev *devs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		nvmed_ctrl_close(devs[i].ctrl);
+}
+
+/* ---- run ---- */
+
+static inline uint64_t xorshift64(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static void run_cb(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl)
+{
+	struct perf_queue *q = qp->user;
+	q->inflight--;
+	q->ios++;
+	if (__builtin_expect(cpl->err != 0, 0))
+		q->failed++;
+	if (arg) {
+		struct perf_thread *t = q->t;
+		uint64_t dt = cycles_now() - (uint64_t)(uintptr_t)arg;
+		lat_hist_add(&t->lat, (uint64_t)((double)dt * t->ns_per_cycle));
+	}
+}
+
+static inline int run_submit(struct perf_thread *t, struct perf_queue *q, uint64_t *seq)
+{
+	const struct perf_args *a = t->a;
+	struct perf_dev *d = &t->devs[q->dev];
+	uint64_t slot;
+	if (a->pattern == PAT_RANDREAD || a->pattern == PAT_RANDWRITE) {
+		/* multiply-shift maps 32 random bits onto [0, slots) without a division */
+		uint64_t r = xorshift64(&t->rng);
+		slot = d->slots <= UINT32_MAX ? ((r >> 32) * d->slots) >> 32 : r % d->slots;
+	} else {
+		slot = q->next_lba;
+		if (++q->next_lba == d->slots)
+			q->next_lba = 0;
+	}
+	uint8_t *buf = q->bufs + (size_t)q->slot * a->iosize;
+	if (++q->slot == a->qdepth)
+		q->slot = 0;
+	void *stamp = (++*seq & LAT_SAMPLE_MASK) == 0 ? (void *)(uintptr_t)cycles_now() : NULL;
+	uint8_t opc = (a->pattern == PAT_READ || a->pattern == PAT_RANDREAD) ? NVME_CMD_READ : NVME_CMD_WRITE;
+	int rc = nvmed_qpair_rw(q->qp, opc, d->ns.nsid, d->first_lba + slot * d->nlb, d->nlb, buf, run_cb, stamp);
+	if (rc >= 0)
+		q->inflight++;
+	return rc;
+}
+
+static void *run_thread(void *arg)
+{
+	struct perf_thread *t = arg;
+	const struct perf_args *a = t->a;
+	if (t->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(t->cpu, &set);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+			fprintf(stderr, "aisio perf: cannot pin a thread to CPU %d\n", t->cpu);
+	}
+	uint64_t seq = 0;
+	unsigned iter = 0;
+	while (!*t->stop) {
+		for (unsigned i = 0; i < t->nq; i++) {
+			struct perf_queue *q = &t->queues[i];
+			while (q->inflight < a->qdepth) {
+				int rc = run_submit(t, q, &seq);
+				if (rc < 0) {
+					if (rc != -EAGAIN) {
+						fprintf(stderr, "aisio perf: submit failed: %s\n", strerror(-rc));
+						t->rc = rc;
+						goto out;
+					}
+					break;
+				}
+			}
+			nvmed_qpair_ring(q->qp);
+			int n = nvmed_qpair_poll(q->qp, a->qdepth);
+			if (n < 0) {
+				t->rc = n;
+				goto out;
+			}
+		}
+		if ((++iter & 63) == 0 && cycles_now() > t->deadline_cycles)
+			break;
+	}
+out:
+	for (unsigned i = 0; i < t->nq; i++) {
+		struct perf_queue *q = &t->queues[i];
+		int rc = nvmed_qpair_drain(q->qp, a->timeout_ms + 1000);
+		if (rc < 0 && !t->rc)
+			t->rc = rc;
+		t->ios_per_dev[q->dev] += q->ios;
+		t->failed_per_dev[q->dev] += q->failed;
+	}
+	return NULL;
+}
+
+static void print_json_params(const struct perf_args *a, FILE *f)
+{
+	fprintf(f, "\"params\": {\"iopattern\": \"%s\", \"qdepth\": %u, \"iosize\": %u, \"runtime\": %.3f, "
+		   "\"nqueues\": %u, \"threads\": %u, \"cpus\": ",
+		pattern_names[a->pattern], a->qdepth, a->iosize, a->runtime, a->nqueues, a->ncpus ? a->ncpus : 1);
+	json_string(f, a->cpus_text[0] ? a->cpus_text : "any");
+	fprintf(f, ", \"nsid\": %u, \"seed\": %" PRIu64 "}", a->nsid, a->seed);
+}
+
+static int perf_run(struct perf_args *a, int argc, char **argv)
+{
+	bool writes = a->pattern == PAT_WRITE || a->pattern == PAT_RANDWRITE;
+	unsigned nthreads = a->ncpus ? a->ncpus : 1;
+	struct perf_dev devs[MAX_DEVS];
+	memset(devs, 0, sizeof(devs));
+	/* DMA memory: every thread's queues and buffers on this device, plus room for PRP lists. */
+	size_t per_queue = (size_t)a->qdepth * a->iosize + (size_t)(a->qdepth + 1) * (64 + 16 + 4096) + (64u << 10);
+	size_t dma_bytes = (size_t)nthreads * a->nqueues * per_queue + (16u << 20);
+	int rc = 0;
+	unsigned opened = 0;
+	for (unsigned i = 0; i < a->ndevs; i++, opened++) {
+		rc = open_dev(a, i, writes, a->iosize, dma_bytes, &devs[i]);
+		if (rc < 0) {
+			opened += devs[i].ctrl != NULL;
+			goto out_devs;
+		}
+	}
+	struct perf_thread *threads = calloc(nthreads, sizeof(*threads));
+	if (!threads) {
+		rc = -ENOMEM;
+		goto out_devs;
+	}
+	volatile int stop = 0;
+	struct cycle_clock cc;
+	cycle_clock_calibrate(&cc);
+	for (unsigned t = 0; t < nthreads; t++) {
+		struct perf_thread *th = &threads[t];
+		th->a = a;
+		th->devs = devs;
+		th->cpu = a->ncpus ? a->cpus[t] : -1;
+		th->rng = (a->seed + 1) * 0x9e3779b97f4a7c15ull ^ (t + 1) * 0xbf58476d1ce4e5b9ull;
+		th->stop = &stop;
+		th->ns_per_cycle = cc.ns_per_cycle;
+		th->nq = a->ndevs * a->nqueues;
+		th->queues = calloc(th->nq, sizeof(*th->queues));
+		if (!th->queues) {
+			rc = -ENOMEM;
+			goto out_threads;
+		}
+		for (unsigned i = 0; i < th->nq; i++) {
+			struct perf_queue *q = &th->queues[i];
+			q->t = th;
+			q->dev = i / a->nqueues;
+			struct perf_dev *d = &devs[q->dev];
+			unsigned depth = a->qdepth + 1;
+			if (depth > nvmed_ctrl_max_qdepth(d->ctrl)) {
+				fprintf(stderr, "aisio perf: --qdepth %u is more than %s allows (%u, from CAP.MQES)\n",
+					a->qdepth, a->devs[q->dev], nvmed_ctrl_max_qdepth(d->ctrl) - 1);
+				rc = -EINVAL;
+				goto out_threads;
+			}
+			rc = nvmed_qpair_create(d->ctrl, depth, &q->qp);
+			if (rc < 0) {
+				fprintf(stderr, "aisio perf: %s: cannot create queue pair %u of %u\n", a->devs[q->dev],
+					(t * a->nqueues) + (i % a->nqueues) + 1, nthreads * a->nqueues);
+				goto out_threads;
+			}
+			q->qp->user = q;
+			q->bufs = nvmed_dma_alloc(d->ctrl, (size_t)a->qdepth * a->iosize);
+			if (!q->bufs) {
+				rc = -ENOMEM;
+				goto out_threads;
+			}
+			q->next_lba = (d->slots / th->nq) * i % d->slots;
+		}
+	}
+	struct sigaction sa = {.sa_handler = perf_on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	double t0 = mono_seconds();
+	uint64_t c0 = cycles_now();
+	for (unsigned t = 0; t < nthreads; t++) {
+		threads[t].deadline_cycles = c0 + (uint64_t)(a->runtime * cc.hz);
+		if (pthread_create(&threads[t].thread, NULL, run_thread, &threads[t]) != 0) {
+			stop = 1;
+			for (unsigned j = 0; j < t; j++)
+				pthread_join(threads[j].thread, NULL);
+			rc = -EAGAIN;
+			goto out_threads;
+		}
+	}
+	/* The main thread only watches for signals; workers stop on their own deadline. */
+	for (unsigned t = 0; t < nthreads; t++) {
+		while (pthread_tryjoin_np(threads[t].thread, NULL) == EBUSY) {
+			if (perf_signalled)
+				stop = 1;
+			struct timespec ts = {0, 2000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	double elapsed = mono_seconds() - t0;
+
+	struct lat_hist *lat = calloc(1, sizeof(*lat));
+	uint64_t dev_ios[MAX_DEVS] = {0}, dev_failed[MAX_DEVS] = {0}, tot_ios = 0, tot_failed = 0;
+	for (unsigned t = 0; t < nthreads; t++) {
+		if (threads[t].rc && !rc)
+			rc = threads[t].rc;
+		if (lat)
+			lat_hist_merge(lat, &threads[t].lat);
+		for (unsigned i = 0; i < a->ndevs; i++) {
+			dev_ios[i] += threads[t].ios_per_dev[i];
+			dev_failed[i] += threads[t].failed_per_dev[i];
+		}
+	}
+	for (unsigned i = 0; i < a->ndevs; i++)
+		tot_ios += dev_ios[i], tot_failed += dev_failed[i];
+	double mib = (double)a->iosize / (1024.0 * 1024.0);
+	double p50 = lat ? lat_hist_quantile(lat, 0.50) / 1000.0 : 0, p99 = lat ? lat_hist_quantile(lat, 0.99) / 1000.0 : 0;
+	double p999 = lat ? lat_hist_quantile(lat, 0.999) / 1000.0 : 0;
+	double mean = lat && lat->count ? (double)lat->sum_ns / (double)lat->count / 1000.0 : 0;
+	const char *cpus = a->cpus_text[0] ? a->cpus_text : "any";
+	if (a->json) {
+		char date[64];
+		iso_date(date, sizeof(date));
+		printf("{\"tool\": \"aisio perf run\", \"version\": \"%s\", \"date\": \"%s\", \"machine\": ", AISIO_VERSION, date);
+		json_machine(stdout);
+		printf(", \"command\": ");
+		char cmd[2048] = "";
+		for (int i = 0; i < argc; i++)
+			snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%s%s", i ? " " : "", argv[i]);
+		json_string(stdout, cmd);
+		printf(", ");
+		print_json_params(a, stdout);
+		printf(", \"elapsed_s\": %.6f, \"devices\": [", elapsed);
+		for (unsigned i = 0; i < a->ndevs; i++) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			json_string(stdout, a->devs[i]);
+			printf(", \"backend\": \"%s\", \"cpus\": ", nvmed_ctrl_pci(devs[i].ctrl)->ops->name);
+			json_string(stdout, cpus);
+			printf(", \"ios\": %" PRIu64 ", \"iops\": %.1f, \"mib_s\": %.3f, \"failed\": %" PRIu64 "}", dev_ios[i],
+			       (double)dev_ios[i] / elapsed, (double)dev_ios[i] * mib / elapsed, dev_failed[i]);
+		}
+		printf("], \"total\": {\"ios\": %" PRIu64 ", \"iops\": %.1f, \"mib_s\": %.3f, \"failed\": %" PRIu64
+		       ", \"lat_us\": {\"mean\": %.3f, \"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f, \"samples\": %" PRIu64
+		       "}}}\n",
+		       tot_ios, (double)tot_ios / elapsed, (double)tot_ios * mib / elapsed, tot_failed, mean, p50, p99, p999,
+		       lat ? (double)lat->max_ns / 1000.0 : 0, lat ? lat->count : 0);
+	} else {
+		printf("aisio perf run: %s, qdepth %u, iosize %u, %u thread(s) x %u queue(s) per device, %.2f s\n",
+		       pattern_names[a->pattern], a->qdepth, a->iosize, nthreads, a->nqueues, elapsed);
+		printf("%-32s | %-10s | %14s | %10s | %8s\n", "Device", "CPUs", "IOPS", "MiB/s", "Failed");
+		for (unsigned i = 0; i < a->ndevs; i++)
+			printf("%-32s | %-10s | %14.0f | %10.1f | %8" PRIu64 "\n", a->devs[i], cpus,
+			       (double)dev_ios[i] / elapsed, (double)dev_ios[i] * mib / elapsed, dev_failed[i]);
+		printf("%-32s | %-10s | %14.0f | %10.1f | %8" PRIu64 "\n", "Total", "", (double)tot_ios / elapsed,
+		       (double)tot_ios * mib / elapsed, tot_failed);
+		printf("latency (us, 1 in %u I/Os timed): mean %.2f  p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n",
+		       LAT_SAMPLE_MASK + 1, mean, p50, p99, p999, lat ? (double)lat->max_ns / 1000.0 : 0);
+	}
+	free(lat);
+	if (perf_signalled)
+		fprintf(stderr, "aisio perf: stopped by signal %d\n", (int)perf_signalled);
+	if (!rc && tot_failed)
+		rc = -EIO;
+out_threads:
+	for (unsigned t = 0; t < nthreads; t++) {
+		for (unsigned i = 0; threads[t].queues && i < threads[t].nq; i++) {
+			struct perf_queue *q = &threads[t].queues[i];
+			if (q->bufs)
+				nvmed_dma_free(devs[q->dev].ctrl, q->bufs);
+			if (q->qp)
+				nvmed_qpair_destroy(q->qp);
+		}
+		free(threads[t].queues);
+	}
+	free(threads);
+out_devs:
+	close_devs(devs, opened);
+	return rc < 0 ? 1 : 0;
+}
+
+/* ---- verify ---- */
+
+/* The 8-byte word w of block lba: unique per (seed, lba, word), so misplaced,
+ * stale and torn blocks all show. */
+static inline uint64_t stamp_word(uint64_t seed, uint64_t lba, uint64_t w)
+{
+	uint64_t x = (lba * 0x9e3779b97f4a7c15ull) ^ (seed * 0xc2b2ae3d27d4eb4full) ^ (w + 1) * 0x165667b19e3779f9ull;
+	x ^= x >> 31;
+	return x;
+}
+
+static void stamp_fill(uint8_t *buf, uint64_t seed, uint64_t lba, uint32_t nlb, unsigned shift)
+{
+	uint64_t *p = (uint64_t *)buf;
+	uint64_t words = (uint64_t)1 << (shift - 3);
+	for (uint32_t b = 0; b < nlb; b++)
+		for (uint64_t w = 0; w < words; w++)
+			*p++ = stamp_word(seed, lba + b, w);
+}
+
+/* Blocks of buf that do not hold their stamp. */
+static uint64_t stamp_check(const uint8_t *buf, uint64_t seed, uint64_t lba, uint32_t nlb, unsigned shift,
+			    uint64_t *first_bad)
+{
+	const uint64_t *p = (const uint64_t *)buf;
+	uint64_t words = (uint64_t)1 << (shift - 3), bad = 0;
+	for (uint32_t b = 0; b < nlb; b++) {
+		for (uint64_t w = 0; w < words; w++) {
+			if (p[b * words + w] != stamp_word(seed, lba + b, w)) {
+				if (!bad++ && first_bad)
+					*first_bad = lba + b;
+				break;
+			}
+		}
+	}
+	return bad;
+}
+
+struct verify_slot {
+	uint8_t *buf;
+	uint64_t lba;
+	uint32_t nlb;
+	int busy;
+	int err;
+	uint16_t status;
+};
+
+static void verify_cb(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl)
+{
+	struct verify_slot *s = arg;
+	s->busy = 0;
+	s->err = cpl->err;
+	s->status = cpl->status;
+}
+
+struct verify_result {
+	uint64_t verified, mismatches, failed;
+	uint64_t first_bad;
+};
+
+/* One pass over the range: write (stamp) or read (check), qdepth commands in flight. */
+static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct nvmed_qpair *qp, struct verify_slot *slots,
+		       bool write, struct verify_result *res, const char *dev)
+{
+	unsigned shift = d->ns.lba_shift;
+	uint64_t next = 0, end = d->nlbas;
+	unsigned inflight = 0;
+	for (;;) {
+		for (unsigned i = 0; i < a->qdepth && next < end; i++) {
+			struct verify_slot *s = &slots[i];
+			if (s->busy)
+				continue;
+			s->lba = d->first_lba + next;
+			s->nlb = (uint32_t)(end - next < d->nlb ? end - next : d->nlb);
+			if (write)
+				stamp_fill(s->buf, a->seed, s->lba, s->nlb, shift);
+			else
+				memset(s->buf, 0, (size_t)s->nlb << shift);
+			int rc = nvmed_qpair_rw(qp, write ? NVME_CMD_WRITE : NVME_CMD_READ, d->ns.nsid, s->lba, s->nlb, s->buf,
+						verify_cb, s);
+			if (rc == -EAGAIN)
+				break;
+			if (rc < 0)
+				return rc;
+			s->busy = 1;
+			inflight++;
+			next += s->nlb;
+		}
+		nvmed_qpair_ring(qp);
+		if (!inflight && next >= end)
+			break;
+		int n = nvmed_qpair_poll(qp, a->qdepth);
+		if (n < 0)
+			return n;
+		if (n == 0) {
+			sched_yield();
+			continue;
+		}
+		for (unsigned i = 0; i < a->qdepth; i++) {
+			struct verify_slot *s = &slots[i];
+			if (s->busy || !s->nlb)
+				continue;
+			inflight--;
+			if (s->err) {
+				res->failed += s->nlb;
+				fprintf(stderr, "aisio perf verify: %s: %s of LBAs %" PRIu64 "..%" PRIu64 " failed: %s%s%s\n", dev,
+					write ? "write" : "read", s->lba, s->lba + s->nlb - 1, strerror(-s->err),
+					s->err == -EIO ? ": " : "", s->err == -EIO ? nvmed_status_str(s->status) : "");
+			} else if (!write) {
+				uint64_t first = 0;
+				uint64_t bad = stamp_check(s->buf, a->seed, s->lba, s->nlb, shift, &first);
+				if (bad && !res->mismatches)
+					res->first_bad = first;
+				res->mismatches += bad;
+				res->verified += s->nlb - bad;
+			}
+			s->nlb = 0;
+		}
+	}
+	return 0;
+}
+
+static int perf_verify(struct perf_args *a)
+{
+	struct perf_dev devs[MAX_DEVS];
+	memset(devs, 0, sizeof(devs));
+	struct verify_result total = {0};
+	int rc = 0;
+	unsigned opened = 0;
+	for (unsigned i = 0; i < a->ndevs; i++) {
+		/* iosize: as asked, else 128 KiB capped by the device's transfer limit */
+		uint32_t iosize = a->iosize;
+		size_t dma = (size_t)a->qdepth * (iosize ? iosize : (128u << 10)) + (16u << 20);
+		struct perf_dev *d = &devs[i];
+		struct perf_args one = *a;
+		if (!iosize) {
+			struct nvmed_ctrl *probe;
+			rc = nvmed_ctrl_open(&probe, a->devs[i], &(struct nvmed_ctrl_opts){.dma_bytes = 8u << 20});
+			if (rc < 0) {
+				fprintf(stderr, "aisio perf: cannot open %s: %s\n", a->devs[i], strerror(-rc));
+				break;
+			}
+			iosize = nvmed_ctrl_max_xfer(probe) < (128u << 10) ? nvmed_ctrl_max_xfer(probe) : (128u << 10);
+			nvmed_ctrl_close(probe);
+		}
+		rc = open_dev(&one, i, true, iosize, dma, d);
+		opened++;
+		if (rc < 0)
+			break;
+		/* default range: the whole namespace, at most 1 GiB */
+		if (!a->size && (d->nlbas << d->ns.lba_shift) > (1ull << 30))
+			d->nlbas = (1ull << 30) >> d->ns.lba_shift;
+		struct nvmed_qpair *qp;
+		unsigned depth = a->qdepth + 1 > nvmed_ctrl_max_qdepth(d->ctrl) ? nvmed_ctrl_max_qdepth(d->ctrl) : a->qdepth + 1;
+		struct perf_args use = *a;
+		use.qdepth = depth - 1;
+		rc = nvmed_qpair_create(d->ctrl, depth, &qp);
+		if (rc < 0)
+			break;
+		struct verify_slot *slots = calloc(use.qdepth, sizeof(*slots));
+		for (unsigned s = 0; slots && s < use.qdepth; s++) {
+			slots[s].buf = nvmed_dma_alloc(d->ctrl, iosize);
+			if (!slots[s].buf)
+				rc = -ENOMEM;
+		}
+		struct verify_result res = {0};
+		if (!slots)
+			rc = -ENOMEM;
+		if (rc == 0)
+			rc = verify_pass(&use, d, qp, slots, true, &res, a->devs[i]);
+		if (rc == 0)
+			rc = verify_pass(&use, d, qp, slots, false, &res, a->devs[i]);
+		if (rc < 0)
+			fprintf(stderr, "aisio perf verify: %s: %s\n", a->devs[i], strerror(-rc));
+		if (res.mismatches)
+			fprintf(stderr, "aisio perf verify: %s: first mismatching LBA %" PRIu64 "\n", a->devs[i], res.first_bad);
+		if (!a->json)
+			printf("%s: verified %" PRIu64 ", mismatches %" PRIu64 ", failed %" PRIu64 "\n", a->devs[i], res.verified,
+			       res.mismatches, res.failed);
+		total.verified += res.verified, total.mismatches += res.mismatches, total.failed += res.failed;
+		for (unsigned s = 0; slots && s < use.qdepth; s++)
+			if (slots[s].buf)
+				nvmed_dma_free(d->ctrl, slots[s].buf);
+		free(slots);
+		nvmed_qpair_destroy(qp);
+		if (rc < 0)
+			break;
+	}
+	close_devs(devs, opened);
+	if (a->json) {
+		char date[64];
+		iso_date(date, sizeof(date));
+		printf("{\"tool\": \"aisio perf verify\", \"version\": \"%s\", \"date\": \"%s\", \"machine\": ", AISIO_VERSION,
+		       date);
+		json_machine(stdout);
+		printf(", \"verified\": %" PRIu64 ", \"mismatches\": %" PRIu64 ", \"failed\": %" PRIu64 ", \"error\": %d}\n",
+		       total.verified, total.mismatches, total.failed, rc);
+	} else {
+		printf("verified %" PRIu64 ", mismatches %" PRIu64 ", failed %" PRIu64 "\n", total.verified, total.mismatches,
+		       total.failed);
+	}
+	return (rc < 0 || total.mismatches || total.failed) ? 1 : 0;
+}
+
+int cmd_perf(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		perf_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *verb = argv[1];
+	if (!strcmp(verb, "cuda-run") || !strcmp(verb, "cuda-verify")) {
+#ifdef AISIO_HAVE_CMD_GPU
+		return cmd_perf_cuda(argc - 1, argv + 1);
+#else
+		fprintf(stderr, "aisio perf %s: this build has no GPU support (CUDA was not found at build time)\n", verb);
+		return 2;
+#endif
+	}
+	bool verify = !strcmp(verb, "verify");
+	if (!verify && strcmp(verb, "run")) {
+		fprintf(stderr, "aisio perf: unknown command '%s' (run, verify, cuda-run, cuda-verify)\n", verb);
+		return 2;
+	}
+	struct perf_args a;
+	if (perf_parse(&a, argc - 1, argv + 1, verify) < 0)
+		return 2;
+	return verify ? perf_verify(&a) : perf_run(&a, argc, argv);
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "perf_stats.h"
+
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+static unsigned lat_bucket(uint64_t ns)
+{
+	if (ns < 64)
+		return (unsigned)ns;
+	unsigned msb = 63u - (unsigned)__builtin_clzll(ns);
+	unsigned sub = (unsigned)(ns >> (msb - LAT_SUB_BITS)) & 31u;
+	unsigned idx = 64u + (msb - 6u) * 32u + sub;
+	return idx < LAT_BUCKETS ? idx : LAT_BUCKETS - 1;
+}
+
+/* Lower bound of a bucket, plus half its width: the value we report for it. */
+static uint64_t lat_bucket_value(unsigned idx)
+{
+	if (idx < 64)
+		return idx;
+	unsigned msb = (idx - 64u) / 32u + 6u;
+	uint64_t sub = (idx - 64u) % 32u;
+	uint64_t lo = (1ull << msb) | (sub << (msb - LAT_SUB_BITS));
+	return lo + ((1ull << (msb - LAT_SUB_BITS)) >> 1);
+}
+
+void lat_hist_add(struct lat_hist *h, uint64_t ns)
+{
+	h->bucket[lat_bucket(ns)]++;
+	h->count++;
+	h->sum_ns += ns;
+	if (ns > h->max_ns)
+		h->max_ns = ns;
+}
+
+void lat_hist_merge(struct lat_hist *dst, const struct lat_hist *src)
+{
+	for (unsigned i = 0; i < LAT_BUCKETS; i++)
+		dst->bucket[i] += src->bucket[i];
+	dst->count += src->count;
+	dst->sum_ns += src->sum_ns;
+	if (src->max_ns > dst->max_ns)
+		dst->max_ns = src->max_ns;
+}
+
+uint64_t lat_hist_quantile(const struct lat_hist *h, double q)
+{
+	if (!h->count)
+		return 0;
+	uint64_t rank = (uint64_t)(q * (double)h->count);
+	if (rank >= h->count)
+		rank = h->count - 1;
+	uint64_t seen = 0;
+	for (unsigned i = 0; i < LAT_BUCKETS; i++) {
+		seen += h->bucket[i];
+		if (seen > rank) {
+			uint64_t v = lat_bucket_value(i);
+			return v < h->max_ns ? v : h->max_ns;
+		}
+	}
+	return h->max_ns;
+}
+
+double mono_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void cycle_clock_calibrate(struct cycle_clock *cc)
+{
+	double t0 = mono_seconds();
+	uint64_t c0 = cycles_now();
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	double t1 = mono_seconds();
+	uint64_t c1 = cycles_now();
+	cc->hz = (double)(c1 - c0) / (t1 - t0);
+	cc->ns_per_cycle = 1e9 / cc->hz;
+}
+
+void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+void json_machine(FILE *f)
+{
+	struct utsname u;
+	uname(&u);
+	char model[256] = "unknown";
+	FILE *ci = fopen("/proc/cpuinfo", "r");
+	if (ci) {
+		char line[512];
+		while (fgets(line, sizeof(line), ci)) {
+			if (!strncmp(line, "model name", 10)) {
+				char *p = strchr(line, ':');
+				if (p) {
+					p += 2;
+					p[strcspn(p, "\n")] = 0;
+					snprintf(model, sizeof(model), "%s", p);
+				}
+				break;
+			}
+		}
+		fclose(ci);
+	}
+	fprintf(f, "{\"hostname\": ");
+	json_string(f, u.nodename);
+	fprintf(f, ", \"cpu\": ");
+	json_string(f, model);
+	fprintf(f, ", \"cpus\": %ld, \"kernel\": ", sysconf(_SC_NPROCESSORS_ONLN));
+	json_string(f, u.release);
+	fprintf(f, ", \"arch\": ");
+	json_string(f, u.machine);
+	fprintf(f, "}");
+}
+
+void iso_date(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
