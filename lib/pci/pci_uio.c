@@ -8,7 +8,8 @@
  * offers one). DMA memory must be hugepages (pinned, physically contiguous per
  * 2 MiB page); its physical addresses come from /proc/self/pagemap, which needs
  * root. Nothing confines the device: the NVMe layer must disable the controller
- * before the memory goes back, and pci_dev_close turns bus mastering off.
+ * before the memory goes back, and pci_dev_close turns bus mastering off. Open
+ * turns bus mastering off and resets the function, for a previous owner that died.
  */
 #include <aisio/pci.h>
 
@@ -32,6 +33,9 @@ struct uio_state {
 	void *bar0_map;
 	size_t bar0_map_len;
 };
+
+static int uio_bus_master(struct pci_dev *dev, bool on);
+static int uio_reset(struct pci_dev *dev);
 
 static void uio_state_free(struct uio_state *st)
 {
@@ -87,7 +91,22 @@ static int uio_open(struct pci_dev *dev, const char *bdf)
 	dev->bar0 = va;
 	dev->bar0_len = st->bar0_map_len;
 	dev->priv = st;
+	/*
+	 * Nothing stopped the controller when a previous owner died (no IOMMU, no kernel
+	 * driver to clean up): it may still DMA to physical pages that are now someone
+	 * else's. Stop its DMA now and reset the function before the driver takes over.
+	 */
+	rc = uio_bus_master(dev, false);
+	if (rc < 0)
+		goto fail_opened;
+	rc = uio_reset(dev);
+	if (rc < 0 && rc != -ENOTSUP)
+		goto fail_opened;
 	return 0;
+fail_opened:
+	dev->priv = NULL;
+	dev->bar0 = NULL;
+	dev->bar0_len = 0;
 fail:
 	uio_state_free(st);
 	return rc;

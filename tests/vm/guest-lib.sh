@@ -1,0 +1,95 @@
+# Helpers for the guest side of tests/vm scenarios (busybox sh), sourced before the scenario.
+# Each step prints "@@STEP n: command", its output, then "@@STEP n rc=N"; a step that does
+# not do what it must prints "@@VMTEST FAILED step n: ..." and ends the scenario.
+
+STEP=0
+
+_step_run() {
+	STEP=$((STEP + 1))
+	echo "@@STEP $STEP: $*"
+	"$@" >/tmp/step.out 2>&1
+	STEP_RC=$?
+	cat /tmp/step.out
+	echo "@@STEP $STEP rc=$STEP_RC"
+}
+
+_step_fail() {
+	echo "@@VMTEST FAILED step $STEP: $*"
+	exit 1
+}
+
+# step CMD...: must exit 0.
+step() {
+	_step_run "$@"
+	[ "$STEP_RC" -eq 0 ] || _step_fail "exit $STEP_RC from: $*"
+}
+
+# step_out REGEX CMD...: must exit 0 and print a line matching REGEX (grep -E).
+step_out() {
+	pat=$1
+	shift
+	_step_run "$@"
+	[ "$STEP_RC" -eq 0 ] || _step_fail "exit $STEP_RC from: $*"
+	grep -Eq -- "$pat" /tmp/step.out || _step_fail "no output matching '$pat' from: $*"
+}
+
+# step_refused REGEX CMD...: must exit non-zero and print a line matching REGEX.
+step_refused() {
+	pat=$1
+	shift
+	_step_run "$@"
+	[ "$STEP_RC" -ne 0 ] || _step_fail "expected a failure from: $*"
+	grep -Eq -- "$pat" /tmp/step.out || _step_fail "no message matching '$pat' from: $*"
+}
+
+# check DESCRIPTION TEST-EXPRESSION...: a shell test, as a step of its own.
+check() {
+	desc=$1
+	shift
+	STEP=$((STEP + 1))
+	echo "@@STEP $STEP: check $desc"
+	if "$@"; then
+		echo "@@STEP $STEP rc=0"
+	else
+		echo "@@STEP $STEP rc=1"
+		_step_fail "check failed: $desc"
+	fi
+}
+
+# The PCI address of the n-th (from 1) NVMe function (class 0x010802).
+nvme_bdf() {
+	n=${1:-1}
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat $d/class)" = 0x010802 ] && echo "${d##*/}"
+	done | sed -n "${n}p"
+}
+
+# The driver a function is bound to, or "none".
+pci_driver() {
+	if [ -e /sys/bus/pci/devices/$1/driver ]; then
+		basename "$(readlink /sys/bus/pci/devices/$1/driver)"
+	else
+		echo none
+	fi
+}
+
+# Bind through sysfs (driver_override, unbind, drivers_probe): independent of `aisio bind`.
+sysfs_bind() {
+	bdf=$1
+	drv=$2
+	echo "$drv" >/sys/bus/pci/devices/$bdf/driver_override
+	if [ -e /sys/bus/pci/devices/$bdf/driver ]; then
+		echo "$bdf" >/sys/bus/pci/devices/$bdf/driver/unbind
+	fi
+	echo "$bdf" >/sys/bus/pci/drivers_probe
+	[ "$(pci_driver $bdf)" = "$drv" ]
+}
+
+# Kernel messages about DMA faults (IOMMU) or PCI errors since boot.
+dma_faults() {
+	dmesg | grep -Ei 'DMAR: \[(DMA|INTR)|DMAR:.*fault|IO_PAGE_FAULT|AER:|nvme.*(timeout|controller is down)'
+}
+
+no_dma_faults() {
+	! dma_faults
+}

@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+"""QEMU test bed: run aisio against QEMU's NVMe controller under a real Linux kernel.
+
+usage: tests/vm/vmtest.py [--build DIR] [--keep] [--timeout S] SCENARIO...
+       tests/vm/vmtest.py --list
+
+For each scenario:
+  1. kernel: Debian's linux-image-amd64 is resolved at run time (apt-cache), the
+     image package fetched with `apt-get download` and unpacked with `dpkg-deb -x`;
+     vmlinuz and the modules the tests need are kept in .vmcache/linux-<version>/
+     (git-ignored). With no apt metadata the newest cached kernel is used.
+  2. initramfs (newc cpio written here, no root needed): busybox-static, the modules
+     in dependency order, the project's binaries with the shared libraries ldd
+     names, tests/vm/guest-lib.sh and the scenario's guest script.
+  3. qemu-system-x86_64 (TCG) boots it with the scenario's devices; the guest runs
+     the script, each step framed by @@STEP markers, then prints
+     "@@VMTEST RESULT <rc>" and powers off.
+  4. the scenario passes when the guest reported RESULT 0 and powered off within the
+     time bound; otherwise the guest's console log is printed.
+
+One line per scenario: "vm-<name>: passed|failed|skipped (<seconds> s)".
+Exit status: 0 passed, 1 failed, 77 skipped (what is missing is printed).
+"""
+import argparse
+import fcntl
+import glob
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SKIP = 77
+
+# Modules the guest loads, with their dependencies resolved from each .ko's modinfo.
+BASE_MODULES = ["crct10dif_generic", "crc64_rocksoft_generic", "nvme", "vfio_pci", "vfio_iommu_type1",
+                "uio_pci_generic"]
+XFS_MODULES = ["xfs"]
+
+# Binaries from the build tree copied into the guest's /vmtest/bin (missing ones are left out).
+BUILD_BINARIES = ["tools/aisio", "tests/vm/vm-pci-probe", "tests/vm/vm-blkutil"]
+HOST_BINARIES = ["nvme"]  # nvme-cli, for SR-IOV setup in the guest, when installed
+
+
+class Skip(Exception):
+    pass
+
+
+# ---- scenarios -------------------------------------------------------------------------------------------------
+#
+# iommu: True (emulated intel-iommu, translated DMA), "pt" (the same, identity for kernel drivers), False (none).
+# qemu: device arguments after the machine; {disk0}.. name the scenario's disk images.
+# disks: (size, kind) with kind "raw" (zeroes) or "xfs:<fs size>" (XFS made on the host, file larger than it).
+# script: tests/vm/scenarios/<script>.sh, run in the guest with guest-lib.sh's helpers.
+# needs: programs from the build tree the scenario cannot do without.
+
+NVME_PLAIN = ["-drive", "file={disk0},if=none,id=nvm0,format=raw",
+              "-device", "nvme,serial=aisio0,drive=nvm0,addr=0x4"]
+
+SCENARIOS = {
+    "probe": dict(
+        doc="backends only: bind the QEMU NVMe to vfio-pci (IOMMU on) and uio_pci_generic, open it, Identify",
+        iommu="pt", disks=[("64M", "raw")], qemu=NVME_PLAIN, needs=["tests/vm/vm-pci-probe"], timeout=120),
+    "vfio": dict(
+        doc="vfio-pci with an emulated IOMMU: bring-up, identify, perf verify, randread/randwrite runs",
+        iommu=True, disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=180),
+    "uio": dict(
+        doc="uio_pci_generic with the IOMMU off: the same as vfio",
+        iommu=False, disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=180),
+    "variants": dict(
+        doc="4096-byte LBAs, mdts=2, three namespaces, max_ioqpairs=2",
+        iommu=True, disks=[("64M", "raw"), ("32M", "raw"), ("16M", "raw")],
+        qemu=["-device", "nvme,id=ctl0,serial=aisio1,mdts=2,max_ioqpairs=2,addr=0x4",
+              "-drive", "file={disk0},if=none,id=nvm0,format=raw",
+              "-device", "nvme-ns,bus=ctl0,drive=nvm0,nsid=1,logical_block_size=4096,physical_block_size=4096",
+              "-drive", "file={disk1},if=none,id=nvm1,format=raw",
+              "-device", "nvme-ns,bus=ctl0,drive=nvm1,nsid=2",
+              "-drive", "file={disk2},if=none,id=nvm2,format=raw",
+              "-device", "nvme-ns,bus=ctl0,drive=nvm2,nsid=3,logical_block_size=4096,physical_block_size=4096"],
+        needs=["tools/aisio"], timeout=180),
+    "kill": dict(
+        doc="SIGKILL mid-I/O, then a new run on the same function succeeds and the kernel logs no DMA fault",
+        iommu=True, disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=180),
+    "sriov": dict(
+        doc="PF on the kernel nvme driver with XFS mounted, a VF on vfio-pci driven by aisio, bytes compared",
+        iommu=True, disks=[("512M", "xfs:256M")], modules=XFS_MODULES,
+        qemu=["-device", "pcie-root-port,id=rp0,chassis=1",
+              "-device", "nvme-subsys,id=subsys0",
+              "-device", "nvme,bus=rp0,serial=aisio2,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=8,"
+                         "sriov_vi_flexible=4,max_ioqpairs=12,msix_qsize=8",
+              "-drive", "file={disk0},if=none,id=nvm0,format=raw",
+              "-device", "nvme-ns,drive=nvm0,nsid=1,shared=on"],
+        needs=["tools/aisio", "tests/vm/vm-blkutil"], host_needs=["nvme"], timeout=240),
+    "negative": dict(
+        doc="a function bound to the kernel nvme driver is refused with a clear message and left as it was",
+        iommu=True, disks=[("64M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=120),
+}
+
+
+# ---- small helpers -------------------------------------------------------------------------------------------------
+
+def log(msg):
+    print(f"vmtest: {msg}", flush=True)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw).stdout
+
+
+def cache_root(source):
+    return os.environ.get("AISIO_VM_CACHE", os.path.join(source, ".vmcache"))
+
+
+def module_name(path_or_name):
+    base = os.path.basename(path_or_name)
+    if base.endswith(".ko"):
+        base = base[:-3]
+    return base.replace("-", "_")
+
+
+def modinfo_deps(path):
+    """depends= and softdep pre: names from a module's .modinfo strings."""
+    with open(path, "rb") as f:
+        data = f.read()
+    deps = []
+    for key in (b"depends=", b"softdep="):
+        i = data.find(b"\0" + key)
+        if i < 0:
+            continue
+        val = data[i + 1 + len(key):data.index(b"\0", i + 1)].decode()
+        if key == b"depends=":
+            deps += [d for d in val.split(",") if d]
+        else:
+            m = re.search(r"pre:\s*([^:]*?)(?:\s+post:|$)", val)
+            if m:
+                deps += m.group(1).split()
+    return [module_name(d) for d in deps]
+
+
+def resolve_modules(index, roots):
+    """Load order for roots and their dependencies; names not in index (aliases, built-ins) are dropped."""
+    order, seen = [], set()
+
+    def visit(name):
+        if name in seen or name not in index:
+            return
+        seen.add(name)
+        for d in modinfo_deps(index[name]):
+            visit(d)
+        order.append(name)
+
+    for r in roots:
+        visit(r)
+    return order
+
+
+# ---- kernel ----------------------------------------------------------------------------------------------------
+
+def kernel_package():
+    """(package, version) of the kernel image linux-image-amd64 depends on, or None without apt metadata."""
+    try:
+        out = run(["apt-cache", "show", "--no-all-versions", "linux-image-amd64"])
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    m = re.search(r"^Depends:.*?(linux-image-[0-9][^\s,]*)", out, re.M)
+    v = re.search(r"^Version:\s*(\S+)", out, re.M)
+    if not m or not v:
+        return None
+    return m.group(1), v.group(1)
+
+
+def fetch_kernel(cache):
+    """Directory holding vmlinuz, modules/<name>.ko and modules/index for the current Debian kernel."""
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, ".lock"), "w") as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)  # parallel scenarios share one download
+        pkg = kernel_package()
+        if pkg is None:
+            ready = sorted(glob.glob(os.path.join(cache, "linux-*", "READY")))
+            if not ready:
+                raise Skip("no kernel: apt-cache cannot resolve linux-image-amd64 (run apt-get update) "
+                           "and .vmcache holds none")
+            return os.path.dirname(ready[-1])
+        name, _ = pkg
+        kdir = os.path.join(cache, name)
+        if os.path.exists(os.path.join(kdir, "READY")):
+            return kdir
+        log(f"fetching {name} into {kdir}")
+        tmp = tempfile.mkdtemp(prefix="kernel-", dir=cache)
+        try:
+            try:
+                run(["apt-get", "download", name], cwd=tmp)
+            except (OSError, subprocess.CalledProcessError) as e:
+                out = getattr(e, "stdout", "") or str(e)
+                raise Skip(f"cannot download {name} (network or apt?): {out.strip().splitlines()[-1:]}")
+            deb = glob.glob(os.path.join(tmp, "*.deb"))[0]
+            run(["dpkg-deb", "-x", deb, os.path.join(tmp, "root")])
+            vmlinuz = glob.glob(os.path.join(tmp, "root", "boot", "vmlinuz-*"))[0]
+            kmods = glob.glob(os.path.join(tmp, "root", "lib", "modules", "*", "kernel"))[0]
+            index = {}
+            for d, _, files in os.walk(kmods):
+                for f in files:
+                    if f.endswith(".ko"):
+                        index[module_name(f)] = os.path.join(d, f)
+            shutil.rmtree(kdir, ignore_errors=True)
+            os.makedirs(os.path.join(kdir, "modules"))
+            shutil.copy(vmlinuz, os.path.join(kdir, "vmlinuz"))
+            wanted = resolve_modules(index, BASE_MODULES + XFS_MODULES)
+            for m in wanted:
+                shutil.copy(index[m], os.path.join(kdir, "modules", m + ".ko"))
+            with open(os.path.join(kdir, "modules", "deps"), "w") as f:
+                for m in wanted:
+                    f.write(m + ": " + " ".join(modinfo_deps(index[m])) + "\n")
+            with open(os.path.join(kdir, "VERSION"), "w") as f:
+                f.write(os.path.basename(vmlinuz)[len("vmlinuz-"):] + "\n")
+            open(os.path.join(kdir, "READY"), "w").close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return kdir
+
+
+# ---- initramfs -------------------------------------------------------------------------------------------------
+
+class Cpio:
+    """newc archive writer: lets us add /dev/console and root-owned files without being root."""
+
+    def __init__(self, path):
+        self.f = open(path, "wb")
+        self.ino = 1
+        self.seen = set()
+
+    def _entry(self, name, mode, data=b"", rdev=(0, 0)):
+        hdr = "070701" + "".join(f"{v:08x}" for v in (
+            self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(name) + 1, 0))
+        self.ino += 1
+        blob = hdr.encode() + name.encode() + b"\0"
+        blob += b"\0" * (-len(blob) % 4)
+        blob += data + b"\0" * (-len(data) % 4)
+        self.f.write(blob)
+
+    def dir(self, name):
+        parts = name.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            p = "/".join(parts[:i])
+            if p not in self.seen:
+                self.seen.add(p)
+                self._entry(p, stat.S_IFDIR | 0o755)
+
+    def file(self, name, data, mode=0o644):
+        name = name.strip("/")
+        self.dir(os.path.dirname(name)) if "/" in name else None
+        self.seen.add(name)
+        self._entry(name, stat.S_IFREG | mode, data)
+
+    def copy(self, name, host_path):
+        with open(host_path, "rb") as f:
+            data = f.read()
+        self.file(name, data, os.stat(host_path).st_mode & 0o777)
+
+    def symlink(self, name, target):
+        name = name.strip("/")
+        self.dir(os.path.dirname(name))
+        self.seen.add(name)
+        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
+
+    def chardev(self, name, major, minor):
+        name = name.strip("/")
+        self.dir(os.path.dirname(name))
+        self._entry(name, stat.S_IFCHR | 0o600, rdev=(major, minor))
+
+    def close(self):
+        self._entry("TRAILER!!!", 0)
+        self.f.close()
+
+
+def shared_libs(binary):
+    """Host paths of the shared libraries (and the loader) a dynamic binary needs."""
+    try:
+        out = run(["ldd", binary])
+    except subprocess.CalledProcessError:
+        return []  # static
+    libs = []
+    for line in out.splitlines():
+        m = re.search(r"(/\S+)", line.split("=>")[-1])
+        if m and os.path.exists(m.group(1)):
+            libs.append(m.group(1))
+    return libs
+
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/vmtest/bin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /run /tmp /mnt
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run/lock
+for m in $(cat /vmtest/modules); do
+	insmod /lib/modules/$m.ko 2>/tmp/insmod.err || { echo "@@VMTEST insmod $m failed: $(cat /tmp/insmod.err)"; }
+done
+echo "@@VMTEST BOOTED $(uname -r)"
+cd /vmtest
+sh -c '. /vmtest/guest-lib.sh; . /vmtest/scenario.sh'
+echo "@@VMTEST RESULT $?"
+sync
+poweroff -f
+"""
+
+
+def build_initramfs(path, kdir, build, scn, script):
+    c = Cpio(path)
+    for d in ("bin", "dev", "proc", "sys", "run", "tmp", "mnt", "lib/modules", "vmtest/bin", "lib64", "etc"):
+        c.dir(d)
+    c.chardev("dev/console", 5, 1)
+    c.chardev("dev/null", 1, 3)
+    c.copy("bin/busybox", "/bin/busybox")
+    c.file("init", INIT.encode(), 0o755)
+    c.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
+    index = {module_name(p): p for p in glob.glob(os.path.join(kdir, "modules", "*.ko"))}
+    order = resolve_modules(index, BASE_MODULES + scn.get("modules", []))
+    for m in order:
+        c.copy(f"lib/modules/{m}.ko", index[m])
+    c.file("vmtest/modules", ("\n".join(order) + "\n").encode())
+    libs = set(shared_libs("/bin/busybox"))  # none for busybox-static
+    bins = [os.path.join(build, b) for b in BUILD_BINARIES]
+    bins += [p for p in (shutil.which(h) for h in HOST_BINARIES) if p]
+    for b in bins:
+        if os.path.exists(b):
+            c.copy("vmtest/bin/" + os.path.basename(b), b)
+            libs.update(shared_libs(b))
+    for lib in sorted(libs):
+        real = os.path.realpath(lib)
+        c.copy(lib.lstrip("/") if lib == real else real.lstrip("/"), real)
+        if lib != real:
+            c.symlink(lib, real)
+    c.copy("vmtest/guest-lib.sh", os.path.join(HERE, "guest-lib.sh"))
+    c.copy("vmtest/scenario.sh", script)
+    c.close()
+
+
+# ---- disks -----------------------------------------------------------------------------------------------------
+
+def make_disk(path, size, kind):
+    with open(path, "wb") as f:
+        f.truncate(parse_size(size))
+    if kind.startswith("xfs:"):
+        fs = kind.split(":", 1)[1]
+        mkfs = shutil.which("mkfs.xfs") or "/sbin/mkfs.xfs"
+        if not os.path.exists(mkfs):
+            raise Skip("mkfs.xfs not installed (xfsprogs)")
+        # The file system covers only the start of the namespace: the rest is free for raw VF writes.
+        run([mkfs, "-q", "-f", "-d", f"size={fs}", path])
+
+
+def parse_size(s):
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(s[:-1]) * units[s[-1]] if s[-1] in units else int(s)
+
+
+# ---- boot and judge ------------------------------------------------------------------------------------------
+
+def boot(kdir, initrd, scn, disks, timeout, logpath):
+    qemu = shutil.which("qemu-system-x86_64")
+    append = "console=ttyS0 quiet panic=-1 rdinit=/init"
+    args = [qemu, "-M", "q35", "-accel", "tcg", "-cpu", "max", "-m", scn.get("mem", "2G"), "-smp", "2",
+            "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
+            "-kernel", os.path.join(kdir, "vmlinuz"), "-initrd", initrd]
+    if scn["iommu"]:
+        # "pt": kernel drivers (and uio) keep identity mappings; vfio still gets its own domain.
+        append += " intel_iommu=on " + ("iommu=pt" if scn["iommu"] == "pt" else "iommu=nopt")
+        args += ["-device", "intel-iommu"]
+    args += ["-append", append]
+    args += [a.format(**{f"disk{i}": d for i, d in enumerate(disks)}) for a in scn["qemu"]]
+    start = time.monotonic()
+    with open(logpath, "w") as logf:
+        logf.write("# " + " ".join(args) + "\n")
+        logf.flush()
+        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
+        try:
+            rc = p.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            rc, timed_out = None, True
+    with open(logpath, errors="replace") as f:
+        text = f.read().replace("\r", "")
+    return text, rc, timed_out, time.monotonic() - start
+
+
+def run_scenario(name, build, source, keep, timeout):
+    scn = SCENARIOS[name]
+    for b in scn.get("needs", []):
+        if not os.path.exists(os.path.join(build, b)):
+            raise Skip(f"{b} is not built")
+    for h in scn.get("host_needs", []):
+        if not shutil.which(h):
+            raise Skip(f"{h} is not installed on the host")
+    if not shutil.which("qemu-system-x86_64"):
+        raise Skip("qemu-system-x86_64 not installed (qemu-system-x86)")
+    if not os.path.exists("/bin/busybox"):
+        raise Skip("/bin/busybox (busybox-static) not installed")
+    for tool in ("apt-get", "dpkg-deb", "ldd"):
+        if not shutil.which(tool):
+            raise Skip(f"{tool} not found")
+    script = os.path.join(HERE, "scenarios", name + ".sh")
+    kdir = fetch_kernel(cache_root(source))
+    logdir = os.path.join(build, "tests", "vm", "logs")
+    os.makedirs(logdir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=f"vm-{name}-", dir=logdir)
+    try:
+        disks = []
+        for i, (size, kind) in enumerate(scn.get("disks", [])):
+            d = os.path.join(work, f"disk{i}.img")
+            make_disk(d, size, kind)
+            disks.append(d)
+        initrd = os.path.join(work, "initrd.cpio")
+        build_initramfs(initrd, kdir, build, scn, script)
+        logpath = os.path.join(logdir, name + ".log")
+        text, rc, timed_out, secs = boot(kdir, initrd, scn, disks, timeout or scn["timeout"], logpath)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    m = re.search(r"^@@VMTEST RESULT (\d+)", text, re.M)
+    why = None
+    if timed_out:
+        why = f"the guest did not power off within {timeout or scn['timeout']} s"
+    elif not re.search(r"^@@VMTEST BOOTED", text, re.M):
+        why = f"the guest did not boot (qemu exit {rc})"
+    elif not m:
+        why = f"the guest stopped before the scenario finished (qemu exit {rc})"
+    elif m.group(1) != "0":
+        fail = re.findall(r"^@@VMTEST FAILED.*$", text, re.M)
+        why = fail[-1][len("@@VMTEST "):] if fail else f"scenario script exited {m.group(1)}"
+    return why, secs, text, logpath
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=os.environ.get("AISIO_BUILD_ROOT", "build"))
+    ap.add_argument("--source", default=os.environ.get("AISIO_SOURCE_ROOT", os.path.dirname(os.path.dirname(HERE))))
+    ap.add_argument("--keep", action="store_true", help="keep the initramfs and disk images")
+    ap.add_argument("--timeout", type=int, default=0, help="seconds the guest may run (default: per scenario)")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("scenarios", nargs="*")
+    a = ap.parse_args()
+    if a.list or not a.scenarios:
+        for n, s in SCENARIOS.items():
+            print(f"{n:10} {s['doc']}")
+        return 0
+    build = os.path.abspath(a.build)
+    passed = failed = skipped = 0
+    for name in a.scenarios:
+        if name not in SCENARIOS:
+            print(f"vmtest: unknown scenario '{name}' (see --list)", file=sys.stderr)
+            return 2
+        start = time.monotonic()
+        try:
+            why, secs, text, logpath = run_scenario(name, build, os.path.abspath(a.source), a.keep, a.timeout)
+        except Skip as e:
+            print(f"vm-{name}: skipped ({e})", flush=True)
+            skipped += 1
+            continue
+        total = time.monotonic() - start
+        if why is None:
+            print(f"vm-{name}: passed ({total:.1f} s, guest {secs:.1f} s)", flush=True)
+            passed += 1
+        else:
+            print(f"---- guest log of vm-{name} ({logpath}) ----")
+            print(text)
+            print(f"---- end of guest log ----")
+            print(f"vm-{name}: failed ({total:.1f} s): {why}", flush=True)
+            failed += 1
+    if failed:
+        return 1
+    return SKIP if skipped and not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
