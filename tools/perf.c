@@ -423,6 +423,12 @@ static int check_fs_signature(struct nvmed_ctrl *c, const struct nvmed_ns *ns, c
 	const char *sig = rc == 0 ? fs_signature(buf, (size_t)nlb << ns->lba_shift) : NULL;
 	nvmed_qpair_destroy(qp);
 	nvmed_dma_free(c, buf);
+	if (rc == -EIO) {
+		/* unreadable first blocks hold no usable file system */
+		fprintf(stderr, "aisio perf: %s: the start of namespace %u cannot be read (media error); "
+			"no file-system signature checked\n", dev, ns->nsid);
+		rc = 0;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "aisio perf: %s: reading the start of namespace %u to look for a file system failed\n",
 			dev, ns->nsid);
@@ -436,7 +442,8 @@ static int check_fs_signature(struct nvmed_ctrl *c, const struct nvmed_ns *ns, c
 	return 0;
 }
 
-static int open_dev(const struct perf_args *a, unsigned i, bool writes, uint32_t iosize, size_t dma_bytes,
+/* Open device i for run (whole I/Os only) or verify (a short last I/O is fine). */
+static int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, uint32_t iosize, size_t dma_bytes,
 		    struct perf_dev *d)
 {
 	struct nvmed_ctrl_opts o = {.dma_bytes = dma_bytes, .io_timeout_ms = a->timeout_ms};
@@ -475,7 +482,7 @@ static int open_dev(const struct perf_args *a, unsigned i, bool writes, uint32_t
 		return -EINVAL;
 	}
 	d->slots = d->nlbas / d->nlb;
-	if (d->slots == 0) {
+	if (d->slots == 0 && !verify) {
 		fprintf(stderr, "aisio perf: the LBA range is smaller than one I/O\n");
 		return -EINVAL;
 	}
@@ -610,7 +617,7 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 	int rc = 0;
 	unsigned opened = 0;
 	for (unsigned i = 0; i < a->ndevs; i++, opened++) {
-		rc = open_dev(a, i, writes, a->iosize, dma_bytes, &devs[i]);
+		rc = open_dev(a, i, writes, false, a->iosize, dma_bytes, &devs[i]);
 		if (rc < 0) {
 			opened += devs[i].ctrl != NULL;
 			goto out_devs;
@@ -905,7 +912,6 @@ static int perf_verify(struct perf_args *a)
 		uint32_t iosize = a->iosize;
 		size_t dma = (size_t)a->qdepth * (iosize ? iosize : (128u << 10)) + (16u << 20);
 		struct perf_dev *d = &devs[i];
-		struct perf_args one = *a;
 		if (!iosize) {
 			struct nvmed_ctrl *probe;
 			rc = nvmed_ctrl_open(&probe, a->devs[i], &(struct nvmed_ctrl_opts){.dma_bytes = 8u << 20});
@@ -916,7 +922,7 @@ static int perf_verify(struct perf_args *a)
 			iosize = nvmed_ctrl_max_xfer(probe) < (128u << 10) ? nvmed_ctrl_max_xfer(probe) : (128u << 10);
 			nvmed_ctrl_close(probe);
 		}
-		rc = open_dev(&one, i, true, iosize, dma, d);
+		rc = open_dev(a, i, true, true, iosize, dma, d);
 		opened++;
 		if (rc < 0)
 			break;

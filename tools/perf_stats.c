@@ -51,8 +51,8 @@ uint64_t lat_hist_quantile(const struct lat_hist *h, double q)
 	if (!h->count)
 		return 0;
 	uint64_t rank = (uint64_t)(q * (double)h->count);
-	if (rank >= h->count)
-		rank = h->count - 1;
+	if (rank >= h->count - 1)
+		return h->max_ns; /* the top sample is known exactly */
 	uint64_t seen = 0;
 	for (unsigned i = 0; i < LAT_BUCKETS; i++) {
 		seen += h->bucket[i];

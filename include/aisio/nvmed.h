@@ -157,6 +157,7 @@ struct nvmed_qpair {
 	uint16_t cq_phase;
 	uint16_t qid;
 	uint16_t poll_countdown; /* polls until the next timeout / fatal-status check */
+	uint16_t ntimedout;      /* cids held by timed-out commands until their late completion */
 	uint32_t tick;           /* coarse clock (ms) of the last check */
 	uint8_t lba_shift[NVMED_MAX_NS + 1]; /* per nsid; 0 = not active */
 	/* DMA translation of the controller's memory, copied for locality */
@@ -321,6 +322,7 @@ static inline int nvmed_qpair_poll(struct nvmed_qpair *qp, unsigned max)
 			if (cid < qp->depth && qp->reqs[cid].state == NVMED_REQ_TIMED_OUT) {
 				qp->reqs[cid].state = NVMED_REQ_FREE;
 				qp->free_cids[qp->nfree++] = cid;
+				qp->ntimedout--;
 			}
 			continue;
 		}
@@ -345,10 +347,12 @@ static inline int nvmed_qpair_poll(struct nvmed_qpair *qp, unsigned max)
 	return (int)n;
 }
 
-/* Commands in flight on this queue pair. */
+/* Commands in flight on this queue pair whose callback has not run yet. */
 static inline unsigned nvmed_qpair_inflight(const struct nvmed_qpair *qp)
 {
-	return (unsigned)(qp->depth - 1u - qp->nfree);
+	if (qp->failed)
+		return 0;
+	return (unsigned)(qp->depth - 1u - qp->nfree - qp->ntimedout);
 }
 
 /* Poll until nothing is in flight or timeout_ms passes. Returns 0, -ETIMEDOUT or -ENXIO. */

@@ -130,6 +130,13 @@ static int set_opt(struct emu_opts *o, const char *name, const char *val)
 		o->delay_slba = a, o->delay_elba = b, o->delay_us = (unsigned)x;
 		return 0;
 	}
+	static const char *const numeric[] = {"lba", "ns", "mdts", "qpairs", "mqes", "threads",
+					      "dstrd", "to", "rdy_delay", "fatal_after"};
+	size_t k;
+	for (k = 0; k < sizeof(numeric) / sizeof(numeric[0]) && strcmp(name, numeric[k]); k++)
+		;
+	if (k == sizeof(numeric) / sizeof(numeric[0]))
+		return -ENOENT;
 	if (parse_u64(val, &v) < 0)
 		return -EINVAL;
 	if (!strcmp(name, "lba")) {

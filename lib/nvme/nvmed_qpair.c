@@ -32,6 +32,7 @@ void nvmed_qpair_reinit(struct nvmed_qpair *qp)
 	qp->sq_tail = qp->sq_tail_rung = qp->cq_head = 0;
 	qp->cq_phase = 1;
 	qp->nfree = 0;
+	qp->ntimedout = 0;
 	/* hand out low cids first: they are the ones whose PRP pages are warm */
 	for (int cid = qp->depth - 2; cid >= 0; cid--) {
 		qp->reqs[cid].state = NVMED_REQ_FREE;
@@ -143,6 +144,7 @@ int nvmed_qpair_check(struct nvmed_qpair *qp)
 		if (r->state == NVMED_REQ_BUSY && now - r->tick > qp->timeout_ms) {
 			r->state = NVMED_REQ_TIMED_OUT;
 			qp->timeouts++;
+			qp->ntimedout++;
 			fprintf(stderr, "aisio: %s: queue %u command %u timed out after %u ms\n", qp->ctrl->pci->name,
 				qp->qid, cid, now - r->tick);
 			struct nvmed_cpl cpl = {.err = -ETIMEDOUT, .cid = (uint16_t)cid};
@@ -179,6 +181,8 @@ int nvmed_qpair_drain(struct nvmed_qpair *qp, unsigned timeout_ms)
 {
 	uint32_t start = nvmed_now_ms();
 	nvmed_qpair_ring(qp);
+	if (qp->failed)
+		return qp->failed;
 	while (nvmed_qpair_inflight(qp)) {
 		int rc = nvmed_qpair_poll(qp, qp->depth);
 		if (rc < 0)
