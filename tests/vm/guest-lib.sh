@@ -93,3 +93,36 @@ dma_faults() {
 no_dma_faults() {
 	! dma_faults
 }
+
+# perf_ok: the last step printed `aisio perf run --json`; total IOPS > 0 and nothing failed.
+perf_ok() {
+	t=$(sed -n 's/.*"total": {\(.*\)/\1/p' /tmp/step.out)
+	iops=$(echo "$t" | sed -n 's/.*"iops": \([0-9]*\).*/\1/p')
+	failed=$(echo "$t" | sed -n 's/.*"failed": \([0-9]*\).*/\1/p')
+	echo "total: iops $iops failed $failed"
+	[ -n "$iops" ] && [ "$iops" -gt 0 ] && [ "$failed" = 0 ]
+}
+
+# io_suite DEVICE: what every user-space bound controller must get right, through aisio.
+# Data is checked with I/O sizes that take each PRP form: PRP1 only (4K), PRP1+PRP2 (8K),
+# a PRP list (64K), the largest transfer QEMU allows by default (mdts=7: 512K).
+io_suite() {
+	dev=$1
+	step_out "mn +: QEMU NVMe Ctrl" aisio id-ctrl "$dev"
+	step_out '"nsze": [1-9]' aisio id-ns --json "$dev"
+	step_out "temperature" aisio smart-log "$dev"
+	for sz in 4096 8192 65536 524288; do
+		step_out "verified [1-9][0-9]*, mismatches 0, failed 0" \
+			aisio perf verify --iosize $sz --qdepth 16 --size 32768 --seed $sz "$dev"
+	done
+	# A range that wraps every queue many times (CQ phase) at the deepest queue.
+	step_out "verified [1-9][0-9]*, mismatches 0, failed 0" \
+		aisio perf verify --iosize 4096 --qdepth 255 --offset 65536 --size 65536 "$dev"
+	for pat in randread randwrite read write; do
+		step aisio perf run --iopattern $pat --qdepth 32 --iosize 4096 --runtime 2 --json "$dev"
+		check "$pat: IOPS > 0 and no failed I/O" perf_ok
+	done
+	step aisio perf run --iopattern randread --qdepth 16 --nqueues 2 --runtime 1 --json "$dev"
+	check "randread on 2 queues: IOPS > 0 and no failed I/O" perf_ok
+	check "no DMA faults in the kernel log" no_dma_faults
+}
