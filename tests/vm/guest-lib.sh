@@ -126,3 +126,14 @@ io_suite() {
 	check "randread on 2 queues: IOPS > 0 and no failed I/O" perf_ok
 	check "no DMA faults in the kernel log" no_dma_faults
 }
+
+# wait_aisio_open BDF PID: until `aisio devices` shows the function open by PID (bounded, 20 s).
+wait_aisio_open() {
+	i=0
+	while [ $i -lt 40 ]; do
+		aisio devices | grep -q "^$1 .*open (pid $2)" && return 0
+		sleep 0.5
+		i=$((i + 1))
+	done
+	return 1
+}

@@ -84,7 +84,7 @@ SCENARIOS = {
         needs=["tools/aisio"], timeout=180),
     "kill": dict(
         doc="SIGKILL mid-I/O, then a new run on the same function succeeds and the kernel logs no DMA fault",
-        iommu=True, disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=180),
+        iommu="pt", disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=180),
     "sriov": dict(
         doc="PF on the kernel nvme driver with XFS mounted, a VF on vfio-pci driven by aisio, bytes compared",
         iommu=True, disks=[("512M", "xfs:256M")], modules=XFS_MODULES,
