@@ -39,7 +39,7 @@ SKIP = 77
 # Modules the guest loads, with their dependencies resolved from each .ko's modinfo.
 BASE_MODULES = ["crct10dif_generic", "crc64_rocksoft_generic", "nvme", "vfio_pci", "vfio_iommu_type1",
                 "uio_pci_generic"]
-XFS_MODULES = ["xfs"]
+XFS_MODULES = ["crc32c_generic", "xfs"]  # libcrc32c needs a crc32c implementation loaded first
 
 # Binaries from the build tree copied into the guest's /vmtest/bin (missing ones are left out).
 BUILD_BINARIES = ["tools/aisio", "tests/vm/vm-pci-probe", "tests/vm/vm-blkutil"]
@@ -87,7 +87,7 @@ SCENARIOS = {
         iommu="pt", disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=180),
     "sriov": dict(
         doc="PF on the kernel nvme driver with XFS mounted, a VF on vfio-pci driven by aisio, bytes compared",
-        iommu=True, disks=[("512M", "xfs:256M")], modules=XFS_MODULES,
+        iommu=True, disks=[("512M", "xfs:300M")], modules=XFS_MODULES,
         qemu=["-device", "pcie-root-port,id=rp0,chassis=1",
               "-device", "nvme-subsys,id=subsys0",
               "-device", "nvme,bus=rp0,serial=aisio2,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=8,"
@@ -97,7 +97,7 @@ SCENARIOS = {
         needs=["tools/aisio", "tests/vm/vm-blkutil"], host_needs=["nvme"], timeout=240),
     "negative": dict(
         doc="a function bound to the kernel nvme driver is refused with a clear message and left as it was",
-        iommu=True, disks=[("64M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=120),
+        iommu=True, disks=[("320M", "xfs:300M")], modules=XFS_MODULES, qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=120),
 }
 
 
@@ -187,8 +187,13 @@ def fetch_kernel(cache):
             return os.path.dirname(ready[-1])
         name, _ = pkg
         kdir = os.path.join(cache, name)
-        if os.path.exists(os.path.join(kdir, "READY")):
-            return kdir
+        roots = " ".join(sorted(BASE_MODULES + XFS_MODULES))
+        try:
+            with open(os.path.join(kdir, "READY")) as f:
+                if f.read().strip() == roots:
+                    return kdir  # cached, with the modules this version of the harness wants
+        except OSError:
+            pass
         log(f"fetching {name} into {kdir}")
         tmp = tempfile.mkdtemp(prefix="kernel-", dir=cache)
         try:
@@ -217,7 +222,8 @@ def fetch_kernel(cache):
                     f.write(m + ": " + " ".join(modinfo_deps(index[m])) + "\n")
             with open(os.path.join(kdir, "VERSION"), "w") as f:
                 f.write(os.path.basename(vmlinuz)[len("vmlinuz-"):] + "\n")
-            open(os.path.join(kdir, "READY"), "w").close()
+            with open(os.path.join(kdir, "READY"), "w") as f:
+                f.write(roots + "\n")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return kdir
@@ -302,7 +308,7 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 mkdir -p /run/lock
 for m in $(cat /vmtest/modules); do
-	insmod /lib/modules/$m.ko 2>/tmp/insmod.err || { echo "@@VMTEST insmod $m failed: $(cat /tmp/insmod.err)"; }
+	insmod /lib/modules/$m.ko 2>/tmp/insmod.err || { echo "@@VMTEST insmod $m failed: $(cat /tmp/insmod.err)"; dmesg | tail -n 3; }
 done
 echo "@@VMTEST BOOTED $(uname -r)"
 cd /vmtest
@@ -354,8 +360,12 @@ def make_disk(path, size, kind):
         mkfs = shutil.which("mkfs.xfs") or "/sbin/mkfs.xfs"
         if not os.path.exists(mkfs):
             raise Skip("mkfs.xfs not installed (xfsprogs)")
-        # The file system covers only the start of the namespace: the rest is free for raw VF writes.
-        run([mkfs, "-q", "-f", "-d", f"size={fs}", path])
+        # The file system covers only the start of the namespace: the rest is free for raw writes.
+        # (xfsprogs 6.x makes no file system under 300 MiB.)
+        try:
+            run([mkfs, "-q", "-f", "-d", f"size={fs}", path])
+        except subprocess.CalledProcessError as e:
+            raise RuntimeError(f"mkfs.xfs -d size={fs} failed: {e.stdout.strip().splitlines()[:1]}")
 
 
 def parse_size(s):
@@ -466,6 +476,10 @@ def main():
         except Skip as e:
             print(f"vm-{name}: skipped ({e})", flush=True)
             skipped += 1
+            continue
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+            print(f"vm-{name}: failed ({time.monotonic() - start:.1f} s): setting up the guest: {e}", flush=True)
+            failed += 1
             continue
         total = time.monotonic() - start
         if why is None:
