@@ -385,12 +385,12 @@ struct sync_io {
 	uint16_t status;
 };
 
-static void sync_io_cb(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl)
+static void sync_io_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
 {
 	struct sync_io *s = arg;
 	s->done = 1;
-	s->err = cpl->err;
-	s->status = cpl->status;
+	s->err = err;
+	s->status = nvmed_cqe_status(cqe);
 }
 
 /* Refuse to write a namespace that holds a file system, unless forced. */
@@ -508,12 +508,12 @@ static inline uint64_t xorshift64(uint64_t *s)
 	return *s = x;
 }
 
-static void run_cb(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl)
+static void run_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
 {
 	struct perf_queue *q = qp->user;
 	q->inflight--;
 	q->ios++;
-	if (__builtin_expect(cpl->err != 0, 0))
+	if (__builtin_expect(err != 0, 0))
 		q->failed++;
 	if (arg) {
 		struct perf_thread *t = q->t;
@@ -825,12 +825,12 @@ struct verify_slot {
 	uint16_t status;
 };
 
-static void verify_cb(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl)
+static void verify_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
 {
 	struct verify_slot *s = arg;
 	s->busy = 0;
-	s->err = cpl->err;
-	s->status = cpl->status;
+	s->err = err;
+	s->status = nvmed_cqe_status(cqe);
 }
 
 struct verify_result {

@@ -38,14 +38,19 @@
 struct nvmed_ctrl;
 struct nvmed_qpair;
 
-struct nvmed_cpl {
-	int err;          /* 0, -EIO, -ETIMEDOUT or -ECANCELED */
-	uint16_t status;  /* NVMe status, SCT << 8 | SC; 0 unless err == -EIO */
-	uint16_t cid;
-	uint32_t dw0;
-};
+/*
+ * Completion callback, called on the owner thread from nvmed_qpair_poll (or from
+ * a reset / destroy). err is 0, -EIO (the controller failed the command: see
+ * nvmed_cqe_status), -ETIMEDOUT or -ECANCELED. cqe is the completion entry, valid
+ * during the call only, or NULL when no completion came (timeout, cancel).
+ */
+typedef void (*nvmed_cb)(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe);
 
-typedef void (*nvmed_cb)(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl);
+/* NVMe status of a completion (SCT << 8 | SC), 0 for none. */
+static inline uint16_t nvmed_cqe_status(const struct nvme_cqe *cqe)
+{
+	return cqe ? NVME_CQE_STATUS(cqe->status) : 0;
+}
 
 struct nvmed_ctrl_opts {
 	size_t dma_bytes;        /* DMA memory for queues and buffers; 0 = 64 MiB */
@@ -130,13 +135,18 @@ int nvmed_qpair_create(struct nvmed_ctrl *c, unsigned depth, struct nvmed_qpair 
 /* Delete SQ then CQ; outstanding commands complete with -ECANCELED. */
 int nvmed_qpair_destroy(struct nvmed_qpair *qp);
 
-/* Per-command bookkeeping, indexed by command id. */
+/* Per-command bookkeeping, indexed by command id. tick and state share one
+ * 64-bit word so that submission marks a command busy with a single store. */
 struct nvmed_req {
 	nvmed_cb cb;
 	void *arg;
-	uint32_t tick;      /* qp->tick at submission: for the timeout */
-	uint16_t state;     /* NVMED_REQ_* */
-	uint16_t prp_pages; /* PRP list pages reserved for this cid */
+	union {
+		struct {
+			uint32_t tick;  /* qp->tick at submission: for the timeout */
+			uint32_t state; /* NVMED_REQ_* */
+		};
+		uint64_t tick_state;
+	};
 };
 
 enum { NVMED_REQ_FREE = 0, NVMED_REQ_BUSY = 1, NVMED_REQ_TIMED_OUT = 2 };
@@ -160,6 +170,7 @@ struct nvmed_qpair {
 	uint16_t ntimedout;      /* cids held by timed-out commands until their late completion */
 	uint32_t tick;           /* coarse clock (ms) of the last check */
 	uint8_t lba_shift[NVMED_MAX_NS + 1]; /* per nsid; 0 = not active */
+	uint32_t max_nlb[NVMED_MAX_NS + 1];  /* per nsid: LBAs per command (transfer limit); 0 = not active */
 	/* DMA translation of the controller's memory, copied for locality */
 	uint8_t *dma_va;
 	uint64_t dma_iova_base;
@@ -185,6 +196,9 @@ struct nvmed_qpair {
 
 #define NVMED_POLL_CHECK_INTERVAL 4096
 
+/* A 64-bit store into an SQE viewed as eight qwords (may alias the struct). */
+typedef uint64_t __attribute__((may_alias)) nvmed_u64_alias;
+
 /* Slow path of poll: clock tick, timeouts, controller status. */
 int nvmed_qpair_check(struct nvmed_qpair *qp);
 /* Build a PRP list for transfers spanning more than two pages. */
@@ -196,6 +210,38 @@ static inline uint64_t nvmed_qpair_iova(const struct nvmed_qpair *qp, const void
 	if (!qp->dma_iova_pages)
 		return qp->dma_iova_base + off;
 	return qp->dma_iova_pages[off >> qp->dma_page_shift] + (off & (((size_t)1 << qp->dma_page_shift) - 1));
+}
+
+/* Check that buf/len (len <= max_xfer, so dma_len - len cannot wrap) lies in DMA
+ * memory and set the data pointer of sqe (PRP1, PRP2 or a PRP list). */
+static inline int nvmed_qpair_set_prps(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, void *buf,
+				       uint32_t len)
+{
+	size_t off = (size_t)((uint8_t *)buf - qp->dma_va);
+	if (__builtin_expect(off > qp->dma_len - len, 0))
+		return -EINVAL;
+	uint64_t iova = nvmed_qpair_iova(qp, buf);
+	uint32_t first = NVMED_PAGE_SIZE - (uint32_t)(iova & (NVMED_PAGE_SIZE - 1));
+	sqe->prp1 = iova;
+	if (len <= first)
+		sqe->prp2 = 0;
+	else if (len <= first + NVMED_PAGE_SIZE)
+		sqe->prp2 = nvmed_qpair_iova(qp, (uint8_t *)buf + first);
+	else
+		return nvmed_qpair_prp_list(qp, cid, sqe, buf, len);
+	return 0;
+}
+
+/* Record the callback of cid and advance the SQ tail (not yet rung). */
+static inline int nvmed_qpair_commit(struct nvmed_qpair *qp, uint16_t cid, nvmed_cb cb, void *arg)
+{
+	struct nvmed_req *r = &qp->reqs[cid];
+	r->cb = cb;
+	r->arg = arg;
+	r->tick_state = (uint64_t)qp->tick | ((uint64_t)NVMED_REQ_BUSY << 32);
+	if (++qp->sq_tail == qp->depth)
+		qp->sq_tail = 0;
+	return cid;
 }
 
 /*
@@ -211,55 +257,46 @@ static inline int nvmed_qpair_submit(struct nvmed_qpair *qp, const struct nvme_s
 	/* A failed queue pair has nfree forced to 0, so this one test covers both. */
 	if (__builtin_expect(qp->nfree == 0, 0))
 		return qp->failed ? qp->failed : -EAGAIN;
-	size_t off = (size_t)((uint8_t *)buf - qp->dma_va);
-	if (__builtin_expect(len > qp->max_xfer || off > qp->dma_len - len, 0)) {
-		if (len != 0)
-			return -EINVAL;
-	}
-	uint16_t cid = qp->free_cids[--qp->nfree];
+	uint16_t cid = qp->free_cids[qp->nfree - 1];
 	struct nvme_sqe *sqe = &qp->sq[qp->sq_tail];
 	*sqe = *cmd;
 	sqe->cid = cid;
 	if (len) {
-		uint64_t iova = nvmed_qpair_iova(qp, buf);
-		uint32_t first = NVMED_PAGE_SIZE - (uint32_t)(iova & (NVMED_PAGE_SIZE - 1));
-		sqe->prp1 = iova;
-		if (len <= first) {
-			sqe->prp2 = 0;
-		} else if (len <= first + NVMED_PAGE_SIZE) {
-			sqe->prp2 = nvmed_qpair_iova(qp, (uint8_t *)buf + first);
-		} else {
-			int rc = nvmed_qpair_prp_list(qp, cid, sqe, buf, len);
-			if (rc < 0) {
-				qp->nfree++;
-				return rc;
-			}
-		}
+		if (__builtin_expect(len > qp->max_xfer, 0))
+			return -EINVAL;
+		int rc = nvmed_qpair_set_prps(qp, cid, sqe, buf, len);
+		if (rc < 0)
+			return rc;
 	}
-	struct nvmed_req *r = &qp->reqs[cid];
-	r->cb = cb;
-	r->arg = arg;
-	r->tick = qp->tick;
-	r->state = NVMED_REQ_BUSY;
-	if (++qp->sq_tail == qp->depth)
-		qp->sq_tail = 0;
-	return cid;
+	qp->nfree--;
+	return nvmed_qpair_commit(qp, cid, cb, arg);
 }
 
-/* Read or write nlb blocks at slba of nsid, into or from buf (DMA memory). */
+/* Read or write nlb blocks at slba of nsid, into or from buf (DMA memory). The
+ * SQE is written in place, field by field: the hot path of every benchmark. */
 static inline int nvmed_qpair_rw(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uint64_t slba,
 				 uint32_t nlb, void *buf, nvmed_cb cb, void *arg)
 {
-	if (__builtin_expect(nsid > NVMED_MAX_NS || qp->lba_shift[nsid] == 0 || nlb == 0 || nlb > 65536, 0))
+	/* one test covers nlb 0, nlb over the transfer limit and an inactive nsid */
+	if (__builtin_expect(nsid > NVMED_MAX_NS || nlb - 1u >= qp->max_nlb[nsid], 0))
 		return -EINVAL;
-	struct nvme_sqe cmd = {
-		.opc = opc,
-		.nsid = nsid,
-		.cdw10 = (uint32_t)slba,
-		.cdw11 = (uint32_t)(slba >> 32),
-		.cdw12 = nlb - 1,
-	};
-	return nvmed_qpair_submit(qp, &cmd, buf, nlb << qp->lba_shift[nsid], cb, arg);
+	if (__builtin_expect(qp->nfree == 0, 0))
+		return qp->failed ? qp->failed : -EAGAIN;
+	uint16_t cid = qp->free_cids[qp->nfree - 1];
+	struct nvme_sqe *sqe = &qp->sq[qp->sq_tail];
+	int rc = nvmed_qpair_set_prps(qp, cid, sqe, buf, nlb << qp->lba_shift[nsid]);
+	if (__builtin_expect(rc < 0, 0))
+		return rc;
+	/* dword 0 (opcode, flags 0, cid) and the 64-bit pairs in one store each */
+	nvmed_u64_alias *q = (nvmed_u64_alias *)sqe;
+	q[0] = (uint64_t)opc | ((uint64_t)cid << 16) | ((uint64_t)nsid << 32);
+	q[1] = 0;  /* cdw2, cdw3 */
+	q[2] = 0;  /* mptr */
+	q[5] = slba;                 /* cdw10, cdw11 */
+	q[6] = (uint64_t)(nlb - 1);  /* cdw12, cdw13 */
+	q[7] = 0;  /* cdw14, cdw15 */
+	qp->nfree--;
+	return nvmed_qpair_commit(qp, cid, cb, arg);
 }
 
 static inline int nvmed_qpair_read(struct nvmed_qpair *qp, uint32_t nsid, uint64_t slba, uint32_t nlb,
@@ -301,46 +338,43 @@ static inline int nvmed_qpair_poll(struct nvmed_qpair *qp, unsigned max)
 	}
 	unsigned n = 0;
 	uint16_t head = qp->cq_head;
-	uint16_t phase = qp->cq_phase;
+	uint32_t phase = (uint32_t)qp->cq_phase << 16; /* where the phase bit sits in dword 3 */
 	while (n < max) {
-		volatile struct nvme_cqe *e = &qp->cq[head];
+		const struct nvme_cqe *e = (const struct nvme_cqe *)&qp->cq[head];
 		/* Read the dword holding cid and status (with the phase bit) first, and
 		 * only then the rest of the entry: acquire orders the later loads. */
-		uint32_t dw3 = __atomic_load_n((volatile uint32_t *)&e->cid, __ATOMIC_ACQUIRE);
-		uint16_t status = (uint16_t)(dw3 >> 16);
-		if ((status & 1u) != phase)
+		uint32_t dw3 = __atomic_load_n((const uint32_t *)&e->cid, __ATOMIC_ACQUIRE);
+		if ((dw3 & 0x10000u) != phase)
 			break;
 		uint16_t cid = (uint16_t)dw3;
 		if (++head == qp->depth) {
 			head = 0;
-			phase ^= 1u;
+			phase ^= 0x10000u;
 		}
 		n++;
-		if (__builtin_expect(cid >= qp->depth || qp->reqs[cid].state != NVMED_REQ_BUSY, 0)) {
+		struct nvmed_req *r = &qp->reqs[cid];
+		if (__builtin_expect(cid >= qp->depth || r->state != NVMED_REQ_BUSY, 0)) {
 			/* A late completion of a timed-out command frees its cid; anything
 			 * else is a controller bug we note and skip. */
-			if (cid < qp->depth && qp->reqs[cid].state == NVMED_REQ_TIMED_OUT) {
-				qp->reqs[cid].state = NVMED_REQ_FREE;
+			if (cid < qp->depth && r->state == NVMED_REQ_TIMED_OUT) {
+				r->state = NVMED_REQ_FREE;
 				qp->free_cids[qp->nfree++] = cid;
 				qp->ntimedout--;
 			}
 			continue;
 		}
-		struct nvmed_req *r = &qp->reqs[cid];
 		r->state = NVMED_REQ_FREE;
 		qp->free_cids[qp->nfree++] = cid;
-		struct nvmed_cpl cpl = {.err = 0, .status = 0, .cid = cid, .dw0 = e->dw0};
-		uint16_t st = NVME_CQE_STATUS(status);
-		if (__builtin_expect(st != 0, 0)) {
-			cpl.err = -EIO;
-			cpl.status = st;
+		int err = 0;
+		if (__builtin_expect(dw3 & 0x0ffe0000u, 0)) {
+			err = -EIO;
 			qp->errors++;
 		}
-		r->cb(qp, r->arg, &cpl);
+		r->cb(qp, r->arg, err, e);
 	}
 	if (n) {
 		qp->cq_head = head;
-		qp->cq_phase = phase;
+		qp->cq_phase = (uint16_t)(phase >> 16);
 		qp->completed += n;
 		*qp->cq_db = head;
 	}

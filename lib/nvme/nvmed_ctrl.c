@@ -74,13 +74,17 @@ static int nvmed_enable(struct nvmed_ctrl *c)
 
 struct nvmed_sync {
 	int done;
-	struct nvmed_cpl cpl;
+	int err;
+	uint16_t status;
+	uint32_t dw0;
 };
 
-static void nvmed_sync_cb(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl)
+static void nvmed_sync_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
 {
 	struct nvmed_sync *s = arg;
-	s->cpl = *cpl;
+	s->err = err;
+	s->status = nvmed_cqe_status(cqe);
+	s->dw0 = cqe ? cqe->dw0 : 0;
 	s->done = 1;
 }
 
@@ -109,10 +113,10 @@ static int nvmed_admin_locked(struct nvmed_ctrl *c, struct nvme_sqe *cmd, void *
 		}
 	}
 	if (status)
-		*status = s.cpl.status;
+		*status = s.status;
 	if (dw0)
-		*dw0 = s.cpl.dw0;
-	return s.cpl.err;
+		*dw0 = s.dw0;
+	return s.err;
 }
 
 int nvmed_admin(struct nvmed_ctrl *c, struct nvme_sqe *cmd, void *buf, size_t len, bool to_dev, uint32_t *dw0,

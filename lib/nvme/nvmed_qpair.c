@@ -61,8 +61,13 @@ int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct
 	qp->dma_iova_base = c->mem.iova_base;
 	qp->dma_iova_pages = c->mem.iova_pages;
 	qp->dma_page_shift = c->mem.page_shift;
-	for (unsigned i = 1; i <= NVMED_MAX_NS; i++)
+	for (unsigned i = 1; i <= NVMED_MAX_NS; i++) {
 		qp->lba_shift[i] = (uint8_t)c->ns[i].lba_shift;
+		if (c->ns[i].lba_shift) {
+			uint32_t n = c->max_xfer >> c->ns[i].lba_shift;
+			qp->max_nlb[i] = n < 65536 ? n : 65536; /* NLB is a 16-bit field */
+		}
+	}
 	if (qid) {
 		qp->sw_poll = c->pci->sw_poll;
 		qp->sw_poll_ctx = c->pci->sw_poll_ctx;
@@ -108,8 +113,7 @@ void nvmed_qpair_cancel_all(struct nvmed_qpair *qp, int err)
 		struct nvmed_req *r = &qp->reqs[cid];
 		if (r->state == NVMED_REQ_BUSY) {
 			r->state = NVMED_REQ_FREE;
-			struct nvmed_cpl cpl = {.err = err, .cid = (uint16_t)cid};
-			r->cb(qp, r->arg, &cpl);
+			r->cb(qp, r->arg, err, NULL);
 		}
 		r->state = NVMED_REQ_FREE;
 	}
@@ -147,8 +151,7 @@ int nvmed_qpair_check(struct nvmed_qpair *qp)
 			qp->ntimedout++;
 			fprintf(stderr, "aisio: %s: queue %u command %u timed out after %u ms\n", qp->ctrl->pci->name,
 				qp->qid, cid, now - r->tick);
-			struct nvmed_cpl cpl = {.err = -ETIMEDOUT, .cid = (uint16_t)cid};
-			r->cb(qp, r->arg, &cpl);
+			r->cb(qp, r->arg, -ETIMEDOUT, NULL);
 		}
 	}
 	return 0;

@@ -22,12 +22,12 @@ struct io_result {
 	uint16_t status;
 };
 
-static inline void io_result_cb(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl)
+static inline void io_result_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
 {
 	struct io_result *r = arg;
 	r->done++;
-	r->err = cpl->err;
-	r->status = cpl->status;
+	r->err = err;
+	r->status = nvmed_cqe_status(cqe);
 }
 
 /* Submit one command and wait for it (bounded by the queue's timeout). */

@@ -106,12 +106,12 @@ struct count_ctx {
 	unsigned ok, canceled, other;
 };
 
-static void count_cb(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl)
+static void count_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
 {
 	struct count_ctx *x = arg;
-	if (cpl->err == 0)
+	if (err == 0)
 		x->ok++;
-	else if (cpl->err == -ECANCELED)
+	else if (err == -ECANCELED)
 		x->canceled++;
 	else
 		x->other++;

@@ -74,10 +74,12 @@ static void test_mdts_at_controller(void **state)
 	assert_int_equal(nvmed_qpair_create(c, 4, &qp), 0);
 	uint8_t *buf = nvmed_dma_alloc(c, 16384);
 	qp->max_xfer = 12288;
+	qp->max_nlb[1] = 24;
 	uint16_t st = 0;
 	assert_int_equal(sync_rw(qp, NVME_CMD_READ, 1, 0, 24, buf, &st), -EIO);
 	assert_int_equal(st, NVME_SC_INVALID_FIELD);
 	qp->max_xfer = 8192;
+	qp->max_nlb[1] = 16;
 	assert_int_equal(sync_rw(qp, NVME_CMD_READ, 1, 0, 16, buf, NULL), 0);
 	nvmed_dma_free(c, buf);
 	nvmed_qpair_destroy(qp);
@@ -184,11 +186,11 @@ struct wrap_ctx {
 	unsigned done, failed;
 };
 
-static void wrap_cb(struct nvmed_qpair *qp, void *arg, const struct nvmed_cpl *cpl)
+static void wrap_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
 {
 	struct wrap_ctx *w = qp->user;
 	w->done++;
-	w->failed += cpl->err != 0;
+	w->failed += err != 0;
 }
 
 /* Many passes over a tiny queue: SQ tail, CQ head and the phase bit wrap many times. */
