@@ -87,7 +87,7 @@ sysfs_bind() {
 
 # Kernel messages about DMA faults (IOMMU) or PCI errors since boot.
 dma_faults() {
-	dmesg | grep -Ei 'DMAR: \[(DMA|INTR)|DMAR:.*fault|IO_PAGE_FAULT|AER:|nvme.*(timeout|controller is down)'
+	dmesg | grep -Ei 'DMAR: \[(DMA|INTR)|DMAR:.*fault|IO_PAGE_FAULT|AER:.*[Ee]rror|nvme.*(timeout|controller is down)'
 }
 
 no_dma_faults() {

@@ -42,7 +42,7 @@ BASE_MODULES = ["crct10dif_generic", "crc64_rocksoft_generic", "nvme", "vfio_pci
 XFS_MODULES = ["crc32c_generic", "xfs"]  # libcrc32c needs a crc32c implementation loaded first
 
 # Binaries from the build tree copied into the guest's /vmtest/bin (missing ones are left out).
-BUILD_BINARIES = ["tools/aisio", "tests/vm/vm-pci-probe", "tests/vm/vm-blkutil"]
+BUILD_BINARIES = ["tools/aisio", "tests/vm/vm-pci-probe", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw"]
 HOST_BINARIES = ["nvme"]  # nvme-cli, for SR-IOV setup in the guest, when installed
 
 
@@ -94,7 +94,7 @@ SCENARIOS = {
                          "sriov_vi_flexible=4,max_ioqpairs=12,msix_qsize=8",
               "-drive", "file={disk0},if=none,id=nvm0,format=raw",
               "-device", "nvme-ns,drive=nvm0,nsid=1,shared=on"],
-        needs=["tools/aisio", "tests/vm/vm-blkutil"], host_needs=["nvme"], timeout=240),
+        needs=["tools/aisio", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw"], host_needs=["nvme"], timeout=240),
     "negative": dict(
         doc="a function bound to the kernel nvme driver is refused with a clear message and left as it was",
         iommu=True, disks=[("320M", "xfs:300M")], modules=XFS_MODULES, qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=120),
