@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# figure: all GPU figures in one go: build, make check-gpu, iops.sh, bandwidth.sh, engine_sms.sh, then compute-sanitizer (memcheck, racecheck, synccheck) on small configurations
+# usage: bench/gpu/run-on-gpu-machine.sh            (on the GPU test machine; results under $OUT and bench/gpu/results/)
+#        STAGES="build test sanitize iops bw sms" RUNTIME=2 bench/gpu/run-on-gpu-machine.sh
+set -u -o pipefail
+cd "$(dirname "$0")/../.."
+STAGES=${STAGES:-build test sanitize iops bw sms}
+export RUNTIME=${RUNTIME:-2}
+B=${BUILD_GPU:-build-gpu}
+export AISIO=$B/tools/aisio
+OUTDIR=${OUT:-bench/gpu/results/last}
+mkdir -p "$OUTDIR"
+SUMMARY=$OUTDIR/summary.txt
+: >"$SUMMARY"
+has() { case " $STAGES " in *" $1 "*) return 0 ;; esac; return 1; }
+note() { echo "$*" | tee -a "$SUMMARY"; }
+
+note "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
+note "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)"
+note "host: $(uname -r), $(nproc) cores"
+
+if has build; then
+	t0=$(date +%s)
+	# the GPU targets first (the rest of the tree is built after, and may not stop us)
+	{ [ -f $B/build.ninja ] || meson setup $B -Dcuda=enabled; } >"$OUTDIR/build.log" 2>&1 &&
+		ninja -C $B tools/aisio tests/gpu/gpu_test tests/gpu/gpu_unit >>"$OUTDIR/build.log" 2>&1
+	rc=$?
+	ninja -C $B >>"$OUTDIR/build.log" 2>&1 || note "note: the whole tree did not build (see build.log)"
+	note "build: rc $rc in $(($(date +%s) - t0)) s"
+	[ $rc -ne 0 ] && { tail -30 "$OUTDIR/build.log"; exit 1; }
+fi
+
+if has test; then
+	t0=$(date +%s)
+	# what `make check-gpu` runs, without rebuilding targets outside the GPU layer
+	timeout ${TEST_BOUND:-300} meson test -C $B --suite gpu --no-rebuild --print-errorlogs >"$OUTDIR/tests.log" 2>&1
+	rc=$?
+	note "check-gpu: rc $rc in $(($(date +%s) - t0)) s"
+	grep -E "^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout): " "$OUTDIR/tests.log" | tee -a "$SUMMARY"
+fi
+
+stage() {
+	local name=$1 script=$2
+	local t0=$(date +%s)
+	JSONL=$OUTDIR/$name.jsonl bash bench/gpu/$script >"/tmp/bench-gpu-$name.log" 2>&1
+	note "== $name ($script, RUNTIME=$RUNTIME) in $(($(date +%s) - t0)) s"
+	python3 bench/gpu/table.py "$OUTDIR/$name.jsonl" | tee -a "$SUMMARY"
+}
+has iops && stage iops iops.sh
+has bw && stage bandwidth bandwidth.sh
+has sms && stage engine_sms engine_sms.sh
+
+if has sanitize; then
+	# slow: scale every bounded wait; small configurations
+	export AISIO_TIMEOUT_SCALE=${SAN_SCALE:-20}
+	S="timeout ${SAN_BOUND:-90} compute-sanitizer --error-exitcode 9"
+	for cfg in "memcheck $B/tests/gpu/gpu_test split" \
+		"memcheck $AISIO perf cuda-verify --nqueues 2 --qdepth 32 --size 1M gpuemu:hbm:16M,sms=2" \
+		"memcheck $AISIO perf cuda-verify --nqueues 2 --qdepth 32 --size 1M --api warp gpuemu:host:16M,engine=cpu" \
+		"racecheck $AISIO perf cuda-verify --nqueues 2 --qdepth 32 --size 1M --api warp gpuemu:hbm:16M,sms=2" \
+		"synccheck $AISIO perf cuda-verify --nqueues 2 --qdepth 32 --size 1M --api owned gpuemu:hbm:16M,sms=2"; do
+		tool=${cfg%% *}
+		cmd=${cfg#* }
+		echo "=== $tool: $cmd" >>"$OUTDIR/sanitizer.log"
+		$S --tool $tool $cmd >>"$OUTDIR/sanitizer.log" 2>&1
+		rc=$?
+		note "compute-sanitizer $tool: rc $rc: $cmd"
+		grep -E "ERROR SUMMARY|RACECHECK SUMMARY|verified" "$OUTDIR/sanitizer.log" | tail -2 | tee -a "$SUMMARY"
+	done
+	unset AISIO_TIMEOUT_SCALE
+fi
+
+# keep the results in the repository as well (bench/gpu/results/<date>-<gpu>/)
+if [ "$OUTDIR" != bench/gpu/results/last ]; then
+	gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' ' '_')
+	dst=bench/gpu/results/$(date -u +%Y%m%d)-${gpu:-nogpu}
+	mkdir -p "$dst" && cp "$OUTDIR"/*.jsonl "$OUTDIR"/summary.txt "$dst"/ 2>/dev/null
+fi
+cat "$SUMMARY"

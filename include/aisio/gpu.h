@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * GPU layer, host side: controllers driven by GPU threads, the I/O queue pairs
+ * those threads use, and the GPU-resident emulated controller (gpuemu).
+ *
+ * The device-side driver (what GPU threads call) is include/aisio/gpu_nvme.cuh;
+ * this header holds what both sides share: the queue and namespace descriptors
+ * that live in GPU memory, and the address arithmetic (PRPs, doorbells, DMA
+ * windows) as inline functions that compile for host and device alike, so the
+ * host unit tests check exactly what the GPU runs.
+ *
+ * Ownership: gpu_ctrl_open returns a controller the caller closes; queue pairs,
+ * buffers and the engine belong to it and are released by gpu_ctrl_close.
+ * Thread-safety: one host thread drives a gpu_ctrl; GPU threads use the device
+ * descriptors concurrently as gpu_nvme.cuh describes.
+ * Errors: negative errno; a message naming the device goes to stderr.
+ */
+#ifndef AISIO_GPU_H
+#define AISIO_GPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <aisio/nvme_spec.h>
+
+#ifdef __CUDACC__
+#define GPU_HD __host__ __device__ __forceinline__
+#else
+#define GPU_HD static inline
+#endif
+
+#ifdef __cplusplus
+#include <cstddef>
+#define GPU_OFFSET_ASSERT(t, f, off) static_assert(offsetof(t, f) == (off), #t "." #f " offset")
+extern "C" {
+#else
+#define GPU_OFFSET_ASSERT(t, f, off) _Static_assert(offsetof(t, f) == (off), #t "." #f " offset")
+#endif
+
+/* ------------------------------------------------------------------------------------------------
+ * Shared descriptors (GPU memory). Layout is identical for C and CUDA C++: fixed-width fields,
+ * explicit padding, offsets asserted.
+ * ---------------------------------------------------------------------------------------------- */
+
+/* Completion record, one per command id. The reaper writes status and dw0, then moves state
+ * INFLIGHT -> DONE; the waiter reads them and releases the id. A waiter that times out moves
+ * INFLIGHT -> ABANDONED: the id then stays taken until the controller completes it late, when
+ * the reaper frees it (NVMe forbids reusing the id of a command that may still complete). */
+enum gpu_cpl_state { GPU_CPL_FREE = 0, GPU_CPL_INFLIGHT = 1, GPU_CPL_DONE = 2, GPU_CPL_ABANDONED = 3 };
+
+struct gpu_nvme_cpl {
+	uint32_t state;
+	uint16_t status; /* SCT << 8 | SC */
+	uint16_t rsvd;
+	uint32_t dw0;
+	uint32_t rsvd2;
+};
+
+/* Queue flags */
+#define GPU_Q_SYS_SCOPE 0x1u /* rings or doorbells outside this GPU's memory: system-scope fences */
+#define GPU_Q_OWNED 0x2u     /* one warp owns the queue (gpu_nvme_owned_* API): no locks, no atomics */
+
+/*
+ * One I/O queue pair as the GPU driver sees it. Counters (ticket, tail, head) run over all
+ * 2^32 values; the ring index is counter & (depth - 1), so depth is a power of two, and the
+ * CQ phase expected at counter c is ((c / depth) & 1) ^ 1.
+ */
+struct gpu_nvme_queue {
+	/* set by the host, constant while the queue is in use */
+	struct nvme_sqe *sq;       /* SQ ring (device pointer) */
+	struct nvme_cqe *cq;       /* CQ ring */
+	uint32_t *sq_db;           /* SQ tail doorbell (device pointer into BAR0 or emulated BAR) */
+	uint32_t *cq_db;           /* CQ head doorbell */
+	struct gpu_nvme_cpl *cpl;  /* ncid completion records */
+	uint32_t *cid_map;         /* ncid / 32 words; bit set = id in use */
+	uint32_t *sq_ready;        /* depth words: the ticket whose SQE sits in that slot */
+	uint64_t *prp;             /* ncid PRP lists of prp_stride bytes each (device pointer) */
+	uint64_t prp_bus;          /* bus address of prp[0] */
+	uint32_t prp_stride;       /* bytes of PRP list per command id; 0 = no lists (two pages max) */
+	uint32_t depth;            /* SQ and CQ entries, power of two */
+	uint32_t ncid;             /* command ids, power of two, >= 32 */
+	uint16_t qid;
+	uint16_t flags;            /* GPU_Q_* */
+	uint64_t timeout_ns;       /* every bounded wait on this queue */
+	uint32_t pad0[8];
+	/* submission: many writers; each group on its own 128-byte line */
+	uint32_t sq_ticket;        /* next slot ticket */
+	uint32_t pad1[31];
+	uint32_t sq_tail;          /* tickets below this are covered by a doorbell write */
+	uint32_t db_lock;          /* held by the thread writing the doorbell */
+	uint32_t pad2[30];
+	/* completion */
+	uint32_t sq_head;          /* SQ entries the controller has consumed (from CQE SQHD) */
+	uint32_t cq_head;          /* CQEs consumed */
+	uint32_t cq_lock;          /* held by the thread reaping the CQ */
+	int32_t failed;            /* negative errno once the queue is unusable */
+	unsigned long long sq_doorbells;  /* statistics, written under the locks */
+	unsigned long long cq_doorbells;
+	unsigned long long completions;
+	unsigned long long stray;         /* CQEs with an unknown or idle command id */
+	uint32_t pad3[20];
+};
+GPU_OFFSET_ASSERT(struct gpu_nvme_queue, sq_ticket, 128);
+GPU_OFFSET_ASSERT(struct gpu_nvme_queue, sq_tail, 256);
+GPU_OFFSET_ASSERT(struct gpu_nvme_queue, sq_head, 384);
+NVME_STATIC_ASSERT(sizeof(struct gpu_nvme_queue) == 512, "queue descriptor is 512 bytes");
+
+/* A contiguous range of memory the controller reaches at bus address bus + (va - this.va). */
+struct gpu_dma_window {
+	uint64_t va;
+	uint64_t bus;
+	uint64_t len;
+};
+#define GPU_MAX_WINDOWS 8
+
+/* A namespace and the queues that reach it, as GPU threads see it (GPU memory). */
+struct gpu_nvme_ns {
+	struct gpu_nvme_queue *queues; /* nqueues descriptors (device pointer) */
+	uint32_t nqueues;
+	uint32_t nsid;
+	uint32_t lba_shift;            /* log2 LBA data size */
+	uint32_t page_shift;           /* controller memory page size (CC.MPS), 12 */
+	uint64_t nsze;                 /* LBAs */
+	uint32_t max_xfer;             /* bytes per command: MDTS and the PRP list room */
+	uint32_t nwin;
+	struct gpu_dma_window win[GPU_MAX_WINDOWS];
+};
+
+/* ------------------------------------------------------------------------------------------------
+ * Address arithmetic shared by host and device (unit-tested on the host: tests/gpu/gpu_unit.c)
+ * ---------------------------------------------------------------------------------------------- */
+
+/* BAR0 offset of a queue's doorbell: SQ tail (cq = 0) or CQ head (cq = 1), stride 4 << dstrd. */
+GPU_HD uint32_t gpu_doorbell_offset(uint16_t qid, int cq, uint32_t dstrd)
+{
+	return cq ? NVME_CQ_HEAD_DB(qid, dstrd) : NVME_SQ_TAIL_DB(qid, dstrd);
+}
+
+/* Bytes of emulated or real BAR0 needed for doorbells of queues 0..max_qid. */
+GPU_HD uint32_t gpu_bar_len(uint16_t max_qid, uint32_t dstrd)
+{
+	return gpu_doorbell_offset(max_qid, 1, dstrd) + 4u;
+}
+
+/* Bus address of [va, va + len) through the windows; 0 when no single window holds it all. */
+GPU_HD int gpu_dma_translate(const struct gpu_dma_window *win, uint32_t nwin, uint64_t va, uint64_t len,
+			     uint64_t *bus)
+{
+	for (uint32_t i = 0; i < nwin; i++) {
+		const struct gpu_dma_window *w = &win[i];
+		if (va >= w->va && len <= w->len && va - w->va <= w->len - len) {
+			*bus = w->bus + (va - w->va);
+			return 0;
+		}
+	}
+	return -14; /* -EFAULT, spelled out: errno.h is not for every device compile */
+}
+
+/* Memory pages a transfer of len bytes at bus address touches. */
+GPU_HD uint32_t gpu_prp_npages(uint64_t bus, uint32_t len, uint32_t page_shift)
+{
+	uint64_t off = bus & ((1ull << page_shift) - 1);
+	return (uint32_t)((off + len + (1ull << page_shift) - 1) >> page_shift);
+}
+
+/*
+ * PRP1/PRP2 for a transfer of len > 0 bytes at bus address bus (dword aligned). One page: PRP2 is 0;
+ * two pages: PRP2 is the second page; more: list[] (at bus address list_bus, room for list_cap
+ * entries, which must not cross a page boundary) gets pages 1..n-1 and PRP2 points at it.
+ * Returns the number of list entries written, or -7 (-E2BIG) when the list has no room, -22
+ * (-EINVAL) for a bad address or length.
+ */
+GPU_HD int gpu_prp_build(uint64_t bus, uint32_t len, uint32_t page_shift, uint64_t *list, uint64_t list_bus,
+			 uint32_t list_cap, uint64_t *prp1, uint64_t *prp2)
+{
+	const uint64_t psz = 1ull << page_shift;
+	if (len == 0 || (bus & 3))
+		return -22;
+	uint32_t n = gpu_prp_npages(bus, len, page_shift);
+	uint64_t page0 = bus & ~(psz - 1);
+	*prp1 = bus;
+	if (n == 1) {
+		*prp2 = 0;
+		return 0;
+	}
+	if (n == 2) {
+		*prp2 = page0 + psz;
+		return 0;
+	}
+	if (n - 1 > list_cap)
+		return -7;
+	for (uint32_t k = 1; k < n; k++)
+		list[k - 1] = page0 + (uint64_t)k * psz;
+	*prp2 = list_bus;
+	return (int)(n - 1);
+}
+
+/*
+ * New SQ head counter from a CQE's SQHD index. head and tail are counters (tail = entries
+ * published with the doorbell); the controller cannot have consumed past the tail, so an SQHD
+ * that would move the head beyond it (a stale or bogus value) leaves the head where it was.
+ */
+GPU_HD uint32_t gpu_sqhd_advance(uint32_t head, uint32_t tail, uint16_t sqhd, uint32_t depth)
+{
+	uint32_t d = ((uint32_t)sqhd - head) & (depth - 1);
+	return d <= tail - head ? head + d : head;
+}
+
+/* CQ phase a valid entry has at CQ counter c. */
+GPU_HD uint32_t gpu_cq_phase(uint32_t c, uint32_t depth)
+{
+	return ((c / depth) & 1u) ^ 1u;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Host API
+ * ---------------------------------------------------------------------------------------------- */
+
+/* 0 when a CUDA device is usable; otherwise -ENODEV and a reason in why (e.g. "no GPU: CUDA driver
+ * not found"). Never aborts on a machine without a GPU or driver. */
+int gpu_probe(char *why, size_t len);
+/* One line naming the GPU (e.g. "NVIDIA H200, 132 SMs, driver 13.0"); "" when none. */
+const char *gpu_name(void);
+
+enum gpu_mem_place { GPU_PLACE_GPU = 0, GPU_PLACE_HOST = 1 };
+enum gpu_engine_kind { GPU_ENGINE_GPU = 0, GPU_ENGINE_CPU = 1 };
+enum gpu_ns_kind { GPU_NS_NULL = 0, GPU_NS_HBM = 1, GPU_NS_HOST = 2 };
+
+/* Options of a gpuemu device string: gpuemu:TYPE[:SIZE][,opt=val]... (see gpu_emu_help()). */
+struct gpu_emu_opts {
+	int ns_kind;            /* GPU_NS_* */
+	uint64_t ns_bytes;
+	unsigned lba_shift;     /* 9 or 12 */
+	unsigned mdts;          /* 2^mdts pages per command; 0 = no limit (the driver then caps at 2 MiB) */
+	unsigned max_qpairs;    /* I/O queue pairs granted */
+	unsigned mqes;          /* 0's based */
+	unsigned dstrd;
+	int engine;             /* GPU_ENGINE_* */
+	unsigned sms;           /* engine blocks (one per SM) for the GPU engine */
+	unsigned warps;         /* warps per engine block */
+	unsigned threads;       /* CPU engine threads */
+	/* fault injection: commands touching [err_slba, err_elba] fail with err_status; completions of
+	 * commands touching [drop_slba, drop_elba] never come. elba < slba disables. */
+	uint64_t err_slba, err_elba;
+	uint16_t err_status;
+	uint64_t drop_slba, drop_elba;
+};
+
+int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec); /* spec: what follows "gpuemu:" */
+const char *gpu_emu_help(void);
+
+/* Parse a size with an optional K/M/G/T suffix (powers of 1024). */
+int gpu_parse_size(const char *s, uint64_t *out);
+
+struct gpu_ctrl;
+
+struct gpu_qpair_opts {
+	unsigned nqueues;       /* queue pairs to create */
+	unsigned depth;         /* entries per queue, power of two (rounded up), <= MQES + 1 */
+	int place;              /* GPU_PLACE_*: SQ/CQ rings in GPU memory or pinned host memory */
+	unsigned owned;         /* 1: queues for the per-warp-owned API (GPU_Q_OWNED) */
+	uint32_t counter_base;  /* initial ticket/head counters (a multiple of depth): tests use it to wrap 2^32 */
+	uint32_t max_xfer;      /* largest command in bytes; 0 = the controller's limit, at most 1 MiB */
+};
+
+/* Open "gpuemu:..." (a PCI address: -EOPNOTSUPP for now, see docs/GPU.md). */
+int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr);
+/* Stop the engine, delete the queues (SQ before CQ), free all memory. Safe after a GPU fault. */
+void gpu_ctrl_close(struct gpu_ctrl *c);
+const char *gpu_ctrl_name(const struct gpu_ctrl *c);
+const struct gpu_emu_opts *gpu_ctrl_emu_opts(const struct gpu_ctrl *c);
+uint64_t gpu_ctrl_nsze(const struct gpu_ctrl *c);
+unsigned gpu_ctrl_lba_shift(const struct gpu_ctrl *c);
+/* Largest command in bytes the controller takes (MDTS). */
+uint32_t gpu_ctrl_mdts_bytes(const struct gpu_ctrl *c);
+
+/* Create I/O queue pairs through the controller's admin queue (Create I/O CQ, Create I/O SQ). */
+int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *o);
+/* Device pointer of the namespace descriptor (nsid 1) with the queues; NULL before qpairs_create. */
+const struct gpu_nvme_ns *gpu_ctrl_ns(const struct gpu_ctrl *c);
+/* Host copy of the namespace descriptor (for sizes and limits). */
+const struct gpu_nvme_ns *gpu_ctrl_ns_host(const struct gpu_ctrl *c);
+/* Sum the queues' statistics (copies the descriptors back). */
+int gpu_ctrl_queue_stats(struct gpu_ctrl *c, unsigned long long *sq_db, unsigned long long *cq_db,
+			 unsigned long long *cpls, unsigned long long *stray, int *failed_queues);
+
+/* Data buffer the controller can reach: GPU memory, or pinned host memory mapped into the GPU when the
+ * controller's engine is the CPU. Freed by gpu_ctrl_close. */
+void *gpu_ctrl_buf_alloc(struct gpu_ctrl *c, size_t len);
+
+/* Start and stop the engine that serves the I/O queues (gpuemu). start waits until every engine
+ * block runs; stop returns its command count. Bounded. */
+int gpu_ctrl_engine_start(struct gpu_ctrl *c);
+int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds);
+
+/* Fault injection at run time (gpuemu): same meaning as the options. */
+int gpu_ctrl_fault_error(struct gpu_ctrl *c, uint64_t slba, uint64_t elba, uint16_t status);
+int gpu_ctrl_fault_drop(struct gpu_ctrl *c, uint64_t slba, uint64_t elba);
+int gpu_ctrl_fault_clear(struct gpu_ctrl *c);
+
+/* Fill the namespace with the LBA stamp of seed (hbm/host namespaces), for reads before writes. */
+int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed);
+
+/* I/O timeout of every bounded GPU wait, ns: base (default 5 s) times AISIO_TIMEOUT_SCALE. */
+uint64_t gpu_timeout_ns(uint64_t base_ns);
+
+/* ---- LBA stamps (verification data): word w of LBA lba under seed ---- */
+GPU_HD uint64_t gpu_stamp_word(uint64_t seed, uint64_t lba, uint32_t w)
+{
+	uint64_t x = (lba << 20) ^ (uint64_t)w ^ (seed * 0x9e3779b97f4a7c15ull);
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 29;
+	return x;
+}
+
+/* ---- benchmark and verification kernels (aisio perf cuda-run / cuda-verify, tests) ---- */
+
+enum gpu_perf_api {
+	GPU_API_THREAD = 0, /* every thread: gpu_nvme_read/write, one command at a time */
+	GPU_API_ASYNC = 1,  /* every thread: qdepth commands in flight with submit/poll */
+	GPU_API_WARP = 2,   /* gpu_nvme_warp_rw: 32 commands per warp round, shared queues */
+	GPU_API_OWNED = 3,  /* gpu_nvme_owned_rw: one warp per queue, no atomics */
+};
+enum gpu_perf_check { GPU_CHECK_NONE = 0, GPU_CHECK_WRITE_STAMPS = 1, GPU_CHECK_READ_STAMPS = 2 };
+
+#define GPU_LAT_BUCKETS 512
+
+/* Latency histogram bucket of v ns: 8 linear steps per power of two. */
+GPU_HD uint32_t gpu_lat_bucket(uint64_t v)
+{
+	if (v < 8)
+		return (uint32_t)v;
+#ifdef __CUDA_ARCH__
+	uint32_t e = 63u - (uint32_t)__clzll((long long)v);
+#else
+	uint32_t e = 63u - (uint32_t)__builtin_clzll(v);
+#endif
+	uint32_t b = e * 8u + (uint32_t)((v >> (e - 3)) & 7u) - 16u;
+	return b < GPU_LAT_BUCKETS ? b : GPU_LAT_BUCKETS - 1;
+}
+/* Smallest value of bucket b (the inverse of gpu_lat_bucket). */
+GPU_HD uint64_t gpu_lat_bucket_low(uint32_t b)
+{
+	if (b < 8)
+		return b;
+	uint32_t e = (b + 16u) / 8u, s = (b + 16u) % 8u;
+	return (uint64_t)(8u + s) << (e - 3);
+}
+
+struct gpu_perf_result {
+	unsigned long long ios;        /* commands completed without error */
+	unsigned long long failed;     /* commands that returned an error */
+	unsigned long long mismatches; /* LBAs whose data did not match their stamp */
+	unsigned long long t_first, t_last; /* globaltimer at the first start and the last finish */
+	int first_rc;                  /* first error seen, for the message */
+	uint32_t first_status;
+	unsigned long long first_lba;
+	unsigned long long lat[GPU_LAT_BUCKETS]; /* ns per command, histogram */
+};
+
+struct gpu_perf_job {
+	const struct gpu_nvme_ns *ns; /* device pointer */
+	uint8_t *buf;                 /* device address of the data buffers */
+	uint64_t slots;               /* buffers of iosize bytes; thread i uses slot i % slots */
+	uint32_t nlb;                 /* LBAs per command */
+	uint32_t lba_shift;
+	uint64_t units;               /* I/O units of nlb LBAs in the range */
+	uint64_t slba0;               /* first LBA of the range */
+	uint32_t opc;                 /* NVME_CMD_READ / NVME_CMD_WRITE */
+	uint32_t random;
+	uint32_t api;                 /* GPU_API_* */
+	uint32_t qdepth;              /* async: in flight per thread (1..8) */
+	uint32_t check;               /* GPU_CHECK_* */
+	uint32_t pad;
+	uint64_t runtime_ns;          /* time-bound run; 0: each thread covers its units once */
+	uint64_t seed;                /* random LBAs and the stamps */
+	uint32_t grid, block;
+	struct gpu_perf_result *res;  /* device memory, zeroed by the caller */
+};
+
+/* Launch a job on stream (cudaStream_t) with dynamic shared memory of at least smem bytes. */
+int gpu_perf_launch(const struct gpu_perf_job *job, void *stream, size_t smem);
+/* Blocks of block threads per SM the job kernel can run with smem bytes of shared memory. */
+int gpu_perf_occupancy(unsigned block, size_t smem, int *blocks_per_sm);
+
+/* ---- real controllers (not yet run on hardware; docs/GPU.md) ---- */
+
+/* Register a controller's BAR0 mapping (from pci/vfio) for GPU access (cudaHostRegister with
+ * IoMemory) and return the doorbell device pointer of a queue. */
+int gpu_bar_register(void *bar0, size_t len, void **dev_bar0);
+void gpu_bar_unregister(void *bar0);
+/* Export GPU memory [dptr, dptr + len) as a dma-buf fd (cuMemGetHandleForAddressRange), for the
+ * kernel module that returns its bus address. */
+int gpu_dmabuf_export(void *dptr, size_t len, int *fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AISIO_GPU_H */

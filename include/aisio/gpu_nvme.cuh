@@ -1,0 +1,773 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Device-side NVMe driver: GPU threads build, submit and complete NVMe commands themselves.
+ *
+ * Three ways in, all on the queue pairs of a struct gpu_nvme_ns (aisio/gpu.h, set up by the host):
+ *
+ *   thread API   any thread, any number of threads per queue (many writers):
+ *                gpu_nvme_read / gpu_nvme_write (synchronous; requests over the transfer limit are
+ *                split) and gpu_nvme_submit + gpu_nvme_poll / gpu_nvme_wait (asynchronous; a request
+ *                over the limit is refused with -E2BIG).
+ *   warp API     gpu_nvme_warp_rw: the lanes of a converged warp each pass one request; the warp
+ *                takes command ids and slot tickets with one atomic each, writes one doorbell and
+ *                reaps the CQ 32 entries at a time. Queues may still be shared with other writers.
+ *   owned API    gpu_nvme_owned_rw: like the warp API on a queue created with GPU_Q_OWNED that one
+ *                warp alone uses: no locks and no atomics (the "bare ring" with a driver around it).
+ *
+ * Many-writer protocol (thread and warp API):
+ *   1. command id from a bitmap (atomicOr), independent of the SQ slot, so that a command that never
+ *      completes holds its id but not a slot;
+ *   2. slot ticket t = atomicAdd(sq_ticket); the slot t % depth is free once the controller has
+ *      consumed ticket t - depth + 1, which the reaper learns from the CQEs' SQ head pointer;
+ *   3. SQE written, fence, sq_ready[slot] = t;
+ *   4. group-commit doorbell: whoever takes db_lock advances sq_tail over every consecutive ready
+ *      slot and writes the doorbell once for all of them; a thread whose entry is not yet covered
+ *      retries until it is (so no ready entry is left behind by a lock holder that scanned early);
+ *   5. completion: whoever takes cq_lock reaps every valid CQE (phase bit first, then the rest),
+ *      posts status into the record of its command id, advances sq_head from SQHD, and writes the
+ *      CQ head doorbell once per batch. Waiters spin on their own record and help reap.
+ *
+ * Return values: 0; -EIO when the controller failed the command (its status, SCT << 8 | SC, in
+ * *status); -ETIMEDOUT when a bounded wait ran out (queue->timeout_ns, set by the host from
+ * AISIO_TIMEOUT_SCALE); -EINVAL / -E2BIG / -EFAULT for a request the driver refuses; -ENXIO once
+ * a queue is marked failed (a slot wait timed out: the controller stopped fetching; the host must
+ * recreate the queue). There is no unbounded wait anywhere.
+ *
+ * Memory ordering (the reasons for each fence are at the fence):
+ *   - queues whose rings or doorbells are outside this GPU's memory (pinned host rings, a real
+ *     controller's BAR0) carry GPU_Q_SYS_SCOPE and use __threadfence_system(); queues wholly in GPU
+ *     memory served by the GPU-resident emulator use __threadfence() (GPU scope);
+ *   - everything another agent writes is read with volatile loads (ld.volatile: no stale L1 line).
+ *
+ * Thread-safety: every function may be called by any number of threads at once on the same queue,
+ * except the owned API (one warp per queue) and the warp API (all 32 lanes, converged).
+ */
+#ifndef AISIO_GPU_NVME_CUH
+#define AISIO_GPU_NVME_CUH
+
+#include <errno.h>
+#include <stdint.h>
+
+#include <aisio/gpu.h>
+#include <aisio/nvme_spec.h>
+
+#define GPU_NVME_FULL_MASK 0xffffffffu
+
+/* ---- low-level helpers ---- */
+
+__device__ __forceinline__ uint64_t gpu_nvme_clock_ns(void)
+{
+	uint64_t t;
+	asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+	return t;
+}
+
+__device__ __forceinline__ uint32_t gpu_ld32(const uint32_t *p)
+{
+	return *(const volatile uint32_t *)p;
+}
+__device__ __forceinline__ void gpu_st32(uint32_t *p, uint32_t v)
+{
+	*(volatile uint32_t *)p = v;
+}
+__device__ __forceinline__ uint16_t gpu_ld16(const uint16_t *p)
+{
+	return *(const volatile uint16_t *)p;
+}
+
+/* Fence with the queue's scope: system scope when the controller or the rings are outside this GPU. */
+__device__ __forceinline__ void gpu_nvme_fence(const struct gpu_nvme_queue *q)
+{
+	if (q->flags & GPU_Q_SYS_SCOPE)
+		__threadfence_system();
+	else
+		__threadfence();
+}
+
+/* A bounded wait: back off a little on each spin, read the clock every 16th. */
+struct gpu_nvme_wait {
+	uint64_t deadline;
+	uint32_t spins;
+};
+
+__device__ __forceinline__ void gpu_nvme_wait_init(struct gpu_nvme_wait *w, uint64_t timeout_ns)
+{
+	w->deadline = gpu_nvme_clock_ns() + timeout_ns;
+	w->spins = 0;
+}
+
+/* True once the deadline has passed. */
+__device__ __forceinline__ bool gpu_nvme_wait_expired(struct gpu_nvme_wait *w)
+{
+	uint32_t s = ++w->spins;
+	if (s > 8)
+		__nanosleep(s < 64 ? 32 : 200);
+	if ((s & 15) == 0)
+		return gpu_nvme_clock_ns() > w->deadline;
+	return false;
+}
+
+__device__ __forceinline__ void gpu_nvme_queue_fail(struct gpu_nvme_queue *q, int err)
+{
+	atomicCAS((unsigned int *)&q->failed, 0u, (unsigned int)err);
+}
+
+/* ---- completion side ---- */
+
+/* Post one reaped CQE into its command id's record (caller holds cq_lock and fenced after reading
+ * the CQE). Returns 1 when the record was waiting for it. */
+__device__ __forceinline__ int gpu_nvme_cpl_post(struct gpu_nvme_queue *q, uint16_t cid, uint16_t status,
+						 uint32_t dw0)
+{
+	if (cid >= q->ncid)
+		return 0;
+	struct gpu_nvme_cpl *r = &q->cpl[cid];
+	r->status = status;
+	r->dw0 = dw0;
+	/* status and dw0 before the state change a waiter acts on */
+	__threadfence();
+	uint32_t old = atomicCAS(&r->state, GPU_CPL_INFLIGHT, GPU_CPL_DONE);
+	if (old == GPU_CPL_INFLIGHT)
+		return 1;
+	if (old == GPU_CPL_ABANDONED) {
+		/* the waiter gave up; the controller is done with the id now, so it may be reused */
+		gpu_st32(&r->state, GPU_CPL_FREE);
+		__threadfence();
+		atomicAnd(&q->cid_map[cid >> 5], ~(1u << (cid & 31)));
+	}
+	return 0;
+}
+
+/*
+ * Reap up to max CQEs if no one else is reaping (single thread). Entries are checked 8 at a time:
+ * the phase bits first, then one fence, then the rest of those entries: the controller writes
+ * the phase last, so an entry whose phase is valid is complete once that fence orders our later
+ * reads after the phase read. Returns the number reaped.
+ */
+static __device__ __noinline__ uint32_t gpu_nvme_reap(struct gpu_nvme_queue *q, uint32_t max)
+{
+	if (gpu_ld32(&q->cq_lock) || atomicCAS(&q->cq_lock, 0u, 1u) != 0)
+		return 0;
+	__threadfence(); /* acquire: the previous holder's counter updates */
+	const uint32_t depth = q->depth, mask = depth - 1;
+	uint32_t head = gpu_ld32(&q->cq_head);
+	uint32_t sqh = gpu_ld32(&q->sq_head);
+	uint32_t n = 0, stray = 0;
+	uint16_t last_sqhd = 0;
+	while (n < max) {
+		uint16_t st[8];
+		uint32_t k = 0;
+#pragma unroll
+		for (int i = 0; i < 8; i++)
+			st[i] = gpu_ld16(&q->cq[(head + i) & mask].status);
+#pragma unroll
+		for (int i = 0; i < 8; i++)
+			if (k == (uint32_t)i && NVME_CQE_PHASE(st[i]) == gpu_cq_phase(head + i, depth))
+				k++;
+		if (k == 0)
+			break;
+		gpu_nvme_fence(q); /* the rest of each entry is read after its phase bit */
+		for (uint32_t i = 0; i < k; i++) {
+			const struct nvme_cqe *e = &q->cq[(head + i) & mask];
+			uint16_t cid = gpu_ld16(&e->cid);
+			last_sqhd = gpu_ld16(&e->sqhd);
+			uint32_t dw0 = gpu_ld32(&e->dw0);
+			if (!gpu_nvme_cpl_post(q, cid, NVME_CQE_STATUS(st[i]), dw0))
+				stray++;
+		}
+		head += k;
+		n += k;
+		if (k < 8)
+			break;
+	}
+	if (n) {
+		/* SQHD of the newest entry covers the older ones: the head only moves forward */
+		sqh = gpu_sqhd_advance(sqh, gpu_ld32(&q->sq_tail), last_sqhd, depth);
+		gpu_st32(&q->cq_head, head);
+		gpu_st32(&q->sq_head, sqh);
+		q->cq_doorbells++;
+		q->completions += n;
+		q->stray += stray;
+		/* our reads of the entries are done before the controller may reuse them */
+		gpu_nvme_fence(q);
+		gpu_st32(q->cq_db, head & mask);
+	}
+	__threadfence(); /* release: counters and records before the lock */
+	atomicExch(&q->cq_lock, 0u);
+	return n;
+}
+
+/* ---- submission side ---- */
+
+/* Take one free command id (bitmap), starting the search at word hint. */
+__device__ __forceinline__ int gpu_nvme_cid_alloc(struct gpu_nvme_queue *q, uint32_t hint, uint16_t *cid,
+						  struct gpu_nvme_wait *w)
+{
+	const uint32_t nw = q->ncid >> 5;
+	uint32_t i = hint & (nw - 1);
+	for (;;) {
+		for (uint32_t k = 0; k < nw; k++, i = (i + 1) & (nw - 1)) {
+			uint32_t cur = gpu_ld32(&q->cid_map[i]);
+			while (cur != 0xffffffffu) {
+				uint32_t bit = __ffs(~cur) - 1;
+				uint32_t old = atomicOr(&q->cid_map[i], 1u << bit);
+				if (!(old & (1u << bit))) {
+					*cid = (uint16_t)(i * 32 + bit);
+					return 0;
+				}
+				cur = old | (1u << bit);
+			}
+		}
+		gpu_nvme_reap(q, 64); /* late completions of abandoned ids free them */
+		if (gpu_ld32((const uint32_t *)&q->failed))
+			return -ENXIO;
+		if (gpu_nvme_wait_expired(w))
+			return -ETIMEDOUT;
+	}
+}
+
+__device__ __forceinline__ void gpu_nvme_cid_free(struct gpu_nvme_queue *q, uint16_t cid)
+{
+	atomicAnd(&q->cid_map[cid >> 5], ~(1u << (cid & 31)));
+}
+
+/* Wait until ticket t may use its slot: the ring holds at most depth - 1 unconsumed entries. */
+__device__ __forceinline__ int gpu_nvme_slot_wait(struct gpu_nvme_queue *q, uint32_t t, struct gpu_nvme_wait *w)
+{
+	while (t - gpu_ld32(&q->sq_head) >= q->depth - 1) {
+		gpu_nvme_reap(q, 64); /* slots come back only through the CQEs' SQ head pointer */
+		if (gpu_nvme_wait_expired(w)) {
+			/* the ticket cannot be given back: a hole in the ring; the queue is done for */
+			gpu_nvme_queue_fail(q, -ENXIO);
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
+}
+
+__device__ __forceinline__ void gpu_nvme_sqe_store(struct nvme_sqe *dst, const struct nvme_sqe *src)
+{
+	const uint4 *s = (const uint4 *)src;
+	uint4 *d = (uint4 *)dst;
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		d[i] = s[i];
+}
+
+/*
+ * Group commit: return once the doorbell covers every ticket below upto. The lock holder moves
+ * sq_tail over all consecutive ready slots (its own and other threads') and writes the doorbell
+ * once; others see their entry covered without writing anything.
+ */
+static __device__ __noinline__ int gpu_nvme_sq_publish(struct gpu_nvme_queue *q, uint32_t upto, struct gpu_nvme_wait *w)
+{
+	const uint32_t mask = q->depth - 1;
+	for (;;) {
+		if ((int32_t)(gpu_ld32(&q->sq_tail) - upto) >= 0)
+			return 0;
+		if (gpu_ld32(&q->db_lock) == 0 && atomicCAS(&q->db_lock, 0u, 1u) == 0) {
+			__threadfence(); /* acquire: the previous holder's sq_tail */
+			const uint32_t tail = gpu_ld32(&q->sq_tail);
+			uint32_t t = tail;
+			while (t - tail < mask && gpu_ld32(&q->sq_ready[t & mask]) == t)
+				t++;
+			if (t != tail) {
+				gpu_st32(&q->sq_tail, t);
+				q->sq_doorbells++;
+				/* release to the controller: the SQEs that other threads wrote (we saw their
+				 * ready marks, and fences are cumulative) and sq_tail (the reaper bounds SQHD by
+				 * it) are visible before the controller can see the new tail */
+				gpu_nvme_fence(q);
+				gpu_st32(q->sq_db, t & mask);
+			}
+			__threadfence();
+			atomicExch(&q->db_lock, 0u);
+			if ((int32_t)(t - upto) >= 0)
+				return 0;
+		}
+		if (gpu_ld32((const uint32_t *)&q->failed))
+			return -ENXIO;
+		if (gpu_nvme_wait_expired(w)) {
+			gpu_nvme_queue_fail(q, -ENXIO);
+			return -ETIMEDOUT;
+		}
+	}
+}
+
+/* Whether the driver takes this request (range, size, address); 0 or a negative errno. */
+__device__ __forceinline__ int gpu_nvme_check_rw(const struct gpu_nvme_ns *ns, const void *buf, uint64_t slba,
+						 uint32_t nlb)
+{
+	if (nlb == 0 || nlb > 65536u || slba + nlb > ns->nsze || slba + nlb < slba)
+		return -EINVAL;
+	uint64_t bytes = (uint64_t)nlb << ns->lba_shift, bus;
+	if (bytes > ns->max_xfer)
+		return -E2BIG;
+	if (gpu_dma_translate(ns->win, ns->nwin, (uint64_t)(uintptr_t)buf, bytes, &bus))
+		return -EFAULT;
+	return 0;
+}
+
+/* Fill an NVMe read/write SQE for cid (PRP list, if any, in the id's list area). */
+__device__ __forceinline__ int gpu_nvme_prep_rw(const struct gpu_nvme_ns *ns, struct gpu_nvme_queue *q, uint16_t cid,
+						uint8_t opc, void *buf, uint64_t slba, uint32_t nlb, struct nvme_sqe *cmd)
+{
+	if (nlb == 0 || nlb > 65536u || slba + nlb > ns->nsze || slba + nlb < slba)
+		return -EINVAL;
+	uint64_t bytes = (uint64_t)nlb << ns->lba_shift;
+	if (bytes > ns->max_xfer)
+		return -E2BIG;
+	uint64_t bus;
+	if (gpu_dma_translate(ns->win, ns->nwin, (uint64_t)(uintptr_t)buf, bytes, &bus))
+		return -EFAULT;
+	uint64_t prp1, prp2;
+	uint32_t cap = q->prp_stride / 8;
+	int rc = gpu_prp_build(bus, (uint32_t)bytes, ns->page_shift, q->prp + (size_t)cid * cap,
+			       q->prp_bus + (uint64_t)cid * q->prp_stride, cap, &prp1, &prp2);
+	if (rc < 0)
+		return rc == -7 ? -E2BIG : -EINVAL;
+	cmd->opc = opc;
+	cmd->flags = 0;
+	cmd->cid = cid;
+	cmd->nsid = ns->nsid;
+	cmd->cdw2 = 0;
+	cmd->cdw3 = 0;
+	cmd->mptr = 0;
+	cmd->prp1 = prp1;
+	cmd->prp2 = prp2;
+	cmd->cdw10 = (uint32_t)slba;
+	cmd->cdw11 = (uint32_t)(slba >> 32);
+	cmd->cdw12 = nlb - 1;
+	cmd->cdw13 = 0;
+	cmd->cdw14 = 0;
+	cmd->cdw15 = 0;
+	return 0;
+}
+
+/* ---- thread API ---- */
+
+/* Handle of one asynchronous command. */
+struct gpu_nvme_handle {
+	struct gpu_nvme_queue *q;
+	struct gpu_nvme_wait w; /* its deadline starts at submission */
+	uint16_t cid;
+	uint16_t status;
+	int err; /* 1 while in flight */
+};
+
+/* Submit one read (NVME_CMD_READ) or write (NVME_CMD_WRITE) on queue qi; the handle tracks it. */
+static __device__ __noinline__ int gpu_nvme_submit(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc, void *buf,
+					    uint64_t slba, uint32_t nlb, struct gpu_nvme_handle *h)
+{
+	struct gpu_nvme_queue *q = &ns->queues[qi % ns->nqueues];
+	h->q = q;
+	h->status = 0;
+	gpu_nvme_wait_init(&h->w, q->timeout_ns);
+	if (gpu_ld32((const uint32_t *)&q->failed))
+		return h->err = -ENXIO;
+	uint16_t cid;
+	int rc = gpu_nvme_cid_alloc(q, blockIdx.x * blockDim.x + threadIdx.x, &cid, &h->w);
+	if (rc)
+		return h->err = rc;
+	struct nvme_sqe cmd;
+	rc = gpu_nvme_prep_rw(ns, q, cid, opc, buf, slba, nlb, &cmd);
+	if (rc) {
+		gpu_nvme_cid_free(q, cid);
+		return h->err = rc;
+	}
+	h->cid = cid;
+	gpu_st32(&q->cpl[cid].state, GPU_CPL_INFLIGHT);
+	uint32_t t = atomicAdd(&q->sq_ticket, 1u);
+	rc = gpu_nvme_slot_wait(q, t, &h->w);
+	if (rc)
+		return h->err = rc; /* the id stays taken: the queue is failed anyway */
+	gpu_nvme_sqe_store(&q->sq[t & (q->depth - 1)], &cmd);
+	/* SQE, PRP list and the INFLIGHT record before the slot is marked ready (and so before
+	 * any doorbell that covers it) */
+	gpu_nvme_fence(q);
+	gpu_st32(&q->sq_ready[t & (q->depth - 1)], t);
+	rc = gpu_nvme_sq_publish(q, t + 1, &h->w);
+	if (rc)
+		return h->err = rc;
+	h->err = 1;
+	return 0;
+}
+
+/* Check once: -EAGAIN while in flight; then 0, -EIO (status in *status) or -ETIMEDOUT. */
+static __device__ __noinline__ int gpu_nvme_poll(struct gpu_nvme_handle *h, uint16_t *status)
+{
+	if (h->err != 1)
+		return h->err;
+	struct gpu_nvme_queue *q = h->q;
+	struct gpu_nvme_cpl *r = &q->cpl[h->cid];
+	if (gpu_ld32(&r->state) != GPU_CPL_DONE) {
+		gpu_nvme_reap(q, 64);
+		if (gpu_ld32(&r->state) != GPU_CPL_DONE) {
+			if (!gpu_nvme_wait_expired(&h->w))
+				return -EAGAIN;
+			/* give up; if the reaper completed it meanwhile, take the completion after all */
+			if (atomicCAS(&r->state, GPU_CPL_INFLIGHT, GPU_CPL_ABANDONED) == GPU_CPL_INFLIGHT)
+				return h->err = -ETIMEDOUT;
+		}
+	}
+	__threadfence(); /* acquire: status was written before the state */
+	h->status = gpu_ld16(&r->status);
+	gpu_nvme_cid_free(q, h->cid);
+	if (status)
+		*status = h->status;
+	return h->err = h->status ? -EIO : 0;
+}
+
+/* Wait (bounded by the queue's timeout from submission) for the command's completion. */
+__device__ __forceinline__ int gpu_nvme_wait(struct gpu_nvme_handle *h, uint16_t *status)
+{
+	int rc;
+	while ((rc = gpu_nvme_poll(h, status)) == -EAGAIN)
+		;
+	return rc;
+}
+
+/* Synchronous read or write of nlb blocks at slba; split into commands of at most max_xfer bytes. */
+__device__ __forceinline__ int gpu_nvme_rw(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc, void *buf,
+					   uint64_t slba, uint32_t nlb, uint16_t *status)
+{
+	const uint32_t per = ns->max_xfer >> ns->lba_shift;
+	uint8_t *p = (uint8_t *)buf;
+	if (nlb == 0 || per == 0)
+		return -EINVAL;
+	while (nlb) {
+		uint32_t n = nlb < per ? nlb : per;
+		struct gpu_nvme_handle h;
+		int rc = gpu_nvme_submit(ns, qi, opc, p, slba, n, &h);
+		if (rc == 0)
+			rc = gpu_nvme_wait(&h, status);
+		if (rc)
+			return rc;
+		p += (size_t)n << ns->lba_shift;
+		slba += n;
+		nlb -= n;
+	}
+	return 0;
+}
+
+__device__ __forceinline__ int gpu_nvme_read(const struct gpu_nvme_ns *ns, uint32_t qi, void *buf, uint64_t slba,
+					     uint32_t nlb, uint16_t *status)
+{
+	return gpu_nvme_rw(ns, qi, NVME_CMD_READ, buf, slba, nlb, status);
+}
+
+__device__ __forceinline__ int gpu_nvme_write(const struct gpu_nvme_ns *ns, uint32_t qi, const void *buf,
+					      uint64_t slba, uint32_t nlb, uint16_t *status)
+{
+	return gpu_nvme_rw(ns, qi, NVME_CMD_WRITE, (void *)buf, slba, nlb, status);
+}
+
+/* ---- warp API ---- */
+
+__device__ __forceinline__ uint32_t gpu_lanemask_lt(void)
+{
+	uint32_t m;
+	asm("mov.u32 %0, %%lanemask_lt;" : "=r"(m));
+	return m;
+}
+
+/*
+ * Warp-parallel reap: lane i looks at CQ entry head + i; the valid prefix is processed in one go and
+ * the CQ head doorbell written once. All 32 lanes call it. Returns the number reaped.
+ */
+static __device__ __noinline__ uint32_t gpu_nvme_warp_reap(struct gpu_nvme_queue *q)
+{
+	const uint32_t lane = threadIdx.x & 31;
+	uint32_t got = 0;
+	if (lane == 0)
+		got = gpu_ld32(&q->cq_lock) == 0 && atomicCAS(&q->cq_lock, 0u, 1u) == 0;
+	got = __shfl_sync(GPU_NVME_FULL_MASK, got, 0);
+	if (!got)
+		return 0;
+	__threadfence();
+	const uint32_t depth = q->depth, mask = depth - 1;
+	uint32_t head = gpu_ld32(&q->cq_head);
+	const struct nvme_cqe *e = &q->cq[(head + lane) & mask];
+	uint16_t st = gpu_ld16(&e->status);
+	uint32_t valid = __ballot_sync(GPU_NVME_FULL_MASK, NVME_CQE_PHASE(st) == gpu_cq_phase(head + lane, depth));
+	uint32_t k = __ffs(~valid) - 1; /* valid prefix; 32 when all are valid */
+	if (valid == GPU_NVME_FULL_MASK)
+		k = 32;
+	if (k > depth - 1)
+		k = depth - 1;
+	uint16_t sqhd = 0;
+	uint32_t stray = 0;
+	if (lane < k) {
+		gpu_nvme_fence(q); /* the rest of the entry after its phase bit */
+		uint16_t cid = gpu_ld16(&e->cid);
+		sqhd = gpu_ld16(&e->sqhd);
+		stray = !gpu_nvme_cpl_post(q, cid, NVME_CQE_STATUS(st), gpu_ld32(&e->dw0));
+	}
+	stray = __popc(__ballot_sync(GPU_NVME_FULL_MASK, stray));
+	sqhd = (uint16_t)__shfl_sync(GPU_NVME_FULL_MASK, sqhd, k ? k - 1 : 0);
+	if (lane == 0 && k) {
+		head += k;
+		gpu_st32(&q->cq_head, head);
+		gpu_st32(&q->sq_head, gpu_sqhd_advance(gpu_ld32(&q->sq_head), gpu_ld32(&q->sq_tail), sqhd, depth));
+		q->cq_doorbells++;
+		q->completions += k;
+		q->stray += stray;
+		gpu_nvme_fence(q);
+		gpu_st32(q->cq_db, head & mask);
+	}
+	__syncwarp();
+	if (lane == 0) {
+		__threadfence();
+		atomicExch(&q->cq_lock, 0u);
+	}
+	return k;
+}
+
+/* Each active lane gets one command id; one atomicOr per bitmap word tried. */
+__device__ __forceinline__ int gpu_nvme_warp_cid_alloc(struct gpu_nvme_queue *q, bool active, uint16_t *cid,
+						       struct gpu_nvme_wait *w)
+{
+	const uint32_t lane = threadIdx.x & 31, nw = q->ncid >> 5;
+	uint32_t i = ((blockIdx.x * blockDim.x + threadIdx.x) >> 5) & (nw - 1);
+	bool need = active;
+	for (uint32_t tries = 0;; tries++) {
+		uint32_t want = __ballot_sync(GPU_NVME_FULL_MASK, need);
+		if (!want)
+			return 0;
+		uint32_t rank = __popc(want & gpu_lanemask_lt());
+		/* one snapshot for the whole warp, so that lanes pick different bits */
+		uint32_t cur = __shfl_sync(GPU_NVME_FULL_MASK, lane == 0 ? gpu_ld32(&q->cid_map[i]) : 0u, 0);
+		uint32_t fr = ~cur;
+		uint32_t bit = need && rank < (uint32_t)__popc(fr) ? __fns(fr, 0, rank + 1) : 32;
+		uint32_t take = __reduce_or_sync(GPU_NVME_FULL_MASK, bit < 32 ? 1u << bit : 0u);
+		uint32_t old = 0;
+		if (take && lane == __ffs(want) - 1)
+			old = atomicOr(&q->cid_map[i], take);
+		old = __shfl_sync(GPU_NVME_FULL_MASK, old, __ffs(want) - 1);
+		if (bit < 32 && !(old & (1u << bit))) {
+			*cid = (uint16_t)(i * 32 + bit);
+			need = false;
+		}
+		/* bits we set that someone else already had: nothing to undo (they were set) */
+		i = (i + 1) & (nw - 1);
+		if (tries % nw == nw - 1) {
+			gpu_nvme_warp_reap(q);
+			int expired = 0;
+			if (lane == 0)
+				expired = gpu_nvme_wait_expired(w) || gpu_ld32((const uint32_t *)&q->failed);
+			expired = __shfl_sync(GPU_NVME_FULL_MASK, expired, 0);
+			if (expired) {
+				if (!need && active)
+					gpu_nvme_cid_free(q, *cid);
+				return -ETIMEDOUT;
+			}
+		}
+	}
+}
+
+/*
+ * Warp-cooperative read/write: all 32 lanes call it (converged); lanes with active = true each issue
+ * one command (nlb blocks at slba to/from buf) on queue qi, shared with any other writers. Returns the
+ * lane's result as the thread API does. Requests over max_xfer give -E2BIG.
+ */
+static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc, bool active,
+					     void *buf, uint64_t slba, uint32_t nlb, uint16_t *status)
+{
+	struct gpu_nvme_queue *q = &ns->queues[qi % ns->nqueues];
+	const uint32_t lane = threadIdx.x & 31;
+	struct gpu_nvme_wait w;
+	gpu_nvme_wait_init(&w, q->timeout_ns);
+	int rc = 0;
+	uint16_t cid = 0;
+	struct nvme_sqe cmd;
+	if (__shfl_sync(GPU_NVME_FULL_MASK, lane == 0 ? gpu_ld32((const uint32_t *)&q->failed) : 0u, 0))
+		return -ENXIO;
+	int arc = gpu_nvme_warp_cid_alloc(q, active, &cid, &w);
+	if (arc)
+		return active ? arc : 0;
+	if (active) {
+		rc = gpu_nvme_prep_rw(ns, q, cid, opc, buf, slba, nlb, &cmd);
+		if (rc)
+			gpu_nvme_cid_free(q, cid);
+	}
+	bool go = active && rc == 0;
+	uint32_t gomask = __ballot_sync(GPU_NVME_FULL_MASK, go);
+	if (!gomask)
+		return rc;
+	const uint32_t n = __popc(gomask), leader = __ffs(gomask) - 1;
+	uint32_t base = 0;
+	if (lane == leader)
+		base = atomicAdd(&q->sq_ticket, n);
+	base = __shfl_sync(GPU_NVME_FULL_MASK, base, leader);
+	uint32_t t = base + __popc(gomask & gpu_lanemask_lt());
+	int wrc = 0;
+	if (lane == leader)
+		wrc = gpu_nvme_slot_wait(q, base + n - 1, &w);
+	wrc = __shfl_sync(GPU_NVME_FULL_MASK, wrc, leader);
+	if (wrc)
+		return go ? wrc : rc;
+	if (go) {
+		gpu_st32(&q->cpl[cid].state, GPU_CPL_INFLIGHT);
+		gpu_nvme_sqe_store(&q->sq[t & (q->depth - 1)], &cmd);
+		gpu_nvme_fence(q); /* SQE, PRP list, record before the ready mark */
+		gpu_st32(&q->sq_ready[t & (q->depth - 1)], t);
+	}
+	__syncwarp();
+	if (lane == leader)
+		wrc = gpu_nvme_sq_publish(q, base + n, &w);
+	wrc = __shfl_sync(GPU_NVME_FULL_MASK, wrc, leader);
+	if (wrc)
+		return go ? wrc : rc;
+	/* completion: every lane watches its record; the warp reaps together */
+	struct gpu_nvme_cpl *r = &q->cpl[cid];
+	bool done = !go;
+	int res = rc;
+	for (;;) {
+		if (!done && gpu_ld32(&r->state) == GPU_CPL_DONE) {
+			__threadfence();
+			uint16_t st = gpu_ld16(&r->status);
+			gpu_nvme_cid_free(q, cid);
+			if (status)
+				*status = st;
+			res = st ? -EIO : 0;
+			done = true;
+		}
+		if (__all_sync(GPU_NVME_FULL_MASK, done))
+			return res;
+		if (gpu_nvme_warp_reap(q) == 0) {
+			int expired = 0;
+			if (lane == leader)
+				expired = gpu_nvme_wait_expired(&w);
+			if (__shfl_sync(GPU_NVME_FULL_MASK, expired, leader)) {
+				if (!done) {
+					if (atomicCAS(&r->state, GPU_CPL_INFLIGHT, GPU_CPL_ABANDONED) ==
+					    GPU_CPL_INFLIGHT) {
+						res = -ETIMEDOUT;
+						done = true;
+					}
+				}
+				if (__all_sync(GPU_NVME_FULL_MASK, done))
+					return res;
+			}
+		}
+	}
+}
+
+/* ---- owned API: one warp per queue, no atomics ---- */
+
+/*
+ * Like gpu_nvme_warp_rw on a GPU_Q_OWNED queue that only the calling warp ever touches. Command ids
+ * are the ring's tickets (at most 32 in flight, all completed before the call returns), the warp
+ * reaps its own CQ, and nothing is locked. A command that times out leaves the queue failed
+ * (-ENXIO afterwards): its id could otherwise come back.
+ */
+static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *ns, struct gpu_nvme_queue *q, uint8_t opc,
+					      bool active, void *buf, uint64_t slba, uint32_t nlb, uint16_t *status)
+{
+	const uint32_t lane = threadIdx.x & 31;
+	const uint32_t depth = q->depth, mask = depth - 1;
+	if (__shfl_sync(GPU_NVME_FULL_MASK, lane == 0 ? gpu_ld32((const uint32_t *)&q->failed) : 0u, 0))
+		return -ENXIO;
+	const uint32_t base = __shfl_sync(GPU_NVME_FULL_MASK, q->sq_ticket, 0); /* warp-private */
+	struct nvme_sqe cmd;
+	int rc = 0;
+	bool go = false;
+	uint32_t t = 0;
+	if (active) {
+		rc = gpu_nvme_check_rw(ns, buf, slba, nlb);
+		go = rc == 0;
+	}
+	/* tickets (and so command ids and PRP list areas) only for the lanes that go */
+	uint32_t gomask = __ballot_sync(GPU_NVME_FULL_MASK, go);
+	if (go) {
+		t = base + __popc(gomask & gpu_lanemask_lt());
+		rc = gpu_nvme_prep_rw(ns, q, (uint16_t)(t & (q->ncid - 1)), opc, buf, slba, nlb, &cmd);
+	}
+	const uint32_t n = __popc(gomask);
+	if (!n)
+		return rc;
+	struct gpu_nvme_wait w;
+	gpu_nvme_wait_init(&w, q->timeout_ns);
+	/* the previous round completed, so only a controller that consumed nothing keeps us out */
+	for (;;) {
+		uint32_t head = __shfl_sync(GPU_NVME_FULL_MASK, gpu_ld32(&q->sq_head), 0);
+		if (base + n - 1 - head < depth - 1)
+			break;
+		int expired = __shfl_sync(GPU_NVME_FULL_MASK, (int)gpu_nvme_wait_expired(&w), 0);
+		if (expired) {
+			if (lane == 0)
+				q->failed = -ENXIO;
+			return -ETIMEDOUT;
+		}
+	}
+	if (go) {
+		q->cpl[t & (q->ncid - 1)].state = GPU_CPL_INFLIGHT;
+		gpu_nvme_sqe_store(&q->sq[t & mask], &cmd);
+		gpu_nvme_fence(q); /* each lane's SQE and PRP list before the doorbell */
+	}
+	__syncwarp();
+	if (lane == 0) {
+		q->sq_ticket = base + n;
+		q->sq_tail = base + n;
+		q->sq_doorbells++;
+		gpu_nvme_fence(q);
+		gpu_st32(q->sq_db, (base + n) & mask);
+	}
+	/* reap until every command of the round has its CQE */
+	uint32_t seen = 0;
+	uint32_t head = __shfl_sync(GPU_NVME_FULL_MASK, q->cq_head, 0);
+	int res = rc;
+	while (seen < n) {
+		const struct nvme_cqe *e = &q->cq[(head + lane) & mask];
+		uint16_t st = gpu_ld16(&e->status);
+		uint32_t valid =
+			__ballot_sync(GPU_NVME_FULL_MASK, NVME_CQE_PHASE(st) == gpu_cq_phase(head + lane, depth));
+		uint32_t k = valid == GPU_NVME_FULL_MASK ? 32 : __ffs(~valid) - 1;
+		if (k) {
+			uint16_t sqhd = 0;
+			if (lane < k) {
+				gpu_nvme_fence(q);
+				uint16_t cid = gpu_ld16(&e->cid);
+				sqhd = gpu_ld16(&e->sqhd);
+				struct gpu_nvme_cpl *r = &q->cpl[cid & (q->ncid - 1)];
+				r->status = NVME_CQE_STATUS(st);
+				r->state = GPU_CPL_DONE;
+			}
+			sqhd = (uint16_t)__shfl_sync(GPU_NVME_FULL_MASK, sqhd, k - 1);
+			head += k;
+			seen += k;
+			if (lane == 0) {
+				q->cq_head = head;
+				q->sq_head = gpu_sqhd_advance(q->sq_head, base + n, sqhd, depth);
+				q->cq_doorbells++;
+				q->completions += k;
+				gpu_nvme_fence(q);
+				gpu_st32(q->cq_db, head & mask);
+			}
+			continue;
+		}
+		int expired = 0;
+		if (lane == 0)
+			expired = gpu_nvme_wait_expired(&w);
+		if (__shfl_sync(GPU_NVME_FULL_MASK, expired, 0)) {
+			if (lane == 0)
+				q->failed = -ENXIO;
+			return go ? -ETIMEDOUT : rc;
+		}
+	}
+	__syncwarp();
+	if (go) {
+		struct gpu_nvme_cpl *r = &q->cpl[t & (q->ncid - 1)];
+		if (r->state != GPU_CPL_DONE) {
+			res = -EPROTO; /* a CQE for another id came instead: controller bug */
+		} else {
+			uint16_t st = r->status;
+			if (status)
+				*status = st;
+			res = st ? -EIO : 0;
+		}
+	}
+	return res;
+}
+
+#endif /* AISIO_GPU_NVME_CUH */

@@ -1,0 +1,872 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Host setup for device-initiated I/O: open a controller driven by GPU threads, create I/O queue
+ * pairs for the GPU through the controller's admin commands, place rings and buffers, and run the
+ * GPU-resident emulated controller (gpuemu) whose admin queue is served here on the CPU.
+ *
+ * Allocation rule: nothing is freed while an engine kernel runs (cudaFree synchronizes the device
+ * and would wait for the persistent kernel forever), so buffers come before the engine starts and
+ * everything goes in gpu_ctrl_close, after the engine stopped.
+ */
+#include <cuda_runtime_api.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <aisio/gpu.h>
+
+#include "gpu_internal.h"
+
+#define GPU_MAX_ALLOCS 64
+
+struct gpu_alloc {
+	void *p;
+	int host; /* cudaFreeHost rather than cudaFree */
+};
+
+struct gpu_ctrl {
+	char name[160];
+	struct gpu_emu_opts o;
+	uint64_t timeout_ns;
+	/* engine state: shadow here, the engine's copy in dev_d (GPU engine) */
+	struct gpuemu_dev dev_h;
+	struct gpuemu_dev *dev_d;
+	struct gpuemu_queue *qtab_h; /* shadow of the engine's queue table */
+	struct gpuemu_queue *qtab_e; /* the engine's (device pointer, or host memory for the CPU engine) */
+	struct gpuemu_ctl *ctl_h;    /* pinned, mapped */
+	uint8_t *bar_h;              /* host view of the emulated BAR (CPU engine) */
+	void *ns_host;               /* host view of a host namespace */
+	struct gpu_alloc allocs[GPU_MAX_ALLOCS];
+	unsigned nallocs;
+	/* admin data */
+	struct nvme_id_ctrl idc;
+	struct nvme_id_ns idn;
+	uint32_t mdts_bytes;
+	/* queues */
+	unsigned nq;
+	struct gpu_nvme_queue *queues_h;
+	struct gpu_nvme_queue *queues_d;
+	struct gpu_nvme_ns ns_h;
+	struct gpu_nvme_ns *ns_d;
+	/* engine */
+	void *stream;
+	int running;
+	unsigned blocks;
+	struct gpu_cpu_engine *cpu;
+	int faulted;
+};
+
+static void gpu_err(const struct gpu_ctrl *c, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "aisio gpu: %s: ", c ? c->name : "-");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int cuda_rc(struct gpu_ctrl *c, cudaError_t e, const char *what)
+{
+	if (e == cudaSuccess)
+		return 0;
+	gpu_err(c, "%s: %s", what, cudaGetErrorString(e));
+	if (c)
+		c->faulted = 1;
+	return -EIO;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+uint64_t gpu_timeout_ns(uint64_t base_ns)
+{
+	const char *s = getenv("AISIO_TIMEOUT_SCALE");
+	double k = s ? strtod(s, NULL) : 1.0;
+	if (!(k > 0))
+		k = 1.0;
+	return (uint64_t)((double)base_ns * k);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static char gpu_name_buf[160];
+
+int gpu_probe(char *why, size_t len)
+{
+	int n = 0, dev = 0, drv = 0;
+	cudaError_t e = cudaGetDeviceCount(&n);
+	if (e != cudaSuccess || n == 0) {
+		snprintf(why, len, "no GPU: %s", e != cudaSuccess ? cudaGetErrorString(e) : "no CUDA device");
+		return -ENODEV;
+	}
+	struct cudaDeviceProp p;
+	if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
+		snprintf(why, len, "no GPU: cannot query device");
+		return -ENODEV;
+	}
+	if (p.major != 9) {
+		snprintf(why, len, "no usable GPU: %s is sm_%d%d, this build carries sm_90 code only", p.name, p.major,
+			 p.minor);
+		return -ENODEV;
+	}
+	cudaDriverGetVersion(&drv);
+	snprintf(gpu_name_buf, sizeof(gpu_name_buf), "%s (sm_%d%d, %d SMs, %.0f GiB), CUDA driver %d.%d", p.name, p.major,
+		 p.minor, p.multiProcessorCount, (double)p.totalGlobalMem / (1ull << 30), drv / 1000, (drv % 1000) / 10);
+	if (why && len)
+		why[0] = 0;
+	return 0;
+}
+
+const char *gpu_name(void)
+{
+	return gpu_name_buf;
+}
+
+/* ---- memory ---- */
+
+static int track(struct gpu_ctrl *c, void *p, int host)
+{
+	if (c->nallocs == GPU_MAX_ALLOCS) {
+		gpu_err(c, "too many allocations");
+		if (host)
+			cudaFreeHost(p);
+		else
+			cudaFree(p);
+		return -ENOMEM;
+	}
+	c->allocs[c->nallocs].p = p;
+	c->allocs[c->nallocs].host = host;
+	c->nallocs++;
+	return 0;
+}
+
+static void *dev_alloc(struct gpu_ctrl *c, size_t len)
+{
+	void *p = NULL;
+	if (cuda_rc(c, cudaMalloc(&p, len), "cudaMalloc") || track(c, p, 0))
+		return NULL;
+	if (cuda_rc(c, cudaMemset(p, 0, len), "cudaMemset"))
+		return NULL;
+	return p;
+}
+
+/* Pinned host memory mapped into the GPU; returns the host pointer, *dptr the device pointer. */
+static void *host_alloc(struct gpu_ctrl *c, size_t len, void **dptr)
+{
+	void *p = NULL;
+	if (cuda_rc(c, cudaHostAlloc(&p, len, cudaHostAllocMapped | cudaHostAllocPortable), "cudaHostAlloc") ||
+	    track(c, p, 1))
+		return NULL;
+	memset(p, 0, len);
+	if (cuda_rc(c, cudaHostGetDevicePointer(dptr, p, 0), "cudaHostGetDevicePointer"))
+		return NULL;
+	if (*dptr != p) {
+		/* the CPU engine and the admin path use one address for both sides (unified addressing) */
+		gpu_err(c, "mapped host memory has a different device address: no unified addressing");
+		return NULL;
+	}
+	return p;
+}
+
+static int engine_sync_dev(struct gpu_ctrl *c)
+{
+	if (c->o.engine == GPU_ENGINE_CPU)
+		return 0; /* the CPU engine reads dev_h itself */
+	return cuda_rc(c, cudaMemcpy(c->dev_d, &c->dev_h, sizeof(c->dev_h), cudaMemcpyHostToDevice), "cudaMemcpy dev");
+}
+
+static int add_window(struct gpu_ctrl *c, void *dptr, size_t len)
+{
+	if (c->dev_h.nwin == GPUEMU_MAX_WINDOWS) {
+		gpu_err(c, "more than %d DMA windows", GPUEMU_MAX_WINDOWS);
+		return -ENOSPC;
+	}
+	struct gpu_dma_window *w = &c->dev_h.win[c->dev_h.nwin++];
+	w->va = (uint64_t)(uintptr_t)dptr;
+	w->bus = w->va;
+	w->len = len;
+	return engine_sync_dev(c);
+}
+
+void *gpu_ctrl_buf_alloc(struct gpu_ctrl *c, size_t len)
+{
+	if (c->running) {
+		gpu_err(c, "buffers must be allocated before the engine starts");
+		return NULL;
+	}
+	void *d = NULL;
+	if (c->o.engine == GPU_ENGINE_CPU) {
+		if (!host_alloc(c, len, &d))
+			return NULL;
+	} else {
+		d = dev_alloc(c, len);
+	}
+	if (!d || add_window(c, d, len))
+		return NULL;
+	return d;
+}
+
+/* ---- the emulated controller's admin queue, served here ---- */
+
+static int qtab_put(struct gpu_ctrl *c, unsigned qi, int fields_too)
+{
+	if (c->o.engine == GPU_ENGINE_CPU) {
+		struct gpuemu_queue *e = &c->qtab_e[qi];
+		uint32_t en = c->qtab_h[qi].enabled;
+		if (fields_too) {
+			struct gpuemu_queue tmp = c->qtab_h[qi];
+			tmp.enabled = e->enabled;
+			memcpy(e, &tmp, sizeof(tmp));
+		}
+		__atomic_store_n(&e->enabled, en, __ATOMIC_RELEASE);
+		return 0;
+	}
+	/* two copies: the fields, then enabled, so the engine never serves a half-written queue */
+	if (fields_too) {
+		struct gpuemu_queue tmp = c->qtab_h[qi];
+		uint32_t old;
+		if (cuda_rc(c, cudaMemcpy(&old, &c->qtab_e[qi].enabled, 4, cudaMemcpyDeviceToHost), "cudaMemcpy"))
+			return -EIO;
+		tmp.enabled = old;
+		if (cuda_rc(c, cudaMemcpy(&c->qtab_e[qi], &tmp, sizeof(tmp), cudaMemcpyHostToDevice), "cudaMemcpy"))
+			return -EIO;
+	}
+	return cuda_rc(c, cudaMemcpy(&c->qtab_e[qi].enabled, &c->qtab_h[qi].enabled, 4, cudaMemcpyHostToDevice),
+		       "cudaMemcpy");
+}
+
+/* Execute one admin command. Returns 0, an NVMe status (> 0), or a negative errno. */
+static int emu_admin(struct gpu_ctrl *c, const struct nvme_sqe *cmd, uint32_t *dw0)
+{
+	const uint16_t qid = (uint16_t)(cmd->cdw10 & 0xffff);
+	const uint32_t qsize = (cmd->cdw10 >> 16) + 1;
+	const unsigned qi = qid - 1u;
+	*dw0 = 0;
+	switch (cmd->opc) {
+	case NVME_ADMIN_IDENTIFY: {
+		void *dst = (void *)(uintptr_t)cmd->prp1; /* the admin queue is served on the CPU: host addresses */
+		if ((cmd->cdw10 & 0xff) == NVME_ID_CNS_CTRL)
+			memcpy(dst, &c->idc, sizeof(c->idc));
+		else if ((cmd->cdw10 & 0xff) == NVME_ID_CNS_NS && cmd->nsid == 1)
+			memcpy(dst, &c->idn, sizeof(c->idn));
+		else
+			return cmd->nsid != 1 ? NVME_SC_INVALID_NS : NVME_SC_INVALID_FIELD;
+		return 0;
+	}
+	case NVME_ADMIN_SET_FEATURES:
+	case NVME_ADMIN_GET_FEATURES:
+		if ((cmd->cdw10 & 0xff) != NVME_FEAT_NUM_QUEUES)
+			return NVME_SC_INVALID_FIELD;
+		*dw0 = (c->o.max_qpairs - 1) | ((c->o.max_qpairs - 1) << 16);
+		return 0;
+	case NVME_ADMIN_CREATE_CQ:
+	case NVME_ADMIN_CREATE_SQ: {
+		const int is_cq = cmd->opc == NVME_ADMIN_CREATE_CQ;
+		const uint32_t bit = is_cq ? 2 : 1;
+		if (qid == 0 || qid > c->o.max_qpairs)
+			return NVME_SC_QID_INVALID;
+		if (c->qtab_h[qi].enabled & bit)
+			return NVME_SC_QID_INVALID;
+		if (qsize < 2 || qsize > c->o.mqes + 1)
+			return NVME_SC_QUEUE_SIZE;
+		if (!(cmd->cdw11 & NVME_QUEUE_PHYS_CONTIG) || (cmd->prp1 & 0xfff))
+			return NVME_SC_INVALID_FIELD; /* CAP.CQR = 1: contiguous, page-aligned queues only */
+		if (!is_cq) {
+			uint16_t cqid = (uint16_t)(cmd->cdw11 >> 16);
+			if (cqid == 0 || cqid > c->o.max_qpairs || !(c->qtab_h[cqid - 1].enabled & 2))
+				return NVME_SC_CQ_INVALID;
+			if (cqid != qid)
+				return NVME_SC_INVALID_FIELD; /* emulator: an SQ posts to the CQ of its own number */
+		}
+		struct gpuemu_queue *q = &c->qtab_h[qi];
+		if (is_cq) {
+			q->cq_base = cmd->prp1;
+			q->cq_size = qsize;
+			q->cq_tail = 0;
+			q->cq_phase = 1;
+		} else {
+			q->sq_base = cmd->prp1;
+			q->sq_size = qsize;
+			q->sq_head = 0;
+		}
+		/* a ring in pinned host memory: the engine fences at system scope for this queue */
+		struct cudaPointerAttributes pa;
+		if (cudaPointerGetAttributes(&pa, (void *)(uintptr_t)cmd->prp1) == cudaSuccess &&
+		    pa.type == cudaMemoryTypeHost)
+			q->sys = 1;
+		else if (!q->enabled)
+			q->sys = 0;
+		q->enabled |= bit;
+		if (qid > c->dev_h.nq) {
+			c->dev_h.nq = qid;
+			int rc = engine_sync_dev(c);
+			if (rc)
+				return rc;
+		}
+		return qtab_put(c, qi, 1);
+	}
+	case NVME_ADMIN_DELETE_SQ:
+	case NVME_ADMIN_DELETE_CQ: {
+		const uint32_t bit = cmd->opc == NVME_ADMIN_DELETE_CQ ? 2 : 1;
+		if (qid == 0 || qid > c->o.max_qpairs || !(c->qtab_h[qi].enabled & bit))
+			return NVME_SC_QID_INVALID;
+		if (bit == 2 && (c->qtab_h[qi].enabled & 1))
+			return NVME_SC_INVALID_QUEUE_DELETE;
+		c->qtab_h[qi].enabled &= ~bit;
+		return qtab_put(c, qi, 0);
+	}
+	default:
+		return NVME_SC_INVALID_OPCODE;
+	}
+}
+
+static int admin(struct gpu_ctrl *c, struct nvme_sqe *cmd, uint32_t *dw0, const char *what)
+{
+	uint32_t d = 0;
+	int rc = emu_admin(c, cmd, &d);
+	if (rc > 0) {
+		gpu_err(c, "%s: NVMe status 0x%03x", what, rc);
+		return -EIO;
+	}
+	if (dw0)
+		*dw0 = d;
+	return rc;
+}
+
+/* ---- open / close ---- */
+
+static void emu_identify_init(struct gpu_ctrl *c)
+{
+	struct nvme_id_ctrl *id = &c->idc;
+	memset(id, 0, sizeof(*id));
+	id->vid = 0x1b36;
+	memcpy(id->sn, "aisio-gpuemu-0001   ", 20);
+	memset(id->mn, ' ', sizeof(id->mn));
+	memcpy(id->mn, "aisio GPU-resident emulated NVMe", 32);
+	memcpy(id->fr, "0.1     ", 8);
+	id->mdts = (uint8_t)c->o.mdts;
+	id->ver = 0x00020000;
+	id->sqes = 0x66;
+	id->cqes = 0x44;
+	id->nn = 1;
+	id->oncs = NVME_ONCS_WRITE_ZEROES;
+	struct nvme_id_ns *ns = &c->idn;
+	memset(ns, 0, sizeof(*ns));
+	ns->nsze = ns->ncap = ns->nuse = c->o.ns_bytes >> c->o.lba_shift;
+	ns->lbaf[0].ds = (uint8_t)c->o.lba_shift;
+}
+
+int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr)
+{
+	char why[256];
+	*out = NULL;
+	if (strncmp(devstr, "gpuemu:", 7)) {
+		fprintf(stderr,
+			"aisio gpu: %s: GPU-initiated I/O runs against gpuemu:... devices; a real controller's GPU "
+			"queues are not yet run on hardware (docs/GPU.md)\n",
+			devstr);
+		return strchr(devstr, ':') && !strncmp(devstr, "emu:", 4) ? -EINVAL : -EOPNOTSUPP;
+	}
+	if (gpu_probe(why, sizeof(why))) {
+		fprintf(stderr, "aisio gpu: %s: %s\n", devstr, why);
+		return -ENODEV;
+	}
+	struct gpu_ctrl *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	snprintf(c->name, sizeof(c->name), "%s", devstr);
+	int rc = gpu_emu_opts_parse(&c->o, devstr + 7);
+	if (rc) {
+		free(c);
+		return rc;
+	}
+	c->timeout_ns = gpu_timeout_ns(5000000000ull);
+	c->mdts_bytes = c->o.mdts ? (4096u << c->o.mdts) : GPUEMU_MAX_XFER;
+	if (c->mdts_bytes > GPUEMU_MAX_XFER)
+		c->mdts_bytes = GPUEMU_MAX_XFER;
+	emu_identify_init(c);
+
+	const int cpu = c->o.engine == GPU_ENGINE_CPU;
+	struct gpuemu_dev *d = &c->dev_h;
+	void *ctl_d = NULL;
+	c->ctl_h = host_alloc(c, sizeof(struct gpuemu_ctl), &ctl_d);
+	c->qtab_h = calloc(GPUEMU_MAX_QUEUES, sizeof(*c->qtab_h));
+	if (!c->ctl_h || !c->qtab_h)
+		goto fail;
+	d->ctl = cpu ? c->ctl_h : ctl_d;
+	size_t bar_len = gpu_bar_len(GPUEMU_MAX_QUEUES, c->o.dstrd);
+	if (cpu) {
+		void *bd = NULL, *qd = NULL;
+		c->bar_h = host_alloc(c, bar_len, &bd);
+		c->qtab_e = host_alloc(c, GPUEMU_MAX_QUEUES * sizeof(struct gpuemu_queue), &qd);
+		if (!c->bar_h || !c->qtab_e)
+			goto fail;
+		d->bar = c->bar_h;
+	} else {
+		d->bar = dev_alloc(c, bar_len);
+		c->qtab_e = dev_alloc(c, GPUEMU_MAX_QUEUES * sizeof(struct gpuemu_queue));
+		c->dev_d = dev_alloc(c, sizeof(struct gpuemu_dev));
+		if (!d->bar || !c->qtab_e || !c->dev_d)
+			goto fail;
+	}
+	d->q = c->qtab_e;
+	d->nsze = c->o.ns_bytes >> c->o.lba_shift;
+	d->lba_shift = c->o.lba_shift;
+	d->max_xfer = c->mdts_bytes;
+	d->dstrd = c->o.dstrd;
+	d->warps = c->o.warps;
+	d->lifetime_ns = gpu_timeout_ns(3600ull * 1000000000ull);
+	d->f.err_slba = c->o.err_slba;
+	d->f.err_elba = c->o.err_elba;
+	d->f.err_status = c->o.err_status;
+	d->f.drop_slba = c->o.drop_slba;
+	d->f.drop_elba = c->o.drop_elba;
+	if (c->o.ns_kind == GPU_NS_HBM) {
+		if (cpu) {
+			gpu_err(c, "engine=cpu serves host memory only: use gpuemu:host or gpuemu:null");
+			goto fail;
+		}
+		d->ns_data = dev_alloc(c, c->o.ns_bytes);
+		if (!d->ns_data)
+			goto fail;
+	} else if (c->o.ns_kind == GPU_NS_HOST) {
+		void *nd = NULL;
+		c->ns_host = host_alloc(c, c->o.ns_bytes, &nd);
+		if (!c->ns_host)
+			goto fail;
+		d->ns_data = cpu ? c->ns_host : nd;
+	}
+	if (engine_sync_dev(c))
+		goto fail;
+	if (!cpu) {
+		void *s = NULL;
+		if (cuda_rc(c, cudaStreamCreateWithFlags((cudaStream_t *)&s, cudaStreamNonBlocking), "cudaStreamCreate"))
+			goto fail;
+		c->stream = s;
+	}
+	*out = c;
+	return 0;
+fail:
+	gpu_ctrl_close(c);
+	return -ENOMEM;
+}
+
+const char *gpu_ctrl_name(const struct gpu_ctrl *c)
+{
+	return c->name;
+}
+const struct gpu_emu_opts *gpu_ctrl_emu_opts(const struct gpu_ctrl *c)
+{
+	return &c->o;
+}
+uint64_t gpu_ctrl_nsze(const struct gpu_ctrl *c)
+{
+	return c->idn.nsze;
+}
+unsigned gpu_ctrl_lba_shift(const struct gpu_ctrl *c)
+{
+	return c->idn.lbaf[NVME_NS_FLBAS_INDEX(c->idn.flbas)].ds;
+}
+uint32_t gpu_ctrl_mdts_bytes(const struct gpu_ctrl *c)
+{
+	return c->mdts_bytes;
+}
+const struct gpu_nvme_ns *gpu_ctrl_ns(const struct gpu_ctrl *c)
+{
+	return c->ns_d;
+}
+const struct gpu_nvme_ns *gpu_ctrl_ns_host(const struct gpu_ctrl *c)
+{
+	return c->nq ? &c->ns_h : NULL;
+}
+
+/* ---- queue pairs ---- */
+
+static uint32_t pow2_up(uint32_t x)
+{
+	uint32_t p = 1;
+	while (p < x)
+		p <<= 1;
+	return p;
+}
+
+int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
+{
+	if (c->nq) {
+		gpu_err(c, "queue pairs exist already");
+		return -EBUSY;
+	}
+	/* what the controller says about itself, through the same admin commands a real one takes */
+	struct nvme_sqe cmd;
+	uint32_t dw0 = 0;
+	struct nvme_id_ctrl *idc = calloc(1, sizeof(*idc));
+	struct nvme_id_ns *idn = calloc(1, sizeof(*idn));
+	int rc = -ENOMEM;
+	if (!idc || !idn)
+		goto out_id;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.opc = NVME_ADMIN_IDENTIFY;
+	cmd.cdw10 = NVME_ID_CNS_CTRL;
+	cmd.prp1 = (uint64_t)(uintptr_t)idc;
+	if ((rc = admin(c, &cmd, NULL, "identify controller")))
+		goto out_id;
+	cmd.cdw10 = NVME_ID_CNS_NS;
+	cmd.nsid = 1;
+	cmd.prp1 = (uint64_t)(uintptr_t)idn;
+	if ((rc = admin(c, &cmd, NULL, "identify namespace")))
+		goto out_id;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.opc = NVME_ADMIN_SET_FEATURES;
+	cmd.cdw10 = NVME_FEAT_NUM_QUEUES;
+	cmd.cdw11 = (qo->nqueues - 1) | ((qo->nqueues - 1) << 16);
+	if ((rc = admin(c, &cmd, &dw0, "set features number of queues")))
+		goto out_id;
+	rc = -EINVAL;
+	unsigned granted = (dw0 & 0xffff) + 1;
+	if (qo->nqueues == 0 || qo->nqueues > granted) {
+		gpu_err(c, "%u queue pairs asked for, the controller grants %u", qo->nqueues, granted);
+		goto out_id;
+	}
+	const uint32_t mqes = c->o.mqes; /* CAP.MQES of the emulated controller */
+	uint32_t depth = pow2_up(qo->depth < 32 ? 32 : qo->depth);
+	if (depth > mqes + 1) {
+		depth = pow2_up((mqes + 1) / 2 + 1);
+		if (depth > mqes + 1)
+			depth >>= 1;
+		if (depth < 32) {
+			gpu_err(c, "MQES %u is below the 32 entries the GPU queues need", mqes);
+			goto out_id;
+		}
+	}
+	const uint32_t ncid = depth;
+	const uint32_t lba_shift = idn->lbaf[NVME_NS_FLBAS_INDEX(idn->flbas)].ds;
+	uint32_t max_xfer = idc->mdts ? (4096u << idc->mdts) : GPUEMU_MAX_XFER;
+	uint32_t want = qo->max_xfer ? qo->max_xfer : (1u << 20);
+	if (max_xfer > want)
+		max_xfer = want;
+	if (max_xfer < (1u << lba_shift)) {
+		gpu_err(c, "transfer limit %u below one LBA", max_xfer);
+		goto out_id;
+	}
+	/* PRP list room per command id: pages of the largest transfer plus one for an unaligned start,
+	 * a power of two of bytes (so that no list crosses a page: lists never need chaining) */
+	const uint32_t prp_stride = pow2_up((max_xfer / 4096 + 1) * 8);
+	if (prp_stride > 4096) {
+		gpu_err(c, "transfer limit %u needs chained PRP lists", max_xfer);
+		goto out_id;
+	}
+	const uint32_t base = qo->counter_base & ~(2 * depth - 1); /* phase 1 at the start: an even lap */
+	const int cpu = c->o.engine == GPU_ENGINE_CPU;
+	const unsigned n = qo->nqueues;
+
+	c->queues_h = calloc(n, sizeof(*c->queues_h));
+	uint32_t *ready_h = calloc(depth, sizeof(uint32_t));
+	rc = -ENOMEM;
+	if (!c->queues_h || !ready_h)
+		goto out_ready;
+	for (uint32_t s = 0; s < depth; s++)
+		ready_h[s] = base + s - depth; /* a ticket from the lap before: never taken for ready */
+	/* GPU-side driver state: records, id maps, ready marks (GPU memory); PRP lists where the engine
+	 * reads them (GPU memory, or pinned host memory for the CPU engine) */
+	const size_t per_state = (size_t)ncid * sizeof(struct gpu_nvme_cpl) + ncid / 8 + (size_t)depth * 4;
+	uint8_t *state = dev_alloc(c, per_state * n);
+	void *prp_d = NULL;
+	size_t prp_len = (size_t)ncid * prp_stride * n;
+	if (cpu)
+		host_alloc(c, prp_len, &prp_d);
+	else
+		prp_d = dev_alloc(c, prp_len);
+	if (!state || !prp_d || add_window(c, prp_d, prp_len))
+		goto out_ready;
+	/* rings: one allocation per ring so each starts page aligned and the admin command can tell
+	 * where it lives */
+	for (unsigned i = 0; i < n; i++) {
+		void *sq_d = NULL, *cq_d = NULL;
+		if (qo->place == GPU_PLACE_HOST || cpu) {
+			host_alloc(c, (size_t)depth * 64, &sq_d);
+			host_alloc(c, (size_t)depth * 16, &cq_d);
+		} else {
+			sq_d = dev_alloc(c, (size_t)depth * 64);
+			cq_d = dev_alloc(c, (size_t)depth * 16);
+		}
+		if (!sq_d || !cq_d)
+			goto out_ready;
+		const uint16_t qid = (uint16_t)(i + 1);
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.opc = NVME_ADMIN_CREATE_CQ;
+		cmd.prp1 = (uint64_t)(uintptr_t)cq_d;
+		cmd.cdw10 = qid | ((depth - 1) << 16);
+		cmd.cdw11 = NVME_QUEUE_PHYS_CONTIG; /* polled: no interrupts */
+		if ((rc = admin(c, &cmd, NULL, "create I/O CQ")))
+			goto out_ready;
+		cmd.opc = NVME_ADMIN_CREATE_SQ;
+		cmd.prp1 = (uint64_t)(uintptr_t)sq_d;
+		cmd.cdw11 = NVME_QUEUE_PHYS_CONTIG | ((uint32_t)qid << 16);
+		if ((rc = admin(c, &cmd, NULL, "create I/O SQ")))
+			goto out_ready;
+		c->nq = i + 1;
+		struct gpu_nvme_queue *q = &c->queues_h[i];
+		uint8_t *st = state + per_state * i;
+		q->sq = sq_d;
+		q->cq = cq_d;
+		uint8_t *bar_dev = c->dev_h.bar;
+		if (cpu) {
+			void *bd = NULL;
+			cudaHostGetDevicePointer(&bd, c->bar_h, 0);
+			bar_dev = bd;
+		}
+		q->sq_db = (uint32_t *)(bar_dev + gpu_doorbell_offset(qid, 0, c->o.dstrd));
+		q->cq_db = (uint32_t *)(bar_dev + gpu_doorbell_offset(qid, 1, c->o.dstrd));
+		q->cpl = (struct gpu_nvme_cpl *)st;
+		q->cid_map = (uint32_t *)(st + (size_t)ncid * sizeof(struct gpu_nvme_cpl));
+		q->sq_ready = (uint32_t *)(st + (size_t)ncid * sizeof(struct gpu_nvme_cpl) + ncid / 8);
+		q->prp = (uint64_t *)((uint8_t *)prp_d + (size_t)ncid * prp_stride * i);
+		q->prp_bus = (uint64_t)(uintptr_t)q->prp; /* emulator: bus address == device address */
+		q->prp_stride = prp_stride;
+		q->depth = depth;
+		q->ncid = ncid;
+		q->qid = qid;
+		q->flags = (uint16_t)((qo->place == GPU_PLACE_HOST || cpu ? GPU_Q_SYS_SCOPE : 0) |
+				      (qo->owned ? GPU_Q_OWNED : 0));
+		q->timeout_ns = c->timeout_ns;
+		q->sq_ticket = q->sq_tail = q->sq_head = q->cq_head = base;
+		if (cuda_rc(c, cudaMemcpy(q->sq_ready, ready_h, depth * 4, cudaMemcpyHostToDevice), "cudaMemcpy"))
+			goto out_ready;
+	}
+	c->queues_d = dev_alloc(c, n * sizeof(struct gpu_nvme_queue));
+	c->ns_d = dev_alloc(c, sizeof(struct gpu_nvme_ns));
+	if (!c->queues_d || !c->ns_d)
+		goto out_ready;
+	if (cuda_rc(c, cudaMemcpy(c->queues_d, c->queues_h, n * sizeof(struct gpu_nvme_queue), cudaMemcpyHostToDevice),
+		    "cudaMemcpy queues"))
+		goto out_ready;
+	struct gpu_nvme_ns *ns = &c->ns_h;
+	memset(ns, 0, sizeof(*ns));
+	ns->queues = c->queues_d;
+	ns->nqueues = n;
+	ns->nsid = 1;
+	ns->lba_shift = lba_shift;
+	ns->page_shift = 12;
+	ns->nsze = idn->nsze;
+	ns->max_xfer = max_xfer;
+	ns->nwin = 1; /* emulator: every device address is its own bus address */
+	ns->win[0].va = 0;
+	ns->win[0].bus = 0;
+	ns->win[0].len = ~0ull;
+	rc = cuda_rc(c, cudaMemcpy(c->ns_d, ns, sizeof(*ns), cudaMemcpyHostToDevice), "cudaMemcpy ns");
+out_ready:
+	free(ready_h);
+out_id:
+	free(idc);
+	free(idn);
+	return rc;
+}
+
+int gpu_ctrl_queue_stats(struct gpu_ctrl *c, unsigned long long *sq_db, unsigned long long *cq_db,
+			 unsigned long long *cpls, unsigned long long *stray, int *failed_queues)
+{
+	*sq_db = *cq_db = *cpls = *stray = 0;
+	*failed_queues = 0;
+	if (!c->nq)
+		return 0;
+	struct gpu_nvme_queue *q = calloc(c->nq, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	int rc = cuda_rc(c, cudaMemcpy(q, c->queues_d, c->nq * sizeof(*q), cudaMemcpyDeviceToHost), "cudaMemcpy");
+	for (unsigned i = 0; !rc && i < c->nq; i++) {
+		*sq_db += q[i].sq_doorbells;
+		*cq_db += q[i].cq_doorbells;
+		*cpls += q[i].completions;
+		*stray += q[i].stray;
+		*failed_queues += q[i].failed != 0;
+	}
+	free(q);
+	return rc;
+}
+
+/* ---- engine ---- */
+
+int gpu_ctrl_engine_start(struct gpu_ctrl *c)
+{
+	if (c->running)
+		return 0;
+	c->ctl_h->stop = 0;
+	c->ctl_h->started = c->ctl_h->exited = 0;
+	c->ctl_h->cmds = c->ctl_h->dropped = 0;
+	__sync_synchronize();
+	if (c->o.engine == GPU_ENGINE_CPU) {
+		int rc = gpu_cpu_engine_start(&c->cpu, &c->dev_h, c->o.threads);
+		if (rc) {
+			gpu_err(c, "CPU engine: %s", strerror(-rc));
+			return rc;
+		}
+		c->running = 1;
+		return 0;
+	}
+	int dev = 0, sms = 0, per_sm = 0;
+	cudaGetDevice(&dev);
+	cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+	if (gpuemu_engine_occupancy(c->o.warps, &per_sm) || per_sm < 1) {
+		gpu_err(c, "engine kernel does not fit on an SM with %u warps", c->o.warps);
+		return -EINVAL;
+	}
+	if (c->o.sms >= (unsigned)sms) {
+		gpu_err(c, "sms=%u leaves no SM of %d for the GPU threads that submit I/O", c->o.sms, sms);
+		return -EINVAL;
+	}
+	int rc = gpuemu_engine_launch(c->dev_d, c->o.sms, c->o.warps, c->stream, NULL);
+	if (rc) {
+		gpu_err(c, "engine launch failed");
+		return rc;
+	}
+	c->running = 1;
+	c->blocks = c->o.sms;
+	/* bounded: every block must be resident and looping before clients may depend on it */
+	const uint64_t end = now_ns() + gpu_timeout_ns(10000000000ull);
+	while (__atomic_load_n(&c->ctl_h->started, __ATOMIC_ACQUIRE) < c->blocks) {
+		cudaError_t e = cudaStreamQuery(c->stream);
+		if (e != cudaErrorNotReady) {
+			gpu_err(c, "engine ended at start: %s", cudaGetErrorString(e));
+			c->running = 0;
+			return -EIO;
+		}
+		if (now_ns() > end) {
+			gpu_err(c, "only %u of %u engine blocks started", c->ctl_h->started, c->blocks);
+			gpu_ctrl_engine_stop(c, NULL);
+			return -ETIMEDOUT;
+		}
+		usleep(100);
+	}
+	return 0;
+}
+
+int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
+{
+	if (!c->running)
+		return 0;
+	__atomic_store_n(&c->ctl_h->stop, 1u, __ATOMIC_RELEASE);
+	int rc = 0;
+	if (c->cpu) {
+		unsigned long long n = gpu_cpu_engine_stop(c->cpu);
+		c->cpu = NULL;
+		if (cmds)
+			*cmds = n;
+	} else {
+		const uint64_t end = now_ns() + gpu_timeout_ns(10000000000ull);
+		cudaError_t e;
+		while ((e = cudaStreamQuery(c->stream)) == cudaErrorNotReady) {
+			if (now_ns() > end) {
+				gpu_err(c, "engine did not stop (%u of %u blocks left)", c->ctl_h->exited, c->blocks);
+				c->faulted = 1;
+				return -ETIMEDOUT; /* leave memory alone: the kernel may still touch it */
+			}
+			usleep(100);
+		}
+		if (e != cudaSuccess) {
+			gpu_err(c, "engine: %s", cudaGetErrorString(e));
+			c->faulted = 1;
+			rc = -EIO;
+		}
+		if (c->ctl_h->watchdog)
+			gpu_err(c, "engine stopped by its watchdog");
+		if (cmds)
+			*cmds = c->ctl_h->cmds;
+	}
+	c->running = 0;
+	return rc;
+}
+
+static int fault_push(struct gpu_ctrl *c)
+{
+	if (c->o.engine == GPU_ENGINE_CPU) {
+		__sync_synchronize();
+		return 0;
+	}
+	return cuda_rc(c,
+		       cudaMemcpy(&c->dev_d->f, &c->dev_h.f, sizeof(c->dev_h.f), cudaMemcpyHostToDevice),
+		       "cudaMemcpy faults");
+}
+
+int gpu_ctrl_fault_error(struct gpu_ctrl *c, uint64_t slba, uint64_t elba, uint16_t status)
+{
+	c->dev_h.f.err_slba = slba;
+	c->dev_h.f.err_elba = elba;
+	c->dev_h.f.err_status = status;
+	return fault_push(c);
+}
+
+int gpu_ctrl_fault_drop(struct gpu_ctrl *c, uint64_t slba, uint64_t elba)
+{
+	c->dev_h.f.drop_slba = slba;
+	c->dev_h.f.drop_elba = elba;
+	return fault_push(c);
+}
+
+int gpu_ctrl_fault_clear(struct gpu_ctrl *c)
+{
+	c->dev_h.f.err_slba = c->dev_h.f.drop_slba = 1;
+	c->dev_h.f.err_elba = c->dev_h.f.drop_elba = 0;
+	return fault_push(c);
+}
+
+int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed)
+{
+	if (!c->dev_h.ns_data)
+		return 0;
+	if (c->o.ns_kind == GPU_NS_HOST) {
+		uint64_t *w = c->ns_host;
+		uint64_t words = c->o.ns_bytes / 8, per = (1ull << c->o.lba_shift) / 8;
+		for (uint64_t i = 0; i < words; i++)
+			w[i] = gpu_stamp_word(seed, i / per, (uint32_t)(i % per));
+		return 0;
+	}
+	return gpuemu_stamp_fill(c->dev_h.ns_data, c->o.ns_bytes, c->o.lba_shift, seed);
+}
+
+void gpu_ctrl_close(struct gpu_ctrl *c)
+{
+	if (!c)
+		return;
+	if (c->running && gpu_ctrl_engine_stop(c, NULL) == -ETIMEDOUT) {
+		/* the engine kernel may still read these: leak rather than free under it; process exit
+		 * tears the context down */
+		gpu_err(c, "engine still running at close: memory left to process exit");
+		free(c->queues_h);
+		free(c->qtab_h);
+		free(c);
+		return;
+	}
+	/* delete the queues through the admin queue, SQ before CQ, as with a real controller */
+	for (unsigned i = c->nq; i-- > 0;) {
+		struct nvme_sqe cmd;
+		uint32_t dw0;
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.opc = NVME_ADMIN_DELETE_SQ;
+		cmd.cdw10 = i + 1;
+		if (emu_admin(c, &cmd, &dw0) == 0) {
+			cmd.opc = NVME_ADMIN_DELETE_CQ;
+			emu_admin(c, &cmd, &dw0);
+		}
+	}
+	if (c->stream)
+		cudaStreamDestroy((cudaStream_t)c->stream);
+	for (unsigned i = c->nallocs; i-- > 0;) {
+		if (c->allocs[i].host)
+			cudaFreeHost(c->allocs[i].p);
+		else
+			cudaFree(c->allocs[i].p);
+	}
+	free(c->queues_h);
+	free(c->qtab_h);
+	free(c);
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * GPU layer internals shared by the host C files and the CUDA files: the gpuemu controller's
+ * device-visible state and the launchers exported by the .cu files (extern "C").
+ */
+#ifndef AISIO_GPU_INTERNAL_H
+#define AISIO_GPU_INTERNAL_H
+
+#include <stdint.h>
+
+#include <aisio/gpu.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GPUEMU_MAX_QUEUES 1024
+#define GPUEMU_MAX_WINDOWS 16
+#define GPUEMU_MAX_XFER (2u << 20) /* the engine's page table room when MDTS is 0 */
+#define GPUEMU_PAGE_SHIFT 12
+
+/* One I/O queue pair as the engine sees it (index qid - 1). Host writes the static fields and the
+ * initial engine state before it sets enabled; the engine alone writes sq_head..cmds afterwards. */
+struct gpuemu_queue {
+	uint64_t sq_base;  /* bus address = device pointer (UVA) */
+	uint64_t cq_base;
+	uint32_t sq_size;  /* entries */
+	uint32_t cq_size;
+	uint32_t enabled;  /* bit 0: SQ created, bit 1: CQ created; served when both */
+	uint32_t sys;      /* rings in host memory: system-scope fences */
+	uint32_t sq_head;  /* engine-private from here on */
+	uint32_t cq_tail;
+	uint32_t cq_phase;
+	uint32_t pad;
+	unsigned long long cmds;
+	uint32_t pad2[2];
+};
+NVME_STATIC_ASSERT(sizeof(struct gpuemu_queue) == 64, "engine queue entry is 64 bytes");
+
+/* Control block in pinned host memory, mapped into the GPU. */
+struct gpuemu_ctl {
+	uint32_t stop;      /* host sets it; engine blocks leave their loop */
+	uint32_t started;   /* engine blocks that entered their loop */
+	uint32_t exited;
+	uint32_t watchdog;  /* set by a block that stopped because its lifetime ran out */
+	unsigned long long cmds;
+	unsigned long long dropped;
+	unsigned long long errors;
+};
+
+struct gpuemu_faults {
+	uint64_t err_slba, err_elba; /* elba < slba: off */
+	uint64_t drop_slba, drop_elba;
+	uint32_t err_status;
+	uint32_t pad;
+};
+
+/* Engine state (GPU memory for the GPU engine, host memory for the CPU engine). */
+struct gpuemu_dev {
+	struct gpuemu_queue *q;     /* GPUEMU_MAX_QUEUES entries */
+	uint8_t *bar;               /* doorbells: offsets from gpu_doorbell_offset() */
+	struct gpuemu_ctl *ctl;     /* device pointer of the mapped control block */
+	uint8_t *ns_data;           /* namespace memory (device pointer), NULL for null */
+	uint64_t nsze;
+	uint32_t lba_shift;
+	uint32_t max_xfer;          /* bytes per command (MDTS) */
+	uint32_t dstrd;
+	uint32_t nq;                /* queue entries to look at: highest qid created */
+	uint32_t nwin;
+	uint32_t warps;             /* per block */
+	uint64_t lifetime_ns;       /* watchdog: the engine stops by itself after this long */
+	struct gpu_dma_window win[GPUEMU_MAX_WINDOWS]; /* memory PRPs may point at (bus == va) */
+	struct gpuemu_faults f;
+};
+
+/* Launchers (gpuemu_engine.cu). stream is a cudaStream_t. */
+int gpuemu_engine_launch(const struct gpuemu_dev *dev_d, unsigned blocks, unsigned warps, void *stream,
+			 size_t *smem_out);
+/* Blocks of the engine kernel that fit on one SM with the shared memory it takes. */
+int gpuemu_engine_occupancy(unsigned warps, int *blocks_per_sm);
+/* Fill [ns, ns + bytes) (device pointer) with the LBA stamps of seed. */
+int gpuemu_stamp_fill(uint8_t *ns, uint64_t bytes, uint32_t lba_shift, uint64_t seed);
+
+/* CPU engine (gpu_cpu_engine.c): threads serving queues in pinned host memory. */
+struct gpu_cpu_engine;
+int gpu_cpu_engine_start(struct gpu_cpu_engine **out, struct gpuemu_dev *dev_host, unsigned threads);
+unsigned long long gpu_cpu_engine_stop(struct gpu_cpu_engine *e);
+
+/* Command decode shared by the GPU and the CPU engine: NVMe status (SCT << 8 | SC) and whether the
+ * command moves data (*moves) or loses its completion (*drop, fault injection). */
+GPU_HD uint16_t gpuemu_check_cmd(const struct gpuemu_dev *d, const struct gpuemu_faults *f, const struct nvme_sqe *c,
+				 int *moves, int *drop)
+{
+	*moves = 0;
+	*drop = 0;
+	if (c->nsid != 1)
+		return NVME_SC_INVALID_NS;
+	if (c->opc == NVME_CMD_FLUSH)
+		return NVME_SC_SUCCESS;
+	if (c->opc != NVME_CMD_READ && c->opc != NVME_CMD_WRITE && c->opc != NVME_CMD_WRITE_ZEROES)
+		return NVME_SC_INVALID_OPCODE;
+	uint64_t slba = c->cdw10 | ((uint64_t)c->cdw11 << 32);
+	uint32_t nlb = (c->cdw12 & 0xffff) + 1;
+	if (slba >= d->nsze || nlb > d->nsze - slba)
+		return NVME_SC_LBA_RANGE;
+	if (c->opc != NVME_CMD_WRITE_ZEROES && ((uint64_t)nlb << d->lba_shift) > d->max_xfer)
+		return NVME_SC_INVALID_FIELD;
+	uint64_t elba = slba + nlb - 1;
+	if (f->drop_elba >= f->drop_slba && slba <= f->drop_elba && elba >= f->drop_slba)
+		*drop = 1;
+	if (f->err_elba >= f->err_slba && slba <= f->err_elba && elba >= f->err_slba)
+		return (uint16_t)f->err_status;
+	*moves = d->ns_data != 0;
+	return NVME_SC_SUCCESS;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

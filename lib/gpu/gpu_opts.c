@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* gpuemu device strings: parsing and help. Plain C, no CUDA: the unit tests use it everywhere. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <aisio/gpu.h>
+
+#define GPUEMU_MAX_QUEUES_OPT 1024
+
+/* ---- options ---- */
+
+int gpu_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -EINVAL;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end++;
+	if (*end == 'B')
+		end++;
+	if (*end)
+		return -EINVAL;
+	if (shift && v > (~0ull >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+const char *gpu_emu_help(void)
+{
+	return "GPU-resident emulated controller: gpuemu:TYPE[:SIZE][,opt=val]...\n"
+	       "  TYPE    null (no data moves, default 1T), hbm (namespace in GPU memory, default 256M),\n"
+	       "          host (namespace in pinned host memory: data crosses PCIe, default 256M)\n"
+	       "  lba=512|4096   LBA size (512)          mdts=N     2^N 4 KiB pages per command, 0 = 2 MiB (8)\n"
+	       "  qpairs=N       I/O queue pairs (256)    mqes=N     0's based max queue entries (4095)\n"
+	       "  dstrd=N        doorbell stride 4<<N (0) ns=1       one namespace\n"
+	       "  engine=gpu|cpu who serves the I/O queues: a persistent kernel, or host threads (queues then\n"
+	       "                 in pinned host memory)  (gpu)\n"
+	       "  sms=N          engine blocks, one per SM (8)        warps=N   warps per engine block (8)\n"
+	       "  threads=N      CPU engine threads (2)\n"
+	       "  err_slba=A,err_elba=B,err_status=S   commands touching [A,B] fail with status S (0x281)\n"
+	       "  drop_slba=A,drop_elba=B              completions of commands touching [A,B] never come\n";
+}
+
+static int opt_u64(const char *v, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 0);
+	if (errno || end == v || *end)
+		return -EINVAL;
+	*out = x;
+	return 0;
+}
+
+int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec)
+{
+	memset(o, 0, sizeof(*o));
+	o->lba_shift = 9;
+	o->mdts = 8;
+	o->max_qpairs = 256;
+	o->mqes = 4095;
+	o->engine = GPU_ENGINE_GPU;
+	o->sms = 8;
+	o->warps = 8;
+	o->threads = 2;
+	o->err_slba = 1;
+	o->err_elba = 0;
+	o->err_status = NVME_SC_READ_ERROR;
+	o->drop_slba = 1;
+	o->drop_elba = 0;
+	char buf[512];
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, spec);
+	char *save = NULL;
+	char *tok = strtok_r(buf, ",", &save);
+	if (!tok)
+		return -EINVAL;
+	char *colon = strchr(tok, ':');
+	if (colon)
+		*colon++ = 0;
+	if (!strcmp(tok, "null")) {
+		o->ns_kind = GPU_NS_NULL;
+		o->ns_bytes = 1ull << 40;
+	} else if (!strcmp(tok, "hbm")) {
+		o->ns_kind = GPU_NS_HBM;
+		o->ns_bytes = 256ull << 20;
+	} else if (!strcmp(tok, "host")) {
+		o->ns_kind = GPU_NS_HOST;
+		o->ns_bytes = 256ull << 20;
+	} else {
+		fprintf(stderr, "aisio gpu: gpuemu:%s: unknown namespace type '%s' (null, hbm, host)\n", spec, tok);
+		return -EINVAL;
+	}
+	if (colon && gpu_parse_size(colon, &o->ns_bytes)) {
+		fprintf(stderr, "aisio gpu: gpuemu:%s: bad size '%s'\n", spec, colon);
+		return -EINVAL;
+	}
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		char *eq = strchr(tok, '=');
+		uint64_t v = 0;
+		if (!eq)
+			goto bad;
+		*eq++ = 0;
+		if (!strcmp(tok, "engine")) {
+			if (!strcmp(eq, "gpu"))
+				o->engine = GPU_ENGINE_GPU;
+			else if (!strcmp(eq, "cpu"))
+				o->engine = GPU_ENGINE_CPU;
+			else
+				goto bad;
+			continue;
+		}
+		if (opt_u64(eq, &v))
+			goto bad;
+		if (!strcmp(tok, "lba") && (v == 512 || v == 4096))
+			o->lba_shift = v == 512 ? 9 : 12;
+		else if (!strcmp(tok, "mdts") && v <= 9)
+			o->mdts = (unsigned)v;
+		else if (!strcmp(tok, "qpairs") && v >= 1 && v <= GPUEMU_MAX_QUEUES_OPT)
+			o->max_qpairs = (unsigned)v;
+		else if (!strcmp(tok, "mqes") && v >= 31 && v <= 65535)
+			o->mqes = (unsigned)v;
+		else if (!strcmp(tok, "dstrd") && v <= 8)
+			o->dstrd = (unsigned)v;
+		else if (!strcmp(tok, "ns") && v == 1)
+			;
+		else if (!strcmp(tok, "sms") && v >= 1 && v <= 1024)
+			o->sms = (unsigned)v;
+		else if (!strcmp(tok, "warps") && v >= 1 && v <= 32)
+			o->warps = (unsigned)v;
+		else if (!strcmp(tok, "threads") && v >= 1 && v <= 256)
+			o->threads = (unsigned)v;
+		else if (!strcmp(tok, "err_slba"))
+			o->err_slba = v;
+		else if (!strcmp(tok, "err_elba"))
+			o->err_elba = v;
+		else if (!strcmp(tok, "err_status") && v <= 0x7ff)
+			o->err_status = (uint16_t)v;
+		else if (!strcmp(tok, "drop_slba"))
+			o->drop_slba = v;
+		else if (!strcmp(tok, "drop_elba"))
+			o->drop_elba = v;
+		else
+			goto bad;
+		continue;
+bad:
+		fprintf(stderr, "aisio gpu: gpuemu:%s: bad option '%s%s%s'\n%s", spec, tok, eq ? "=" : "", eq ? eq : "",
+			gpu_emu_help());
+		return -EINVAL;
+	}
+	if (o->ns_bytes < (1ull << o->lba_shift) || (o->ns_bytes & ((1ull << o->lba_shift) - 1))) {
+		fprintf(stderr, "aisio gpu: gpuemu:%s: size must be a multiple of the LBA size\n", spec);
+		return -EINVAL;
+	}
+	return 0;
+}
+

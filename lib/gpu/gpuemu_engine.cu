@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * GPU-resident emulated NVMe controller: a persistent kernel whose warps serve I/O queue pairs.
+ *
+ * Warp w of W serves the queues qid - 1 = w, w + W, ... ; a queue is always served by the same warp,
+ * which alone writes its engine state (SQ head, CQ tail and phase). One service round of a queue:
+ *   read the SQ tail doorbell and the CQ head doorbell (volatile) -> n = min(new entries, CQ room, 32)
+ *   -> fence (acquire: the SQEs were written before the doorbell) -> lane i fetches SQE head + i and
+ *   decodes it -> the warp moves each command's data together (16-byte units, 16 in flight per lane)
+ *   -> lane i writes its CQE: dw0..sqid, fence, then cid + status with the phase bit, so that a
+ *   reader that sees the phase sees the whole entry and the data.
+ * Fences are GPU scope for rings in GPU memory and system scope for rings in host memory. The loop
+ * ends when the host sets ctl->stop or after the configured lifetime (no unbounded spin).
+ */
+#include <cuda_runtime.h>
+#include <errno.h>
+#include <stdint.h>
+
+#include "gpu_internal.h"
+
+#define ENGINE_UNROLL 8
+#define FULL 0xffffffffu
+
+__device__ __forceinline__ uint64_t eng_now(void)
+{
+	uint64_t t;
+	asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+	return t;
+}
+
+__device__ __forceinline__ uint32_t vld32(const void *p)
+{
+	return *(const volatile uint32_t *)p;
+}
+__device__ __forceinline__ uint64_t vld64(const void *p)
+{
+	return *(const volatile uint64_t *)p;
+}
+
+__device__ __forceinline__ void eng_fence(uint32_t sys)
+{
+	if (sys)
+		__threadfence_system();
+	else
+		__threadfence();
+}
+
+__device__ __forceinline__ bool eng_in_window(const struct gpuemu_dev *d, uint64_t a, uint64_t len)
+{
+	uint64_t bus;
+	return gpu_dma_translate(d->win, d->nwin, a, len, &bus) == 0;
+}
+
+/*
+ * Resolve the PRPs of one command into pages[] (page k's bus address, page 0 with its offset cleared),
+ * walking chained lists. Uniform across the warp; lanes read list entries in parallel.
+ * Returns an NVMe status.
+ */
+__device__ uint16_t eng_prp_pages(const struct gpuemu_dev *d, uint64_t prp1, uint64_t prp2, uint64_t bytes,
+				  uint64_t *pages, uint32_t max_pages, uint32_t lane)
+{
+	const uint64_t psz = 1ull << GPUEMU_PAGE_SHIFT, pmask = psz - 1;
+	const uint32_t n = gpu_prp_npages(prp1, (uint32_t)bytes, GPUEMU_PAGE_SHIFT);
+	if (prp1 & 3)
+		return NVME_SC_PRP_OFFSET_INVALID;
+	if (n > max_pages)
+		return NVME_SC_INVALID_FIELD;
+	if (lane == 0)
+		pages[0] = prp1 & ~pmask;
+	if (n == 2 && lane == 0)
+		pages[1] = prp2;
+	if (n > 2) {
+		uint64_t lp = prp2;
+		uint32_t k = 1;
+		while (k < n) {
+			if ((lp & 7) || !eng_in_window(d, lp, 8))
+				return NVME_SC_DATA_XFER_ERROR;
+			uint32_t cap = (uint32_t)((psz - (lp & pmask)) >> 3);
+			uint32_t left = n - k;
+			uint32_t cnt = left <= cap ? left : cap - 1; /* the last slot chains when more follow */
+			if (!eng_in_window(d, lp, (uint64_t)(cnt + (left > cap)) * 8))
+				return NVME_SC_DATA_XFER_ERROR;
+			for (uint32_t i = lane; i < cnt; i += 32)
+				pages[k + i] = vld64((const void *)(uintptr_t)(lp + 8ull * i));
+			k += cnt;
+			if (k < n)
+				lp = vld64((const void *)(uintptr_t)(lp + 8ull * cnt));
+		}
+	}
+	__syncwarp();
+	/* pages after the first are page aligned, and every byte lies in a window */
+	uint32_t bad = 0;
+	for (uint32_t k = lane; k < n; k += 32) {
+		uint64_t a = pages[k];
+		uint64_t start = k == 0 ? (prp1 & pmask) : 0;
+		uint64_t xfer_off = k == 0 ? 0 : (uint64_t)k * psz - (prp1 & pmask);
+		uint64_t len = psz - start;
+		if (len > bytes - xfer_off)
+			len = bytes - xfer_off;
+		if (k && (a & pmask))
+			bad |= 1;
+		else if (!eng_in_window(d, a + start, len))
+			bad |= 2;
+	}
+	uint32_t any = __reduce_or_sync(FULL, bad);
+	if (any & 1)
+		return NVME_SC_PRP_OFFSET_INVALID;
+	if (any & 2)
+		return NVME_SC_DATA_XFER_ERROR;
+	return NVME_SC_SUCCESS;
+}
+
+/* Move one command's data between the namespace and the PRP pages; the whole warp calls. */
+__device__ void eng_copy(uint8_t *nsp, const uint64_t *pages, uint64_t off0, uint64_t bytes, int to_ns, int zero,
+			 uint32_t lane)
+{
+	const uint64_t pmask = (1ull << GPUEMU_PAGE_SHIFT) - 1;
+	if (zero) {
+		const uint64_t units = bytes >> 4;
+		for (uint64_t u = lane; u < units; u += 32)
+			__stcg((uint4 *)(nsp + u * 16), make_uint4(0, 0, 0, 0));
+		return;
+	}
+	if (((off0 | bytes) & 15) == 0) {
+		const uint64_t units = bytes >> 4;
+		for (uint64_t b = 0; b < units; b += 32 * ENGINE_UNROLL) {
+			uint4 v[ENGINE_UNROLL];
+#pragma unroll
+			for (int j = 0; j < ENGINE_UNROLL; j++) {
+				uint64_t u = b + (uint64_t)j * 32 + lane;
+				if (u < units) {
+					uint64_t x = off0 + u * 16;
+					uint8_t *host = (uint8_t *)(uintptr_t)(pages[x >> GPUEMU_PAGE_SHIFT] + (x & pmask));
+					v[j] = __ldcg((const uint4 *)(to_ns ? host : nsp + u * 16));
+				}
+			}
+#pragma unroll
+			for (int j = 0; j < ENGINE_UNROLL; j++) {
+				uint64_t u = b + (uint64_t)j * 32 + lane;
+				if (u < units) {
+					uint64_t x = off0 + u * 16;
+					uint8_t *host = (uint8_t *)(uintptr_t)(pages[x >> GPUEMU_PAGE_SHIFT] + (x & pmask));
+					__stcg((uint4 *)(to_ns ? nsp + u * 16 : host), v[j]);
+				}
+			}
+		}
+		return;
+	}
+	/* dword-aligned buffers: 4-byte units */
+	const uint64_t units = bytes >> 2;
+	for (uint64_t u = lane; u < units; u += 32) {
+		uint64_t x = off0 + u * 4;
+		uint32_t *host = (uint32_t *)(uintptr_t)(pages[x >> GPUEMU_PAGE_SHIFT] + (x & pmask));
+		uint32_t *ns = (uint32_t *)(nsp + u * 4);
+		if (to_ns)
+			__stcg(ns, __ldcg(host));
+		else
+			__stcg(host, __ldcg(ns));
+	}
+}
+
+/* One service round of queue qi. Returns whether it found work. */
+__device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32_t lane, uint64_t *pages, uint32_t max_pages,
+			  unsigned long long *dropped)
+{
+	struct gpuemu_queue *Q = &d->q[qi];
+	/* values another agent writes are read by lane 0 and broadcast: the warp must decide as one */
+	if (__shfl_sync(FULL, lane == 0 ? vld32(&Q->enabled) : 0u, 0) != 3)
+		return false;
+	__threadfence(); /* the host wrote the queue fields before enabled */
+	const uint32_t sys = vld32(&Q->sys);
+	const uint32_t sq_size = vld32(&Q->sq_size), cq_size = vld32(&Q->cq_size);
+	const uint16_t qid = (uint16_t)(qi + 1);
+	uint32_t *sqdb = (uint32_t *)(d->bar + gpu_doorbell_offset(qid, 0, d->dstrd));
+	uint32_t *cqdb = (uint32_t *)(d->bar + gpu_doorbell_offset(qid, 1, d->dstrd));
+	const uint32_t tail = __shfl_sync(FULL, lane == 0 ? vld32(sqdb) : 0u, 0);
+	const uint32_t head = vld32(&Q->sq_head); /* volatile: the host sets it when (re)creating */
+	if (tail >= sq_size || tail == head)
+		return false; /* nothing new (or an invalid doorbell value, which a controller ignores) */
+	const uint32_t cqh = __shfl_sync(FULL, lane == 0 ? vld32(cqdb) : 0u, 0), cqt = vld32(&Q->cq_tail);
+	const uint32_t avail = (tail + sq_size - head) % sq_size;
+	const uint32_t room = cq_size - 1 - (cqt + cq_size - cqh) % cq_size;
+	uint32_t n = avail < room ? avail : room;
+	if (n > 32)
+		n = 32;
+	if (n == 0)
+		return false; /* CQ full: wait for the host to consume */
+	eng_fence(sys); /* acquire: SQEs written before the doorbell value we read */
+
+	const uint64_t sq_base = vld64(&Q->sq_base), cq_base = vld64(&Q->cq_base);
+	struct gpuemu_faults f;
+	f.err_slba = vld64(&d->f.err_slba);
+	f.err_elba = vld64(&d->f.err_elba);
+	f.drop_slba = vld64(&d->f.drop_slba);
+	f.drop_elba = vld64(&d->f.drop_elba);
+	f.err_status = vld32(&d->f.err_status);
+
+	struct nvme_sqe c;
+	uint16_t status = 0;
+	int moves = 0, drop = 0;
+	if (lane < n) {
+		const volatile uint4 *src = (const volatile uint4 *)(uintptr_t)(sq_base + (uint64_t)((head + lane) % sq_size) * 64);
+		uint4 *dst = (uint4 *)&c;
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			uint4 v;
+			v.x = src[i].x;
+			v.y = src[i].y;
+			v.z = src[i].z;
+			v.w = src[i].w;
+			dst[i] = v;
+		}
+		status = gpuemu_check_cmd(d, &f, &c, &moves, &drop);
+	}
+	/* data: the warp moves each command's bytes together */
+	uint32_t mv = __ballot_sync(FULL, moves && status == 0);
+	while (mv) {
+		const int i = __ffs(mv) - 1;
+		mv &= mv - 1;
+		const uint8_t opc = (uint8_t)__shfl_sync(FULL, (uint32_t)c.opc, i);
+		const uint64_t prp1 = __shfl_sync(FULL, c.prp1, i);
+		const uint64_t prp2 = __shfl_sync(FULL, c.prp2, i);
+		const uint64_t slba = __shfl_sync(FULL, (uint64_t)c.cdw10 | ((uint64_t)c.cdw11 << 32), i);
+		const uint32_t nlb = (__shfl_sync(FULL, c.cdw12, i) & 0xffff) + 1;
+		const uint64_t bytes = (uint64_t)nlb << d->lba_shift;
+		uint8_t *nsp = d->ns_data + (slba << d->lba_shift);
+		uint16_t st = 0;
+		if (opc == NVME_CMD_WRITE_ZEROES) {
+			eng_copy(nsp, pages, 0, bytes, 1, 1, lane);
+		} else {
+			st = eng_prp_pages(d, prp1, prp2, bytes, pages, max_pages, lane);
+			__syncwarp();
+			if (st == 0)
+				eng_copy(nsp, pages, prp1 & ((1ull << GPUEMU_PAGE_SHIFT) - 1), bytes, opc == NVME_CMD_WRITE,
+					 0, lane);
+		}
+		__syncwarp();
+		if (lane == (uint32_t)i)
+			status = st;
+	}
+
+	/* completions: compact the posted ones (dropped completions take no CQ slot) */
+	const bool post = lane < n && !drop;
+	const uint32_t pm = __ballot_sync(FULL, post);
+	const uint32_t nd = __popc(__ballot_sync(FULL, lane < n && drop));
+	const uint32_t new_head = (head + n) % sq_size;
+	if (post) {
+		uint32_t rank = __popc(pm & ((1u << lane) - 1));
+		uint32_t pos = cqt + rank;
+		uint32_t phase = vld32(&Q->cq_phase);
+		if (pos >= cq_size) {
+			pos -= cq_size;
+			phase ^= 1;
+		}
+		uint32_t *e = (uint32_t *)(uintptr_t)(cq_base + (uint64_t)pos * 16);
+		volatile uint32_t *ve = e;
+		ve[0] = 0;                                       /* dw0 */
+		ve[1] = 0;                                       /* dw1 */
+		ve[2] = new_head | ((uint32_t)qid << 16);        /* sqhd, sqid */
+		/* the data (copied above by the whole warp) and the entry body before the phase */
+		eng_fence(sys);
+		ve[3] = (uint32_t)c.cid | ((uint32_t)(((uint32_t)status << 1) | phase) << 16);
+	}
+	__syncwarp();
+	if (lane == 0) {
+		const uint32_t cnt = __popc(pm);
+		Q->sq_head = new_head;
+		uint32_t nt = cqt + cnt;
+		if (nt >= cq_size) {
+			nt -= cq_size;
+			Q->cq_phase ^= 1;
+		}
+		Q->cq_tail = nt;
+		Q->cmds += n;
+		*dropped += nd;
+	}
+	__syncwarp();
+	return true;
+}
+
+__global__ void __launch_bounds__(512, 1) gpuemu_engine(const struct gpuemu_dev *d)
+{
+	extern __shared__ uint64_t eng_smem[];
+	const uint32_t lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
+	const uint32_t W = gridDim.x * (blockDim.x >> 5);
+	const uint32_t gw = blockIdx.x * (blockDim.x >> 5) + wib;
+	const uint32_t max_pages = d->max_xfer / (1u << GPUEMU_PAGE_SHIFT) + 1;
+	uint64_t *pages = eng_smem + (size_t)wib * max_pages;
+	struct gpuemu_ctl *ctl = d->ctl;
+	if (threadIdx.x == 0)
+		atomicAdd_system(&ctl->started, 1u);
+	const uint64_t end = eng_now() + d->lifetime_ns;
+	unsigned long long dropped = 0;
+	for (uint32_t iter = 0;; iter++) {
+		if ((iter & 255) == 0) {
+			uint32_t stop = 0;
+			if (lane == 0) {
+				stop = vld32(&ctl->stop);
+				if (!stop && eng_now() > end) {
+					stop = 2;
+					atomicExch_system(&ctl->watchdog, 1u);
+				}
+			}
+			if (__shfl_sync(FULL, stop, 0))
+				break;
+		}
+		const uint32_t nq = __shfl_sync(FULL, lane == 0 ? vld32(&d->nq) : 0u, 0);
+		for (uint32_t qi = gw; qi < nq; qi += W)
+			eng_serve(d, qi, lane, pages, max_pages, &dropped);
+	}
+	if (lane == 0) {
+		unsigned long long cmds = 0;
+		for (uint32_t qi = gw; qi < GPUEMU_MAX_QUEUES; qi += W)
+			cmds += d->q[qi].cmds;
+		atomicAdd_system(&ctl->cmds, cmds);
+		atomicAdd_system(&ctl->dropped, dropped);
+	}
+	__syncthreads();
+	if (threadIdx.x == 0)
+		atomicAdd_system(&ctl->exited, 1u);
+}
+
+static size_t engine_smem(unsigned warps, uint32_t max_xfer)
+{
+	int dev = 0, optin = 0;
+	cudaGetDevice(&dev);
+	cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+	size_t need = (size_t)warps * (max_xfer / (1u << GPUEMU_PAGE_SHIFT) + 1) * 8;
+	/* take the whole SM's shared memory: one engine block per SM, and the clients' blocks (which
+	 * ask for some shared memory) cannot land on an engine SM */
+	size_t want = optin > 0 ? (size_t)optin : need;
+	return want < need ? need : want;
+}
+
+extern "C" int gpuemu_engine_launch(const struct gpuemu_dev *dev_d, unsigned blocks, unsigned warps, void *stream,
+				    size_t *smem_out)
+{
+	struct gpuemu_dev h;
+	if (cudaMemcpy(&h, dev_d, sizeof(h), cudaMemcpyDeviceToHost) != cudaSuccess)
+		return -EIO;
+	size_t smem = engine_smem(warps, h.max_xfer);
+	if (cudaFuncSetAttribute(gpuemu_engine, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
+		return -EINVAL;
+	gpuemu_engine<<<blocks, warps * 32, smem, (cudaStream_t)stream>>>(dev_d);
+	if (cudaGetLastError() != cudaSuccess)
+		return -EIO;
+	if (smem_out)
+		*smem_out = smem;
+	return 0;
+}
+
+extern "C" int gpuemu_engine_occupancy(unsigned warps, int *blocks_per_sm)
+{
+	size_t smem = engine_smem(warps, GPUEMU_MAX_XFER);
+	if (cudaFuncSetAttribute(gpuemu_engine, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
+		return -EINVAL;
+	if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, gpuemu_engine, warps * 32, smem) != cudaSuccess)
+		return -EIO;
+	return 0;
+}
+
+__global__ void gpuemu_stamp_kernel(uint64_t *ns, uint64_t words, uint32_t lba_shift, uint64_t seed)
+{
+	const uint32_t per_lba = (1u << lba_shift) / 8;
+	for (uint64_t i = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; i < words; i += (uint64_t)gridDim.x * blockDim.x)
+		ns[i] = gpu_stamp_word(seed, i / per_lba, (uint32_t)(i % per_lba));
+}
+
+extern "C" int gpuemu_stamp_fill(uint8_t *ns, uint64_t bytes, uint32_t lba_shift, uint64_t seed)
+{
+	gpuemu_stamp_kernel<<<1024, 256>>>((uint64_t *)ns, bytes / 8, lba_shift, seed);
+	if (cudaGetLastError() != cudaSuccess || cudaStreamSynchronize(0) != cudaSuccess)
+		return -EIO;
+	return 0;
+}

@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * GPU layer tests. usage: gpu_test CASE [args]
+ *   matrix DEVSTR [gpu|host]   write stamps, read back and check, every API, both ring placements
+ *   wrap                       one shallow queue, many warps, counters across 2^32
+ *   split                      transfer limit, PRP lists, unaligned buffers, refused requests
+ *   faults                     injected error status and dropped completions: errors, no hangs
+ *   trap                       a GPU-side fault in a client kernel: teardown without a hang
+ * Without a usable GPU every case exits 77 (skipped) with the reason. probe: 0 with a GPU.
+ */
+#include <cuda_runtime_api.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <aisio/gpu.h>
+
+#include "gpu_test.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                                               \
+	do {                                                                                                           \
+		if (!(cond)) {                                                                                         \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                \
+			fprintf(stderr, __VA_ARGS__);                                                                  \
+			fputc('\n', stderr);                                                                           \
+			failures++;                                                                                    \
+		}                                                                                                      \
+	} while (0)
+
+static void need_gpu(void)
+{
+	char why[256];
+	if (gpu_probe(why, sizeof(why))) {
+		printf("SKIP: %s\n", why);
+		exit(77);
+	}
+	printf("gpu: %s\n", gpu_name());
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------------------------------------ */
+
+struct env {
+	struct gpu_ctrl *c;
+	uint8_t *buf;
+	uint64_t slots, iosize;
+	struct gpu_perf_result *res;
+	struct gpu_test_cmd *cmd;
+};
+
+static int env_open(struct env *e, const char *dev, int place, int api, unsigned nq, unsigned depth, uint32_t base,
+		    uint64_t slots, uint64_t iosize, uint32_t max_xfer)
+{
+	memset(e, 0, sizeof(*e));
+	if (gpu_ctrl_open(&e->c, dev))
+		return -1;
+	struct gpu_qpair_opts qo = {.nqueues = nq, .depth = depth, .place = place, .owned = api == GPU_API_OWNED,
+				    .counter_base = base, .max_xfer = max_xfer};
+	if (gpu_ctrl_qpairs_create(e->c, &qo))
+		return -1;
+	e->slots = slots;
+	e->iosize = iosize;
+	e->buf = gpu_ctrl_buf_alloc(e->c, slots * iosize + 8192);
+	e->res = gpu_ctrl_buf_alloc(e->c, sizeof(struct gpu_perf_result));
+	e->cmd = gpu_ctrl_buf_alloc(e->c, sizeof(struct gpu_test_cmd));
+	if (!e->buf || !e->res || !e->cmd)
+		return -1;
+	return gpu_ctrl_engine_start(e->c);
+}
+
+static void env_close(struct env *e)
+{
+	unsigned long long cmds = 0;
+	if (e->c)
+		CHECK(gpu_ctrl_engine_stop(e->c, &cmds) == 0, "engine stop");
+	gpu_ctrl_close(e->c);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Run a perf job on a non-blocking stream, bounded. */
+static int run(struct env *e, struct gpu_perf_job *j, struct gpu_perf_result *r)
+{
+	cudaStream_t s;
+	memset(r, 0, sizeof(*r));
+	r->t_first = ~0ull;
+	j->res = e->res;
+	if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess ||
+	    cudaMemcpy(e->res, r, sizeof(*r), cudaMemcpyHostToDevice) != cudaSuccess || gpu_perf_launch(j, s, 0))
+		return -EIO;
+	double end = now_s() + (double)gpu_timeout_ns(60000000000ull) / 1e9 + (double)j->runtime_ns / 1e9;
+	cudaError_t err;
+	while ((err = cudaStreamQuery(s)) == cudaErrorNotReady) {
+		if (now_s() > end) {
+			fprintf(stderr, "FAIL: job still running: hang\n");
+			exit(1);
+		}
+		usleep(200);
+	}
+	cudaStreamDestroy(s);
+	if (err != cudaSuccess) {
+		fprintf(stderr, "job: %s\n", cudaGetErrorString(err));
+		return -EIO;
+	}
+	return cudaMemcpy(r, e->res, sizeof(*r), cudaMemcpyDeviceToHost) == cudaSuccess ? 0 : -EIO;
+}
+
+static const char *api_names[] = {"thread", "async", "warp", "owned"};
+
+/* Write LBA stamps over a range with one API, read them back and check them. */
+static void verify_case(const char *dev, int place, int api, unsigned nq, unsigned warps_per_q, unsigned depth,
+			uint32_t base, uint64_t iosize, uint64_t bytes)
+{
+	struct env e;
+	unsigned threads = nq * warps_per_q * 32;
+	unsigned qd = api == GPU_API_ASYNC ? 4 : 1;
+	double t0 = now_s();
+	if (env_open(&e, dev, place, api, nq, depth, base, (uint64_t)threads * qd, iosize, 0)) {
+		CHECK(0, "%s: setup", dev);
+		gpu_ctrl_close(e.c);
+		return;
+	}
+	unsigned shift = gpu_ctrl_lba_shift(e.c);
+	uint64_t units = bytes / iosize;
+	struct gpu_perf_job j = {.ns = gpu_ctrl_ns(e.c), .buf = e.buf, .slots = e.slots,
+				 .nlb = (uint32_t)(iosize >> shift), .lba_shift = shift, .units = units,
+				 .opc = 1 /* write */, .api = (uint32_t)api, .qdepth = qd,
+				 .check = GPU_CHECK_WRITE_STAMPS, .seed = 7, .grid = (threads + 127) / 128,
+				 .block = threads < 128 ? threads : 128};
+	struct gpu_perf_result r;
+	int rc = run(&e, &j, &r);
+	CHECK(rc == 0 && r.failed == 0 && r.ios == units, "%s %s write: rc %d, %llu of %" PRIu64 " done, %llu failed "
+	      "(first rc %d status 0x%x)", dev, api_names[api], rc, r.ios, units, r.failed, r.first_rc, r.first_status);
+	j.opc = 2; /* read */
+	j.check = GPU_CHECK_READ_STAMPS;
+	rc = run(&e, &j, &r);
+	CHECK(rc == 0 && r.failed == 0 && r.ios == units && r.mismatches == 0,
+	      "%s %s read: rc %d, %llu of %" PRIu64 " done, %llu failed, %llu mismatching LBAs", dev, api_names[api], rc,
+	      r.ios, units, r.failed, r.mismatches);
+	unsigned long long sq_db, cq_db, cpls, stray;
+	int fq;
+	gpu_ctrl_queue_stats(e.c, &sq_db, &cq_db, &cpls, &stray, &fq);
+	CHECK(stray == 0 && fq == 0, "stray CQEs %llu, failed queues %d", stray, fq);
+	printf("ok %-34s %-4s rings %-6s %u queues x %u warps, depth %u: %" PRIu64 " x %" PRIu64
+	       " B written and checked, %.2f cmds/SQ doorbell (%.1f s)\n",
+	       dev, place ? "host" : "gpu", api_names[api], nq, warps_per_q, depth, units, iosize,
+	       sq_db ? (double)cpls / (double)sq_db : 0, now_s() - t0);
+	env_close(&e);
+}
+
+static void test_matrix(const char *dev, const char *places)
+{
+	int cpu = strstr(dev, "engine=cpu") != NULL;
+	for (int place = 0; place < 2; place++) {
+		if (!strstr(places, place ? "host" : "gpu"))
+			continue;
+		for (int api = 0; api < 4; api++) {
+			/* several warps on each queue (owned: one), enough commands to go round the rings */
+			unsigned wpq = api == GPU_API_OWNED ? 1 : 4;
+			verify_case(dev, place, api, cpu ? 2 : 4, wpq, 64, 0, 4096, cpu ? (8u << 20) : (32u << 20));
+		}
+	}
+	/* multi-page commands with PRP lists, both LBA sizes */
+	verify_case(dev, 0, GPU_API_THREAD, 2, 1, 64, 0, 64 << 10, 16u << 20);
+}
+
+static void test_wrap(void)
+{
+	/* 2 x 32 ... 8 warps on one queue of 32 entries (32 command ids): ids and slots are scarce,
+	 * every counter starts 4096 short of 2^32 and wraps during the run */
+	verify_case("gpuemu:hbm:64M", 0, GPU_API_THREAD, 1, 8, 32, 0xfffff000u, 4096, 64u << 20);
+	verify_case("gpuemu:hbm:64M", 0, GPU_API_WARP, 1, 8, 32, 0xfffff000u, 4096, 64u << 20);
+	verify_case("gpuemu:hbm:64M", 0, GPU_API_OWNED, 1, 1, 32, 0xfffff000u, 4096, 16u << 20);
+	verify_case("gpuemu:hbm:64M", 0, GPU_API_ASYNC, 1, 8, 32, 0xfffff000u, 4096, 64u << 20);
+}
+
+/* ---- single commands ---- */
+
+static int one(struct env *e, int mode, uint32_t opc, uint64_t off, uint64_t slba, uint32_t nlb, uint32_t *status)
+{
+	struct gpu_test_cmd c = {.mode = mode, .opc = opc, .nlb = nlb, .slba = slba, .buf = e->buf + off, .rc = 99};
+	if (cudaMemcpy(e->cmd, &c, sizeof(c), cudaMemcpyHostToDevice) != cudaSuccess)
+		return -1000;
+	if (gpu_test_one(gpu_ctrl_ns(e->c), e->cmd, mode >= GPU_TEST_WARP ? 32 : 1))
+		return -1001;
+	double end = now_s() + (double)gpu_timeout_ns(30000000000ull) / 1e9;
+	cudaError_t err;
+	while ((err = cudaStreamQuery(0)) == cudaErrorNotReady) {
+		if (now_s() > end) {
+			fprintf(stderr, "FAIL: single command still running: hang\n");
+			exit(1);
+		}
+		usleep(100);
+	}
+	if (err != cudaSuccess || cudaMemcpy(&c, e->cmd, sizeof(c), cudaMemcpyDeviceToHost) != cudaSuccess)
+		return -1002;
+	if (status)
+		*status = c.status;
+	return c.rc;
+}
+
+static void test_split(void)
+{
+	struct env e;
+	/* transfer limit 16 KiB (qpair option), namespace stamped with seed 3 */
+	if (env_open(&e, "gpuemu:hbm:16M", 0, GPU_API_THREAD, 2, 64, 0, 16, 64 << 10, 16 << 10)) {
+		CHECK(0, "setup");
+		gpu_ctrl_close(e.c);
+		return;
+	}
+	gpu_ctrl_engine_stop(e.c, NULL);
+	CHECK(gpu_ctrl_ns_stamp(e.c, 3) == 0, "stamp");
+	CHECK(gpu_ctrl_engine_start(e.c) == 0, "restart");
+	uint8_t *host = malloc(1 << 20);
+	uint32_t st = 0;
+	/* 64 KiB at an unaligned buffer offset (512): split into 16 KiB commands of 5 pages (PRP lists) */
+	CHECK(cudaMemset(e.buf, 0, 1 << 20) == cudaSuccess, "memset");
+	int rc = one(&e, GPU_TEST_SYNC, 2, 512, 1000, 128, &st);
+	CHECK(rc == 0, "split read rc %d status 0x%x", rc, st);
+	cudaMemcpy(host, e.buf + 512, 65536, cudaMemcpyDeviceToHost);
+	int bad = 0;
+	for (uint32_t i = 0; i < 65536 / 8; i++)
+		bad += ((uint64_t *)host)[i] != gpu_stamp_word(3, 1000 + i / 64, i % 64);
+	CHECK(bad == 0, "split read: %d words wrong", bad);
+	/* a dword-aligned (not 16-byte aligned) buffer: the engine's slow path */
+	rc = one(&e, GPU_TEST_SYNC, 2, 4100, 7, 3, &st);
+	cudaMemcpy(host, e.buf + 4100, 1536, cudaMemcpyDeviceToHost);
+	bad = 0;
+	for (uint32_t i = 0; i < 1536 / 4; i++) {
+		uint64_t w = gpu_stamp_word(3, 7 + i / 128, (i % 128) / 2);
+		bad += ((uint32_t *)host)[i] != (uint32_t)(i % 2 ? w >> 32 : w);
+	}
+	CHECK(rc == 0 && bad == 0, "dword-aligned read rc %d, %d words wrong", rc, bad);
+	/* refused: async over the limit, warp over the limit, range past the end, odd address */
+	CHECK(one(&e, GPU_TEST_ASYNC, 2, 0, 0, 64, &st) == -E2BIG, "async over the limit");
+	CHECK(one(&e, GPU_TEST_WARP, 2, 0, 0, 64, &st) == -E2BIG, "warp over the limit");
+	CHECK(one(&e, GPU_TEST_SYNC, 2, 0, (16u << 20) / 512 - 1, 2, &st) == -EINVAL, "past the end");
+	CHECK(one(&e, GPU_TEST_SYNC, 2, 1, 0, 1, &st) == -EINVAL, "odd address");
+	/* async: poll returns -EAGAIN until done, then the data is there */
+	rc = one(&e, GPU_TEST_ASYNC, 2, 0, 2048, 32, &st);
+	CHECK(rc == 0, "async rc %d", rc);
+	/* write zeroes is not in the API; a write then a read of another block */
+	rc = one(&e, GPU_TEST_WARP, 1, 0, 5000, 8, &st);
+	CHECK(rc == 0, "warp write rc %d", rc);
+	printf("ok split: 64 KiB in 16 KiB commands via PRP lists, unaligned buffers, refused requests\n");
+	free(host);
+	env_close(&e);
+}
+
+static void test_faults(void)
+{
+	/* short timeouts for the dropped completions (still scaled by AISIO_TIMEOUT_SCALE) */
+	const char *s = getenv("AISIO_TIMEOUT_SCALE");
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%g", (s ? atof(s) : 1.0) * 0.1);
+	setenv("AISIO_TIMEOUT_SCALE", buf, 1);
+	for (int pass = 0; pass < 2; pass++) {
+		const char *dev = pass ? "gpuemu:host:16M,engine=cpu" : "gpuemu:hbm:16M";
+		struct env e;
+		if (env_open(&e, dev, pass, GPU_API_THREAD, 2, 64, 0, 16, 4096, 0)) {
+			CHECK(0, "setup %s", dev);
+			gpu_ctrl_close(e.c);
+			continue;
+		}
+		uint32_t st = 0;
+		CHECK(gpu_ctrl_fault_error(e.c, 100, 199, NVME_SC_READ_ERROR) == 0, "fault");
+		for (int mode = GPU_TEST_SYNC; mode <= GPU_TEST_WARP; mode++) {
+			st = 0;
+			int rc = one(&e, mode, 2, 0, 150, 8, &st);
+			CHECK(rc == -EIO && st == NVME_SC_READ_ERROR, "%s mode %d: rc %d status 0x%x", dev, mode, rc, st);
+			rc = one(&e, mode, 2, 0, 300, 8, &st);
+			CHECK(rc == 0, "%s mode %d outside the range: rc %d", dev, mode, rc);
+		}
+		CHECK(gpu_ctrl_fault_clear(e.c) == 0 && gpu_ctrl_fault_drop(e.c, 500, 500) == 0, "drop");
+		for (int mode = GPU_TEST_SYNC; mode <= GPU_TEST_WARP; mode++) {
+			double t0 = now_s();
+			int rc = one(&e, mode, 2, 0, 500, 1, &st);
+			CHECK(rc == -ETIMEDOUT, "%s mode %d dropped: rc %d", dev, mode, rc);
+			rc = one(&e, mode, 2, 0, 600, 1, &st);
+			CHECK(rc == 0, "%s mode %d after a drop, same queue: rc %d", dev, mode, rc);
+			printf("ok %s mode %d: dropped completion -> -ETIMEDOUT in %.2f s, queue still usable\n", dev, mode,
+			       now_s() - t0);
+		}
+		gpu_ctrl_fault_clear(e.c);
+		printf("ok %s: error status 0x%x reaches the caller (sync, async, warp)\n", dev, NVME_SC_READ_ERROR);
+		env_close(&e);
+	}
+	/* owned queues: a lost completion fails the queue (its id could come back) */
+	struct env e;
+	if (env_open(&e, "gpuemu:hbm:16M", 0, GPU_API_OWNED, 1, 64, 0, 32, 4096, 0) == 0) {
+		uint32_t st = 0;
+		CHECK(one(&e, GPU_TEST_OWNED, 2, 0, 10, 1, &st) == 0, "owned read");
+		gpu_ctrl_fault_drop(e.c, 20, 20);
+		int rc = one(&e, GPU_TEST_OWNED, 2, 0, 20, 1, &st);
+		CHECK(rc == -ETIMEDOUT, "owned drop: rc %d", rc);
+		rc = one(&e, GPU_TEST_OWNED, 2, 0, 30, 1, &st);
+		CHECK(rc == -ENXIO, "owned queue failed after a drop: rc %d", rc);
+		printf("ok owned queue: dropped completion -> -ETIMEDOUT, then -ENXIO (queue marked failed)\n");
+	} else {
+		CHECK(0, "owned setup");
+	}
+	env_close(&e);
+}
+
+static void test_trap(void)
+{
+	struct env e;
+	if (env_open(&e, "gpuemu:hbm:16M", 0, GPU_API_THREAD, 2, 64, 0, 16, 4096, 0)) {
+		CHECK(0, "setup");
+		gpu_ctrl_close(e.c);
+		return;
+	}
+	uint32_t st;
+	CHECK(one(&e, GPU_TEST_SYNC, 2, 0, 1, 1, &st) == 0, "read before the fault");
+	fprintf(stderr, "(a GPU fault follows on purpose)\n");
+	gpu_test_trap();
+	double end = now_s() + 30;
+	while (cudaStreamQuery(0) == cudaErrorNotReady && now_s() < end)
+		usleep(1000);
+	double t0 = now_s();
+	gpu_ctrl_engine_stop(e.c, NULL);
+	gpu_ctrl_close(e.c);
+	CHECK(now_s() - t0 < 30, "teardown took %.1f s", now_s() - t0);
+	printf("ok teardown after a GPU fault in %.2f s\n", now_s() - t0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: gpu_test matrix DEV [gpu,host]|wrap|split|faults|trap\n");
+		return 2;
+	}
+	const char *t = argv[1];
+	{
+		need_gpu();
+		if (!strcmp(t, "matrix") && argc >= 3)
+			test_matrix(argv[2], argc >= 4 ? argv[3] : "gpu,host");
+		else if (!strcmp(t, "wrap"))
+			test_wrap();
+		else if (!strcmp(t, "split"))
+			test_split();
+		else if (!strcmp(t, "faults"))
+			test_faults();
+		else if (!strcmp(t, "trap"))
+			test_trap();
+		else if (!strcmp(t, "probe"))
+			return 0;
+		else {
+			fprintf(stderr, "gpu_test: unknown case %s\n", t);
+			return 2;
+		}
+	}
+	printf("%s: %d failures\n", t, failures);
+	return failures ? 1 : 0;
+}
