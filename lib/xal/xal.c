@@ -1,0 +1,1073 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* XAL core: the builder the backends fill, lookups, walk, LBA conversion. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xal_priv.h"
+
+int xal_err(char *buf, size_t len, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	/* Keep the first message: it names the structure that failed, later ones only unwind. */
+	if (buf && len && !buf[0]) {
+		va_start(ap, fmt);
+		vsnprintf(buf, len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static int grow(void **p, uint64_t *cap, uint64_t need, size_t elem)
+{
+	uint64_t ncap;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	np = realloc(*p, ncap * elem);
+	if (!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static int map_resize(struct xal_build *b, uint64_t slots)
+{
+	uint64_t *ino = malloc(slots * sizeof(*ino));
+	uint32_t *idx = malloc(slots * sizeof(*idx));
+
+	if (!ino || !idx) {
+		free(ino);
+		free(idx);
+		return -ENOMEM;
+	}
+	for (uint64_t i = 0; i < slots; i++)
+		idx[i] = UINT32_MAX;
+	for (uint64_t i = 0; b->map_ino && i <= b->map_mask; i++) {
+		uint64_t s;
+
+		if (b->map_idx[i] == UINT32_MAX)
+			continue;
+		for (s = mix64(b->map_ino[i]) & (slots - 1); idx[s] != UINT32_MAX; s = (s + 1) & (slots - 1))
+			;
+		ino[s] = b->map_ino[i];
+		idx[s] = b->map_idx[i];
+	}
+	free(b->map_ino);
+	free(b->map_idx);
+	b->map_ino = ino;
+	b->map_idx = idx;
+	b->map_mask = slots - 1;
+	return 0;
+}
+
+static uint64_t pow2_at_least(uint64_t n)
+{
+	uint64_t p = 64;
+
+	while (p < n)
+		p *= 2;
+	return p;
+}
+
+int xal_build_init(struct xal_build *b, uint64_t inodes_hint, uint64_t dents_hint, uint64_t exts_hint)
+{
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	b->root = UINT32_MAX;
+	err = map_resize(b, pow2_at_least(inodes_hint * 2 + 2));
+	if (err)
+		return err;
+	if (inodes_hint && (err = grow((void **)&b->inodes, &b->cap_inodes, inodes_hint, sizeof(*b->inodes))))
+		return err;
+	if (dents_hint) {
+		uint64_t c = 0;
+
+		if ((err = grow((void **)&b->dents, &b->cap_dents, dents_hint, sizeof(*b->dents))))
+			return err;
+		if ((err = grow((void **)&b->dent_ino, &c, dents_hint, sizeof(*b->dent_ino))))
+			return err;
+	}
+	if (exts_hint && (err = grow((void **)&b->exts, &b->cap_exts, exts_hint, sizeof(*b->exts))))
+		return err;
+	return 0;
+}
+
+void xal_build_free(struct xal_build *b)
+{
+	free(b->inodes);
+	free(b->dents);
+	free(b->dent_ino);
+	free(b->exts);
+	free(b->names);
+	free(b->map_ino);
+	free(b->map_idx);
+	memset(b, 0, sizeof(*b));
+}
+
+int xal_build_find(const struct xal_build *b, uint64_t ino, uint32_t *idx)
+{
+	for (uint64_t s = mix64(ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask) {
+		if (b->map_ino[s] == ino) {
+			*idx = b->map_idx[s];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int xal_build_inode(struct xal_build *b, uint64_t ino, enum xal_type type, uint64_t size, uint32_t nlink,
+		    uint32_t *idx)
+{
+	struct xal_ino_rec *r;
+	uint64_t s;
+	int err;
+
+	if (xal_build_find(b, ino, idx) == 0)
+		return 0;
+	if (b->n_inodes >= UINT32_MAX - 1)
+		return -EOVERFLOW;
+	if ((b->map_used + 1) * 2 > b->map_mask + 1 && (err = map_resize(b, (b->map_mask + 1) * 2)))
+		return err;
+	if ((err = grow((void **)&b->inodes, &b->cap_inodes, b->n_inodes + 1, sizeof(*b->inodes))))
+		return err;
+	r = &b->inodes[b->n_inodes];
+	memset(r, 0, sizeof(*r));
+	r->ino = ino;
+	r->type = type;
+	r->size = size;
+	r->nlink = nlink;
+	for (s = mix64(ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask)
+		;
+	b->map_ino[s] = ino;
+	b->map_idx[s] = (uint32_t)b->n_inodes;
+	b->map_used++;
+	*idx = (uint32_t)b->n_inodes++;
+	return 1;
+}
+
+int xal_build_extent_blocks(struct xal_build *b, uint64_t fblk, uint64_t pblk, uint64_t nblk, uint32_t flags)
+{
+	uint32_t f = flags & 0x7fffu;
+	int err;
+
+	if (flags & ~0x7fffu)
+		f |= XAL_EXT_OTHER;
+	while (nblk) {
+		uint64_t n = nblk > XAL_REC_LEN_MAX ? XAL_REC_LEN_MAX : nblk;
+
+		if (fblk > XAL_REC_FOFF_MAX || fblk + n - 1 > XAL_REC_FOFF_MAX || pblk > XAL_REC_PBLK_MAX)
+			return -EFBIG;
+		if ((err = grow((void **)&b->exts, &b->cap_exts, b->n_exts + 1, sizeof(*b->exts))))
+			return err;
+		b->exts[b->n_exts].w0 = fblk | ((uint64_t)f << XAL_REC_FOFF_BITS);
+		b->exts[b->n_exts].w1 = pblk | (n << XAL_REC_PBLK_BITS);
+		b->n_exts++;
+		fblk += n;
+		/* Unknown locations stay at 0 rather than pretending to be contiguous. */
+		if (pblk)
+			pblk += n;
+		nblk -= n;
+	}
+	return 0;
+}
+
+int xal_build_extent(struct xal_build *b, uint64_t foff, uint64_t doff, uint64_t len, uint32_t flags)
+{
+	uint64_t bs = b->block_size;
+	uint64_t first = foff / bs, end = (foff + len + bs - 1) / bs;
+
+	/* Not block-aligned extents (inline, tail) are kept as the blocks that contain them. */
+	return xal_build_extent_blocks(b, first, doff / bs, end - first, flags);
+}
+
+static int names_add(struct xal_build *b, const char *s, size_t len, int with_len, uint32_t *off)
+{
+	uint64_t need = b->n_names + len + 2;
+	int err;
+
+	if (need > UINT32_MAX)
+		return -EOVERFLOW;
+	if ((err = grow((void **)&b->names, &b->cap_names, need, 1)))
+		return err;
+	*off = (uint32_t)b->n_names;
+	if (with_len)
+		b->names[b->n_names++] = (char)len;
+	memcpy(b->names + b->n_names, s, len);
+	b->n_names += len;
+	b->names[b->n_names++] = 0;
+	return 0;
+}
+
+int xal_build_dent(struct xal_build *b, const char *name, size_t len, uint64_t child_ino)
+{
+	uint64_t cap;
+	uint32_t off;
+	int err;
+
+	if (len == 0 || len > 255)
+		return -ENAMETOOLONG;
+	if (b->n_dents >= UINT32_MAX - 1)
+		return -EOVERFLOW;
+	cap = b->cap_dents;
+	if ((err = grow((void **)&b->dents, &b->cap_dents, b->n_dents + 1, sizeof(*b->dents))))
+		return err;
+	if (b->cap_dents != cap || !b->dent_ino) {
+		uint64_t *np = realloc(b->dent_ino, b->cap_dents * sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		b->dent_ino = np;
+	}
+	if ((err = names_add(b, name, len, 1, &off)))
+		return err;
+	b->dents[b->n_dents].name = off;
+	b->dents[b->n_dents].inode = UINT32_MAX;
+	b->dent_ino[b->n_dents] = child_ino;
+	b->n_dents++;
+	return 0;
+}
+
+static int name_cmp(const char *names, uint32_t a, const char *s, size_t slen)
+{
+	size_t alen = (unsigned char)names[a];
+	size_t n = alen < slen ? alen : slen;
+	int c = memcmp(names + a + 1, s, n);
+
+	if (c)
+		return c;
+	return alen < slen ? -1 : alen > slen;
+}
+
+/* Sorts entries by name with their inode numbers alongside (insertion sort for small runs). */
+static void dent_sort(const char *names, struct xal_dent *d, uint64_t *ino, uint64_t n)
+{
+	if (n < 16) {
+		for (uint64_t i = 1; i < n; i++) {
+			struct xal_dent kd = d[i];
+			uint64_t ki = ino[i];
+			uint64_t j = i;
+
+			while (j > 0 && name_cmp(names, d[j - 1].name, names + kd.name + 1,
+						 (unsigned char)names[kd.name]) > 0) {
+				d[j] = d[j - 1];
+				ino[j] = ino[j - 1];
+				j--;
+			}
+			d[j] = kd;
+			ino[j] = ki;
+		}
+		return;
+	}
+	/* Heap sort: in place, O(n log n) worst case whatever a corrupt directory holds. */
+	for (uint64_t start = n / 2; start-- > 0;) {
+		uint64_t root = start;
+
+		for (;;) {
+			uint64_t c = 2 * root + 1;
+
+			if (c >= n)
+				break;
+			if (c + 1 < n && name_cmp(names, d[c].name, names + d[c + 1].name + 1,
+						  (unsigned char)names[d[c + 1].name]) < 0)
+				c++;
+			if (name_cmp(names, d[root].name, names + d[c].name + 1, (unsigned char)names[d[c].name]) >= 0)
+				break;
+			struct xal_dent td = d[root];
+			uint64_t ti = ino[root];
+			d[root] = d[c];
+			ino[root] = ino[c];
+			d[c] = td;
+			ino[c] = ti;
+			root = c;
+		}
+	}
+	for (uint64_t end = n; end-- > 1;) {
+		struct xal_dent td = d[0];
+		uint64_t ti = ino[0];
+		uint64_t root = 0;
+
+		d[0] = d[end];
+		ino[0] = ino[end];
+		d[end] = td;
+		ino[end] = ti;
+		for (;;) {
+			uint64_t c = 2 * root + 1;
+
+			if (c >= end)
+				break;
+			if (c + 1 < end && name_cmp(names, d[c].name, names + d[c + 1].name + 1,
+						    (unsigned char)names[d[c + 1].name]) < 0)
+				c++;
+			if (name_cmp(names, d[root].name, names + d[c].name + 1, (unsigned char)names[d[c].name]) >= 0)
+				break;
+			td = d[root];
+			ti = ino[root];
+			d[root] = d[c];
+			ino[root] = ino[c];
+			d[c] = td;
+			ino[c] = ti;
+			root = c;
+		}
+	}
+}
+
+int xal_build_dir_done(struct xal_build *b, uint32_t dir_idx, uint64_t first)
+{
+	struct xal_ino_rec *r = &b->inodes[dir_idx];
+	uint64_t n = b->n_dents - first;
+
+	dent_sort(b->names, b->dents + first, b->dent_ino + first, n);
+	/* Duplicate names in one directory: a corrupt directory, or a name seen twice by a racing walk. */
+	for (uint64_t i = 1; i < n; i++) {
+		const struct xal_dent *p = &b->dents[first + i - 1], *q = &b->dents[first + i];
+
+		if (name_cmp(b->names, p->name, b->names + q->name + 1, (unsigned char)b->names[q->name]) == 0)
+			return -EUCLEAN;
+	}
+	r->first = (uint32_t)first;
+	r->count = (uint32_t)n;
+	return 0;
+}
+
+int xal_build_symlink(struct xal_build *b, uint32_t idx, const char *target, size_t len)
+{
+	uint32_t off;
+	int err;
+
+	if (len > 65535)
+		return -ENAMETOOLONG;
+	if ((err = names_add(b, target, len, 0, &off)))
+		return err;
+	b->inodes[idx].first = off;
+	b->inodes[idx].count = (uint32_t)len;
+	b->inodes[idx].flags |= XAL_INO_HAS_TARGET;
+	return 0;
+}
+
+static void *shrink(void *p, uint64_t n, size_t elem)
+{
+	void *np;
+
+	if (!n) {
+		free(p);
+		return NULL;
+	}
+	np = realloc(p, n * elem);
+	return np ? np : p;
+}
+
+struct walk_frame {
+	uint32_t dir;
+	uint32_t pos;
+	uint64_t hash;
+	size_t path_len;
+};
+
+/* Bitmap of visited directories: a corrupt tree may name one directory twice or loop. */
+static int visited_test_set(uint64_t *bm, uint32_t i)
+{
+	uint64_t m = 1ull << (i & 63);
+	int was = !!(bm[i >> 6] & m);
+
+	bm[i >> 6] |= m;
+	return was;
+}
+
+static void hash_insert(struct xal_hent *t, uint64_t mask, uint64_t h, uint32_t inode, uint64_t *dups)
+{
+	uint64_t s;
+
+	for (s = mix64(h) & mask; t[s].flags & XAL_HENT_USED; s = (s + 1) & mask) {
+		if (t[s].hash == h) {
+			if (!(t[s].flags & XAL_HENT_DUP))
+				(*dups)++;
+			t[s].flags |= XAL_HENT_DUP;
+			return;
+		}
+	}
+	t[s].hash = h;
+	t[s].inode = inode;
+	t[s].flags = XAL_HENT_USED;
+}
+
+/* Walks the finished pools from the root: counts reachable inodes, fills the path hash. */
+int xal_hash_build(struct xal *x, struct xal_hent *t, uint64_t mask, uint64_t *reachable, uint64_t *dups)
+{
+	struct xal_hdr *h = x->hdr;
+	uint64_t nbm = (h->n_inodes + 63) / 64 + 1;
+	uint64_t *dirs = calloc(nbm, 8), *seen = calloc(nbm, 8);
+	struct walk_frame *st = NULL;
+	uint64_t depth = 0, cap = 0;
+	int err = 0;
+
+	if (!dirs || !seen) {
+		err = -ENOMEM;
+		goto out;
+	}
+	*reachable = 0;
+	*dups = 0;
+	if (h->root >= h->n_inodes)
+		goto out;
+	visited_test_set(seen, h->root);
+	(*reachable)++;
+	if (t)
+		hash_insert(t, mask, XAL_HASH_SEED, h->root, dups);
+	visited_test_set(dirs, h->root);
+	if ((err = grow((void **)&st, &cap, 1, sizeof(*st))))
+		goto out;
+	st[depth++] = (struct walk_frame){ .dir = h->root, .hash = XAL_HASH_SEED };
+	while (depth) {
+		struct walk_frame *f = &st[depth - 1];
+		const struct xal_ino_rec *d = &x->inodes[f->dir];
+		const struct xal_dent *e;
+		const struct xal_ino_rec *c;
+		uint64_t hh;
+
+		if (f->pos >= d->count) {
+			depth--;
+			continue;
+		}
+		e = &x->dents[d->first + f->pos++];
+		c = &x->inodes[e->inode];
+		hh = xal_hash_child(f->hash, f->dir == h->root && depth == 1, x->names + e->name + 1,
+				    (unsigned char)x->names[e->name]);
+		if (!visited_test_set(seen, e->inode))
+			(*reachable)++;
+		if (t)
+			hash_insert(t, mask, hh, e->inode, dups);
+		if (c->type == XAL_TYPE_DIR && !visited_test_set(dirs, e->inode)) {
+			if ((err = grow((void **)&st, &cap, depth + 1, sizeof(*st))))
+				goto out;
+			st[depth++] = (struct walk_frame){ .dir = e->inode, .hash = hh };
+		}
+	}
+out:
+	free(st);
+	free(dirs);
+	free(seen);
+	return err;
+}
+
+int xal_build_finish(struct xal_build *b, struct xal *x)
+{
+	struct xal_hdr *h = x->hdr;
+	uint64_t slots, reach, dups;
+	int err;
+
+	if (b->root == UINT32_MAX)
+		return xal_err(b->errbuf, b->errlen, -EUCLEAN, "no root directory indexed");
+	if (b->inodes[b->root].type != XAL_TYPE_DIR)
+		return xal_err(b->errbuf, b->errlen, -EUCLEAN, "root inode %llu is not a directory",
+			       (unsigned long long)b->root_ino);
+	for (uint64_t i = 0; i < b->n_dents; i++) {
+		uint32_t idx;
+
+		if (xal_build_find(b, b->dent_ino[i], &idx))
+			return xal_err(b->errbuf, b->errlen, -EUCLEAN,
+				       "directory entry '%s' names inode %llu, which is not allocated",
+				       b->names + b->dents[i].name + 1, (unsigned long long)b->dent_ino[i]);
+		b->dents[i].inode = idx;
+	}
+	free(b->dent_ino);
+	b->dent_ino = NULL;
+	free(b->map_ino);
+	free(b->map_idx);
+	b->map_ino = NULL;
+	b->map_idx = NULL;
+
+	x->inodes = shrink(b->inodes, b->n_inodes, sizeof(*b->inodes));
+	x->dents = shrink(b->dents, b->n_dents, sizeof(*b->dents));
+	x->exts = shrink(b->exts, b->n_exts, sizeof(*b->exts));
+	x->names = shrink(b->names, b->n_names, 1);
+	x->owns_pools = 1;
+	h->n_inodes = x->cap_inodes = b->n_inodes;
+	h->n_dents = x->cap_dents = b->n_dents;
+	h->n_exts = x->cap_exts = b->n_exts;
+	h->n_names = x->cap_names = b->n_names;
+	h->root = b->root;
+	h->block_size = b->block_size;
+	b->inodes = NULL;
+	b->dents = NULL;
+	b->exts = NULL;
+	b->names = NULL;
+	b->n_inodes = b->n_dents = b->n_exts = b->n_names = 0;
+
+	if ((err = xal_hash_build(x, NULL, 0, &reach, &dups)))
+		return err;
+	slots = pow2_at_least((h->n_dents + 1) * 2);
+	x->hash = calloc(slots, sizeof(*x->hash));
+	if (!x->hash)
+		return -ENOMEM;
+	x->n_hash = h->n_hash = slots;
+	if ((err = xal_hash_build(x, x->hash, slots - 1, &reach, &dups)))
+		return err;
+	h->reachable = reach;
+	h->hash_collisions = dups;
+	return 0;
+}
+
+void xal_pools_free(struct xal *x)
+{
+	if (x->owns_pools) {
+		free(x->inodes);
+		free(x->dents);
+		free(x->exts);
+		free(x->names);
+		free(x->hash);
+	}
+	x->inodes = NULL;
+	x->dents = NULL;
+	x->exts = NULL;
+	x->names = NULL;
+	x->hash = NULL;
+	x->owns_pools = 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Indexes x->source into fresh pools of x (x->hdr must point at x->local). */
+static int index_source(struct xal *x, enum xal_backend be, char *errbuf, size_t errlen)
+{
+	struct xal_build b;
+	double t0 = now_s();
+	int err;
+
+	if ((err = xal_build_init(&b, 0, 0, 0)))
+		return err;
+	b.errbuf = errbuf;
+	b.errlen = errlen;
+	if (be == XAL_BACKEND_FIEMAP)
+		err = xal_fiemap_index(&b, x->source, x->open_flags, x->hdr);
+	else
+		err = xal_xfs_index(&b, x->source, x->hdr);
+	if (!err)
+		err = xal_build_finish(&b, x);
+	xal_build_free(&b);
+	x->hdr->backend = be;
+	x->hdr->index_seconds = now_s() - t0;
+	return err;
+}
+
+int xal_reindex(struct xal *x, char *errbuf, size_t errlen)
+{
+	struct xal nx;
+	int err;
+
+	memset(&nx, 0, sizeof(nx));
+	nx.hdr = &nx.local;
+	nx.source = x->source;
+	nx.open_flags = x->open_flags;
+	err = index_source(&nx, (enum xal_backend)x->local.backend, errbuf, errlen);
+	if (err) {
+		xal_pools_free(&nx);
+		return err;
+	}
+	xal_pools_free(x);
+	nx.local.seq = x->local.seq;
+	x->local = nx.local;
+	x->local.magic = XAL_MAGIC;
+	x->local.version = XAL_VERSION;
+	x->inodes = nx.inodes;
+	x->dents = nx.dents;
+	x->exts = nx.exts;
+	x->names = nx.names;
+	x->hash = nx.hash;
+	x->cap_inodes = nx.cap_inodes;
+	x->cap_dents = nx.cap_dents;
+	x->cap_exts = nx.cap_exts;
+	x->cap_names = nx.cap_names;
+	x->n_hash = nx.n_hash;
+	x->owns_pools = 1;
+	return 0;
+}
+
+int xal_open(struct xal **out, const char *source, const struct xal_opts *opts)
+{
+	struct xal_opts def = { 0 };
+	enum xal_backend be;
+	struct stat st;
+	struct xal *x;
+	int err;
+
+	if (!out || !source)
+		return -EINVAL;
+	if (!opts)
+		opts = &def;
+	if (opts->errbuf && opts->errlen)
+		opts->errbuf[0] = 0;
+	if (stat(source, &st))
+		return xal_err(opts->errbuf, opts->errlen, -errno, "%s: %s", source, strerror(errno));
+	be = opts->backend;
+	if (be == XAL_BACKEND_AUTO)
+		be = S_ISDIR(st.st_mode) ? XAL_BACKEND_FIEMAP : XAL_BACKEND_XFS;
+	if (be == XAL_BACKEND_FIEMAP && !S_ISDIR(st.st_mode))
+		return xal_err(opts->errbuf, opts->errlen, -ENOTDIR,
+			       "%s: the FIEMAP backend needs a directory of a mounted file system", source);
+	if (be == XAL_BACKEND_XFS && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return xal_err(opts->errbuf, opts->errlen, -EINVAL,
+			       "%s: the XFS backend needs an image file or a block device", source);
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->hdr = &x->local;
+	x->open_flags = opts->flags;
+	x->source = strdup(source);
+	if (!x->source) {
+		free(x);
+		return -ENOMEM;
+	}
+	err = index_source(x, be, opts->errbuf, opts->errlen);
+	if (err) {
+		xal_close(x);
+		return err;
+	}
+	x->local.magic = XAL_MAGIC;
+	x->local.version = XAL_VERSION;
+	*out = x;
+	return 0;
+}
+
+/* Bounds-checked accessors: a shared index may be torn while a reader looks. */
+static int ino_view(const struct xal *x, uint32_t idx, struct xal_inode *out)
+{
+	const struct xal_ino_rec *r;
+
+	if (idx >= x->cap_inodes)
+		return -EUCLEAN;
+	r = &x->inodes[idx];
+	out->idx = idx;
+	out->type = (enum xal_type)r->type;
+	out->ino = r->ino;
+	out->size = r->size;
+	out->nlink = r->nlink;
+	out->count = r->count;
+	if (out->type != XAL_TYPE_DIR && out->type != XAL_TYPE_REG && !(r->flags & XAL_INO_HAS_TARGET))
+		out->count = 0;
+	return 0;
+}
+
+int xal_inode_get(const struct xal *x, uint32_t idx, struct xal_inode *out)
+{
+	if (!x || !out)
+		return -EINVAL;
+	if (idx >= __atomic_load_n(&x->hdr->n_inodes, __ATOMIC_RELAXED))
+		return -ENOENT;
+	return ino_view(x, idx, out);
+}
+
+int xal_root(const struct xal *x, struct xal_inode *root)
+{
+	if (!x || !root)
+		return -EINVAL;
+	return ino_view(x, x->hdr->root, root);
+}
+
+static int dent_at(const struct xal *x, const struct xal_ino_rec *d, uint32_t i, const struct xal_dent **e)
+{
+	uint64_t k = (uint64_t)d->first + i;
+
+	if (i >= d->count || k >= x->cap_dents)
+		return -EUCLEAN;
+	*e = &x->dents[k];
+	if ((*e)->name >= x->cap_names || (*e)->name + 1ull + (unsigned char)x->names[(*e)->name] >= x->cap_names)
+		return -EUCLEAN;
+	return 0;
+}
+
+static int dir_search(const struct xal *x, uint32_t dir, const char *name, size_t len, uint32_t *child)
+{
+	const struct xal_ino_rec *d;
+	uint32_t lo = 0, hi;
+
+	if (dir >= x->cap_inodes)
+		return -EUCLEAN;
+	d = &x->inodes[dir];
+	if (d->type != XAL_TYPE_DIR)
+		return -ENOTDIR;
+	hi = d->count;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct xal_dent *e;
+		int c, err;
+
+		if ((err = dent_at(x, d, mid, &e)))
+			return err;
+		c = name_cmp(x->names, e->name, name, len);
+		if (c == 0) {
+			*child = e->inode;
+			return 0;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -ENOENT;
+}
+
+int xal_dir_lookup(const struct xal *x, const struct xal_inode *dir, const char *name, size_t len,
+		   struct xal_inode *child)
+{
+	uint32_t c;
+	int err;
+
+	if (!x || !dir || !name || !child)
+		return -EINVAL;
+	if ((err = dir_search(x, dir->idx, name, len, &c)))
+		return err;
+	return ino_view(x, c, child);
+}
+
+int xal_lookup(const struct xal *x, const char *path, struct xal_inode *out)
+{
+	uint32_t cur;
+	const char *p;
+
+	if (!x || !path || !out)
+		return -EINVAL;
+	cur = x->hdr->root;
+	p = path;
+	while (*p) {
+		const char *s;
+		size_t len;
+		int err;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		s = strchr(p, '/');
+		len = s ? (size_t)(s - p) : strlen(p);
+		if (len == 1 && p[0] == '.') {
+			p += len;
+			continue;
+		}
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return -EINVAL;
+		if (len > 255)
+			return -ENAMETOOLONG;
+		if ((err = dir_search(x, cur, p, len, &cur)))
+			return err;
+		p += len;
+	}
+	return ino_view(x, cur, out);
+}
+
+uint64_t xal_path_hash(const char *path)
+{
+	uint64_t h = XAL_HASH_SEED;
+	int root = 1;
+	const char *p = path;
+
+	while (p && *p) {
+		const char *s;
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		s = strchr(p, '/');
+		len = s ? (size_t)(s - p) : strlen(p);
+		if (!(len == 1 && p[0] == '.')) {
+			h = xal_hash_child(h, root, p, len);
+			root = 0;
+		}
+		p += len;
+	}
+	return h;
+}
+
+int xal_lookup_hash(const struct xal *x, uint64_t hash, struct xal_inode *out)
+{
+	uint64_t mask, s, n = 0;
+
+	if (!x || !out)
+		return -EINVAL;
+	if (!x->n_hash)
+		return -ENOENT;
+	mask = x->n_hash - 1;
+	for (s = mix64(hash) & mask; n <= mask; s = (s + 1) & mask, n++) {
+		const struct xal_hent *e = &x->hash[s];
+
+		if (!(e->flags & XAL_HENT_USED))
+			return -ENOENT;
+		if (e->hash == hash) {
+			if (e->flags & XAL_HENT_DUP)
+				return -ENOTUNIQ;
+			return ino_view(x, e->inode, out);
+		}
+	}
+	return -ENOENT;
+}
+
+int xal_dirent(const struct xal *x, const struct xal_inode *dir, uint32_t i, const char **name, size_t *name_len,
+	       struct xal_inode *child)
+{
+	const struct xal_dent *e;
+	int err;
+
+	if (!x || !dir || dir->idx >= x->cap_inodes)
+		return -EINVAL;
+	if (x->inodes[dir->idx].type != XAL_TYPE_DIR)
+		return -ENOTDIR;
+	if (i >= x->inodes[dir->idx].count)
+		return -ENOENT;
+	if ((err = dent_at(x, &x->inodes[dir->idx], i, &e)))
+		return err;
+	if (name)
+		*name = x->names + e->name + 1;
+	if (name_len)
+		*name_len = (unsigned char)x->names[e->name];
+	return child ? ino_view(x, e->inode, child) : 0;
+}
+
+int xal_extent_get(const struct xal *x, const struct xal_inode *file, uint32_t i, struct xal_extent *out)
+{
+	const struct xal_ino_rec *r;
+	const struct xal_ext_rec *e;
+	uint64_t k, bs;
+
+	if (!x || !file || !out || file->idx >= x->cap_inodes)
+		return -EINVAL;
+	r = &x->inodes[file->idx];
+	if (r->type != XAL_TYPE_REG)
+		return -EISDIR;
+	k = (uint64_t)r->first + i;
+	if (i >= r->count)
+		return -ENOENT;
+	if (k >= x->cap_exts)
+		return -EUCLEAN;
+	e = &x->exts[k];
+	bs = x->hdr->block_size;
+	out->file_offset = (e->w0 & XAL_REC_FOFF_MAX) * bs;
+	out->flags = (uint32_t)(e->w0 >> XAL_REC_FOFF_BITS);
+	out->disk_offset = (e->w1 & XAL_REC_PBLK_MAX) * bs;
+	out->length = (e->w1 >> XAL_REC_PBLK_BITS) * bs;
+	if (i + 1 == r->count)
+		out->flags |= XAL_EXT_LAST;
+	else
+		out->flags &= ~XAL_EXT_LAST;
+	return 0;
+}
+
+int xal_symlink_target(const struct xal *x, const struct xal_inode *lnk, const char **target, size_t *len)
+{
+	const struct xal_ino_rec *r;
+
+	if (!x || !lnk || lnk->idx >= x->cap_inodes)
+		return -EINVAL;
+	r = &x->inodes[lnk->idx];
+	if (r->type != XAL_TYPE_LNK)
+		return -EINVAL;
+	if (!(r->flags & XAL_INO_HAS_TARGET))
+		return -ENODATA;
+	if ((uint64_t)r->first + r->count >= x->cap_names)
+		return -EUCLEAN;
+	*target = x->names + r->first;
+	*len = r->count;
+	return 0;
+}
+
+int xal_extent_lba(const struct xal *x, const struct xal_extent *ext, uint32_t lba_size, uint64_t *slba,
+		   uint64_t *nlb)
+{
+	uint64_t start;
+
+	if (!x || !ext || !lba_size || (lba_size & (lba_size - 1)))
+		return -EINVAL;
+	if (ext->flags & XAL_EXT_NO_RAW_READ)
+		return -ENODATA;
+	start = x->hdr->part_offset + ext->disk_offset;
+	if (start % lba_size || ext->length % lba_size)
+		return -EINVAL;
+	*slba = start / lba_size;
+	*nlb = ext->length / lba_size;
+	return 0;
+}
+
+int xal_walk(const struct xal *x, xal_walk_cb cb, void *arg)
+{
+	uint64_t nbm, depth = 0, cap = 0;
+	struct walk_frame *st = NULL;
+	struct xal_inode in;
+	uint64_t *dirs;
+	char *path;
+	size_t pcap = 4096;
+	int err;
+
+	if (!x || !cb)
+		return -EINVAL;
+	nbm = (x->cap_inodes + 63) / 64 + 1;
+	dirs = calloc(nbm, 8);
+	path = malloc(pcap);
+	if (!dirs || !path) {
+		err = -ENOMEM;
+		goto out;
+	}
+	path[0] = 0;
+	if ((err = ino_view(x, x->hdr->root, &in)))
+		goto out;
+	if ((err = cb(x, "", &in, arg)))
+		goto out;
+	visited_test_set(dirs, in.idx);
+	if ((err = grow((void **)&st, &cap, 1, sizeof(*st))))
+		goto out;
+	st[depth++] = (struct walk_frame){ .dir = in.idx, .path_len = 0 };
+	while (depth) {
+		struct walk_frame *f = &st[depth - 1];
+		const struct xal_dent *e;
+		size_t nlen, plen;
+
+		if (f->pos >= x->inodes[f->dir].count) {
+			depth--;
+			continue;
+		}
+		if ((err = dent_at(x, &x->inodes[f->dir], f->pos++, &e)))
+			goto out;
+		nlen = (unsigned char)x->names[e->name];
+		plen = f->path_len + (f->path_len ? 1 : 0) + nlen;
+		if (plen + 1 > pcap) {
+			char *np;
+
+			while (plen + 1 > pcap)
+				pcap *= 2;
+			np = realloc(path, pcap);
+			if (!np) {
+				err = -ENOMEM;
+				goto out;
+			}
+			path = np;
+		}
+		if (f->path_len)
+			path[f->path_len] = '/';
+		memcpy(path + plen - nlen, x->names + e->name + 1, nlen);
+		path[plen] = 0;
+		if ((err = ino_view(x, e->inode, &in)))
+			goto out;
+		if ((err = cb(x, path, &in, arg)))
+			goto out;
+		if (in.type == XAL_TYPE_DIR && !visited_test_set(dirs, in.idx)) {
+			if ((err = grow((void **)&st, &cap, depth + 1, sizeof(*st))))
+				goto out;
+			st[depth++] = (struct walk_frame){ .dir = in.idx, .path_len = plen };
+		}
+	}
+out:
+	free(st);
+	free(dirs);
+	free(path);
+	return err;
+}
+
+int xal_stats(const struct xal *x, struct xal_stats *s)
+{
+	const struct xal_hdr *h;
+
+	if (!x || !s)
+		return -EINVAL;
+	h = x->hdr;
+	memset(s, 0, sizeof(*s));
+	s->backend = h->backend == XAL_BACKEND_FIEMAP ? "fiemap" : "xfs";
+	s->fstype = h->fstype;
+	s->block_size = h->block_size;
+	s->part_offset = h->part_offset;
+	s->inodes = h->n_inodes;
+	s->reachable = h->reachable;
+	s->dentries = h->n_dents;
+	s->extents = h->n_exts;
+	s->name_bytes = h->n_names;
+	s->hash_slots = h->n_hash;
+	s->hash_collisions = h->hash_collisions;
+	s->index_seconds = h->index_seconds;
+	for (uint64_t i = 0; i < h->n_inodes && i < x->cap_inodes; i++) {
+		switch (x->inodes[i].type) {
+		case XAL_TYPE_DIR: s->dirs++; break;
+		case XAL_TYPE_REG: s->files++; break;
+		case XAL_TYPE_LNK: s->symlinks++; break;
+		default: s->others++; break;
+		}
+	}
+	s->mem_bytes = sizeof(*x) + h->n_inodes * sizeof(struct xal_ino_rec) + h->n_dents * sizeof(struct xal_dent) +
+		       h->n_exts * sizeof(struct xal_ext_rec) + h->n_names + h->n_hash * sizeof(struct xal_hent);
+	return 0;
+}
+
+const char *xal_type_str(enum xal_type t)
+{
+	static const char *const names[] = { "unknown", "file", "dir", "symlink", "chr", "blk", "fifo", "sock" };
+
+	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
+}
+
+const char *xal_ext_flags_str(uint32_t flags, char *buf, size_t len, const char *sep)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} tab[] = {
+		{ XAL_EXT_LAST, "last" },           { XAL_EXT_UNKNOWN, "unknown" },
+		{ XAL_EXT_DELALLOC, "delalloc" },   { XAL_EXT_ENCODED, "encoded" },
+		{ XAL_EXT_ENCRYPTED, "encrypted" }, { XAL_EXT_NOT_ALIGNED, "not_aligned" },
+		{ XAL_EXT_INLINE, "inline" },       { XAL_EXT_TAIL, "tail" },
+		{ XAL_EXT_UNWRITTEN, "unwritten" }, { XAL_EXT_MERGED, "merged" },
+		{ XAL_EXT_SHARED, "shared" },       { XAL_EXT_OTHER, "other" },
+	};
+	size_t off = 0;
+
+	if (!len)
+		return buf;
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		int n;
+
+		if (!(flags & tab[i].bit))
+			continue;
+		n = snprintf(buf + off, len - off, "%s%s", off ? sep : "", tab[i].name);
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
+void xal_close(struct xal *x)
+{
+	if (!x)
+		return;
+	xal_watch_stop(x);
+	xal_pools_free(x);
+	if (x->map)
+		xal_shm_unmap(x);
+	free(x->shm_name);
+	free(x->source);
+	free(x);
+}

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* XAL internals: pool records, the shared header, the builder the backends fill. */
+#ifndef AISIO_XAL_PRIV_H
+#define AISIO_XAL_PRIV_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <aisio/xal.h>
+
+#ifndef EUCLEAN
+#define EUCLEAN 117
+#endif
+
+/* Inode record, 32 bytes. */
+struct xal_ino_rec {
+	uint64_t ino;
+	uint64_t size;
+	uint32_t first;   /* dir: first dentry; file: first extent; symlink: target offset in names */
+	uint32_t count;   /* dir: dentries; file: extents; symlink: target length */
+	uint32_t nlink;
+	uint16_t type;    /* enum xal_type */
+	uint16_t flags;   /* XAL_INO_* */
+};
+#define XAL_INO_MOUNTPOINT 0x1  /* another file system is mounted here: not descended */
+#define XAL_INO_HAS_TARGET 0x2  /* symlink target kept */
+
+/* Directory entry, 8 bytes: name offset in the names pool ([u8 len][bytes][NUL]) and inode index. */
+struct xal_dent {
+	uint32_t name;
+	uint32_t inode;
+};
+
+/*
+ * Extent record, 16 bytes, in file-system blocks:
+ *   w0: file block (bits 0..47) | flags (bits 48..63)
+ *   w1: disk block (bits 0..43) | length in blocks (bits 44..63)
+ * Longer extents are stored as several records.
+ */
+struct xal_ext_rec {
+	uint64_t w0;
+	uint64_t w1;
+};
+#define XAL_REC_FOFF_BITS 48
+#define XAL_REC_PBLK_BITS 44
+#define XAL_REC_LEN_MAX ((1u << 20) - 1)
+#define XAL_REC_FOFF_MAX ((1ull << XAL_REC_FOFF_BITS) - 1)
+#define XAL_REC_PBLK_MAX ((1ull << XAL_REC_PBLK_BITS) - 1)
+
+/* Path hash slot, 16 bytes. */
+struct xal_hent {
+	uint64_t hash;
+	uint32_t inode;
+	uint32_t flags;   /* XAL_HENT_* */
+};
+#define XAL_HENT_USED 0x1
+#define XAL_HENT_DUP  0x2
+
+#define XAL_MAGIC 0x31584c4153494f41ull  /* "AOISALX1" */
+#define XAL_VERSION 1
+
+/*
+ * Header: geometry, counts, offsets of the pools. In process it sits in struct
+ * xal; exported, it starts the shared-memory region and seq is the seqlock.
+ */
+struct xal_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_size;
+	uint64_t seq;           /* seqlock: odd while the writer updates */
+	uint64_t region_size;
+	uint32_t block_size;
+	uint32_t root;
+	uint32_t backend;       /* enum xal_backend */
+	uint32_t pad0;
+	char fstype[16];
+	uint64_t part_offset;
+	/* current counts */
+	uint64_t n_inodes, n_dents, n_exts, n_names, n_hash;
+	/* capacities (fixed for a mapping) and byte offsets in the region */
+	uint64_t cap_inodes, cap_dents, cap_exts, cap_names;
+	uint64_t off_inodes, off_dents, off_exts, off_names, off_hash;
+	uint64_t reachable, hash_collisions;
+	double index_seconds;
+};
+
+struct xal_watch;
+
+struct xal {
+	struct xal_hdr *hdr;    /* &local or the shared region */
+	struct xal_hdr local;
+	struct xal_ino_rec *inodes;
+	struct xal_dent *dents;
+	struct xal_ext_rec *exts;
+	char *names;
+	struct xal_hent *hash;
+	uint64_t cap_inodes, cap_dents, cap_exts, cap_names, n_hash;  /* bounds of this mapping */
+	int owns_pools;         /* pools are malloc'ed */
+	void *map;              /* shared mapping (imported or exported) */
+	size_t map_len;
+	char *shm_name;         /* exported under this name */
+	char *source;
+	uint32_t open_flags;
+	struct xal_watch *watch;
+};
+
+/* Builder: growing pools, inode-number map, the backends fill it. */
+struct xal_build {
+	struct xal_ino_rec *inodes;
+	uint64_t n_inodes, cap_inodes;
+	struct xal_dent *dents;     /* during the build: inode field unused, child ino in dent_ino */
+	uint64_t *dent_ino;
+	uint64_t n_dents, cap_dents;
+	struct xal_ext_rec *exts;
+	uint64_t n_exts, cap_exts;
+	char *names;
+	uint64_t n_names, cap_names;
+	/* inode number -> index, open addressing */
+	uint64_t *map_ino;
+	uint32_t *map_idx;
+	uint64_t map_mask, map_used;
+	uint32_t block_size;
+	uint32_t root;              /* index of the root inode, UINT32_MAX until set */
+	uint64_t root_ino;
+	char *errbuf;
+	size_t errlen;
+};
+
+int xal_build_init(struct xal_build *b, uint64_t inodes_hint, uint64_t dents_hint, uint64_t exts_hint);
+void xal_build_free(struct xal_build *b);
+/* Adds an inode (or finds it by number); *idx gets its index, returns 1 if new, 0 if known. */
+int xal_build_inode(struct xal_build *b, uint64_t ino, enum xal_type type, uint64_t size, uint32_t nlink,
+		    uint32_t *idx);
+int xal_build_find(const struct xal_build *b, uint64_t ino, uint32_t *idx);
+/* Appends an extent (bytes) to the pool; the caller sets first/count of the inode. */
+int xal_build_extent(struct xal_build *b, uint64_t foff, uint64_t doff, uint64_t len, uint32_t flags);
+int xal_build_extent_blocks(struct xal_build *b, uint64_t fblk, uint64_t pblk, uint64_t nblk, uint32_t flags);
+int xal_build_dent(struct xal_build *b, const char *name, size_t len, uint64_t child_ino);
+/* Sorts the entries [first, n_dents) of one directory by name; sets its first/count. */
+int xal_build_dir_done(struct xal_build *b, uint32_t dir_idx, uint64_t first);
+int xal_build_symlink(struct xal_build *b, uint32_t idx, const char *target, size_t len);
+/* Resolves entries to inode indexes, shrinks pools, builds the hash: moves everything into x. */
+int xal_build_finish(struct xal_build *b, struct xal *x);
+
+int xal_err(char *buf, size_t len, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static inline enum xal_type xal_type_from_mode(uint32_t mode)
+{
+	switch (mode & 0170000) {
+	case 0100000: return XAL_TYPE_REG;
+	case 0040000: return XAL_TYPE_DIR;
+	case 0120000: return XAL_TYPE_LNK;
+	case 0020000: return XAL_TYPE_CHR;
+	case 0060000: return XAL_TYPE_BLK;
+	case 0010000: return XAL_TYPE_FIFO;
+	case 0140000: return XAL_TYPE_SOCK;
+	default: return XAL_TYPE_UNKNOWN;
+	}
+}
+
+static inline uint64_t xal_hash_step(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	/* FNV-1a, 64 bit */
+	for (size_t i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+#define XAL_HASH_SEED 0xcbf29ce484222325ull
+
+/* Hash of the path "parent/name" given the hash of parent; the root's hash is XAL_HASH_SEED. */
+static inline uint64_t xal_hash_child(uint64_t parent, int parent_is_root, const char *name, size_t len)
+{
+	uint64_t h = parent;
+
+	if (!parent_is_root)
+		h = xal_hash_step(h, "/", 1);
+	return xal_hash_step(h, name, len);
+}
+
+/* Backends */
+#include <sys/types.h>
+uint64_t xal_part_offset(dev_t dev);
+int xal_fiemap_index(struct xal_build *b, const char *dir, uint32_t flags, struct xal_hdr *hdr);
+int xal_xfs_index(struct xal_build *b, const char *dev, struct xal_hdr *hdr);
+
+/* Re-index into an existing xal (watch): rebuild from x->source and swap the pools. */
+int xal_reindex(struct xal *x, char *errbuf, size_t errlen);
+/* Publishes the pools of x into its exported region (seqlock write side). */
+int xal_shm_publish(struct xal *x);
+void xal_pools_free(struct xal *x);
+void xal_shm_unmap(struct xal *x);
+/* Walks the pools of x from the root; fills the path-hash table t (mask + 1 slots) when t is given. */
+int xal_hash_build(struct xal *x, struct xal_hent *t, uint64_t mask, uint64_t *reachable, uint64_t *dups);
+
+#endif
