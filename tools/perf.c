@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #define MAX_DEVS 16
 #define MAX_CPUS 256
@@ -49,12 +51,18 @@ struct perf_args {
 };
 
 /* One queue pair driven by one thread. */
+/* One queue pair driven by one thread; what the submit loop needs, in one place. */
 struct perf_queue {
 	struct nvmed_qpair *qp;
-	uint8_t *bufs;
-	unsigned slot;
-	unsigned inflight;
-	uint64_t next_lba;   /* sequential patterns */
+	uint8_t *buf;        /* next data buffer: qdepth of them round robin */
+	uint8_t *bufs, *bufs_end;
+	uint32_t iosize;
+	uint32_t nsid;
+	uint32_t nlb;
+	unsigned qdepth;
+	uint64_t first_lba;
+	uint64_t slots;      /* I/O-sized slots in the LBA range */
+	uint64_t next_slot;  /* sequential patterns */
 	uint64_t ios, failed;
 	struct perf_thread *t;
 	unsigned dev;
@@ -84,6 +92,7 @@ struct perf_thread {
 	int rc;
 	volatile int *stop;
 	uint64_t deadline_cycles;
+	double cpu_s;        /* CPU time this submitting thread used */
 };
 
 static volatile sig_atomic_t perf_signalled;
@@ -511,8 +520,7 @@ static inline uint64_t xorshift64(uint64_t *s)
 static void run_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
 {
 	struct perf_queue *q = qp->user;
-	q->inflight--;
-	q->ios++;
+	/* completions are counted by the driver (qp->completed); only failures here */
 	if (__builtin_expect(err != 0, 0))
 		q->failed++;
 	if (arg) {
@@ -522,30 +530,60 @@ static void run_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme
 	}
 }
 
-static inline int run_submit(struct perf_thread *t, struct perf_queue *q, uint64_t *seq)
+/* Submit until the queue pair is full (it has room for qdepth commands, so the
+ * driver's -EAGAIN is the bound). random and opc are constants in each
+ * specialised copy (see RUN_LOOP), so the loop carries no pattern tests. */
+static inline __attribute__((always_inline)) int run_fill(struct perf_thread *t, struct perf_queue *q, uint64_t *seq,
+							 const int random, const uint8_t opc)
 {
-	const struct perf_args *a = t->a;
-	struct perf_dev *d = &t->devs[q->dev];
-	uint64_t slot;
-	if (a->pattern == PAT_RANDREAD || a->pattern == PAT_RANDWRITE) {
-		/* multiply-shift maps 32 random bits onto [0, slots) without a division */
-		uint64_t r = xorshift64(&t->rng);
-		slot = d->slots <= UINT32_MAX ? ((r >> 32) * d->slots) >> 32 : r % d->slots;
-	} else {
-		slot = q->next_lba;
-		if (++q->next_lba == d->slots)
-			q->next_lba = 0;
+	for (;;) {
+		uint64_t slot;
+		if (random) {
+			/* multiply-shift maps 32 random bits onto [0, slots) without a division */
+			uint64_t r = xorshift64(&t->rng);
+			slot = q->slots <= UINT32_MAX ? ((r >> 32) * q->slots) >> 32 : r % q->slots;
+		} else {
+			slot = q->next_slot;
+			if (++q->next_slot == q->slots)
+				q->next_slot = 0;
+		}
+		uint8_t *buf = q->buf;
+		q->buf += q->iosize;
+		if (q->buf == q->bufs_end)
+			q->buf = q->bufs;
+		void *stamp = (++*seq & LAT_SAMPLE_MASK) == 0 ? (void *)(uintptr_t)cycles_now() : NULL;
+		int rc = nvmed_qpair_rw(q->qp, opc, q->nsid, q->first_lba + slot * q->nlb, q->nlb, buf, run_cb, stamp);
+		if (rc < 0)
+			return rc == -EAGAIN ? 0 : rc;
 	}
-	uint8_t *buf = q->bufs + (size_t)q->slot * a->iosize;
-	if (++q->slot == a->qdepth)
-		q->slot = 0;
-	void *stamp = (++*seq & LAT_SAMPLE_MASK) == 0 ? (void *)(uintptr_t)cycles_now() : NULL;
-	uint8_t opc = (a->pattern == PAT_READ || a->pattern == PAT_RANDREAD) ? NVME_CMD_READ : NVME_CMD_WRITE;
-	int rc = nvmed_qpair_rw(q->qp, opc, d->ns.nsid, d->first_lba + slot * d->nlb, d->nlb, buf, run_cb, stamp);
-	if (rc >= 0)
-		q->inflight++;
-	return rc;
 }
+
+/* One pass over the thread's queues: fill, ring once, reap. */
+static inline __attribute__((always_inline)) int run_pass(struct perf_thread *t, uint64_t *seq, const int random,
+							 const uint8_t opc)
+{
+	for (unsigned i = 0; i < t->nq; i++) {
+		struct perf_queue *q = &t->queues[i];
+		int rc = run_fill(t, q, seq, random, opc);
+		if (rc < 0) {
+			fprintf(stderr, "aisio perf: submit failed: %s\n", strerror(-rc));
+			return rc;
+		}
+		nvmed_qpair_ring(q->qp);
+		rc = nvmed_qpair_poll(q->qp, q->qdepth);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+#define RUN_LOOP(random, opc)                                                                  \
+	while (!*t->stop) {                                                                    \
+		if ((rc = run_pass(t, &seq, random, opc)) < 0)                                 \
+			break;                                                                 \
+		if ((++iter & 63) == 0 && cycles_now() > t->deadline_cycles)                  \
+			break;                                                                 \
+	}
 
 static void *run_thread(void *arg)
 {
@@ -560,39 +598,27 @@ static void *run_thread(void *arg)
 	}
 	uint64_t seq = 0;
 	unsigned iter = 0;
-	while (!*t->stop) {
-		for (unsigned i = 0; i < t->nq; i++) {
-			struct perf_queue *q = &t->queues[i];
-			while (q->inflight < a->qdepth) {
-				int rc = run_submit(t, q, &seq);
-				if (rc < 0) {
-					if (rc != -EAGAIN) {
-						fprintf(stderr, "aisio perf: submit failed: %s\n", strerror(-rc));
-						t->rc = rc;
-						goto out;
-					}
-					break;
-				}
-			}
-			nvmed_qpair_ring(q->qp);
-			int n = nvmed_qpair_poll(q->qp, a->qdepth);
-			if (n < 0) {
-				t->rc = n;
-				goto out;
-			}
-		}
-		if ((++iter & 63) == 0 && cycles_now() > t->deadline_cycles)
-			break;
+	int rc = 0;
+	/* one specialised loop per pattern */
+	switch (a->pattern) {
+	case PAT_RANDREAD: RUN_LOOP(1, NVME_CMD_READ) break;
+	case PAT_RANDWRITE: RUN_LOOP(1, NVME_CMD_WRITE) break;
+	case PAT_READ: RUN_LOOP(0, NVME_CMD_READ) break;
+	case PAT_WRITE: RUN_LOOP(0, NVME_CMD_WRITE) break;
 	}
-out:
+	t->rc = rc;
 	for (unsigned i = 0; i < t->nq; i++) {
 		struct perf_queue *q = &t->queues[i];
-		int rc = nvmed_qpair_drain(q->qp, a->timeout_ms + 1000);
-		if (rc < 0 && !t->rc)
-			t->rc = rc;
+		int drc = nvmed_qpair_drain(q->qp, a->timeout_ms + 1000);
+		if (drc < 0 && !t->rc)
+			t->rc = drc;
+		q->ios = q->qp->completed + q->qp->timeouts;
 		t->ios_per_dev[q->dev] += q->ios;
 		t->failed_per_dev[q->dev] += q->failed;
 	}
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	t->cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 	return NULL;
 }
 
@@ -669,13 +695,23 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 				rc = -ENOMEM;
 				goto out_threads;
 			}
-			q->next_lba = (d->slots / th->nq) * i % d->slots;
+			q->buf = q->bufs;
+			q->bufs_end = q->bufs + (size_t)a->qdepth * a->iosize;
+			q->iosize = a->iosize;
+			q->qdepth = a->qdepth;
+			q->nsid = d->ns.nsid;
+			q->nlb = d->nlb;
+			q->first_lba = d->first_lba;
+			q->slots = d->slots;
+			q->next_slot = (d->slots / th->nq) * i % d->slots;
 		}
 	}
 	struct sigaction sa = {.sa_handler = perf_on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
 	double t0 = mono_seconds();
 	uint64_t c0 = cycles_now();
 	for (unsigned t = 0; t < nthreads; t++) {
@@ -698,6 +734,13 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 		}
 	}
 	double elapsed = mono_seconds() - t0;
+	getrusage(RUSAGE_SELF, &ru1);
+	/* process CPU includes the emulated controller's engine threads, which stand in for a device */
+	double proc_cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+			  (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) * 1e-6;
+	double submit_cpu = 0;
+	for (unsigned t = 0; t < nthreads; t++)
+		submit_cpu += threads[t].cpu_s;
 
 	struct lat_hist *lat = calloc(1, sizeof(*lat));
 	uint64_t dev_ios[MAX_DEVS] = {0}, dev_failed[MAX_DEVS] = {0}, tot_ios = 0, tot_failed = 0;
@@ -741,9 +784,10 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 		}
 		printf("], \"total\": {\"ios\": %" PRIu64 ", \"iops\": %.1f, \"mib_s\": %.3f, \"failed\": %" PRIu64
 		       ", \"lat_us\": {\"mean\": %.3f, \"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f, \"samples\": %" PRIu64
-		       "}}}\n",
+		       "}}, \"cpu\": {\"submit_threads_s\": %.4f, \"process_s\": %.4f, \"iops_per_submit_cpu_s\": %.1f}}\n",
 		       tot_ios, (double)tot_ios / elapsed, (double)tot_ios * mib / elapsed, tot_failed, mean, p50, p99, p999,
-		       lat ? (double)lat->max_ns / 1000.0 : 0, lat ? lat->count : 0);
+		       lat ? (double)lat->max_ns / 1000.0 : 0, lat ? lat->count : 0, submit_cpu, proc_cpu,
+		       submit_cpu > 0 ? (double)tot_ios / submit_cpu : 0);
 	} else {
 		printf("aisio perf run: %s, qdepth %u, iosize %u, %u thread(s) x %u queue(s) per device, %.2f s\n",
 		       pattern_names[a->pattern], a->qdepth, a->iosize, nthreads, a->nqueues, elapsed);
@@ -755,6 +799,8 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 		       (double)tot_ios * mib / elapsed, tot_failed);
 		printf("latency (us, 1 in %u I/Os timed): mean %.2f  p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n",
 		       LAT_SAMPLE_MASK + 1, mean, p50, p99, p999, lat ? (double)lat->max_ns / 1000.0 : 0);
+		printf("cpu: submitting threads %.2f s, process %.2f s (engine threads of emulated devices included)\n",
+		       submit_cpu, proc_cpu);
 	}
 	free(lat);
 	if (perf_signalled)

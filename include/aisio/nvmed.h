@@ -135,21 +135,19 @@ int nvmed_qpair_create(struct nvmed_ctrl *c, unsigned depth, struct nvmed_qpair 
 /* Delete SQ then CQ; outstanding commands complete with -ECANCELED. */
 int nvmed_qpair_destroy(struct nvmed_qpair *qp);
 
-/* Per-command bookkeeping, indexed by command id. tick and state share one
- * 64-bit word so that submission marks a command busy with a single store. */
+/* Per-command bookkeeping, indexed by command id. The callback pointer doubles as
+ * the state: NULL when the cid is free, NVMED_CB_TIMED_OUT while a timed-out
+ * command's cid waits for its late completion, the caller's callback while busy;
+ * so completion tests and clears one word it loads anyway. */
 struct nvmed_req {
 	nvmed_cb cb;
 	void *arg;
-	union {
-		struct {
-			uint32_t tick;  /* qp->tick at submission: for the timeout */
-			uint32_t state; /* NVMED_REQ_* */
-		};
-		uint64_t tick_state;
-	};
+	uint32_t tick;  /* qp->tick at submission: for the timeout */
 };
 
-enum { NVMED_REQ_FREE = 0, NVMED_REQ_BUSY = 1, NVMED_REQ_TIMED_OUT = 2 };
+#define NVMED_CB_TIMED_OUT ((nvmed_cb)(uintptr_t)1)
+/* A cid is busy when its callback is a real function pointer. */
+#define NVMED_REQ_BUSY(r) ((uintptr_t)(r)->cb > (uintptr_t)NVMED_CB_TIMED_OUT)
 
 /* Hot fields first: the submit and poll paths touch the first two cache lines. */
 struct nvmed_qpair {
@@ -238,7 +236,7 @@ static inline int nvmed_qpair_commit(struct nvmed_qpair *qp, uint16_t cid, nvmed
 	struct nvmed_req *r = &qp->reqs[cid];
 	r->cb = cb;
 	r->arg = arg;
-	r->tick_state = (uint64_t)qp->tick | ((uint64_t)NVMED_REQ_BUSY << 32);
+	r->tick = qp->tick;
 	if (++qp->sq_tail == qp->depth)
 		qp->sq_tail = 0;
 	return cid;
@@ -353,24 +351,25 @@ static inline int nvmed_qpair_poll(struct nvmed_qpair *qp, unsigned max)
 		}
 		n++;
 		struct nvmed_req *r = &qp->reqs[cid];
-		if (__builtin_expect(cid >= qp->depth || r->state != NVMED_REQ_BUSY, 0)) {
+		nvmed_cb cb = r->cb;
+		if (__builtin_expect(cid >= qp->depth || !NVMED_REQ_BUSY(r), 0)) {
 			/* A late completion of a timed-out command frees its cid; anything
-			 * else is a controller bug we note and skip. */
-			if (cid < qp->depth && r->state == NVMED_REQ_TIMED_OUT) {
-				r->state = NVMED_REQ_FREE;
+			 * else is a controller bug we skip. */
+			if (cid < qp->depth && cb == NVMED_CB_TIMED_OUT) {
+				r->cb = NULL;
 				qp->free_cids[qp->nfree++] = cid;
 				qp->ntimedout--;
 			}
 			continue;
 		}
-		r->state = NVMED_REQ_FREE;
+		r->cb = NULL;
 		qp->free_cids[qp->nfree++] = cid;
 		int err = 0;
 		if (__builtin_expect(dw3 & 0x0ffe0000u, 0)) {
 			err = -EIO;
 			qp->errors++;
 		}
-		r->cb(qp, r->arg, err, e);
+		cb(qp, r->arg, err, e);
 	}
 	if (n) {
 		qp->cq_head = head;

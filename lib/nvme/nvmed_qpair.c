@@ -35,7 +35,7 @@ void nvmed_qpair_reinit(struct nvmed_qpair *qp)
 	qp->ntimedout = 0;
 	/* hand out low cids first: they are the ones whose PRP pages are warm */
 	for (int cid = qp->depth - 2; cid >= 0; cid--) {
-		qp->reqs[cid].state = NVMED_REQ_FREE;
+		qp->reqs[cid].cb = NULL;
 		qp->free_cids[qp->nfree++] = (uint16_t)cid;
 	}
 	qp->poll_countdown = NVMED_POLL_CHECK_INTERVAL;
@@ -111,11 +111,10 @@ void nvmed_qpair_cancel_all(struct nvmed_qpair *qp, int err)
 {
 	for (unsigned cid = 0; cid + 1 < qp->depth; cid++) {
 		struct nvmed_req *r = &qp->reqs[cid];
-		if (r->state == NVMED_REQ_BUSY) {
-			r->state = NVMED_REQ_FREE;
-			r->cb(qp, r->arg, err, NULL);
-		}
-		r->state = NVMED_REQ_FREE;
+		nvmed_cb cb = r->cb;
+		r->cb = NULL;
+		if ((uintptr_t)cb > (uintptr_t)NVMED_CB_TIMED_OUT)
+			cb(qp, r->arg, err, NULL);
 	}
 }
 
@@ -145,13 +144,14 @@ int nvmed_qpair_check(struct nvmed_qpair *qp)
 	 * reserved until a late completion or a reset, so it is never reused early. */
 	for (unsigned cid = 0; cid + 1 < qp->depth; cid++) {
 		struct nvmed_req *r = &qp->reqs[cid];
-		if (r->state == NVMED_REQ_BUSY && now - r->tick > qp->timeout_ms) {
-			r->state = NVMED_REQ_TIMED_OUT;
+		if (NVMED_REQ_BUSY(r) && now - r->tick > qp->timeout_ms) {
+			nvmed_cb cb = r->cb;
+			r->cb = NVMED_CB_TIMED_OUT;
 			qp->timeouts++;
 			qp->ntimedout++;
 			fprintf(stderr, "aisio: %s: queue %u command %u timed out after %u ms\n", qp->ctrl->pci->name,
 				qp->qid, cid, now - r->tick);
-			r->cb(qp, r->arg, -ETIMEDOUT, NULL);
+			cb(qp, r->arg, -ETIMEDOUT, NULL);
 		}
 	}
 	return 0;

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# figure: 4 KiB randread IOPS per CPU second: aisio on emu:ram and emu:null vs fio io_uring on a loop device over tmpfs
+# usage: bench/cpu/kernel_vs_emu.sh [OUTDIR]     (root: loop device; needs fio)
+# One submitting thread each, QD 128, same run. "machine CPU" is the busy time of
+# all CPUs from /proc/stat during the run: for fio it includes the loop device's
+# kernel workers, for aisio the emulated controller's engine thread (which stands
+# in for the device and would cost no host CPU with real hardware).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+aisio=${AISIO:-$here/build/tools/aisio}
+out=${1:-$here/bench/results/$(hostname -s)-$(date -u +%Y%m%d)}
+runtime=${RUNTIME:-10}
+mkdir -p "$out"
+[ "$(id -u)" = 0 ] || { echo "needs root (loop device)"; exit 77; }
+command -v fio >/dev/null || { echo "needs fio"; exit 77; }
+work=$(mktemp -d)
+mount -t tmpfs -o size=2G tmpfs "$work"
+truncate -s 1G "$work/img"
+dev=$(losetup --find --show "$work/img")
+cleanup() { losetup -d "$dev" 2>/dev/null || true; umount "$work" 2>/dev/null || true; rmdir "$work" 2>/dev/null || true; }
+trap cleanup EXIT
+dd if=/dev/urandom of="$dev" bs=1M count=1024 oflag=direct status=none
+
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8; exit}' /proc/stat; }   # user nice system irq softirq, in ticks
+hz=$(getconf CLK_TCK)
+measure() { # name, command...
+  local name=$1; shift
+  local b0=$(busy)
+  "$@" > "$work/out.json"
+  local b1=$(busy)
+  python3 - "$name" "$work/out.json" "$(( b1 - b0 ))" "$hz" <<'PY' | tee -a "$out/kernel_vs_emu.jsonl"
+import json, sys
+name, path, ticks, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+d = json.load(open(path))
+machine_cpu = ticks / hz
+if "jobs" in d:  # fio
+    j = d["jobs"][0]
+    iops = j["read"]["iops"]
+    runtime = j["read"]["runtime"] / 1000.0
+    thread_cpu = (j["usr_cpu"] + j["sys_cpu"]) / 100.0 * runtime
+else:
+    iops = d["total"]["iops"]
+    thread_cpu = d["cpu"]["submit_threads_s"]
+    runtime = d["elapsed_s"]
+ios = iops * runtime
+print(json.dumps({"name": name, "iops": iops, "runtime_s": runtime, "submit_thread_cpu_s": thread_cpu,
+                  "machine_cpu_s": machine_cpu, "iops_per_submit_cpu_s": ios / thread_cpu if thread_cpu else None,
+                  "iops_per_machine_cpu_s": ios / machine_cpu if machine_cpu else None}))
+PY
+}
+measure "fio io_uring loop/tmpfs" fio --name=k --filename="$dev" --ioengine=io_uring --direct=1 --rw=randread --bs=4k \
+  --iodepth=128 --numjobs=1 --time_based --runtime="$runtime" --registerfiles --fixedbufs --output-format=json
+measure "aisio emu:ram" "$aisio" perf run --iopattern randread --iosize 4096 --qdepth 128 --runtime "$runtime" \
+  --cpulist 0 --json emu:ram:1G,threads=1
+measure "aisio emu:null" "$aisio" perf run --iopattern randread --iosize 4096 --qdepth 128 --runtime "$runtime" \
+  --cpulist 0 --json emu:null,threads=1
+echo "results: $out/kernel_vs_emu.jsonl"
