@@ -197,7 +197,7 @@ static int read_sb(struct xfs_ctx *c)
 	if (c->sectsize < 512 || c->sectsize > c->bs || (c->sectsize & (c->sectsize - 1)))
 		return CORRUPT(c, "%s: superblock: sector size %u", c->dev, c->sectsize);
 	if (c->isize < 512 || c->isize > 2048 || (c->isize & (c->isize - 1)) || c->isize > c->bs ||
-	    c->inopblock != c->bs / c->isize || (1u << c->inopblog) != c->inopblock)
+	    c->inopblock != c->bs / c->isize || c->inopblog > 7 || (1u << c->inopblog) != c->inopblock)
 		return CORRUPT(c, "%s: superblock: inode size %u, %u per block (log %u)", c->dev, c->isize,
 			       c->inopblock, c->inopblog);
 	if (!c->agcount || c->agblocks < 8 || c->agblklog > 31 || (1ull << c->agblklog) < c->agblocks ||
