@@ -1,14 +1,20 @@
 # Helpers for the guest side of tests/vm scenarios (busybox sh), sourced before the scenario.
 # Each step prints "@@STEP n: command", its output, then "@@STEP n rc=N"; a step that does
-# not do what it must prints "@@VMTEST FAILED step n: ..." and ends the scenario.
+# not do what it must prints "@@VMTEST FAILED step n: ..." and ends the scenario. Programs
+# run under `timeout`, so a hung one fails its step instead of the whole guest's time bound.
 
 STEP=0
+STEP_TIMEOUT=${STEP_TIMEOUT:-90}  # seconds; a program still running then is killed (exit 143)
 
 _step_run() {
 	STEP=$((STEP + 1))
 	echo "@@STEP $STEP: $*"
-	"$@" >/tmp/step.out 2>&1
+	case $(command -v "$1") in
+	/*) timeout "$STEP_TIMEOUT" "$@" >/tmp/step.out 2>&1 ;;
+	*) "$@" >/tmp/step.out 2>&1 ;; # shell functions and builtins
+	esac
 	STEP_RC=$?
+	[ "$STEP_RC" -eq 143 ] && echo "@@STEP $STEP killed after ${STEP_TIMEOUT} s"
 	cat /tmp/step.out
 	echo "@@STEP $STEP rc=$STEP_RC"
 }
