@@ -379,7 +379,14 @@ int cmd_perf_cuda(int argc, char **argv)
 	if (a.grid && a.block) {
 		threads = a.grid * a.block;
 	} else {
-		a.block = a.block ? a.block : (threads < 256 ? (threads + 31) / 32 * 32 : 256);
+		if (!a.block) {
+			/* the largest block that divides the threads exactly (owned: a queue per warp) */
+			a.block = 256;
+			while (a.block > 32 && threads % a.block)
+				a.block /= 2;
+			if (threads % a.block)
+				a.block = threads < 256 ? (threads + 31) / 32 * 32 : 256;
+		}
 		a.grid = (threads + a.block - 1) / a.block;
 		threads = a.grid * a.block;
 	}

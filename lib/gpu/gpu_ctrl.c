@@ -588,19 +588,24 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 		prp_d = dev_alloc(c, prp_len);
 	if (!state || !prp_d || add_window(c, prp_d, prp_len))
 		goto out_ready;
-	/* rings: one allocation per ring so each starts page aligned and the admin command can tell
-	 * where it lives */
+	/* rings: page aligned (Create I/O SQ/CQ take one PRP, PC = 1), in one allocation per placement */
+	const size_t sq_bytes = ((size_t)depth * 64 + 4095) & ~(size_t)4095;
+	const size_t cq_bytes = ((size_t)depth * 16 + 4095) & ~(size_t)4095;
+	const size_t rings_len = (sq_bytes + cq_bytes) * n + 4096;
+	uint8_t *rings = NULL;
+	if (qo->place == GPU_PLACE_HOST || cpu) {
+		void *rd = NULL;
+		if (host_alloc(c, rings_len, &rd))
+			rings = rd;
+	} else {
+		rings = dev_alloc(c, rings_len);
+	}
+	if (!rings)
+		goto out_ready;
+	rings = (uint8_t *)(((uintptr_t)rings + 4095) & ~(uintptr_t)4095);
 	for (unsigned i = 0; i < n; i++) {
-		void *sq_d = NULL, *cq_d = NULL;
-		if (qo->place == GPU_PLACE_HOST || cpu) {
-			host_alloc(c, (size_t)depth * 64, &sq_d);
-			host_alloc(c, (size_t)depth * 16, &cq_d);
-		} else {
-			sq_d = dev_alloc(c, (size_t)depth * 64);
-			cq_d = dev_alloc(c, (size_t)depth * 16);
-		}
-		if (!sq_d || !cq_d)
-			goto out_ready;
+		void *sq_d = rings + (sq_bytes + cq_bytes) * i;
+		void *cq_d = (uint8_t *)sq_d + sq_bytes;
 		const uint16_t qid = (uint16_t)(i + 1);
 		memset(&cmd, 0, sizeof(cmd));
 		cmd.opc = NVME_ADMIN_CREATE_CQ;
