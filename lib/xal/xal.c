@@ -96,9 +96,6 @@ int xal_build_init(struct xal_build *b, uint64_t inodes_hint, uint64_t dents_hin
 
 	memset(b, 0, sizeof(*b));
 	b->root = UINT32_MAX;
-	err = map_resize(b, pow2_at_least(inodes_hint * 2 + 2));
-	if (err)
-		return err;
 	if (inodes_hint && (err = grow((void **)&b->inodes, &b->cap_inodes, inodes_hint, sizeof(*b->inodes))))
 		return err;
 	if (dents_hint) {
@@ -126,8 +123,54 @@ void xal_build_free(struct xal_build *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/*
+ * While inodes arrive in increasing number order (the XFS backend walks the inode B+trees in
+ * order), the pool itself is the map: a binary search, no hash table to fill. The first inode out
+ * of order builds the hash map from the pool and the map serves from then on.
+ */
+static uint32_t sorted_search(const struct xal_build *b, uint64_t ino, uint64_t lo, uint64_t hi)
+{
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (b->inodes[mid].ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+static int map_insert_all(struct xal_build *b)
+{
+	int err = map_resize(b, pow2_at_least(b->n_inodes * 2 + 2));
+
+	if (err)
+		return err;
+	for (uint64_t i = 0; i < b->n_inodes; i++) {
+		uint64_t s;
+
+		for (s = mix64(b->inodes[i].ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask)
+			;
+		b->map_ino[s] = b->inodes[i].ino;
+		b->map_idx[s] = (uint32_t)i;
+	}
+	b->map_used = b->n_inodes;
+	b->unsorted = 1;
+	return 0;
+}
+
 int xal_build_find(const struct xal_build *b, uint64_t ino, uint32_t *idx)
 {
+	if (!b->unsorted) {
+		uint32_t i = sorted_search(b, ino, 0, b->n_inodes);
+
+		if (i < b->n_inodes && b->inodes[i].ino == ino) {
+			*idx = i;
+			return 0;
+		}
+		return -ENOENT;
+	}
 	for (uint64_t s = mix64(ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask) {
 		if (b->map_ino[s] == ino) {
 			*idx = b->map_idx[s];
@@ -144,11 +187,14 @@ int xal_build_inode(struct xal_build *b, uint64_t ino, enum xal_type type, uint6
 	uint64_t s;
 	int err;
 
-	if (xal_build_find(b, ino, idx) == 0)
+	if (!b->unsorted && b->n_inodes && ino <= b->inodes[b->n_inodes - 1].ino &&
+	    (err = map_insert_all(b)))
+		return err;
+	if (b->unsorted && xal_build_find(b, ino, idx) == 0)
 		return 0;
 	if (b->n_inodes >= UINT32_MAX - 1)
 		return -EOVERFLOW;
-	if ((b->map_used + 1) * 2 > b->map_mask + 1 && (err = map_resize(b, (b->map_mask + 1) * 2)))
+	if (b->unsorted && (b->map_used + 1) * 2 > b->map_mask + 1 && (err = map_resize(b, (b->map_mask + 1) * 2)))
 		return err;
 	if ((err = grow((void **)&b->inodes, &b->cap_inodes, b->n_inodes + 1, sizeof(*b->inodes))))
 		return err;
@@ -158,11 +204,13 @@ int xal_build_inode(struct xal_build *b, uint64_t ino, enum xal_type type, uint6
 	r->type = type;
 	r->size = size;
 	r->nlink = nlink;
-	for (s = mix64(ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask)
-		;
-	b->map_ino[s] = ino;
-	b->map_idx[s] = (uint32_t)b->n_inodes;
-	b->map_used++;
+	if (b->unsorted) {
+		for (s = mix64(ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask)
+			;
+		b->map_ino[s] = ino;
+		b->map_idx[s] = (uint32_t)b->n_inodes;
+		b->map_used++;
+	}
 	*idx = (uint32_t)b->n_inodes++;
 	return 1;
 }
@@ -263,6 +311,14 @@ static int name_cmp(const char *names, uint32_t a, const char *s, size_t slen)
 /* Sorts entries by name with their inode numbers alongside (insertion sort for small runs). */
 static void dent_sort(const char *names, struct xal_dent *d, uint64_t *ino, uint64_t n)
 {
+	uint64_t k;
+
+	/* Directories are often already in name order (entries kept in creation order): check first. */
+	for (k = 1; k < n; k++)
+		if (name_cmp(names, d[k - 1].name, names + d[k].name + 1, (unsigned char)names[d[k].name]) > 0)
+			break;
+	if (k >= n)
+		return;
 	if (n < 16) {
 		for (uint64_t i = 1; i < n; i++) {
 			struct xal_dent kd = d[i];
@@ -481,10 +537,34 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 	if (b->inodes[b->root].type != XAL_TYPE_DIR)
 		return xal_err(b->errbuf, b->errlen, -EUCLEAN, "root inode %llu is not a directory",
 			       (unsigned long long)b->root_ino);
-	for (uint64_t i = 0; i < b->n_dents; i++) {
+	for (uint64_t i = 0, last = 0; i < b->n_dents; i++) {
+		uint64_t ino = b->dent_ino[i];
 		uint32_t idx;
+		int err2;
 
-		if (xal_build_find(b, b->dent_ino[i], &idx))
+		if (!b->unsorted && b->n_inodes) {
+			/* Entries of a directory mostly name neighbouring inodes: gallop from the last one found. */
+			uint64_t lo, hi, step = 1;
+
+			if (b->inodes[last].ino <= ino) {
+				lo = last;
+				while (lo + step < b->n_inodes && b->inodes[lo + step].ino <= ino)
+					step *= 2;
+				hi = lo + step < b->n_inodes ? lo + step + 1 : b->n_inodes;
+			} else {
+				hi = last;
+				while (hi > step && b->inodes[hi - step].ino > ino)
+					step *= 2;
+				lo = hi > step ? hi - step : 0;
+			}
+			idx = sorted_search(b, ino, lo, hi);
+			err2 = idx < b->n_inodes && b->inodes[idx].ino == ino ? 0 : -ENOENT;
+			if (!err2)
+				last = idx;
+		} else {
+			err2 = xal_build_find(b, ino, &idx);
+		}
+		if (err2)
 			return xal_err(b->errbuf, b->errlen, -EUCLEAN,
 				       "directory entry '%s' names inode %llu, which is not allocated",
 				       b->names + b->dents[i].name + 1, (unsigned long long)b->dent_ino[i]);
@@ -514,8 +594,6 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 	b->names = NULL;
 	b->n_inodes = b->n_dents = b->n_exts = b->n_names = 0;
 
-	if ((err = xal_hash_build(x, NULL, 0, &reach, &dups)))
-		return err;
 	slots = pow2_at_least((h->n_dents + 1) * 2);
 	x->hash = calloc(slots, sizeof(*x->hash));
 	if (!x->hash)

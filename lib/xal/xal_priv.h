@@ -120,6 +120,7 @@ struct xal_build {
 	uint64_t *map_ino;
 	uint32_t *map_idx;
 	uint64_t map_mask, map_used;
+	int unsorted;               /* inodes not added in increasing number order: the map is in use */
 	uint32_t block_size;
 	uint32_t root;              /* index of the root inode, UINT32_MAX until set */
 	uint64_t root_ino;
