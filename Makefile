@@ -4,10 +4,15 @@ ASAN_BUILD ?= build-asan
 MESON ?= meson
 PREFIX ?= /usr/local
 
-.PHONY: all check check-unit check-emu check-vm check-gpu check-xal check-asan install bench fuzz clean
-
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
+
+# Install the Debian packages a build needs (only those missing).
+deps:
+	.ci/install-deps
+
+.PHONY: deps all check check-unit check-emu check-vm check-gpu check-xal check-asan install bench fuzz clean
+
 
 $(BUILD)/build.ninja:
 	$(MESON) setup $(BUILD) --prefix=$(PREFIX)

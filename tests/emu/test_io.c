@@ -43,6 +43,8 @@ static void test_prp_shapes(void **state)
 	/* PRP1 + PRP2: two pages, page-aligned and straddling */
 	roundtrip(c, qp, 1, 16, 8192, 0, 0, 3);
 	roundtrip(c, qp, 1, 40, 4096, 512, 2048, 4);
+	/* three pages from an offset buffer: 3584 + 4096 + 512 bytes, just past what PRP2 alone covers */
+	roundtrip(c, qp, 1, 80, 8192, 512, 512, 10);
 	/* PRP list: three to many pages */
 	roundtrip(c, qp, 1, 64, 12288, 0, 0, 5);
 	roundtrip(c, qp, 1, 128, 128u << 10, 512, 0, 6);
