@@ -11,7 +11,7 @@ all: $(BUILD)/build.ninja
 deps:
 	.ci/install-deps
 
-.PHONY: deps all check check-unit check-emu check-vm check-gpu check-xal check-asan install bench fuzz clean
+.PHONY: deps all check check-unit check-emu check-kio check-vm check-gpu check-xal check-asan install bench fuzz clean
 
 
 $(BUILD)/build.ninja:
@@ -24,7 +24,7 @@ $(ASAN_BUILD)/build.ninja:
 check: all
 	tests/run-suites $(BUILD)
 
-check-unit check-emu check-vm check-gpu check-xal: all
+check-unit check-emu check-kio check-vm check-gpu check-xal: all
 	tests/run-suites $(BUILD) $(patsubst check-%,%,$@)
 
 check-asan: $(ASAN_BUILD)/build.ninja
