@@ -5,6 +5,9 @@
 
 STEP=0
 STEP_TIMEOUT=${STEP_TIMEOUT:-90}  # seconds; a program still running then is killed (exit 143)
+# Per-command timeout for aisio perf: TCG guests sharing two host cores can stall for
+# seconds, longer than the driver's 5 s default; a hang is still caught by STEP_TIMEOUT.
+TMO="--timeout-ms 30000"
 
 _step_run() {
 	STEP=$((STEP + 1))
@@ -119,16 +122,16 @@ io_suite() {
 	step_out "temperature" aisio smart-log "$dev"
 	for sz in 4096 8192 65536 524288; do
 		step_out "verified [1-9][0-9]*, mismatches 0, failed 0" \
-			aisio perf verify --iosize $sz --qdepth 16 --size 32768 --seed $sz "$dev"
+			aisio perf verify $TMO --iosize $sz --qdepth 16 --size 32768 --seed $sz "$dev"
 	done
 	# A range that wraps every queue many times (CQ phase) at the deepest queue.
 	step_out "verified [1-9][0-9]*, mismatches 0, failed 0" \
-		aisio perf verify --iosize 4096 --qdepth 255 --offset 65536 --size 65536 "$dev"
+		aisio perf verify $TMO --iosize 4096 --qdepth 255 --offset 65536 --size 65536 "$dev"
 	for pat in randread randwrite read write; do
-		step aisio perf run --iopattern $pat --qdepth 32 --iosize 4096 --runtime 2 --json "$dev"
+		step aisio perf run $TMO --iopattern $pat --qdepth 32 --iosize 4096 --runtime 2 --json "$dev"
 		check "$pat: IOPS > 0 and no failed I/O" perf_ok
 	done
-	step aisio perf run --iopattern randread --qdepth 16 --nqueues 2 --runtime 1 --json "$dev"
+	step aisio perf run $TMO --iopattern randread --qdepth 16 --nqueues 2 --runtime 1 --json "$dev"
 	check "randread on 2 queues: IOPS > 0 and no failed I/O" perf_ok
 	check "no DMA faults in the kernel log" no_dma_faults
 }

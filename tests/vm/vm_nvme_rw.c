@@ -48,7 +48,9 @@ int main(int argc, char **argv)
 	struct nvmed_ctrl *c = NULL;
 	struct nvmed_qpair *qp = NULL;
 	void *buf = NULL;
-	int rc = nvmed_ctrl_open(&c, dev, NULL);
+	/* generous: a TCG guest on a loaded host can stall for seconds */
+	struct nvmed_ctrl_opts opts = {.io_timeout_ms = 30000};
+	int rc = nvmed_ctrl_open(&c, dev, &opts);
 	if (rc < 0) {
 		fprintf(stderr, "vm-nvme-rw: cannot open %s: %s\n", dev, strerror(-rc));
 		goto out;
@@ -89,7 +91,7 @@ int main(int argc, char **argv)
 				(unsigned long long)lba, strerror(-rc));
 			goto out;
 		}
-		rc = nvmed_qpair_drain(qp, 10000);
+		rc = nvmed_qpair_drain(qp, 60000);
 		if (rc < 0 || !d.finished || d.err) {
 			fprintf(stderr, "vm-nvme-rw: %s: %s of %u blocks at LBA %llu failed: %s%s%s\n", dev, argv[1], n,
 				(unsigned long long)lba, strerror(-(rc < 0 ? rc : d.finished ? d.err : -ETIMEDOUT)),

@@ -10,7 +10,7 @@ step aisio hugepages --reserve 256
 
 for drv in vfio-pci uio_pci_generic; do
 	step_out "bound to $drv" aisio bind "$BDF" $drv
-	aisio perf run --iopattern randwrite --qdepth 128 --iosize 16384 --runtime 60 "$BDF" >/tmp/bg.out 2>&1 &
+	aisio perf run $TMO --iopattern randwrite --qdepth 128 --iosize 16384 --runtime 60 "$BDF" >/tmp/bg.out 2>&1 &
 	PID=$!
 	check "the $drv run has the function open" wait_aisio_open "$BDF" $PID
 	sleep 2
@@ -22,8 +22,8 @@ for drv in vfio-pci uio_pci_generic; do
 	cat /tmp/bg.out
 	step_out " - *$" aisio devices
 	step_out "verified [1-9][0-9]*, mismatches 0, failed 0" \
-		aisio perf verify --iosize 16384 --qdepth 64 --size 32768 "$BDF"
-	step aisio perf run --iopattern randread --qdepth 64 --runtime 2 --json "$BDF"
+		aisio perf verify $TMO --iosize 16384 --qdepth 64 --size 32768 "$BDF"
+	step aisio perf run $TMO --iopattern randread --qdepth 64 --runtime 2 --json "$BDF"
 	check "after the kill ($drv): IOPS > 0 and no failed I/O" perf_ok
 	check "no DMA faults in the kernel log" no_dma_faults
 done

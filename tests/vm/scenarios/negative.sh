@@ -34,7 +34,7 @@ before=$(sum16m)  # mounting wrote the XFS log
 step_out "bound to vfio-pci" aisio bind "$BDF" vfio-pci
 step_refused "carries .*refusing to write" aisio perf verify --size 64 "$BDF"
 step_refused "carries .*refusing to write" aisio perf run --iopattern randwrite --runtime 1 "$BDF"
-step aisio perf run --iopattern randread --runtime 1 --json "$BDF"
+step aisio perf run $TMO --iopattern randread --runtime 1 --json "$BDF"
 check "reads are allowed: IOPS > 0 and no failed I/O" perf_ok
 step_refused "unknown driver" aisio bind "$BDF" ahci
 step_out "bound to nvme" aisio bind "$BDF" nvme

@@ -17,19 +17,19 @@ step_refused "not active|namespace 9" aisio id-ns --nsid 9 "$BDF"
 
 for ns in 1 2 3; do
 	step_out "verified [1-9][0-9]*, mismatches 0, failed 0" \
-		aisio perf verify --nsid $ns --iosize 16384 --qdepth 32 --size 2048 "$BDF"
+		aisio perf verify $TMO --nsid $ns --iosize 16384 --qdepth 32 --size 2048 "$BDF"
 done
 # 4 KiB, 8 KiB (PRP2) and 16 KiB (PRP list) on the 4096-byte namespace.
 for sz in 4096 8192; do
 	step_out "verified [1-9][0-9]*, mismatches 0, failed 0" \
-		aisio perf verify --nsid 3 --iosize $sz --qdepth 8 --size 1024 "$BDF"
+		aisio perf verify $TMO --nsid 3 --iosize $sz --qdepth 8 --size 1024 "$BDF"
 done
 step_refused "iosize 32768 exceeds .*16384" aisio perf run --iosize 32768 --runtime 1 "$BDF"
 step_refused "not a multiple of .*LBA size 4096" aisio perf verify --nsid 1 --iosize 2048 --size 64 "$BDF"
 step_refused "no active namespace 4" aisio perf run --nsid 4 --runtime 1 "$BDF"
 step_refused "granted 2 queue pairs" aisio perf run --nqueues 3 --runtime 1 "$BDF"
-step aisio perf run --nqueues 2 --iopattern randread --iosize 16384 --runtime 1 --json "$BDF"
+step aisio perf run $TMO --nqueues 2 --iopattern randread --iosize 16384 --runtime 1 --json "$BDF"
 check "2 queues, 16 KiB randread: IOPS > 0 and no failed I/O" perf_ok
-step aisio perf run --nsid 2 --iopattern randwrite --iosize 512 --runtime 1 --json "$BDF"
+step aisio perf run $TMO --nsid 2 --iopattern randwrite --iosize 512 --runtime 1 --json "$BDF"
 check "512-byte randwrite on ns 2: IOPS > 0 and no failed I/O" perf_ok
 check "no DMA faults in the kernel log" no_dma_faults
