@@ -363,6 +363,109 @@ static long aisio_holder(const char *bdf)
 	return pid;
 }
 
+/* A process holding one of a function's device nodes open. */
+struct fd_user {
+	long pid;
+	char comm[20];
+	char node[80];
+};
+
+#define MAX_USERS 4
+#define MAX_NODES (MAX_NS_LIST + 4)
+
+/* Does an fd target (readlink of /proc/PID/fd/N) name one of the nodes? A node ending in
+ * '*' matches by prefix (partitions nvme0n1p1 of nvme0n1, sysfs resource files). */
+static const char *node_match(const char *target, char nodes[][80], unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = strlen(nodes[i]);
+		if (len && nodes[i][len - 1] == '*') {
+			if (strncmp(target, nodes[i], len - 1) == 0)
+				return nodes[i];
+		} else if (strcmp(target, nodes[i]) == 0) {
+			return nodes[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Processes other than this one with the function's device nodes open: namespace block
+ * devices (and partitions), the controller's character device, the vfio group, the uio
+ * node, the sysfs resource files (BAR mappings of user-space drivers). Needs root to see
+ * other users' processes.
+ */
+static unsigned fd_users(const char *bdf, const char *ctrl, const char *group, const struct ns_info *ns,
+			 unsigned nns, struct fd_user *out, unsigned max)
+{
+	char nodes[MAX_NODES][80];
+	unsigned n = 0;
+	for (unsigned i = 0; i < nns && n < MAX_NODES; i++)
+		snprintf(nodes[n++], sizeof(nodes[0]), "/dev/%.40s*", ns[i].name);
+	if (ctrl[0])
+		snprintf(nodes[n++], sizeof(nodes[0]), "/dev/%.40s", ctrl);
+	if (group[0])
+		snprintf(nodes[n++], sizeof(nodes[0]), "/dev/vfio/%.40s", group);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), SYS_PCI "/%s/uio", bdf);
+	DIR *d = opendir(path);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (strncmp(e->d_name, "uio", 3) == 0 && n < MAX_NODES)
+				snprintf(nodes[n++], sizeof(nodes[0]), "/dev/%.40s", e->d_name);
+		closedir(d);
+	}
+	/* /sys/devices/.../<bdf>/resource0 is what readlink shows for an mmapped BAR file */
+	snprintf(nodes[n++], sizeof(nodes[0]), "/sys/devices/*");
+	char resource_tail[32];
+	snprintf(resource_tail, sizeof(resource_tail), "/%s/resource", bdf);
+
+	unsigned found = 0;
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return 0;
+	struct dirent *pe;
+	long self = (long)getpid();
+	while ((pe = readdir(proc)) && found < max) {
+		char *end;
+		long pid = strtol(pe->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		char fddir[64];
+		snprintf(fddir, sizeof(fddir), "/proc/%ld/fd", pid);
+		DIR *fds = opendir(fddir);
+		if (!fds)
+			continue;
+		struct dirent *fe;
+		while ((fe = readdir(fds))) {
+			char link[96], target[PATH_MAX];
+			snprintf(link, sizeof(link), "%s/%.20s", fddir, fe->d_name);
+			ssize_t len = readlink(link, target, sizeof(target) - 1);
+			if (len <= 0)
+				continue;
+			target[len] = 0;
+			const char *m = node_match(target, nodes, n);
+			if (m && strcmp(m, "/sys/devices/*") == 0 && !strstr(target, resource_tail))
+				m = NULL;
+			if (!m)
+				continue;
+			struct fd_user *u = &out[found++];
+			u->pid = pid;
+			snprintf(u->node, sizeof(u->node), "%.79s", target);
+			char comm[32];
+			if (sysfs_read(comm, sizeof(comm), "/proc/%ld/comm", pid) == 0)
+				snprintf(u->comm, sizeof(u->comm), "%.19s", comm);
+			else
+				snprintf(u->comm, sizeof(u->comm), "?");
+			break; /* one line per process */
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return found;
+}
+
 /* ---- aisio devices ---------------------------------------------------------------------------------------- */
 
 struct pci_fn {
@@ -378,6 +481,8 @@ struct pci_fn {
 	unsigned nns;
 	bool in_use;            /* a namespace mounted or held */
 	long aisio_pid;
+	struct fd_user users[MAX_USERS]; /* processes with a device node of the function open */
+	unsigned nusers;
 };
 
 static bool fn_is_nvme(const char *bdf)
@@ -409,6 +514,8 @@ static void fn_load(struct pci_fn *fn, const char *bdf, const struct mount_tab *
 		if (fn->ns[i].nmounts || fn->ns[i].held)
 			fn->in_use = true;
 	fn->aisio_pid = aisio_holder(bdf);
+	fn->nusers = fd_users(bdf, fn->ctrl, strcmp(fn->driver, "vfio-pci") == 0 ? fn->iommu_group : "", fn->ns,
+			      fn->nns, fn->users, MAX_USERS);
 }
 
 static int bdf_cmp(const void *a, const void *b)
@@ -488,7 +595,15 @@ static void fn_print_json(FILE *f, const struct pci_fn *fn)
 		fn->aisio_pid ? "true" : "false");
 	if (fn->aisio_pid)
 		fprintf(f, ", \"aisio_pid\": %ld", fn->aisio_pid);
-	fprintf(f, "}");
+	fprintf(f, ", \"open_by\": [");
+	for (unsigned i = 0; i < fn->nusers; i++) {
+		fprintf(f, "%s{\"pid\": %ld, \"comm\": ", i ? ", " : "", fn->users[i].pid);
+		json_str(f, fn->users[i].comm, sizeof(fn->users[i].comm));
+		fprintf(f, ", \"node\": ");
+		json_str(f, fn->users[i].node, sizeof(fn->users[i].node));
+		fprintf(f, "}");
+	}
+	fprintf(f, "]}");
 }
 
 static void fn_print_row(const struct pci_fn *fn)
@@ -504,9 +619,12 @@ static void fn_print_row(const struct pci_fn *fn)
 		if (fn->ns[i].held && o < sizeof(use))
 			o += (size_t)snprintf(use + o, sizeof(use) - o, "%s%s held", o ? "," : "", fn->ns[i].name);
 	}
-	char aisio[32] = "-";
+	char aisio[64] = "-";
 	if (fn->aisio_pid)
 		snprintf(aisio, sizeof(aisio), "open (pid %ld)", fn->aisio_pid);
+	else if (fn->nusers)
+		snprintf(aisio, sizeof(aisio), "%s (pid %ld)%s", fn->users[0].comm, fn->users[0].pid,
+			 fn->nusers > 1 ? " +" : "");
 	char kind[24] = "";
 	if (fn->physfn[0])
 		snprintf(kind, sizeof(kind), " VF of %s", fn->physfn);
@@ -520,7 +638,8 @@ static void usage_devices(FILE *f)
 {
 	fprintf(f, "usage: aisio devices [--json]\n"
 		   "List NVMe PCI functions (class 0x0108): driver, IOMMU group, namespaces (block devices),\n"
-		   "what is mounted on them, and whether an aisio process has the function open.\n");
+		   "what is mounted on them, and who has the function open: an aisio process (its lock), or\n"
+		   "any process holding a device node (block device, /dev/nvmeN, /dev/vfio/G, /dev/uioN, BAR).\n");
 }
 
 int cmd_devices(int argc, char **argv)
@@ -567,7 +686,7 @@ int cmd_devices(int argc, char **argv)
 		printf("{\"devices\": [");
 	else if (n)
 		printf("%-13s %-9s  %-16s %-6s %-24s %-20s %s\n", "PCI", "ID", "DRIVER", "IOMMU", "NAMESPACES",
-		       "MOUNTED", "AISIO");
+		       "MOUNTED", "OPEN BY");
 	else
 		printf("no NVMe PCI functions\n");
 	for (size_t i = 0; i < n; i++) {
@@ -593,7 +712,7 @@ static void usage_bind(FILE *f)
 {
 	fprintf(f, "usage: aisio bind BDF vfio-pci|uio_pci_generic|nvme|none\n"
 		   "Bind an NVMe PCI function to a driver (driver_override, unbind, drivers_probe). Refused\n"
-		   "while a namespace of it is mounted or held, or while an aisio process has it open.\n");
+		   "while a namespace of it is mounted or held, or while any process has it open.\n");
 }
 
 static int wait_driver(const char *bdf, const char *want, unsigned timeout_ms)
@@ -677,6 +796,13 @@ int cmd_bind(int argc, char **argv)
 	}
 	if (fn->aisio_pid) {
 		fprintf(stderr, "aisio bind: %s is open in aisio process %ld; stop it first\n", bdf, fn->aisio_pid);
+		goto out;
+	}
+	if (fn->nusers) {
+		fprintf(stderr, "aisio bind: %s is open:", bdf);
+		for (unsigned i = 0; i < fn->nusers; i++)
+			fprintf(stderr, " %s (pid %ld) has %s;", fn->users[i].comm, fn->users[i].pid, fn->users[i].node);
+		fprintf(stderr, " stop them first\n");
 		goto out;
 	}
 	if (strcmp(drv, "vfio-pci") == 0 && !fn->iommu_group[0]) {

@@ -1,6 +1,6 @@
 # Refusals. A function on the kernel nvme driver (an XFS file system on its namespace) is
 # refused by every aisio command that would open it, with a message naming the driver, and
-# is left exactly as it was; aisio bind refuses while the namespace is mounted; once bound
+# is left exactly as it was; aisio bind refuses while the namespace is mounted or open; once bound
 # to vfio-pci, writes are refused because the namespace carries a file-system signature;
 # binding back to nvme brings the block device and the file system back unharmed.
 
@@ -30,6 +30,14 @@ step_refused "nvme0n1 mounted on /mnt" aisio bind "$BDF" vfio-pci
 check "still on nvme after the refused bind" [ "$(pci_driver $BDF)" = nvme ]
 step umount /mnt
 before=$(sum16m)  # mounting wrote the XFS log
+
+# An open handle on the block device is a user too.
+sleep 120 </dev/nvme0n1 &
+HOLDER=$!
+step_out "^$BDF .*sleep \(pid $HOLDER\)" aisio devices
+step_refused "sleep \(pid $HOLDER\) has /dev/nvme0n1" aisio bind "$BDF" vfio-pci
+kill $HOLDER
+wait $HOLDER
 
 step_out "bound to vfio-pci" aisio bind "$BDF" vfio-pci
 step_refused "carries .*refusing to write" aisio perf verify --size 64 "$BDF"
