@@ -12,6 +12,8 @@ for nq in 33 66 132 264; do
 	sms=$(((nq + 7) / 8))
 	run "owned q=$nq eng=${sms}x8" --api owned --iosize 512 --nqueues $nq --iopattern randread "gpuemu:null,sms=$sms,warps=8,qpairs=1024"
 done
+# doorbells 128 bytes apart (CAP.DSTRD 5): no two queues' doorbells share a cache line
+run "owned q=264 eng=33x8 dstrd=5" --api owned --iosize 512 --nqueues 264 --iopattern randread "gpuemu:null,sms=33,warps=8,qpairs=1024,dstrd=5"
 # warp API on shared queues: 32 commands per warp round, 1-4 warps per queue
 for nq in 66 132; do
 	for qd in 32 64 128; do

@@ -256,7 +256,7 @@ struct gpu_ctrl;
 
 struct gpu_qpair_opts {
 	unsigned nqueues;       /* queue pairs to create */
-	unsigned depth;         /* entries per queue, power of two (rounded up), <= MQES + 1 */
+	unsigned depth;          /* entries per queue, power of two (rounded up), 64 .. MQES + 1 */
 	int place;              /* GPU_PLACE_*: SQ/CQ rings in GPU memory or pinned host memory */
 	unsigned owned;         /* 1: queues for the per-warp-owned API (GPU_Q_OWNED) */
 	uint32_t counter_base;  /* initial ticket/head counters (a multiple of depth): tests use it to wrap 2^32 */

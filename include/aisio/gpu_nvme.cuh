@@ -75,6 +75,13 @@ __device__ __forceinline__ uint16_t gpu_ld16(const uint16_t *p)
 	return *(const volatile uint16_t *)p;
 }
 
+__device__ __forceinline__ uint32_t gpu_lanemask_lt(void)
+{
+	uint32_t m;
+	asm("mov.u32 %0, %%lanemask_lt;" : "=r"(m));
+	return m;
+}
+
 /* Fence with the queue's scope: system scope when the controller or the rings are outside this GPU. */
 __device__ __forceinline__ void gpu_nvme_fence(const struct gpu_nvme_queue *q)
 {
@@ -377,16 +384,34 @@ static __device__ __noinline__ int gpu_nvme_submit(const struct gpu_nvme_ns *ns,
 	}
 	h->cid = cid;
 	gpu_st32(&q->cpl[cid].state, GPU_CPL_INFLIGHT);
-	uint32_t t = atomicAdd(&q->sq_ticket, 1u);
-	rc = gpu_nvme_slot_wait(q, t, &h->w);
+	/*
+	 * Opportunistic aggregation: the threads of this warp that are here together for the same queue
+	 * (the lanes __activemask() reports, grouped by queue with __match_any_sync, as cooperative
+	 * groups' coalesced_threads() does) take their tickets with one atomic, the leader waits for
+	 * the slots of all of them, and one publish covers the group. A lone thread is a group of one.
+	 */
+	const uint32_t lane = threadIdx.x & 31;
+	const uint32_t mask = __match_any_sync(__activemask(), (unsigned long long)(uintptr_t)q);
+	const uint32_t leader = __ffs(mask) - 1, n = __popc(mask);
+	uint32_t base = 0;
+	if (lane == leader) {
+		base = atomicAdd(&q->sq_ticket, n);
+		rc = gpu_nvme_slot_wait(q, base + n - 1, &h->w);
+	}
+	base = __shfl_sync(mask, base, leader);
+	rc = __shfl_sync(mask, rc, leader);
 	if (rc)
 		return h->err = rc; /* the id stays taken: the queue is failed anyway */
+	const uint32_t t = base + __popc(mask & gpu_lanemask_lt());
 	gpu_nvme_sqe_store(&q->sq[t & (q->depth - 1)], &cmd);
 	/* SQE, PRP list and the INFLIGHT record before the slot is marked ready (and so before
 	 * any doorbell that covers it) */
 	gpu_nvme_fence(q);
 	gpu_st32(&q->sq_ready[t & (q->depth - 1)], t);
-	rc = gpu_nvme_sq_publish(q, t + 1, &h->w);
+	__syncwarp(mask);
+	if (lane == leader)
+		rc = gpu_nvme_sq_publish(q, base + n, &h->w);
+	rc = __shfl_sync(mask, rc, leader);
 	if (rc)
 		return h->err = rc;
 	h->err = 1;
@@ -463,13 +488,6 @@ __device__ __forceinline__ int gpu_nvme_write(const struct gpu_nvme_ns *ns, uint
 }
 
 /* ---- warp API ---- */
-
-__device__ __forceinline__ uint32_t gpu_lanemask_lt(void)
-{
-	uint32_t m;
-	asm("mov.u32 %0, %%lanemask_lt;" : "=r"(m));
-	return m;
-}
 
 /*
  * Warp-parallel reap: lane i looks at CQ entry head + i; the valid prefix is processed in one go and

@@ -538,13 +538,13 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 		goto out_id;
 	}
 	const uint32_t mqes = c->o.mqes; /* CAP.MQES of the emulated controller */
-	uint32_t depth = pow2_up(qo->depth < 32 ? 32 : qo->depth);
+	uint32_t depth = pow2_up(qo->depth < 64 ? 64 : qo->depth); /* a full warp (32) fits in depth - 1 */
 	if (depth > mqes + 1) {
 		depth = pow2_up((mqes + 1) / 2 + 1);
 		if (depth > mqes + 1)
 			depth >>= 1;
-		if (depth < 32) {
-			gpu_err(c, "MQES %u is below the 32 entries the GPU queues need", mqes);
+		if (depth < 64) {
+			gpu_err(c, "MQES %u is below the 64 entries the GPU queues need", mqes);
 			goto out_id;
 		}
 	}
@@ -701,13 +701,21 @@ int gpu_ctrl_queue_stats(struct gpu_ctrl *c, unsigned long long *sq_db, unsigned
 
 /* ---- engine ---- */
 
+/* Engine blocks that started (what = 0) or exited (1), from their slots in the control block. */
+static unsigned ctl_count(const struct gpu_ctrl *c, int what)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < c->blocks; i++)
+		n += what ? __atomic_load_n(&c->ctl_h->blk[i].exited, __ATOMIC_ACQUIRE) != 0
+			  : __atomic_load_n(&c->ctl_h->blk[i].started, __ATOMIC_ACQUIRE) != 0;
+	return n;
+}
+
 int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 {
 	if (c->running)
 		return 0;
-	c->ctl_h->stop = 0;
-	c->ctl_h->started = c->ctl_h->exited = 0;
-	c->ctl_h->cmds = c->ctl_h->dropped = 0;
+	memset(c->ctl_h, 0, sizeof(*c->ctl_h));
 	__sync_synchronize();
 	if (c->o.engine == GPU_ENGINE_CPU) {
 		int rc = gpu_cpu_engine_start(&c->cpu, &c->dev_h, c->o.threads);
@@ -729,16 +737,16 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 		gpu_err(c, "sms=%u leaves no SM of %d for the GPU threads that submit I/O", c->o.sms, sms);
 		return -EINVAL;
 	}
+	c->blocks = c->o.sms;
 	int rc = gpuemu_engine_launch(c->dev_d, c->o.sms, c->o.warps, c->stream, NULL);
 	if (rc) {
 		gpu_err(c, "engine launch failed");
 		return rc;
 	}
 	c->running = 1;
-	c->blocks = c->o.sms;
 	/* bounded: every block must be resident and looping before clients may depend on it */
 	const uint64_t end = now_ns() + gpu_timeout_ns(10000000000ull);
-	while (__atomic_load_n(&c->ctl_h->started, __ATOMIC_ACQUIRE) < c->blocks) {
+	while (ctl_count(c, 0) < c->blocks) {
 		cudaError_t e = cudaStreamQuery(c->stream);
 		if (e != cudaErrorNotReady) {
 			gpu_err(c, "engine ended at start: %s", cudaGetErrorString(e));
@@ -746,7 +754,7 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 			return -EIO;
 		}
 		if (now_ns() > end) {
-			gpu_err(c, "only %u of %u engine blocks started", c->ctl_h->started, c->blocks);
+			gpu_err(c, "only %u of %u engine blocks started", ctl_count(c, 0), c->blocks);
 			gpu_ctrl_engine_stop(c, NULL);
 			return -ETIMEDOUT;
 		}
@@ -771,7 +779,7 @@ int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 		cudaError_t e;
 		while ((e = cudaStreamQuery(c->stream)) == cudaErrorNotReady) {
 			if (now_ns() > end) {
-				gpu_err(c, "engine did not stop (%u of %u blocks left)", c->ctl_h->exited, c->blocks);
+				gpu_err(c, "engine did not stop (%u of %u blocks left)", c->blocks - ctl_count(c, 1), c->blocks);
 				c->faulted = 1;
 				return -ETIMEDOUT; /* leave memory alone: the kernel may still touch it */
 			}
@@ -782,10 +790,16 @@ int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 			c->faulted = 1;
 			rc = -EIO;
 		}
-		if (c->ctl_h->watchdog)
+		unsigned long long n = 0;
+		int wd = 0;
+		for (unsigned i = 0; i < c->blocks; i++) {
+			n += c->ctl_h->blk[i].cmds;
+			wd |= c->ctl_h->blk[i].watchdog != 0;
+		}
+		if (wd)
 			gpu_err(c, "engine stopped by its watchdog");
 		if (cmds)
-			*cmds = c->ctl_h->cmds;
+			*cmds = n;
 	}
 	c->running = 0;
 	return rc;

@@ -37,15 +37,22 @@ struct gpuemu_queue {
 };
 NVME_STATIC_ASSERT(sizeof(struct gpuemu_queue) == 64, "engine queue entry is 64 bytes");
 
-/* Control block in pinned host memory, mapped into the GPU. */
-struct gpuemu_ctl {
-	uint32_t stop;      /* host sets it; engine blocks leave their loop */
-	uint32_t started;   /* engine blocks that entered their loop */
+/* Control block in pinned host memory, mapped into the GPU. The GPU writes it with plain stores only
+ * (one slot per engine block): system-scope atomics on host memory need PCIe atomics, which a
+ * machine may lack (compute-sanitizer reports them as invalid there). */
+#define GPUEMU_MAX_BLOCKS 1024
+struct gpuemu_ctl_blk {
+	uint32_t started;   /* the block entered its loop */
 	uint32_t exited;
-	uint32_t watchdog;  /* set by a block that stopped because its lifetime ran out */
+	uint32_t watchdog;  /* the block stopped because its lifetime ran out */
+	uint32_t pad;
 	unsigned long long cmds;
 	unsigned long long dropped;
-	unsigned long long errors;
+};
+struct gpuemu_ctl {
+	uint32_t stop;      /* host sets it; engine blocks leave their loop */
+	uint32_t pad[3];
+	struct gpuemu_ctl_blk blk[GPUEMU_MAX_BLOCKS];
 };
 
 struct gpuemu_faults {

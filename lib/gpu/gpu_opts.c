@@ -132,7 +132,7 @@ int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec)
 			o->mdts = (unsigned)v;
 		else if (!strcmp(tok, "qpairs") && v >= 1 && v <= GPUEMU_MAX_QUEUES_OPT)
 			o->max_qpairs = (unsigned)v;
-		else if (!strcmp(tok, "mqes") && v >= 31 && v <= 65535)
+		else if (!strcmp(tok, "mqes") && v >= 63 && v <= 65535)
 			o->mqes = (unsigned)v;
 		else if (!strcmp(tok, "dstrd") && v <= 8)
 			o->dstrd = (unsigned)v;

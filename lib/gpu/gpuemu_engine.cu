@@ -19,6 +19,10 @@
 #include "gpu_internal.h"
 
 #define ENGINE_UNROLL 8
+
+/* per-block sums at exit (GPU memory: device-scope atomics are fine here) */
+__device__ unsigned long long eng_block_cmds[GPUEMU_MAX_BLOCKS];
+__device__ unsigned long long eng_block_dropped[GPUEMU_MAX_BLOCKS];
 #define FULL 0xffffffffu
 
 __device__ __forceinline__ uint64_t eng_now(void)
@@ -164,20 +168,19 @@ __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32_t lane
 			  unsigned long long *dropped)
 {
 	struct gpuemu_queue *Q = &d->q[qi];
-	/* values another agent writes are read by lane 0 and broadcast: the warp must decide as one */
-	if (__shfl_sync(FULL, lane == 0 ? vld32(&Q->enabled) : 0u, 0) != 3)
-		return false;
-	__threadfence(); /* the host wrote the queue fields before enabled */
-	const uint32_t sys = vld32(&Q->sys);
-	const uint32_t sq_size = vld32(&Q->sq_size), cq_size = vld32(&Q->cq_size);
+	/* The queue's fields are constant while it is enabled (the caller checked enabled, fenced), and
+	 * sq_head..cmds are this warp's own: plain loads, L1 hits. Values another agent writes (the
+	 * doorbells) are read by lane 0 with volatile loads and broadcast: the warp decides as one. */
+	const uint32_t sys = Q->sys;
+	const uint32_t sq_size = Q->sq_size, cq_size = Q->cq_size;
 	const uint16_t qid = (uint16_t)(qi + 1);
 	uint32_t *sqdb = (uint32_t *)(d->bar + gpu_doorbell_offset(qid, 0, d->dstrd));
 	uint32_t *cqdb = (uint32_t *)(d->bar + gpu_doorbell_offset(qid, 1, d->dstrd));
 	const uint32_t tail = __shfl_sync(FULL, lane == 0 ? vld32(sqdb) : 0u, 0);
-	const uint32_t head = vld32(&Q->sq_head); /* volatile: the host sets it when (re)creating */
+	const uint32_t head = Q->sq_head;
 	if (tail >= sq_size || tail == head)
 		return false; /* nothing new (or an invalid doorbell value, which a controller ignores) */
-	const uint32_t cqh = __shfl_sync(FULL, lane == 0 ? vld32(cqdb) : 0u, 0), cqt = vld32(&Q->cq_tail);
+	const uint32_t cqh = __shfl_sync(FULL, lane == 0 ? vld32(cqdb) : 0u, 0), cqt = Q->cq_tail;
 	const uint32_t avail = (tail + sq_size - head) % sq_size;
 	const uint32_t room = cq_size - 1 - (cqt + cq_size - cqh) % cq_size;
 	uint32_t n = avail < room ? avail : room;
@@ -187,7 +190,7 @@ __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32_t lane
 		return false; /* CQ full: wait for the host to consume */
 	eng_fence(sys); /* acquire: SQEs written before the doorbell value we read */
 
-	const uint64_t sq_base = vld64(&Q->sq_base), cq_base = vld64(&Q->cq_base);
+	const uint64_t sq_base = Q->sq_base, cq_base = Q->cq_base;
 	struct gpuemu_faults f;
 	f.err_slba = vld64(&d->f.err_slba);
 	f.err_elba = vld64(&d->f.err_elba);
@@ -247,7 +250,7 @@ __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32_t lane
 	if (post) {
 		uint32_t rank = __popc(pm & ((1u << lane) - 1));
 		uint32_t pos = cqt + rank;
-		uint32_t phase = vld32(&Q->cq_phase);
+		uint32_t phase = Q->cq_phase;
 		if (pos >= cq_size) {
 			pos -= cq_size;
 			phase ^= 1;
@@ -278,6 +281,12 @@ __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32_t lane
 	return true;
 }
 
+/*
+ * The engine loop. Every ~1024 rounds (or each time, for a warp without queues) lane 0 re-reads the
+ * stop flag (host memory), the number of queues and which of this warp's queues are enabled; in
+ * between a round costs one volatile doorbell load per queue. Warps without queues sleep: idle
+ * warps that spin on shared lines slow the busy ones down by an order of magnitude (measured).
+ */
 __global__ void __launch_bounds__(512, 1) gpuemu_engine(const struct gpuemu_dev *d)
 {
 	extern __shared__ uint64_t eng_smem[];
@@ -287,37 +296,63 @@ __global__ void __launch_bounds__(512, 1) gpuemu_engine(const struct gpuemu_dev 
 	const uint32_t max_pages = d->max_xfer / (1u << GPUEMU_PAGE_SHIFT) + 1;
 	uint64_t *pages = eng_smem + (size_t)wib * max_pages;
 	struct gpuemu_ctl *ctl = d->ctl;
+	struct gpuemu_ctl_blk *blk = &ctl->blk[blockIdx.x];
 	if (threadIdx.x == 0)
-		atomicAdd_system(&ctl->started, 1u);
+		*(volatile uint32_t *)&blk->started = 1;
 	const uint64_t end = eng_now() + d->lifetime_ns;
 	unsigned long long dropped = 0;
+	uint32_t nq = 0, enmask = 0, idle = 0;
+	bool many = false; /* more than 32 queues on this warp: check enabled on each visit */
 	for (uint32_t iter = 0;; iter++) {
-		if ((iter & 255) == 0) {
+		if ((iter & 1023) == 0 || gw >= nq) {
 			uint32_t stop = 0;
 			if (lane == 0) {
 				stop = vld32(&ctl->stop);
 				if (!stop && eng_now() > end) {
 					stop = 2;
-					atomicExch_system(&ctl->watchdog, 1u);
+					*(volatile uint32_t *)&blk->watchdog = 1;
 				}
 			}
 			if (__shfl_sync(FULL, stop, 0))
 				break;
+			nq = __shfl_sync(FULL, lane == 0 ? vld32(&d->nq) : 0u, 0);
+			uint32_t qi = gw + lane * W;
+			enmask = __ballot_sync(FULL, qi < nq && vld32(&d->q[qi].enabled) == 3);
+			many = gw + 32 * W < nq;
+			__threadfence(); /* the host wrote each queue's fields before its enabled */
+			if (gw >= nq) {
+				__nanosleep(20000);
+				continue;
+			}
 		}
-		const uint32_t nq = __shfl_sync(FULL, lane == 0 ? vld32(&d->nq) : 0u, 0);
-		for (uint32_t qi = gw; qi < nq; qi += W)
-			eng_serve(d, qi, lane, pages, max_pages, &dropped);
+		bool busy = false;
+		uint32_t k = 0;
+		for (uint32_t qi = gw; qi < nq; qi += W, k++) {
+			if (k < 32 ? !(enmask >> k & 1) : !many)
+				continue;
+			if (k >= 32 && __shfl_sync(FULL, lane == 0 ? vld32(&d->q[qi].enabled) : 0u, 0) != 3)
+				continue;
+			busy |= eng_serve(d, qi, lane, pages, max_pages, &dropped);
+		}
+		/* a long quiet spell: back off a little (a few hundred ns of latency after it) */
+		idle = busy ? 0 : idle + 1;
+		if (idle > 4096)
+			__nanosleep(256);
 	}
 	if (lane == 0) {
 		unsigned long long cmds = 0;
 		for (uint32_t qi = gw; qi < GPUEMU_MAX_QUEUES; qi += W)
 			cmds += d->q[qi].cmds;
-		atomicAdd_system(&ctl->cmds, cmds);
-		atomicAdd_system(&ctl->dropped, dropped);
+		atomicAdd(&eng_block_cmds[blockIdx.x], cmds);
+		atomicAdd(&eng_block_dropped[blockIdx.x], dropped);
 	}
 	__syncthreads();
-	if (threadIdx.x == 0)
-		atomicAdd_system(&ctl->exited, 1u);
+	if (threadIdx.x == 0) {
+		*(volatile unsigned long long *)&blk->cmds = eng_block_cmds[blockIdx.x];
+		*(volatile unsigned long long *)&blk->dropped = eng_block_dropped[blockIdx.x];
+		__threadfence_system();
+		*(volatile uint32_t *)&blk->exited = 1;
+	}
 }
 
 static size_t engine_smem(unsigned warps, uint32_t max_xfer)
@@ -339,6 +374,12 @@ extern "C" int gpuemu_engine_launch(const struct gpuemu_dev *dev_d, unsigned blo
 	if (cudaMemcpy(&h, dev_d, sizeof(h), cudaMemcpyDeviceToHost) != cudaSuccess)
 		return -EIO;
 	size_t smem = engine_smem(warps, h.max_xfer);
+	if (blocks > GPUEMU_MAX_BLOCKS)
+		return -EINVAL;
+	static const unsigned long long zero[GPUEMU_MAX_BLOCKS] = {0};
+	if (cudaMemcpyToSymbol(eng_block_cmds, zero, sizeof(zero)) != cudaSuccess ||
+	    cudaMemcpyToSymbol(eng_block_dropped, zero, sizeof(zero)) != cudaSuccess)
+		return -EIO;
 	if (cudaFuncSetAttribute(gpuemu_engine, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
 		return -EINVAL;
 	gpuemu_engine<<<blocks, warps * 32, smem, (cudaStream_t)stream>>>(dev_d);

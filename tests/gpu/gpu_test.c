@@ -11,6 +11,7 @@
 #include <cuda_runtime_api.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,18 @@
 #include "gpu_test.h"
 
 static int failures;
+static char current[256] = "setup";
+
+/* Whole-case bound: say where we were and fail rather than hang. */
+static void on_alarm(int sig)
+{
+	char msg[320];
+	int n = snprintf(msg, sizeof(msg), "FAIL: case still running after its bound: %s\n", current);
+	(void)sig;
+	if (write(2, msg, (size_t)n) < 0)
+		_exit(1);
+	_exit(1);
+}
 
 #define CHECK(cond, ...)                                                                                               \
 	do {                                                                                                           \
@@ -100,7 +113,8 @@ static int run(struct env *e, struct gpu_perf_job *j, struct gpu_perf_result *r)
 	if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess ||
 	    cudaMemcpy(e->res, r, sizeof(*r), cudaMemcpyHostToDevice) != cudaSuccess || gpu_perf_launch(j, s, 0))
 		return -EIO;
-	double end = now_s() + (double)gpu_timeout_ns(60000000000ull) / 1e9 + (double)j->runtime_ns / 1e9;
+	double end = now_s() + (double)gpu_timeout_ns(30000000000ull) / 1e9 + (double)j->runtime_ns / 1e9;
+	double t0 = now_s();
 	cudaError_t err;
 	while ((err = cudaStreamQuery(s)) == cudaErrorNotReady) {
 		if (now_s() > end) {
@@ -114,7 +128,11 @@ static int run(struct env *e, struct gpu_perf_job *j, struct gpu_perf_result *r)
 		fprintf(stderr, "job: %s\n", cudaGetErrorString(err));
 		return -EIO;
 	}
-	return cudaMemcpy(r, e->res, sizeof(*r), cudaMemcpyDeviceToHost) == cudaSuccess ? 0 : -EIO;
+	int rc = cudaMemcpy(r, e->res, sizeof(*r), cudaMemcpyDeviceToHost) == cudaSuccess ? 0 : -EIO;
+	printf("   %s %s: %llu done, %llu failed (first rc %d status 0x%x), %llu mismatches, %.3f s\n", current,
+	       j->opc == 1 ? "write" : "read", r->ios, r->failed, r->first_rc, r->first_status, r->mismatches,
+	       now_s() - t0);
+	return rc;
 }
 
 static const char *api_names[] = {"thread", "async", "warp", "owned"};
@@ -127,6 +145,8 @@ static void verify_case(const char *dev, int place, int api, unsigned nq, unsign
 	unsigned threads = nq * warps_per_q * 32;
 	unsigned qd = api == GPU_API_ASYNC ? 4 : 1;
 	double t0 = now_s();
+	snprintf(current, sizeof(current), "%s rings %s api %s, %u queues x %u warps, depth %u, base 0x%x", dev,
+		 place ? "host" : "gpu", api_names[api], nq, warps_per_q, depth, base);
 	if (env_open(&e, dev, place, api, nq, depth, base, (uint64_t)threads * qd, iosize, 0)) {
 		CHECK(0, "%s: setup", dev);
 		gpu_ctrl_close(e.c);
@@ -178,12 +198,12 @@ static void test_matrix(const char *dev, const char *places)
 
 static void test_wrap(void)
 {
-	/* 2 x 32 ... 8 warps on one queue of 32 entries (32 command ids): ids and slots are scarce,
-	 * every counter starts 4096 short of 2^32 and wraps during the run */
-	verify_case("gpuemu:hbm:64M", 0, GPU_API_THREAD, 1, 8, 32, 0xfffff000u, 4096, 64u << 20);
-	verify_case("gpuemu:hbm:64M", 0, GPU_API_WARP, 1, 8, 32, 0xfffff000u, 4096, 64u << 20);
-	verify_case("gpuemu:hbm:64M", 0, GPU_API_OWNED, 1, 1, 32, 0xfffff000u, 4096, 16u << 20);
-	verify_case("gpuemu:hbm:64M", 0, GPU_API_ASYNC, 1, 8, 32, 0xfffff000u, 4096, 64u << 20);
+	/* 8 warps on one queue of 64 entries (64 command ids): ids and slots are scarce, every
+	 * counter starts 4096 short of 2^32 and wraps during the run */
+	verify_case("gpuemu:hbm:64M", 0, GPU_API_THREAD, 1, 8, 64, 0xfffff000u, 4096, 64u << 20);
+	verify_case("gpuemu:hbm:64M", 0, GPU_API_WARP, 1, 8, 64, 0xfffff000u, 4096, 64u << 20);
+	verify_case("gpuemu:hbm:64M", 0, GPU_API_OWNED, 1, 1, 64, 0xfffff000u, 4096, 16u << 20);
+	verify_case("gpuemu:hbm:64M", 0, GPU_API_ASYNC, 1, 8, 64, 0xfffff000u, 4096, 64u << 20);
 }
 
 /* ---- single commands ---- */
@@ -343,6 +363,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *t = argv[1];
+	setvbuf(stdout, NULL, _IONBF, 0);
+	signal(SIGALRM, on_alarm);
+	const char *sc = getenv("AISIO_TIMEOUT_SCALE");
+	alarm((unsigned)(150 * (sc && atof(sc) > 1 ? atof(sc) : 1)));
 	{
 		need_gpu();
 		if (!strcmp(t, "matrix") && argc >= 3)
