@@ -8,6 +8,7 @@
 
 #include <aisio/emu.h>
 #include <aisio/nvmed.h>
+#include <aisio/strparse.h>
 #include <aisio_version.h>
 
 #include <errno.h>
@@ -133,28 +134,13 @@ static void perf_usage(FILE *f)
 		emu_ctrl_help());
 }
 
-static int parse_bytes(const char *s, uint64_t *out)
+/* A numeric flag within [min, max], or a message naming the flag and its range. */
+static int flag_u64(const char *flag, const char *val, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -EINVAL;
-	unsigned shift = 0;
-	if (*end == 'k' || *end == 'K')
-		shift = 10, end++;
-	else if (*end == 'm' || *end == 'M')
-		shift = 20, end++;
-	else if (*end == 'g' || *end == 'G')
-		shift = 30, end++;
-	if (*end == 'i')
-		end++;
-	if (*end == 'B')
-		end++;
-	if (*end)
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
+	if (strparse_u64(val, min, max, out) == 0)
+		return 0;
+	fprintf(stderr, "aisio perf: --%s must be %" PRIu64 "..%" PRIu64 ", not '%s'\n", flag, min, max, val);
+	return -EINVAL;
 }
 
 static int parse_cpulist(struct perf_args *a, const char *s)
@@ -257,15 +243,12 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 			break;
 		}
 		case 'q':
-			v = strtoull(optarg, &end, 0);
-			if (*end || v < 1 || v > 65535) {
-				fprintf(stderr, "aisio perf: --qdepth must be 1..65535, not '%s'\n", optarg);
+			if (flag_u64("qdepth", optarg, 1, 65535, &v) < 0)
 				return -EINVAL;
-			}
 			a->qdepth = (unsigned)v;
 			break;
 		case 's':
-			if (parse_bytes(optarg, &v) < 0 || v == 0 || v > (64u << 20)) {
+			if (strparse_size(optarg, &v) < 0 || v == 0 || v > (64u << 20)) {
 				fprintf(stderr, "aisio perf: --iosize must be 1 byte .. 64M, not '%s'\n", optarg);
 				return -EINVAL;
 			}
@@ -279,11 +262,8 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 			}
 			break;
 		case 'Q':
-			v = strtoull(optarg, &end, 0);
-			if (*end || v < 1 || v > 1024) {
-				fprintf(stderr, "aisio perf: --nqueues must be 1..1024, not '%s'\n", optarg);
+			if (flag_u64("nqueues", optarg, 1, 1024, &v) < 0)
 				return -EINVAL;
-			}
 			a->nqueues = (unsigned)v;
 			break;
 		case 'm':
@@ -299,40 +279,25 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 			}
 			break;
 		case 'n':
-			v = strtoull(optarg, &end, 0);
-			if (*end || v < 1 || v > 0xfffffffe) {
-				fprintf(stderr, "aisio perf: bad --nsid '%s'\n", optarg);
+			if (flag_u64("nsid", optarg, 1, 0xfffffffe, &v) < 0)
 				return -EINVAL;
-			}
 			a->nsid = (uint32_t)v;
 			break;
 		case 'o':
-			a->offset = strtoull(optarg, &end, 0);
-			if (*end) {
-				fprintf(stderr, "aisio perf: bad --offset '%s' (an LBA)\n", optarg);
+			if (flag_u64("offset", optarg, 0, UINT64_MAX, &a->offset) < 0)
 				return -EINVAL;
-			}
 			break;
 		case 'S':
-			a->size = strtoull(optarg, &end, 0);
-			if (*end || a->size == 0) {
-				fprintf(stderr, "aisio perf: bad --size '%s' (a number of LBAs > 0)\n", optarg);
+			if (flag_u64("size", optarg, 1, UINT64_MAX, &a->size) < 0)
 				return -EINVAL;
-			}
 			break;
 		case 'r':
-			a->seed = strtoull(optarg, &end, 0);
-			if (*end) {
-				fprintf(stderr, "aisio perf: bad --seed '%s'\n", optarg);
+			if (flag_u64("seed", optarg, 0, UINT64_MAX, &a->seed) < 0)
 				return -EINVAL;
-			}
 			break;
 		case 'T':
-			v = strtoull(optarg, &end, 0);
-			if (*end || v < 1 || v > 3600000) {
-				fprintf(stderr, "aisio perf: bad --timeout-ms '%s'\n", optarg);
+			if (flag_u64("timeout-ms", optarg, 1, 3600000, &v) < 0)
 				return -EINVAL;
-			}
 			a->timeout_ms = (unsigned)v;
 			break;
 		case 'j':

@@ -2,6 +2,8 @@
 /* Parsing of the emulated controller's spec string: TYPE[:SIZE][,opt=val]... */
 #include "emu_internal.h"
 
+#include <aisio/strparse.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,42 +41,6 @@ const char *emu_ctrl_help(void)
 	return emu_help_text;
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -EINVAL;
-	unsigned shift = 0;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
-	}
-	if (*end == 'i' && end[1] == 'B')
-		end += 2;
-	else if (*end == 'B')
-		end++;
-	if (*end != 0 || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 /* "A-B" with optional ":X" after; *x untouched when absent. */
 static int parse_range(const char *s, uint64_t *a, uint64_t *b, uint64_t *x, int x_hex)
 {
@@ -94,7 +60,7 @@ static int parse_range(const char *s, uint64_t *a, uint64_t *b, uint64_t *x, int
 	if (!dash)
 		return -EINVAL;
 	*dash++ = 0;
-	if (parse_u64(buf, a) < 0 || parse_u64(dash, b) < 0 || *b < *a)
+	if (strparse_u64(buf, 0, UINT64_MAX, a) < 0 || strparse_u64(dash, 0, UINT64_MAX, b) < 0 || *b < *a)
 		return -EINVAL;
 	return 0;
 }
@@ -137,7 +103,7 @@ static int set_opt(struct emu_opts *o, const char *name, const char *val)
 		;
 	if (k == sizeof(numeric) / sizeof(numeric[0]))
 		return -ENOENT;
-	if (parse_u64(val, &v) < 0)
+	if (strparse_u64(val, 0, UINT64_MAX, &v) < 0)
 		return -EINVAL;
 	if (!strcmp(name, "lba")) {
 		if (v != 512 && v != 4096)
@@ -232,7 +198,7 @@ int emu_opts_parse(struct emu_opts *o, const char *spec)
 		fprintf(stderr, "aisio: emu: unknown namespace type '%s' (null, ram or file)\n", buf);
 		return -EINVAL;
 	}
-	if (size && parse_size(size, &o->ns_bytes) < 0) {
+	if (size && strparse_size(size, &o->ns_bytes) < 0) {
 		fprintf(stderr, "aisio: emu: bad size '%s' (e.g. 256M, 4G, 1T)\n", size);
 		return -EINVAL;
 	}
