@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 # figure: XAL index time (warm and cold cache) and index memory, 1,000,000 files: XFS on-disk backend vs FIEMAP walk
-"""usage: bench/xal/index_1m.py [OUTDIR]   (root; default OUTDIR bench/results/<host>-<date>)
+"""usage: bench/xal/index_1m.py [OUTDIR]   (root; default OUTDIR bench/xal/results/<host>-<date>)
 
 Builds (once, cached in $XAL_BENCH_CACHE, default /var/tmp/aisio-bench) an XFS image of N files
 (XAL_BENCH_FILES, default 1,000,000) in 1,000 directories, each file one 4 KiB block, with
@@ -85,7 +85,7 @@ def main():
         print("bench/xal/index_1m.py: needs root (drop_caches, loop mount)")
         return 77
     date = datetime.datetime.utcnow()
-    out = sys.argv[1] if len(sys.argv) > 1 else f"{ROOT}/bench/results/{socket.gethostname().split('.')[0]}-{date:%Y%m%d}"
+    out = sys.argv[1] if len(sys.argv) > 1 else f"{HERE}/results/{socket.gethostname().split('.')[0]}-{date:%Y%m%d}"
     os.makedirs(out, exist_ok=True)
     img = f"{CACHE}/xal_{N}.img"
     build_s = build_image(img)
