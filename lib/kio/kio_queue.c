@@ -332,9 +332,7 @@ int kio_queue_poll(struct kio_queue *q, unsigned max)
 
 int kio_queue_wait(struct kio_queue *q, unsigned min, unsigned timeout_ms)
 {
-	int rc = kio_queue_submit(q);
-	if (rc < 0)
-		return rc;
+	int rc;
 	unsigned inflight = q->depth - q->nfree;
 	if (min > inflight)
 		min = inflight;
@@ -345,16 +343,21 @@ int kio_queue_wait(struct kio_queue *q, unsigned min, unsigned timeout_ms)
 		if (rc < 0)
 			return rc;
 		got += (unsigned)rc;
-		if (got >= min)
-			return (int)got;
-		/* anything the callbacks queued goes out before we sleep */
-		rc = kio_queue_submit(q);
-		if (rc < 0)
-			return rc;
-		uint64_t now = now_ms();
-		if (now >= deadline)
-			return -ETIMEDOUT;
+		uint64_t now = got >= min ? 0 : now_ms();
+		if (got >= min || now >= deadline) {
+			/* what is still queued goes out even when nothing needs waiting for */
+			rc = kio_queue_submit(q);
+			if (rc < 0)
+				return rc;
+			return got >= min ? (int)got : -ETIMEDOUT;
+		}
 		uint64_t left = deadline - now;
+		if (q->iopoll || !q->ext_arg) {
+			/* Queued commands (ours or the callbacks') go out before we spin or nap. */
+			rc = kio_queue_submit(q);
+			if (rc < 0)
+				return rc;
+		}
 		if (q->iopoll)
 			continue; /* poll entered the kernel to poll the device; keep spinning until the deadline */
 		if (!q->ext_arg) {
@@ -366,7 +369,16 @@ int kio_queue_wait(struct kio_queue *q, unsigned min, unsigned timeout_ms)
 		}
 		struct __kernel_timespec ts = {.tv_sec = (long long)(left / 1000), .tv_nsec = (long long)(left % 1000) * 1000000};
 		struct io_uring_cqe *cqe;
-		rc = io_uring_wait_cqes(&q->ring, &cqe, min - got, &ts, NULL);
+		if (q->queued) {
+			/* submit and wait in one kernel entry */
+			rc = io_uring_submit_and_wait_timeout(&q->ring, &cqe, min - got, &ts, NULL);
+			if (rc >= 0 || rc == -ETIME || rc == -EINTR) {
+				q->queued = 0;
+				q->stats.submit_calls++;
+			}
+		} else {
+			rc = io_uring_wait_cqes(&q->ring, &cqe, min - got, &ts, NULL);
+		}
 		if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
 			return rc;
 	}
