@@ -43,7 +43,6 @@ XFS_MODULES = ["crc32c_generic", "xfs"]  # libcrc32c needs a crc32c implementati
 
 # Binaries from the build tree copied into the guest's /vmtest/bin (missing ones are left out).
 BUILD_BINARIES = ["tools/aisio", "tests/vm/vm-pci-probe", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw"]
-HOST_BINARIES = ["nvme"]  # nvme-cli, for SR-IOV setup in the guest, when installed
 
 
 class Skip(Exception):
@@ -57,6 +56,7 @@ class Skip(Exception):
 # disks: (size, kind) with kind "raw" (zeroes) or "xfs:<fs size>" (XFS made on the host, file larger than it).
 # script: tests/vm/scenarios/<script>.sh, run in the guest with guest-lib.sh's helpers.
 # needs: programs from the build tree the scenario cannot do without.
+# host_needs: host programs copied into the guest with their libraries (nvme-cli for SR-IOV setup).
 
 NVME_PLAIN = ["-drive", "file={disk0},if=none,id=nvm0,format=raw",
               "-device", "nvme,serial=aisio0,drive=nvm0,addr=0x4"]
@@ -335,7 +335,7 @@ def build_initramfs(path, kdir, build, scn, script):
     c.file("vmtest/modules", ("\n".join(order) + "\n").encode())
     libs = set(shared_libs("/bin/busybox"))  # none for busybox-static
     bins = [os.path.join(build, b) for b in BUILD_BINARIES]
-    bins += [p for p in (shutil.which(h) for h in HOST_BINARIES) if p]
+    bins += [p for p in (shutil.which(h) for h in scn.get("host_needs", [])) if p]  # e.g. nvme-cli
     for b in bins:
         if os.path.exists(b):
             c.copy("vmtest/bin/" + os.path.basename(b), b)
