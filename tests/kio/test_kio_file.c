@@ -95,7 +95,8 @@ static void test_buffered(void **state)
 	assert_int_equal(kio_queue_create(d, 2, &q), 0);
 	uint8_t *buf = kt_alloc(8192);
 	assert_int_equal(kt_sync_rw(q, false, 3, 2, buf + 3, NULL), 0);
-	assert_int_equal(kt_check(buf + 3, 3, 2, 9, 12), 0);
+	memmove(buf, buf + 3, 1024); /* the stamp check reads aligned words */
+	assert_int_equal(kt_check(buf, 3, 2, 9, 12), 0);
 	kio_queue_destroy(q);
 	kio_dev_close(d);
 	free(buf);
