@@ -29,7 +29,7 @@ check-unit check-emu check-kio check-vm check-gpu check-xal: all
 
 check-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
-	AISIO_TIMEOUT_SCALE=4 tests/run-suites $(ASAN_BUILD) unit emu
+	AISIO_TIMEOUT_SCALE=4 tests/run-suites $(ASAN_BUILD) unit emu kio xal
 
 install: all
 	$(MESON) install -C $(BUILD)

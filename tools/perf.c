@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "perf_stats.h"
 
+#include <aisio/bio.h>
 #include <aisio/emu.h>
 #include <aisio/nvmed.h>
 #include <aisio/strparse.h>
@@ -54,7 +55,8 @@ struct perf_args {
 /* One queue pair driven by one thread. */
 /* One queue pair driven by one thread; what the submit loop needs, in one place. */
 struct perf_queue {
-	struct nvmed_qpair *qp;
+	struct nvmed_qpair *qp;  /* user-space driver */
+	struct bio_queue *bq;    /* kernel paths */
 	uint8_t *buf;        /* next data buffer: qdepth of them round robin */
 	uint8_t *bufs, *bufs_end;
 	uint32_t iosize;
@@ -69,11 +71,17 @@ struct perf_queue {
 	unsigned dev;
 };
 
+/* A device of the run: any path bio opens; ctrl is set for the user-space driver,
+ * whose queues the run loop drives directly through the inline hot path. */
 struct perf_dev {
+	struct bio_dev *bd;
 	struct nvmed_ctrl *ctrl;
-	struct nvmed_ns ns;
+	uint32_t nsid;
+	unsigned lba_shift;
+	uint64_t nlba;
 	uint64_t first_lba;
 	uint64_t nlbas;      /* size of the range */
+	uint32_t iosize;     /* bytes per I/O */
 	uint32_t nlb;        /* LBAs per I/O */
 	uint64_t slots;      /* I/O-sized slots in the range */
 };
@@ -90,6 +98,7 @@ struct perf_thread {
 	struct lat_hist lat;
 	uint64_t c_submit_base;
 	double ns_per_cycle;
+	int kernel;          /* the devices are kernel paths (bio queues), else user-space */
 	int rc;
 	volatile int *stop;
 	uint64_t deadline_cycles;
@@ -359,100 +368,102 @@ struct sync_io {
 	uint16_t status;
 };
 
-static void sync_io_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
+static void sync_io_cb(struct bio_queue *q, void *arg, int err, uint16_t status)
 {
 	struct sync_io *s = arg;
 	s->done = 1;
 	s->err = err;
-	s->status = nvmed_cqe_status(cqe);
+	s->status = status;
 }
 
 /* Refuse to write a namespace that holds a file system, unless forced. */
-static int check_fs_signature(struct nvmed_ctrl *c, const struct nvmed_ns *ns, const char *dev, bool force)
+static int check_fs_signature(struct perf_dev *d, const char *dev, bool force)
 {
 	size_t len = 68u << 10;
-	uint32_t nlb = (uint32_t)(len >> ns->lba_shift);
-	if (nlb > ns->nlba)
-		nlb = (uint32_t)ns->nlba;
-	uint32_t chunk = ns->max_lbas;
-	uint8_t *buf = nvmed_dma_alloc(c, len);
-	struct nvmed_qpair *qp;
+	uint32_t nlb = (uint32_t)(len >> d->lba_shift);
+	if (nlb > d->nlba)
+		nlb = (uint32_t)d->nlba;
+	uint32_t chunk = bio_dev_max_xfer(d->bd) >> d->lba_shift;
+	uint8_t *buf = bio_dev_buf_alloc(d->bd, len);
+	struct bio_queue *q;
 	if (!buf)
 		return -ENOMEM;
-	int rc = nvmed_qpair_create(c, 2, &qp);
+	int rc = bio_queue_create(d->bd, 1, &q);
 	if (rc < 0) {
-		nvmed_dma_free(c, buf);
+		bio_dev_buf_free(d->bd, buf);
 		return rc;
 	}
 	for (uint32_t done = 0; done < nlb && rc == 0;) {
 		uint32_t n = nlb - done < chunk ? nlb - done : chunk;
 		struct sync_io s = {0};
-		rc = nvmed_qpair_read(qp, ns->nsid, done, n, buf + ((size_t)done << ns->lba_shift), sync_io_cb, &s);
+		rc = bio_queue_rw(q, false, done, n, buf + ((size_t)done << d->lba_shift), sync_io_cb, &s);
 		if (rc >= 0)
-			rc = nvmed_qpair_drain(qp, 10000);
+			rc = bio_queue_drain(q, 10000);
 		if (rc == 0 && s.err)
 			rc = s.err;
 		done += n;
 	}
-	const char *sig = rc == 0 ? fs_signature(buf, (size_t)nlb << ns->lba_shift) : NULL;
-	nvmed_qpair_destroy(qp);
-	nvmed_dma_free(c, buf);
+	const char *sig = rc == 0 ? fs_signature(buf, (size_t)nlb << d->lba_shift) : NULL;
+	bio_queue_destroy(q);
+	bio_dev_buf_free(d->bd, buf);
 	if (rc == -EIO) {
 		/* unreadable first blocks hold no usable file system */
 		fprintf(stderr, "aisio perf: %s: the start of namespace %u cannot be read (media error); "
-			"no file-system signature checked\n", dev, ns->nsid);
+			"no file-system signature checked\n", dev, d->nsid);
 		rc = 0;
 	}
 	if (rc < 0) {
 		fprintf(stderr, "aisio perf: %s: reading the start of namespace %u to look for a file system failed\n",
-			dev, ns->nsid);
+			dev, d->nsid);
 		return rc;
 	}
 	if (sig && !force) {
 		fprintf(stderr, "aisio perf: %s namespace %u carries %s; refusing to write (--force overrides)\n", dev,
-			ns->nsid, sig);
+			d->nsid, sig);
 		return -EPERM;
 	}
 	return 0;
 }
 
-/* Open device i for run (whole I/Os only) or verify (a short last I/O is fine). */
+/* Open device i for run (whole I/Os only) or verify (a short last I/O is fine).
+ * iosize 0 picks 128 KiB or the device's transfer limit, whichever is smaller. */
 static int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, uint32_t iosize, size_t dma_bytes,
 		    struct perf_dev *d)
 {
-	struct nvmed_ctrl_opts o = {.dma_bytes = dma_bytes, .io_timeout_ms = a->timeout_ms};
-	int rc = nvmed_ctrl_open(&d->ctrl, a->devs[i], &o);
+	struct bio_dev_opts o = {.nsid = a->nsid, .dma_bytes = dma_bytes, .io_timeout_ms = a->timeout_ms};
+	int rc = bio_dev_open(&d->bd, a->devs[i], &o);
 	if (rc < 0) {
 		fprintf(stderr, "aisio perf: cannot open %s: %s\n", a->devs[i], strerror(-rc));
 		return rc;
 	}
-	rc = nvmed_ctrl_ns(d->ctrl, a->nsid, &d->ns);
-	if (rc < 0) {
-		fprintf(stderr, "aisio perf: %s has no active namespace %u (it has %u)\n", a->devs[i], a->nsid,
-			nvmed_ctrl_ns_count(d->ctrl));
-		return -ENOENT;
-	}
-	uint32_t lba = 1u << d->ns.lba_shift;
+	d->ctrl = bio_dev_nvmed(d->bd);
+	d->nsid = bio_dev_nsid(d->bd);
+	d->lba_shift = bio_dev_lba_shift(d->bd);
+	d->nlba = bio_dev_nlba(d->bd);
+	uint32_t lba = 1u << d->lba_shift;
+	if (!iosize)
+		iosize = bio_dev_max_xfer(d->bd) < (128u << 10) ? bio_dev_max_xfer(d->bd) : (128u << 10);
+	d->iosize = iosize;
 	if (iosize % lba) {
 		fprintf(stderr, "aisio perf: --iosize %u is not a multiple of %s's LBA size %u\n", iosize, a->devs[i], lba);
 		return -EINVAL;
 	}
-	if (iosize > nvmed_ctrl_max_xfer(d->ctrl)) {
+	if (iosize > bio_dev_max_xfer(d->bd)) {
 		fprintf(stderr, "aisio perf: --iosize %u exceeds %s's largest transfer (MDTS) of %u bytes\n", iosize,
-			a->devs[i], nvmed_ctrl_max_xfer(d->ctrl));
+			a->devs[i], bio_dev_max_xfer(d->bd));
 		return -EINVAL;
 	}
 	d->nlb = iosize / lba;
 	d->first_lba = a->offset;
-	if (a->offset >= d->ns.nlba) {
+	if (a->offset >= d->nlba) {
 		fprintf(stderr, "aisio perf: --offset %" PRIu64 " is past the end of namespace %u (%" PRIu64 " LBAs)\n",
-			a->offset, a->nsid, d->ns.nlba);
+			a->offset, d->nsid, d->nlba);
 		return -EINVAL;
 	}
-	d->nlbas = a->size ? a->size : d->ns.nlba - a->offset;
-	if (d->nlbas > d->ns.nlba - a->offset) {
+	d->nlbas = a->size ? a->size : d->nlba - a->offset;
+	if (d->nlbas > d->nlba - a->offset) {
 		fprintf(stderr, "aisio perf: --offset + --size run past the end of namespace %u (%" PRIu64 " LBAs)\n",
-			a->nsid, d->ns.nlba);
+			d->nsid, d->nlba);
 		return -EINVAL;
 	}
 	d->slots = d->nlbas / d->nlb;
@@ -461,14 +472,14 @@ static int open_dev(const struct perf_args *a, unsigned i, bool writes, bool ver
 		return -EINVAL;
 	}
 	if (writes)
-		return check_fs_signature(d->ctrl, &d->ns, a->devs[i], a->force);
+		return check_fs_signature(d, a->devs[i], a->force);
 	return 0;
 }
 
 static void close_devs(struct perf_dev *devs, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		nvmed_ctrl_close(devs[i].ctrl);
+		bio_dev_close(devs[i].bd);
 }
 
 /* ---- run ---- */
@@ -495,11 +506,25 @@ static void run_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme
 	}
 }
 
+/* The same for the kernel paths, which count their completions here. */
+static void run_bio_cb(struct bio_queue *bq, void *arg, int err, uint16_t status)
+{
+	struct perf_queue *q = bio_queue_user(bq);
+	q->ios++;
+	if (__builtin_expect(err != 0, 0))
+		q->failed++;
+	if (arg) {
+		struct perf_thread *t = q->t;
+		uint64_t dt = cycles_now() - (uint64_t)(uintptr_t)arg;
+		lat_hist_add(&t->lat, (uint64_t)((double)dt * t->ns_per_cycle));
+	}
+}
+
 /* Submit until the queue pair is full (it has room for qdepth commands, so the
  * driver's -EAGAIN is the bound). random and opc are constants in each
  * specialised copy (see RUN_LOOP), so the loop carries no pattern tests. */
 static inline __attribute__((always_inline)) int run_fill(struct perf_thread *t, struct perf_queue *q, uint64_t *seq,
-							 const int random, const uint8_t opc)
+							 const int random, const uint8_t opc, const int kernel)
 {
 	for (;;) {
 		uint64_t slot;
@@ -517,7 +542,9 @@ static inline __attribute__((always_inline)) int run_fill(struct perf_thread *t,
 		if (q->buf == q->bufs_end)
 			q->buf = q->bufs;
 		void *stamp = (++*seq & LAT_SAMPLE_MASK) == 0 ? (void *)(uintptr_t)cycles_now() : NULL;
-		int rc = nvmed_qpair_rw(q->qp, opc, q->nsid, q->first_lba + slot * q->nlb, q->nlb, buf, run_cb, stamp);
+		uint64_t slba = q->first_lba + slot * q->nlb;
+		int rc = kernel ? bio_queue_rw(q->bq, opc == NVME_CMD_WRITE, slba, q->nlb, buf, run_bio_cb, stamp)
+				: nvmed_qpair_rw(q->qp, opc, q->nsid, slba, q->nlb, buf, run_cb, stamp);
 		if (rc < 0)
 			return rc == -EAGAIN ? 0 : rc;
 	}
@@ -525,26 +552,32 @@ static inline __attribute__((always_inline)) int run_fill(struct perf_thread *t,
 
 /* One pass over the thread's queues: fill, ring once, reap. */
 static inline __attribute__((always_inline)) int run_pass(struct perf_thread *t, uint64_t *seq, const int random,
-							 const uint8_t opc)
+							 const uint8_t opc, const int kernel)
 {
 	for (unsigned i = 0; i < t->nq; i++) {
 		struct perf_queue *q = &t->queues[i];
-		int rc = run_fill(t, q, seq, random, opc);
+		int rc = run_fill(t, q, seq, random, opc, kernel);
 		if (rc < 0) {
 			fprintf(stderr, "aisio perf: submit failed: %s\n", strerror(-rc));
 			return rc;
 		}
-		nvmed_qpair_ring(q->qp);
-		rc = nvmed_qpair_poll(q->qp, q->qdepth);
+		if (kernel) {
+			rc = bio_queue_submit(q->bq);
+			if (rc >= 0)
+				rc = bio_queue_poll(q->bq, q->qdepth);
+		} else {
+			nvmed_qpair_ring(q->qp);
+			rc = nvmed_qpair_poll(q->qp, q->qdepth);
+		}
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
 }
 
-#define RUN_LOOP(random, opc)                                                                  \
+#define RUN_LOOP(random, opc, kernel)                                                          \
 	while (!*t->stop) {                                                                    \
-		if ((rc = run_pass(t, &seq, random, opc)) < 0)                                 \
+		if ((rc = run_pass(t, &seq, random, opc, kernel)) < 0)                         \
 			break;                                                                 \
 		if ((++iter & 63) == 0 && cycles_now() > t->deadline_cycles)                  \
 			break;                                                                 \
@@ -564,20 +597,31 @@ static void *run_thread(void *arg)
 	uint64_t seq = 0;
 	unsigned iter = 0;
 	int rc = 0;
-	/* one specialised loop per pattern */
-	switch (a->pattern) {
-	case PAT_RANDREAD: RUN_LOOP(1, NVME_CMD_READ) break;
-	case PAT_RANDWRITE: RUN_LOOP(1, NVME_CMD_WRITE) break;
-	case PAT_READ: RUN_LOOP(0, NVME_CMD_READ) break;
-	case PAT_WRITE: RUN_LOOP(0, NVME_CMD_WRITE) break;
+	/* one specialised loop per pattern and path (a thread's devices are all of
+	 * one kind: perf_run checks) */
+	if (t->kernel) {
+		switch (a->pattern) {
+		case PAT_RANDREAD: RUN_LOOP(1, NVME_CMD_READ, 1) break;
+		case PAT_RANDWRITE: RUN_LOOP(1, NVME_CMD_WRITE, 1) break;
+		case PAT_READ: RUN_LOOP(0, NVME_CMD_READ, 1) break;
+		case PAT_WRITE: RUN_LOOP(0, NVME_CMD_WRITE, 1) break;
+		}
+	} else {
+		switch (a->pattern) {
+		case PAT_RANDREAD: RUN_LOOP(1, NVME_CMD_READ, 0) break;
+		case PAT_RANDWRITE: RUN_LOOP(1, NVME_CMD_WRITE, 0) break;
+		case PAT_READ: RUN_LOOP(0, NVME_CMD_READ, 0) break;
+		case PAT_WRITE: RUN_LOOP(0, NVME_CMD_WRITE, 0) break;
+		}
 	}
 	t->rc = rc;
 	for (unsigned i = 0; i < t->nq; i++) {
 		struct perf_queue *q = &t->queues[i];
-		int drc = nvmed_qpair_drain(q->qp, a->timeout_ms + 1000);
+		int drc = q->qp ? nvmed_qpair_drain(q->qp, a->timeout_ms + 1000) : bio_queue_drain(q->bq, a->timeout_ms + 1000);
 		if (drc < 0 && !t->rc)
 			t->rc = drc;
-		q->ios = q->qp->completed + q->qp->timeouts;
+		if (q->qp)
+			q->ios = q->qp->completed + q->qp->timeouts;
 		t->ios_per_dev[q->dev] += q->ios;
 		t->failed_per_dev[q->dev] += q->failed;
 	}
@@ -614,6 +658,14 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 			goto out_devs;
 		}
 	}
+	for (unsigned i = 1; i < a->ndevs; i++) {
+		if (!devs[i].ctrl != !devs[0].ctrl) {
+			fprintf(stderr, "aisio perf: %s and %s: one run drives either kernel paths or the user-space "
+				"driver, not both\n", a->devs[0], a->devs[i]);
+			rc = -EINVAL;
+			goto out_devs;
+		}
+	}
 	struct perf_thread *threads = calloc(nthreads, sizeof(*threads));
 	if (!threads) {
 		rc = -ENOMEM;
@@ -630,6 +682,7 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 		th->rng = (a->seed + 1) * 0x9e3779b97f4a7c15ull ^ (t + 1) * 0xbf58476d1ce4e5b9ull;
 		th->stop = &stop;
 		th->ns_per_cycle = cc.ns_per_cycle;
+		th->kernel = devs[0].ctrl == NULL;
 		th->nq = a->ndevs * a->nqueues;
 		th->queues = calloc(th->nq, sizeof(*th->queues));
 		if (!th->queues) {
@@ -641,21 +694,28 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 			q->t = th;
 			q->dev = i / a->nqueues;
 			struct perf_dev *d = &devs[q->dev];
-			unsigned depth = a->qdepth + 1;
-			if (depth > nvmed_ctrl_max_qdepth(d->ctrl)) {
-				fprintf(stderr, "aisio perf: --qdepth %u is more than %s allows (%u, from CAP.MQES)\n",
-					a->qdepth, a->devs[q->dev], nvmed_ctrl_max_qdepth(d->ctrl) - 1);
+			if (a->qdepth > bio_dev_max_qdepth(d->bd)) {
+				fprintf(stderr, "aisio perf: --qdepth %u is more than %s allows (%u%s)\n", a->qdepth,
+					a->devs[q->dev], bio_dev_max_qdepth(d->bd), d->ctrl ? ", from CAP.MQES" : "");
 				rc = -EINVAL;
 				goto out_threads;
 			}
-			rc = nvmed_qpair_create(d->ctrl, depth, &q->qp);
+			/* the user-space path's queue pairs are driven directly, the kernel paths' through bio */
+			if (d->ctrl) {
+				rc = nvmed_qpair_create(d->ctrl, a->qdepth + 1, &q->qp);
+				if (rc == 0)
+					q->qp->user = q;
+			} else {
+				rc = bio_queue_create(d->bd, a->qdepth, &q->bq);
+				if (rc == 0)
+					bio_queue_set_user(q->bq, q);
+			}
 			if (rc < 0) {
 				fprintf(stderr, "aisio perf: %s: cannot create queue pair %u of %u\n", a->devs[q->dev],
 					(t * a->nqueues) + (i % a->nqueues) + 1, nthreads * a->nqueues);
 				goto out_threads;
 			}
-			q->qp->user = q;
-			q->bufs = nvmed_dma_alloc(d->ctrl, (size_t)a->qdepth * a->iosize);
+			q->bufs = bio_dev_buf_alloc(d->bd, (size_t)a->qdepth * a->iosize);
 			if (!q->bufs) {
 				rc = -ENOMEM;
 				goto out_threads;
@@ -664,7 +724,7 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 			q->bufs_end = q->bufs + (size_t)a->qdepth * a->iosize;
 			q->iosize = a->iosize;
 			q->qdepth = a->qdepth;
-			q->nsid = d->ns.nsid;
+			q->nsid = d->nsid;
 			q->nlb = d->nlb;
 			q->first_lba = d->first_lba;
 			q->slots = d->slots;
@@ -742,7 +802,7 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 		for (unsigned i = 0; i < a->ndevs; i++) {
 			printf("%s{\"name\": ", i ? ", " : "");
 			json_string(stdout, a->devs[i]);
-			printf(", \"backend\": \"%s\", \"cpus\": ", nvmed_ctrl_pci(devs[i].ctrl)->ops->name);
+			printf(", \"backend\": \"%s\", \"cpus\": ", bio_dev_backend(devs[i].bd));
 			json_string(stdout, cpus);
 			printf(", \"ios\": %" PRIu64 ", \"iops\": %.1f, \"mib_s\": %.3f, \"failed\": %" PRIu64 "}", dev_ios[i],
 			       (double)dev_ios[i] / elapsed, (double)dev_ios[i] * mib / elapsed, dev_failed[i]);
@@ -776,10 +836,11 @@ out_threads:
 	for (unsigned t = 0; t < nthreads; t++) {
 		for (unsigned i = 0; threads[t].queues && i < threads[t].nq; i++) {
 			struct perf_queue *q = &threads[t].queues[i];
-			if (q->bufs)
-				nvmed_dma_free(devs[q->dev].ctrl, q->bufs);
 			if (q->qp)
 				nvmed_qpair_destroy(q->qp);
+			bio_queue_destroy(q->bq);
+			if (q->bufs)
+				bio_dev_buf_free(devs[q->dev].bd, q->bufs);
 		}
 		free(threads[t].queues);
 	}
@@ -836,12 +897,12 @@ struct verify_slot {
 	uint16_t status;
 };
 
-static void verify_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
+static void verify_cb(struct bio_queue *q, void *arg, int err, uint16_t status)
 {
 	struct verify_slot *s = arg;
 	s->busy = 0;
 	s->err = err;
-	s->status = nvmed_cqe_status(cqe);
+	s->status = status;
 }
 
 struct verify_result {
@@ -850,10 +911,10 @@ struct verify_result {
 };
 
 /* One pass over the range: write (stamp) or read (check), qdepth commands in flight. */
-static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct nvmed_qpair *qp, struct verify_slot *slots,
+static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct bio_queue *q, struct verify_slot *slots,
 		       bool write, struct verify_result *res, const char *dev)
 {
-	unsigned shift = d->ns.lba_shift;
+	unsigned shift = d->lba_shift;
 	uint64_t next = 0, end = d->nlbas;
 	unsigned inflight = 0;
 	for (;;) {
@@ -867,8 +928,14 @@ static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct nvm
 				stamp_fill(s->buf, a->seed, s->lba, s->nlb, shift);
 			else
 				memset(s->buf, 0, (size_t)s->nlb << shift);
-			int rc = nvmed_qpair_rw(qp, write ? NVME_CMD_WRITE : NVME_CMD_READ, d->ns.nsid, s->lba, s->nlb, s->buf,
-						verify_cb, s);
+			int rc = bio_queue_rw(q, write, s->lba, s->nlb, s->buf, verify_cb, s);
+			if (rc == -EAGAIN && !inflight) {
+				/* every command id is held by a command that timed out and never
+				 * completed: the device is not answering */
+				fprintf(stderr, "aisio perf verify: %s: no command slot left, all held by timed-out commands\n",
+					dev);
+				return -ETIMEDOUT;
+			}
 			if (rc == -EAGAIN)
 				break;
 			if (rc < 0)
@@ -877,10 +944,12 @@ static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct nvm
 			inflight++;
 			next += s->nlb;
 		}
-		nvmed_qpair_ring(qp);
+		int n = bio_queue_submit(q);
+		if (n < 0)
+			return n;
 		if (!inflight && next >= end)
 			break;
-		int n = nvmed_qpair_poll(qp, a->qdepth);
+		n = bio_queue_poll(q, a->qdepth);
 		if (n < 0)
 			return n;
 		if (n == 0) {
@@ -919,37 +988,25 @@ static int perf_verify(struct perf_args *a)
 	int rc = 0;
 	unsigned opened = 0;
 	for (unsigned i = 0; i < a->ndevs; i++) {
-		/* iosize: as asked, else 128 KiB capped by the device's transfer limit */
-		uint32_t iosize = a->iosize;
-		size_t dma = (size_t)a->qdepth * (iosize ? iosize : (128u << 10)) + (16u << 20);
 		struct perf_dev *d = &devs[i];
-		if (!iosize) {
-			struct nvmed_ctrl *probe;
-			rc = nvmed_ctrl_open(&probe, a->devs[i], &(struct nvmed_ctrl_opts){.dma_bytes = 8u << 20});
-			if (rc < 0) {
-				fprintf(stderr, "aisio perf: cannot open %s: %s\n", a->devs[i], strerror(-rc));
-				break;
-			}
-			iosize = nvmed_ctrl_max_xfer(probe) < (128u << 10) ? nvmed_ctrl_max_xfer(probe) : (128u << 10);
-			nvmed_ctrl_close(probe);
-		}
-		rc = open_dev(a, i, true, true, iosize, dma, d);
+		size_t dma = (size_t)a->qdepth * (a->iosize ? a->iosize : (128u << 10)) + (16u << 20);
+		rc = open_dev(a, i, true, true, a->iosize, dma, d);
 		opened++;
 		if (rc < 0)
 			break;
 		/* default range: the whole namespace, at most 1 GiB */
-		if (!a->size && (d->nlbas << d->ns.lba_shift) > (1ull << 30))
-			d->nlbas = (1ull << 30) >> d->ns.lba_shift;
-		struct nvmed_qpair *qp;
-		unsigned depth = a->qdepth + 1 > nvmed_ctrl_max_qdepth(d->ctrl) ? nvmed_ctrl_max_qdepth(d->ctrl) : a->qdepth + 1;
+		if (!a->size && (d->nlbas << d->lba_shift) > (1ull << 30))
+			d->nlbas = (1ull << 30) >> d->lba_shift;
 		struct perf_args use = *a;
-		use.qdepth = depth - 1;
-		rc = nvmed_qpair_create(d->ctrl, depth, &qp);
+		if (use.qdepth > bio_dev_max_qdepth(d->bd))
+			use.qdepth = bio_dev_max_qdepth(d->bd);
+		struct bio_queue *q;
+		rc = bio_queue_create(d->bd, use.qdepth, &q);
 		if (rc < 0)
 			break;
 		struct verify_slot *slots = calloc(use.qdepth, sizeof(*slots));
 		for (unsigned s = 0; slots && s < use.qdepth; s++) {
-			slots[s].buf = nvmed_dma_alloc(d->ctrl, iosize);
+			slots[s].buf = bio_dev_buf_alloc(d->bd, d->iosize);
 			if (!slots[s].buf)
 				rc = -ENOMEM;
 		}
@@ -957,9 +1014,9 @@ static int perf_verify(struct perf_args *a)
 		if (!slots)
 			rc = -ENOMEM;
 		if (rc == 0)
-			rc = verify_pass(&use, d, qp, slots, true, &res, a->devs[i]);
+			rc = verify_pass(&use, d, q, slots, true, &res, a->devs[i]);
 		if (rc == 0)
-			rc = verify_pass(&use, d, qp, slots, false, &res, a->devs[i]);
+			rc = verify_pass(&use, d, q, slots, false, &res, a->devs[i]);
 		if (rc < 0)
 			fprintf(stderr, "aisio perf verify: %s: %s\n", a->devs[i], strerror(-rc));
 		if (res.mismatches)
@@ -968,11 +1025,11 @@ static int perf_verify(struct perf_args *a)
 			printf("%s: verified %" PRIu64 ", mismatches %" PRIu64 ", failed %" PRIu64 "\n", a->devs[i], res.verified,
 			       res.mismatches, res.failed);
 		total.verified += res.verified, total.mismatches += res.mismatches, total.failed += res.failed;
+		bio_queue_destroy(q);
 		for (unsigned s = 0; slots && s < use.qdepth; s++)
 			if (slots[s].buf)
-				nvmed_dma_free(d->ctrl, slots[s].buf);
+				bio_dev_buf_free(d->bd, slots[s].buf);
 		free(slots);
-		nvmed_qpair_destroy(qp);
 		if (rc < 0)
 			break;
 	}
@@ -986,8 +1043,9 @@ static int perf_verify(struct perf_args *a)
 		printf(", \"verified\": %" PRIu64 ", \"mismatches\": %" PRIu64 ", \"failed\": %" PRIu64 ", \"error\": %d}\n",
 		       total.verified, total.mismatches, total.failed, rc);
 	} else {
-		printf("verified %" PRIu64 ", mismatches %" PRIu64 ", failed %" PRIu64 "\n", total.verified, total.mismatches,
-		       total.failed);
+		printf("verified %" PRIu64 ", mismatches %" PRIu64 ", failed %" PRIu64 "%s%s%s\n", total.verified,
+		       total.mismatches, total.failed, rc < 0 ? " (stopped early: " : "", rc < 0 ? strerror(-rc) : "",
+		       rc < 0 ? ")" : "");
 	}
 	return (rc < 0 || total.mismatches || total.failed) ? 1 : 0;
 }

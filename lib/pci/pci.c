@@ -83,8 +83,9 @@ int pci_dev_open(struct pci_dev **out, const char *devstr)
 		spec = devstr + 4;
 	} else {
 		if (pci_parse_bdf(devstr, dev->bdf) < 0) {
-			fprintf(stderr, "aisio: '%s' is not a device: expected a PCI address (0000:01:00.0) "
-				"or an emulated controller (emu:null, emu:ram:256M, emu:file:PATH)\n", devstr);
+			fprintf(stderr, "aisio: '%s' is not a device: expected a PCI address (0000:01:00.0), "
+				"an emulated controller (emu:null, emu:ram:256M, emu:file:PATH) or a path (/dev/nvme0n1, "
+				"/dev/ng0n1, a file)\n", devstr);
 			rc = -EINVAL;
 			goto fail;
 		}

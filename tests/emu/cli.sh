@@ -48,7 +48,8 @@ refuse "bad flag" "see aisio perf --help" "$aisio" perf run --bogus emu:null
 refuse "bad pattern" "--iopattern must be" "$aisio" perf run --iopattern sideways emu:null
 refuse "bad qdepth" "--qdepth must be" "$aisio" perf run --qdepth 0 emu:null
 refuse "no device" "no device given" "$aisio" perf run
-refuse "unknown device" "is not a device" "$aisio" perf run /nope
+refuse "unknown device" "is not a device" "$aisio" perf run nope
+refuse "missing path" "No such file" "$aisio" perf run /nonexistent/aisio
 refuse "missing PCI function" "no PCI function" "$aisio" perf run 0000:7f:1f.7
 refuse "unknown emu option" "unknown option 'color'" "$aisio" perf run emu:null,color=blue
 refuse "iosize over MDTS" "exceeds" "$aisio" perf run --iosize 1M emu:null,mdts=2
@@ -67,6 +68,14 @@ refuse "write to XFS refused" "carries XFS" "$aisio" perf run --iopattern write 
 refuse "verify on XFS refused" "refusing to write" "$aisio" perf verify "emu:file:$tmp/img"
 check "reads of an XFS namespace allowed" "$aisio" perf run --iopattern randread --runtime 0.2 "emu:file:$tmp/img"
 check "--force writes" "$aisio" perf verify --force "emu:file:$tmp/img"
+
+# kernel paths (io_uring) behind the same flags and output
+truncate -s 32M "$tmp/kimg"
+check "verify on a file through io_uring" "$aisio" perf verify "$tmp/kimg"
+grep -q 'verified 65536, mismatches 0, failed 0' "$tmp/out" || { echo "FAIL io_uring verify count"; cat "$tmp/out"; fail=1; }
+check "run on a file through io_uring, json" "$aisio" perf run --iopattern randwrite --runtime 0.5 --iosize 4096 --json "$tmp/kimg"
+[ "$(json_get "['devices'][0]['backend']")" = io_uring ] && [ "$(json_get "['total']['failed']")" = 0 ] || { echo "FAIL io_uring json"; fail=1; }
+refuse "kernel and user-space paths in one run" "not both" "$aisio" perf run --runtime 0.2 "$tmp/kimg" emu:null
 
 check "help lists emu options" "$aisio" perf --help
 grep -q 'fatal_after' "$tmp/out" || { echo "FAIL help text"; fail=1; }

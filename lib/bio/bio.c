@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* One block I/O API over the user-space driver and the kernel paths. */
+#include <aisio/bio.h>
+#include <aisio/dma.h>
+#include <aisio/kio.h>
+#include <aisio/nvmed.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BIO_DEFAULT_ARENA (64u << 20)
+
+struct bio_dev {
+	struct nvmed_ctrl *nv;
+	struct nvmed_ns ns;
+	struct kio_dev *kd;
+	/* kernel paths: one buffer arena, registered with every queue as its fixed buffer */
+	struct dma_mem arena;
+	struct dma_heap heap;
+	pthread_mutex_t lock;
+	const char *backend;
+};
+
+/* A command in flight: the caller's callback, kept apart from the backend's. */
+struct bio_req {
+	bio_cb cb;
+	void *arg;
+	struct bio_queue *q;
+};
+
+struct bio_queue {
+	struct bio_dev *d;
+	struct nvmed_qpair *qp;
+	struct kio_queue *kq;
+	struct bio_req *reqs;
+	struct bio_req **free;
+	unsigned nfree;
+	unsigned qdepth;
+	void *user;
+};
+
+int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_opts *opts)
+{
+	struct bio_dev_opts o = {.nsid = 1};
+	if (opts)
+		o = *opts;
+	if (!o.nsid)
+		o.nsid = 1;
+	struct bio_dev *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->arena.fd = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	int rc;
+	if (kio_path_is_kernel(devstr)) {
+		struct kio_dev_opts ko = {.sqpoll = o.sqpoll, .sqpoll_cpu = -1, .iopoll = o.iopoll};
+		rc = kio_dev_open(&d->kd, devstr, &ko);
+		if (rc < 0)
+			goto fail;
+		d->backend = kio_dev_backend(d->kd);
+		rc = dma_mem_alloc(&d->arena, o.dma_bytes ? o.dma_bytes : BIO_DEFAULT_ARENA, DMA_KIND_MEMFD);
+		if (rc == 0)
+			rc = dma_heap_init(&d->heap, &d->arena);
+		if (rc < 0)
+			goto fail;
+	} else {
+		struct nvmed_ctrl_opts no = {.dma_bytes = o.dma_bytes, .io_timeout_ms = o.io_timeout_ms};
+		rc = nvmed_ctrl_open(&d->nv, devstr, &no);
+		if (rc < 0)
+			goto fail;
+		rc = nvmed_ctrl_ns(d->nv, o.nsid, &d->ns);
+		if (rc < 0) {
+			fprintf(stderr, "aisio: %s has no active namespace %u (it has %u)\n", devstr, o.nsid,
+				nvmed_ctrl_ns_count(d->nv));
+			goto fail;
+		}
+		d->backend = nvmed_ctrl_pci(d->nv)->ops->name;
+	}
+	*out = d;
+	return 0;
+fail:
+	bio_dev_close(d);
+	return rc;
+}
+
+void bio_dev_close(struct bio_dev *d)
+{
+	if (!d)
+		return;
+	if (d->kd) {
+		dma_heap_term(&d->heap);
+		dma_mem_free(&d->arena);
+		kio_dev_close(d->kd);
+	}
+	nvmed_ctrl_close(d->nv);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+const char *bio_dev_backend(const struct bio_dev *d) { return d->backend; }
+uint32_t bio_dev_nsid(const struct bio_dev *d) { return d->kd ? kio_dev_nsid(d->kd) : d->ns.nsid; }
+struct nvmed_ctrl *bio_dev_nvmed(struct bio_dev *d) { return d->nv; }
+struct kio_dev *bio_dev_kio(struct bio_dev *d) { return d->kd; }
+
+unsigned bio_dev_lba_shift(const struct bio_dev *d)
+{
+	return d->kd ? kio_dev_lba_shift(d->kd) : d->ns.lba_shift;
+}
+
+uint64_t bio_dev_nlba(const struct bio_dev *d)
+{
+	return d->kd ? kio_dev_nlba(d->kd) : d->ns.nlba;
+}
+
+uint32_t bio_dev_max_xfer(const struct bio_dev *d)
+{
+	return d->kd ? kio_dev_max_xfer(d->kd) : nvmed_ctrl_max_xfer(d->nv);
+}
+
+unsigned bio_dev_max_qdepth(const struct bio_dev *d)
+{
+	/* a queue pair of N entries holds N - 1 commands */
+	return d->kd ? KIO_MAX_DEPTH : nvmed_ctrl_max_qdepth(d->nv) - 1;
+}
+
+void *bio_dev_buf_alloc(struct bio_dev *d, size_t len)
+{
+	if (d->nv)
+		return nvmed_dma_alloc(d->nv, len);
+	pthread_mutex_lock(&d->lock);
+	void *p = dma_heap_alloc(&d->heap, len, 4096);
+	pthread_mutex_unlock(&d->lock);
+	return p;
+}
+
+void bio_dev_buf_free(struct bio_dev *d, void *buf)
+{
+	if (d->nv) {
+		nvmed_dma_free(d->nv, buf);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	dma_heap_free(&d->heap, buf);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* ---- queues ---- */
+
+static void bio_done(struct bio_req *r, int err, uint16_t status)
+{
+	struct bio_queue *q = r->q;
+	bio_cb cb = r->cb;
+	void *arg = r->arg;
+	q->free[q->nfree++] = r;
+	cb(q, arg, err, status);
+}
+
+static void bio_nvmed_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
+{
+	bio_done(arg, err, nvmed_cqe_status(cqe));
+}
+
+static void bio_kio_cb(struct kio_queue *kq, void *arg, int err, uint16_t status)
+{
+	bio_done(arg, err, status);
+}
+
+int bio_queue_create(struct bio_dev *d, unsigned qdepth, struct bio_queue **out)
+{
+	if (qdepth == 0 || qdepth > bio_dev_max_qdepth(d))
+		return -EINVAL;
+	struct bio_queue *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->d = d;
+	q->qdepth = qdepth;
+	q->reqs = calloc(qdepth, sizeof(*q->reqs));
+	q->free = calloc(qdepth, sizeof(*q->free));
+	int rc = -ENOMEM;
+	if (!q->reqs || !q->free)
+		goto fail;
+	for (unsigned i = 0; i < qdepth; i++) {
+		q->reqs[i].q = q;
+		q->free[q->nfree++] = &q->reqs[qdepth - 1 - i];
+	}
+	if (d->nv) {
+		rc = nvmed_qpair_create(d->nv, qdepth + 1, &q->qp);
+		if (rc < 0)
+			goto fail;
+		q->qp->user = q;
+	} else {
+		rc = kio_queue_create(d->kd, qdepth, &q->kq);
+		if (rc < 0)
+			goto fail;
+		kio_queue_set_user(q->kq, q);
+		rc = kio_queue_register_buffer(q->kq, d->arena.va, d->arena.len);
+		if (rc < 0) /* plain buffers still work, only slower */
+			fprintf(stderr, "aisio: %s: no registered buffers (%s); using plain ones\n",
+				kio_dev_path(d->kd), strerror(-rc));
+	}
+	*out = q;
+	return 0;
+fail:
+	bio_queue_destroy(q);
+	return rc;
+}
+
+void bio_queue_destroy(struct bio_queue *q)
+{
+	if (!q)
+		return;
+	if (q->qp)
+		nvmed_qpair_destroy(q->qp);
+	if (q->kq)
+		kio_queue_destroy(q->kq);
+	free(q->reqs);
+	free(q->free);
+	free(q);
+}
+
+static struct bio_req *bio_req_get(struct bio_queue *q, bio_cb cb, void *arg)
+{
+	if (!q->nfree)
+		return NULL;
+	struct bio_req *r = q->free[--q->nfree];
+	r->cb = cb;
+	r->arg = arg;
+	return r;
+}
+
+int bio_queue_rw(struct bio_queue *q, bool write, uint64_t slba, uint32_t nlb, void *buf, bio_cb cb, void *arg)
+{
+	struct bio_req *r = bio_req_get(q, cb, arg);
+	if (!r)
+		return -EAGAIN;
+	int rc;
+	if (q->qp)
+		rc = nvmed_qpair_rw(q->qp, write ? NVME_CMD_WRITE : NVME_CMD_READ, q->d->ns.nsid, slba, nlb, buf,
+				    bio_nvmed_cb, r);
+	else
+		rc = kio_queue_rw(q->kq, write, slba, nlb, buf, bio_kio_cb, r);
+	if (rc < 0) {
+		q->nfree++;
+		return rc;
+	}
+	return 0;
+}
+
+int bio_queue_flush(struct bio_queue *q, bio_cb cb, void *arg)
+{
+	struct bio_req *r = bio_req_get(q, cb, arg);
+	if (!r)
+		return -EAGAIN;
+	int rc;
+	if (q->qp) {
+		struct nvme_sqe cmd = {.opc = NVME_CMD_FLUSH, .nsid = q->d->ns.nsid};
+		rc = nvmed_qpair_submit(q->qp, &cmd, NULL, 0, bio_nvmed_cb, r);
+	} else {
+		rc = kio_queue_flush(q->kq, bio_kio_cb, r);
+	}
+	if (rc < 0) {
+		q->nfree++;
+		return rc;
+	}
+	return 0;
+}
+
+int bio_queue_submit(struct bio_queue *q)
+{
+	if (q->qp) {
+		nvmed_qpair_ring(q->qp);
+		return 0;
+	}
+	int rc = kio_queue_submit(q->kq);
+	return rc < 0 ? rc : 0;
+}
+
+int bio_queue_poll(struct bio_queue *q, unsigned max)
+{
+	return q->qp ? nvmed_qpair_poll(q->qp, max) : kio_queue_poll(q->kq, max);
+}
+
+int bio_queue_drain(struct bio_queue *q, unsigned timeout_ms)
+{
+	if (q->qp)
+		return nvmed_qpair_drain(q->qp, timeout_ms);
+	int rc = kio_queue_wait(q->kq, kio_queue_inflight(q->kq), timeout_ms);
+	return rc < 0 ? rc : 0;
+}
+
+unsigned bio_queue_inflight(const struct bio_queue *q)
+{
+	return q->qdepth - q->nfree;
+}
+
+void *bio_queue_user(const struct bio_queue *q) { return q->user; }
+void bio_queue_set_user(struct bio_queue *q, void *user) { q->user = user; }
+struct bio_dev *bio_queue_dev(const struct bio_queue *q) { return q->d; }
+struct nvmed_qpair *bio_queue_nvmed(struct bio_queue *q) { return q->qp; }
+struct kio_queue *bio_queue_kio(struct bio_queue *q) { return q->kq; }
