@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# figure: all GPU figures in one go: build, make check-gpu, iops.sh, bandwidth.sh, engine_sms.sh, then compute-sanitizer (memcheck, racecheck, synccheck) on small configurations
+# figure: all GPU figures in one go: build, make check-gpu, compute-sanitizer (memcheck, racecheck, synccheck) on small configurations, then iops.sh, bandwidth.sh, engine_sms.sh
 # usage: bench/gpu/run-on-gpu-machine.sh            (on the GPU test machine; results under $OUT and bench/gpu/results/)
 #        STAGES="build test sanitize iops bw sms" RUNTIME=2 bench/gpu/run-on-gpu-machine.sh
 set -u -o pipefail
@@ -39,17 +39,6 @@ if has test; then
 	grep -E "^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout): " "$OUTDIR/tests.log" | tee -a "$SUMMARY"
 fi
 
-stage() {
-	local name=$1 script=$2
-	local t0=$(date +%s)
-	JSONL=$OUTDIR/$name.jsonl bash bench/gpu/$script >"/tmp/bench-gpu-$name.log" 2>&1
-	note "== $name ($script, RUNTIME=$RUNTIME) in $(($(date +%s) - t0)) s"
-	python3 bench/gpu/table.py "$OUTDIR/$name.jsonl" | tee -a "$SUMMARY"
-}
-has iops && stage iops iops.sh
-has bw && stage bandwidth bandwidth.sh
-has sms && stage engine_sms engine_sms.sh
-
 if has sanitize; then
 	# slow: scale every bounded wait; small configurations
 	export AISIO_TIMEOUT_SCALE=${SAN_SCALE:-20}
@@ -69,6 +58,18 @@ if has sanitize; then
 	done
 	unset AISIO_TIMEOUT_SCALE
 fi
+
+
+stage() {
+	local name=$1 script=$2
+	local t0=$(date +%s)
+	JSONL=$OUTDIR/$name.jsonl bash bench/gpu/$script >"/tmp/bench-gpu-$name.log" 2>&1
+	note "== $name ($script, RUNTIME=$RUNTIME) in $(($(date +%s) - t0)) s"
+	python3 bench/gpu/table.py "$OUTDIR/$name.jsonl" | tee -a "$SUMMARY"
+}
+has iops && stage iops iops.sh
+has bw && stage bandwidth bandwidth.sh
+has sms && stage engine_sms engine_sms.sh
 
 # keep the results in the repository as well (bench/gpu/results/<date>-<gpu>/)
 if [ "$OUTDIR" != bench/gpu/results/last ]; then

@@ -104,6 +104,10 @@ static char gpu_name_buf[160];
 int gpu_probe(char *why, size_t len)
 {
 	int n = 0, dev = 0, drv = 0;
+	/* Eager module loading, before CUDA initializes: with lazy loading (the default since CUDA
+	 * 12.2) the first launch of a kernel loads its module, and that waits for running kernels;
+	 * with the engine's persistent kernel running it waits forever (seen on the H200). */
+	setenv("CUDA_MODULE_LOADING", "EAGER", 1);
 	cudaError_t e = cudaGetDeviceCount(&n);
 	if (e != cudaSuccess || n == 0) {
 		snprintf(why, len, "no GPU: %s", e != cudaSuccess ? cudaGetErrorString(e) : "no CUDA device");
@@ -717,6 +721,9 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 		return 0;
 	memset(c->ctl_h, 0, sizeof(*c->ctl_h));
 	__sync_synchronize();
+	c->dev_h.stop = 0;
+	if (c->o.engine == GPU_ENGINE_GPU && engine_sync_dev(c))
+		return -EIO;
 	if (c->o.engine == GPU_ENGINE_CPU) {
 		int rc = gpu_cpu_engine_start(&c->cpu, &c->dev_h, c->o.threads);
 		if (rc) {
@@ -769,6 +776,12 @@ int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 		return 0;
 	__atomic_store_n(&c->ctl_h->stop, 1u, __ATOMIC_RELEASE);
 	int rc = 0;
+	if (!c->cpu) {
+		/* the legacy stream does not wait for the engine's non-blocking stream: this copy lands
+		 * while the engine runs */
+		const uint32_t one = 1;
+		cudaMemcpy(&c->dev_d->stop, &one, sizeof(one), cudaMemcpyHostToDevice);
+	}
 	if (c->cpu) {
 		unsigned long long n = gpu_cpu_engine_stop(c->cpu);
 		c->cpu = NULL;

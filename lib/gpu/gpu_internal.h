@@ -50,7 +50,7 @@ struct gpuemu_ctl_blk {
 	unsigned long long dropped;
 };
 struct gpuemu_ctl {
-	uint32_t stop;      /* host sets it; engine blocks leave their loop */
+	uint32_t stop;      /* the CPU engine's stop flag (the GPU engine's is gpuemu_dev.stop) */
 	uint32_t pad[3];
 	struct gpuemu_ctl_blk blk[GPUEMU_MAX_BLOCKS];
 };
@@ -76,6 +76,10 @@ struct gpuemu_dev {
 	uint32_t nwin;
 	uint32_t warps;             /* per block */
 	uint64_t lifetime_ns;       /* watchdog: the engine stops by itself after this long */
+	uint32_t stop;              /* host sets it (cudaMemcpy); engine warps leave their loop. In GPU
+				     * memory: hundreds of warps polling one host-memory word over
+				     * PCIe slowed every engine warp down several times (measured) */
+	uint32_t pad_stop;
 	struct gpu_dma_window win[GPUEMU_MAX_WINDOWS]; /* memory PRPs may point at (bus == va) */
 	struct gpuemu_faults f;
 };

@@ -282,10 +282,10 @@ __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32_t lane
 }
 
 /*
- * The engine loop. Every ~1024 rounds (or each time, for a warp without queues) lane 0 re-reads the
- * stop flag (host memory), the number of queues and which of this warp's queues are enabled; in
+ * The engine loop. Every 50 us (or each round, for a warp without queues) lane 0 re-reads the
+ * stop flag, the number of queues and which of this warp's queues are enabled; in
  * between a round costs one volatile doorbell load per queue. Warps without queues sleep: idle
- * warps that spin on shared lines slow the busy ones down by an order of magnitude (measured).
+ * warps that spin on shared lines slowed the busy ones down by an order of magnitude (measured).
  */
 __global__ void __launch_bounds__(512, 1) gpuemu_engine(const struct gpuemu_dev *d)
 {
@@ -303,12 +303,16 @@ __global__ void __launch_bounds__(512, 1) gpuemu_engine(const struct gpuemu_dev 
 	unsigned long long dropped = 0;
 	uint32_t nq = 0, enmask = 0, idle = 0;
 	bool many = false; /* more than 32 queues on this warp: check enabled on each visit */
-	for (uint32_t iter = 0;; iter++) {
-		if ((iter & 1023) == 0 || gw >= nq) {
+	uint64_t next = 0;
+	for (;;) {
+		/* time-based refresh (every 50 us): an instrumented run (compute-sanitizer) is slow per round */
+		const uint64_t now = __shfl_sync(FULL, eng_now(), 0);
+		if (now >= next || gw >= nq) {
+			next = now + 50000;
 			uint32_t stop = 0;
 			if (lane == 0) {
-				stop = vld32(&ctl->stop);
-				if (!stop && eng_now() > end) {
+				stop = vld32(&d->stop);
+				if (!stop && now > end) {
 					stop = 2;
 					*(volatile uint32_t *)&blk->watchdog = 1;
 				}
