@@ -353,6 +353,11 @@ int cmd_perf_cuda(int argc, char **argv)
 	if (rc)
 		return 2;
 	const struct gpu_emu_opts *eo = gpu_ctrl_emu_opts(c);
+	if (a.verify && eo->ns_kind == GPU_NS_NULL) {
+		fprintf(stderr, "aisio perf cuda-verify: %s keeps no data: use gpuemu:hbm or gpuemu:host\n", a.dev);
+		gpu_ctrl_close(c);
+		return 2;
+	}
 	const unsigned lba_shift = gpu_ctrl_lba_shift(c);
 	const uint64_t nsze = gpu_ctrl_nsze(c);
 	int status = 1;
