@@ -206,13 +206,17 @@ static __device__ __noinline__ uint32_t gpu_nvme_reap(struct gpu_nvme_queue *q, 
 
 /* ---- submission side ---- */
 
-/* Take one free command id (bitmap), starting the search at word hint. */
+/* Take one free command id (bitmap), starting the search at word hint. With block = 0, give up with
+ * -EBUSY after two scans (the caller holds completions it must consume first: waiting here could
+ * wait for itself). */
 __device__ __forceinline__ int gpu_nvme_cid_alloc(struct gpu_nvme_queue *q, uint32_t hint, uint16_t *cid,
-						  struct gpu_nvme_wait *w)
+						  struct gpu_nvme_wait *w, int block)
 {
 	const uint32_t nw = q->ncid >> 5;
 	uint32_t i = hint & (nw - 1);
-	for (;;) {
+	for (int scans = 0;; scans++) {
+		if (!block && scans == 2)
+			return -EBUSY;
 		for (uint32_t k = 0; k < nw; k++, i = (i + 1) & (nw - 1)) {
 			uint32_t cur = gpu_ld32(&q->cid_map[i]);
 			while (cur != 0xffffffffu) {
@@ -362,9 +366,10 @@ struct gpu_nvme_handle {
 	int err; /* 1 while in flight */
 };
 
-/* Submit one read (NVME_CMD_READ) or write (NVME_CMD_WRITE) on queue qi; the handle tracks it. */
-static __device__ __noinline__ int gpu_nvme_submit(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc, void *buf,
-					    uint64_t slba, uint32_t nlb, struct gpu_nvme_handle *h)
+/* Submit one read or write; block: wait for a free command id (the caller holds no other command). */
+static __device__ __noinline__ int gpu_nvme_submit_ex(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc,
+						       void *buf, uint64_t slba, uint32_t nlb, struct gpu_nvme_handle *h,
+						       int block)
 {
 	struct gpu_nvme_queue *q = &ns->queues[qi % ns->nqueues];
 	h->q = q;
@@ -373,7 +378,7 @@ static __device__ __noinline__ int gpu_nvme_submit(const struct gpu_nvme_ns *ns,
 	if (gpu_ld32((const uint32_t *)&q->failed))
 		return h->err = -ENXIO;
 	uint16_t cid;
-	int rc = gpu_nvme_cid_alloc(q, blockIdx.x * blockDim.x + threadIdx.x, &cid, &h->w);
+	int rc = gpu_nvme_cid_alloc(q, blockIdx.x * blockDim.x + threadIdx.x, &cid, &h->w, block);
 	if (rc)
 		return h->err = rc;
 	struct nvme_sqe cmd;
@@ -416,6 +421,18 @@ static __device__ __noinline__ int gpu_nvme_submit(const struct gpu_nvme_ns *ns,
 		return h->err = rc;
 	h->err = 1;
 	return 0;
+}
+
+/*
+ * Submit one read (NVME_CMD_READ) or write (NVME_CMD_WRITE) on queue qi; the handle tracks it.
+ * -EBUSY when every command id of the queue is taken: poll the commands you have in flight and
+ * submit again (a thread that waited for an id while holding completed commands could wait for
+ * itself).
+ */
+static __device__ __forceinline__ int gpu_nvme_submit(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc,
+						       void *buf, uint64_t slba, uint32_t nlb, struct gpu_nvme_handle *h)
+{
+	return gpu_nvme_submit_ex(ns, qi, opc, buf, slba, nlb, h, 0);
 }
 
 /* Check once: -EAGAIN while in flight; then 0, -EIO (status in *status) or -ETIMEDOUT. */
@@ -463,7 +480,7 @@ __device__ __forceinline__ int gpu_nvme_rw(const struct gpu_nvme_ns *ns, uint32_
 	while (nlb) {
 		uint32_t n = nlb < per ? nlb : per;
 		struct gpu_nvme_handle h;
-		int rc = gpu_nvme_submit(ns, qi, opc, p, slba, n, &h);
+		int rc = gpu_nvme_submit_ex(ns, qi, opc, p, slba, n, &h, 1);
 		if (rc == 0)
 			rc = gpu_nvme_wait(&h, status);
 		if (rc)
@@ -541,22 +558,29 @@ static __device__ __noinline__ uint32_t gpu_nvme_warp_reap(struct gpu_nvme_queue
 	return k;
 }
 
-/* Each active lane gets one command id; one atomicOr per bitmap word tried. */
-__device__ __forceinline__ int gpu_nvme_warp_cid_alloc(struct gpu_nvme_queue *q, bool active, uint16_t *cid,
-						       struct gpu_nvme_wait *w)
+/*
+ * One pass over the id bitmap for the lanes that still need an id (*got tells who got one); one
+ * atomicOr per word tried. Lanes that get none wait for the warp's next round, so a warp never waits
+ * for ids while it holds some that it has not submitted (four warps each holding part of the ids
+ * they need would wait for each other forever; seen on the H200). -ETIMEDOUT (uniform) once the
+ * warp's deadline passes with no id to be had.
+ */
+__device__ __forceinline__ int gpu_nvme_warp_cid_take(struct gpu_nvme_queue *q, bool need, uint16_t *cid, bool *got,
+						      struct gpu_nvme_wait *w)
 {
 	const uint32_t lane = threadIdx.x & 31, nw = q->ncid >> 5;
 	uint32_t i = ((blockIdx.x * blockDim.x + threadIdx.x) >> 5) & (nw - 1);
-	bool need = active;
-	for (uint32_t tries = 0;; tries++) {
-		uint32_t want = __ballot_sync(GPU_NVME_FULL_MASK, need);
+	*got = false;
+	for (uint32_t k = 0; k < nw; k++, i = (i + 1) & (nw - 1)) {
+		uint32_t want = __ballot_sync(GPU_NVME_FULL_MASK, need && !*got);
 		if (!want)
 			return 0;
 		uint32_t rank = __popc(want & gpu_lanemask_lt());
 		/* one snapshot for the whole warp, so that lanes pick different bits */
 		uint32_t cur = __shfl_sync(GPU_NVME_FULL_MASK, lane == 0 ? gpu_ld32(&q->cid_map[i]) : 0u, 0);
 		uint32_t fr = ~cur;
-		uint32_t bit = need && rank < (uint32_t)__popc(fr) ? __fns(fr, 0, rank + 1) : 32;
+		bool mine = need && !*got;
+		uint32_t bit = mine && rank < (uint32_t)__popc(fr) ? __fns(fr, 0, rank + 1) : 32;
 		uint32_t take = __reduce_or_sync(GPU_NVME_FULL_MASK, bit < 32 ? 1u << bit : 0u);
 		uint32_t old = 0;
 		if (take && lane == __ffs(want) - 1)
@@ -564,111 +588,112 @@ __device__ __forceinline__ int gpu_nvme_warp_cid_alloc(struct gpu_nvme_queue *q,
 		old = __shfl_sync(GPU_NVME_FULL_MASK, old, __ffs(want) - 1);
 		if (bit < 32 && !(old & (1u << bit))) {
 			*cid = (uint16_t)(i * 32 + bit);
-			need = false;
-		}
-		/* bits we set that someone else already had: nothing to undo (they were set) */
-		i = (i + 1) & (nw - 1);
-		if (tries % nw == nw - 1) {
-			gpu_nvme_warp_reap(q);
-			int expired = 0;
-			if (lane == 0)
-				expired = gpu_nvme_wait_expired(w) || gpu_ld32((const uint32_t *)&q->failed);
-			expired = __shfl_sync(GPU_NVME_FULL_MASK, expired, 0);
-			if (expired) {
-				if (!need && active)
-					gpu_nvme_cid_free(q, *cid);
-				return -ETIMEDOUT;
-			}
+			*got = true;
 		}
 	}
+	if (__any_sync(GPU_NVME_FULL_MASK, *got))
+		return 0;
+	gpu_nvme_warp_reap(q);
+	int expired = 0;
+	if (lane == 0)
+		expired = gpu_nvme_wait_expired(w) || gpu_ld32((const uint32_t *)&q->failed);
+	return __shfl_sync(GPU_NVME_FULL_MASK, expired, 0) ? -ETIMEDOUT : 0;
 }
 
 /*
  * Warp-cooperative read/write: all 32 lanes call it (converged); lanes with active = true each issue
- * one command (nlb blocks at slba to/from buf) on queue qi, shared with any other writers. Returns the
- * lane's result as the thread API does. Requests over max_xfer give -E2BIG.
+ * one command (nlb blocks at slba to/from buf) on queue qi, shared with any other writers. Returns
+ * the lane's result as the thread API does. Requests over max_xfer give -E2BIG. When fewer ids are
+ * free than lanes ask for, the warp submits what it has, waits for those, and goes round again.
  */
-static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc, bool active,
-					     void *buf, uint64_t slba, uint32_t nlb, uint16_t *status)
+static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc,
+						    bool active, void *buf, uint64_t slba, uint32_t nlb, uint16_t *status)
 {
 	struct gpu_nvme_queue *q = &ns->queues[qi % ns->nqueues];
 	const uint32_t lane = threadIdx.x & 31;
 	struct gpu_nvme_wait w;
 	gpu_nvme_wait_init(&w, q->timeout_ns);
-	int rc = 0;
-	uint16_t cid = 0;
-	struct nvme_sqe cmd;
 	if (__shfl_sync(GPU_NVME_FULL_MASK, lane == 0 ? gpu_ld32((const uint32_t *)&q->failed) : 0u, 0))
 		return -ENXIO;
-	int arc = gpu_nvme_warp_cid_alloc(q, active, &cid, &w);
-	if (arc)
-		return active ? arc : 0;
-	if (active) {
-		rc = gpu_nvme_prep_rw(ns, q, cid, opc, buf, slba, nlb, &cmd);
-		if (rc)
-			gpu_nvme_cid_free(q, cid);
-	}
-	bool go = active && rc == 0;
-	uint32_t gomask = __ballot_sync(GPU_NVME_FULL_MASK, go);
-	if (!gomask)
-		return rc;
-	const uint32_t n = __popc(gomask), leader = __ffs(gomask) - 1;
-	uint32_t base = 0;
-	if (lane == leader)
-		base = atomicAdd(&q->sq_ticket, n);
-	base = __shfl_sync(GPU_NVME_FULL_MASK, base, leader);
-	uint32_t t = base + __popc(gomask & gpu_lanemask_lt());
-	int wrc = 0;
-	if (lane == leader)
-		wrc = gpu_nvme_slot_wait(q, base + n - 1, &w);
-	wrc = __shfl_sync(GPU_NVME_FULL_MASK, wrc, leader);
-	if (wrc)
-		return go ? wrc : rc;
-	if (go) {
-		gpu_st32(&q->cpl[cid].state, GPU_CPL_INFLIGHT);
-		gpu_nvme_sqe_store(&q->sq[t & (q->depth - 1)], &cmd);
-		gpu_nvme_fence(q); /* SQE, PRP list, record before the ready mark */
-		gpu_st32(&q->sq_ready[t & (q->depth - 1)], t);
-	}
-	__syncwarp();
-	if (lane == leader)
-		wrc = gpu_nvme_sq_publish(q, base + n, &w);
-	wrc = __shfl_sync(GPU_NVME_FULL_MASK, wrc, leader);
-	if (wrc)
-		return go ? wrc : rc;
-	/* completion: every lane watches its record; the warp reaps together */
-	struct gpu_nvme_cpl *r = &q->cpl[cid];
-	bool done = !go;
-	int res = rc;
-	for (;;) {
-		if (!done && gpu_ld32(&r->state) == GPU_CPL_DONE) {
-			__threadfence();
-			uint16_t st = gpu_ld16(&r->status);
-			gpu_nvme_cid_free(q, cid);
-			if (status)
-				*status = st;
-			res = st ? -EIO : 0;
-			done = true;
+	bool pending = active;
+	int res = 0;
+	while (__any_sync(GPU_NVME_FULL_MASK, pending)) {
+		uint16_t cid = 0;
+		bool got = false;
+		int arc = gpu_nvme_warp_cid_take(q, pending, &cid, &got, &w);
+		if (arc)
+			return pending ? arc : res;
+		if (!__any_sync(GPU_NVME_FULL_MASK, got))
+			continue;
+		int rc = 0;
+		struct nvme_sqe cmd;
+		if (got) {
+			pending = false;
+			rc = gpu_nvme_prep_rw(ns, q, cid, opc, buf, slba, nlb, &cmd);
+			if (rc)
+				gpu_nvme_cid_free(q, cid);
+			res = rc;
 		}
-		if (__all_sync(GPU_NVME_FULL_MASK, done))
-			return res;
-		if (gpu_nvme_warp_reap(q) == 0) {
-			int expired = 0;
-			if (lane == leader)
-				expired = gpu_nvme_wait_expired(&w);
-			if (__shfl_sync(GPU_NVME_FULL_MASK, expired, leader)) {
-				if (!done) {
-					if (atomicCAS(&r->state, GPU_CPL_INFLIGHT, GPU_CPL_ABANDONED) ==
-					    GPU_CPL_INFLIGHT) {
+		const bool go = got && rc == 0;
+		const uint32_t gomask = __ballot_sync(GPU_NVME_FULL_MASK, go);
+		if (!gomask)
+			continue;
+		const uint32_t n = __popc(gomask), leader = __ffs(gomask) - 1;
+		uint32_t base = 0;
+		if (lane == leader)
+			base = atomicAdd(&q->sq_ticket, n);
+		base = __shfl_sync(GPU_NVME_FULL_MASK, base, leader);
+		const uint32_t t = base + __popc(gomask & gpu_lanemask_lt());
+		int wrc = 0;
+		if (lane == leader)
+			wrc = gpu_nvme_slot_wait(q, base + n - 1, &w);
+		wrc = __shfl_sync(GPU_NVME_FULL_MASK, wrc, leader);
+		if (wrc)
+			return go || pending ? wrc : res;
+		if (go) {
+			gpu_st32(&q->cpl[cid].state, GPU_CPL_INFLIGHT);
+			gpu_nvme_sqe_store(&q->sq[t & (q->depth - 1)], &cmd);
+			gpu_nvme_fence(q); /* SQE, PRP list, record before the ready mark */
+			gpu_st32(&q->sq_ready[t & (q->depth - 1)], t);
+		}
+		__syncwarp();
+		if (lane == leader)
+			wrc = gpu_nvme_sq_publish(q, base + n, &w);
+		wrc = __shfl_sync(GPU_NVME_FULL_MASK, wrc, leader);
+		if (wrc)
+			return go || pending ? wrc : res;
+		/* completion: every lane watches its record; the warp reaps together */
+		struct gpu_nvme_cpl *r = &q->cpl[cid];
+		bool done = !go;
+		for (;;) {
+			if (!done && gpu_ld32(&r->state) == GPU_CPL_DONE) {
+				__threadfence();
+				uint16_t st = gpu_ld16(&r->status);
+				gpu_nvme_cid_free(q, cid);
+				if (status)
+					*status = st;
+				res = st ? -EIO : 0;
+				done = true;
+			}
+			if (__all_sync(GPU_NVME_FULL_MASK, done))
+				break;
+			if (gpu_nvme_warp_reap(q) == 0) {
+				int expired = 0;
+				if (lane == leader)
+					expired = gpu_nvme_wait_expired(&w);
+				if (__shfl_sync(GPU_NVME_FULL_MASK, expired, leader)) {
+					if (!done && atomicCAS(&r->state, GPU_CPL_INFLIGHT, GPU_CPL_ABANDONED) ==
+							     GPU_CPL_INFLIGHT) {
 						res = -ETIMEDOUT;
 						done = true;
 					}
+					if (__all_sync(GPU_NVME_FULL_MASK, done))
+						break;
 				}
-				if (__all_sync(GPU_NVME_FULL_MASK, done))
-					return res;
 			}
 		}
 	}
+	return res;
 }
 
 /* ---- owned API: one warp per queue, no atomics ---- */

@@ -137,7 +137,7 @@ __global__ void gpu_perf_kernel(const struct gpu_perf_job job)
 		struct gpu_nvme_handle h[8];
 		uint64_t t0[8], lba[8];
 		bool busy[8];
-		uint64_t k = 0;
+		uint64_t k = 0, busy_since = 0;
 		for (uint32_t s = 0; s < 8; s++)
 			busy[s] = false;
 		for (;;) {
@@ -167,6 +167,21 @@ __global__ void gpu_perf_kernel(const struct gpu_perf_job job)
 					perf_poison(j, b);
 				t0[s] = now;
 				int rc = gpu_nvme_submit(ns, qi, (uint8_t)j->opc, b, lba[s], j->nlb, &h[s]);
+				if (rc == -EBUSY) {
+					/* every id is taken: poll what we have in flight, then try again (bounded by
+					 * the queue's timeout: ids of lost completions never come back) */
+					if (!busy_since)
+						busy_since = now;
+					if (now - busy_since > ns->queues[qi].timeout_ns) {
+						perf_done(&c, -ETIMEDOUT, 0, lba[s], t0[s]);
+						busy_since = 0;
+						continue;
+					}
+					k--;
+					any = true;
+					continue;
+				}
+				busy_since = 0;
 				if (rc) {
 					perf_done(&c, rc, 0, lba[s], t0[s]);
 					continue;
