@@ -42,7 +42,8 @@ BASE_MODULES = ["crct10dif_generic", "crc64_rocksoft_generic", "nvme", "vfio_pci
 XFS_MODULES = ["crc32c_generic", "xfs"]  # libcrc32c needs a crc32c implementation loaded first
 
 # Binaries from the build tree copied into the guest's /vmtest/bin (missing ones are left out).
-BUILD_BINARIES = ["tools/aisio", "tests/vm/vm-pci-probe", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw"]
+BUILD_BINARIES = ["tools/aisio", "tests/vm/vm-pci-probe", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw",
+                  "tests/vm/vm-kio-status"]
 
 
 class Skip(Exception):
@@ -98,6 +99,11 @@ SCENARIOS = {
     "negative": dict(
         doc="a function bound to the kernel nvme driver is refused with a clear message and left as it was",
         iommu=True, disks=[("320M", "xfs:300M")], modules=XFS_MODULES, qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=120),
+    "kernel-paths": dict(
+        doc="io_uring on /dev/nvme0n1, passthrough on /dev/ng0n1 (NVMe statuses), one namespace switched "
+            "nvme -> vfio-pci -> nvme with bytes compared on every path",
+        iommu=True, disks=[("64M", "raw")], qemu=NVME_PLAIN,
+        needs=["tools/aisio", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw", "tests/vm/vm-kio-status"], timeout=120),
 }
 
 
