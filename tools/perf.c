@@ -77,6 +77,7 @@ struct perf_dev {
 	struct bio_dev *bd;
 	struct nvmed_ctrl *ctrl;
 	uint32_t nsid;
+	char what[32];       /* "namespace N", or "the device" for a block device or file */
 	unsigned lba_shift;
 	uint64_t nlba;
 	uint64_t first_lba;
@@ -118,8 +119,11 @@ static void perf_usage(FILE *f)
 		"usage: aisio perf run|verify [options] DEVICE...\n"
 		"       aisio perf cuda-run|cuda-verify [options] DEVICE...   (GPU-initiated I/O)\n"
 		"\n"
-		"DEVICE is a PCI function bound to vfio-pci or uio_pci_generic (0000:01:00.0) or an\n"
-		"emulated controller (emu:null, emu:ram:256M, emu:file:PATH, options after commas).\n"
+		"DEVICE is a PCI function bound to vfio-pci or uio_pci_generic (0000:01:00.0), an\n"
+		"emulated controller (emu:null, emu:ram:256M, emu:file:PATH, options after commas),\n"
+		"both driven by the user-space driver; or a path for the kernel's I/O paths through\n"
+		"io_uring: a block device (/dev/nvme0n1) or file, or an NVMe generic char device\n"
+		"(/dev/ng0n1: passthrough). One run takes devices of one kind.\n"
 		"\n"
 		"run options:\n"
 		"  --iopattern P     read | write | randread | randwrite (default randread)\n"
@@ -408,18 +412,18 @@ static int check_fs_signature(struct perf_dev *d, const char *dev, bool force)
 	bio_dev_buf_free(d->bd, buf);
 	if (rc == -EIO) {
 		/* unreadable first blocks hold no usable file system */
-		fprintf(stderr, "aisio perf: %s: the start of namespace %u cannot be read (media error); "
-			"no file-system signature checked\n", dev, d->nsid);
+		fprintf(stderr, "aisio perf: %s: the start of %s cannot be read (media error); "
+			"no file-system signature checked\n", dev, d->what);
 		rc = 0;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "aisio perf: %s: reading the start of namespace %u to look for a file system failed\n",
-			dev, d->nsid);
+		fprintf(stderr, "aisio perf: %s: reading the start of %s to look for a file system failed: %s\n",
+			dev, d->what, strerror(-rc));
 		return rc;
 	}
 	if (sig && !force) {
-		fprintf(stderr, "aisio perf: %s namespace %u carries %s; refusing to write (--force overrides)\n", dev,
-			d->nsid, sig);
+		fprintf(stderr, "aisio perf: %s: %s carries %s; refusing to write (--force overrides)\n", dev,
+			d->what, sig);
 		return -EPERM;
 	}
 	return 0;
@@ -440,6 +444,10 @@ static int open_dev(const struct perf_args *a, unsigned i, bool writes, bool ver
 	d->nsid = bio_dev_nsid(d->bd);
 	d->lba_shift = bio_dev_lba_shift(d->bd);
 	d->nlba = bio_dev_nlba(d->bd);
+	if (d->nsid)
+		snprintf(d->what, sizeof(d->what), "namespace %u", d->nsid);
+	else
+		snprintf(d->what, sizeof(d->what), "the device");
 	uint32_t lba = 1u << d->lba_shift;
 	if (!iosize)
 		iosize = bio_dev_max_xfer(d->bd) < (128u << 10) ? bio_dev_max_xfer(d->bd) : (128u << 10);
@@ -456,14 +464,14 @@ static int open_dev(const struct perf_args *a, unsigned i, bool writes, bool ver
 	d->nlb = iosize / lba;
 	d->first_lba = a->offset;
 	if (a->offset >= d->nlba) {
-		fprintf(stderr, "aisio perf: --offset %" PRIu64 " is past the end of namespace %u (%" PRIu64 " LBAs)\n",
-			a->offset, d->nsid, d->nlba);
+		fprintf(stderr, "aisio perf: --offset %" PRIu64 " is past the end of %s (%" PRIu64 " LBAs)\n",
+			a->offset, d->what, d->nlba);
 		return -EINVAL;
 	}
 	d->nlbas = a->size ? a->size : d->nlba - a->offset;
 	if (d->nlbas > d->nlba - a->offset) {
-		fprintf(stderr, "aisio perf: --offset + --size run past the end of namespace %u (%" PRIu64 " LBAs)\n",
-			d->nsid, d->nlba);
+		fprintf(stderr, "aisio perf: --offset + --size run past the end of %s (%" PRIu64 " LBAs)\n",
+			d->what, d->nlba);
 		return -EINVAL;
 	}
 	d->slots = d->nlbas / d->nlb;
@@ -499,7 +507,7 @@ static void run_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme
 	/* completions are counted by the driver (qp->completed); only failures here */
 	if (__builtin_expect(err != 0, 0))
 		q->failed++;
-	if (arg) {
+	else if (arg) {
 		struct perf_thread *t = q->t;
 		uint64_t dt = cycles_now() - (uint64_t)(uintptr_t)arg;
 		lat_hist_add(&t->lat, (uint64_t)((double)dt * t->ns_per_cycle));
@@ -513,7 +521,7 @@ static void run_bio_cb(struct bio_queue *bq, void *arg, int err, uint16_t status
 	q->ios++;
 	if (__builtin_expect(err != 0, 0))
 		q->failed++;
-	if (arg) {
+	else if (arg) {
 		struct perf_thread *t = q->t;
 		uint64_t dt = cycles_now() - (uint64_t)(uintptr_t)arg;
 		lat_hist_add(&t->lat, (uint64_t)((double)dt * t->ns_per_cycle));
@@ -779,8 +787,11 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 			dev_failed[i] += threads[t].failed_per_dev[i];
 		}
 	}
-	for (unsigned i = 0; i < a->ndevs; i++)
+	/* IOPS and MiB/s count commands that succeeded; failures are their own column */
+	for (unsigned i = 0; i < a->ndevs; i++) {
+		dev_ios[i] -= dev_failed[i] < dev_ios[i] ? dev_failed[i] : dev_ios[i];
 		tot_ios += dev_ios[i], tot_failed += dev_failed[i];
+	}
 	double mib = (double)a->iosize / (1024.0 * 1024.0);
 	double p50 = lat ? lat_hist_quantile(lat, 0.50) / 1000.0 : 0, p99 = lat ? lat_hist_quantile(lat, 0.99) / 1000.0 : 0;
 	double p999 = lat ? lat_hist_quantile(lat, 0.999) / 1000.0 : 0;
@@ -984,7 +995,10 @@ static int perf_verify(struct perf_args *a)
 {
 	struct perf_dev devs[MAX_DEVS];
 	memset(devs, 0, sizeof(devs));
-	struct verify_result total = {0};
+	struct verify_result total = {0}, per_dev[MAX_DEVS];
+	memset(per_dev, 0, sizeof(per_dev));
+	const char *backends[MAX_DEVS] = {0};
+	unsigned verified_devs = 0;
 	int rc = 0;
 	unsigned opened = 0;
 	for (unsigned i = 0; i < a->ndevs; i++) {
@@ -1025,6 +1039,9 @@ static int perf_verify(struct perf_args *a)
 			printf("%s: verified %" PRIu64 ", mismatches %" PRIu64 ", failed %" PRIu64 "\n", a->devs[i], res.verified,
 			       res.mismatches, res.failed);
 		total.verified += res.verified, total.mismatches += res.mismatches, total.failed += res.failed;
+		per_dev[i] = res;
+		backends[i] = bio_dev_backend(d->bd); /* a string constant: outlives the device */
+		verified_devs = i + 1;
 		bio_queue_destroy(q);
 		for (unsigned s = 0; slots && s < use.qdepth; s++)
 			if (slots[s].buf)
@@ -1040,7 +1057,14 @@ static int perf_verify(struct perf_args *a)
 		printf("{\"tool\": \"aisio perf verify\", \"version\": \"%s\", \"date\": \"%s\", \"machine\": ", AISIO_VERSION,
 		       date);
 		json_machine(stdout);
-		printf(", \"verified\": %" PRIu64 ", \"mismatches\": %" PRIu64 ", \"failed\": %" PRIu64 ", \"error\": %d}\n",
+		printf(", \"devices\": [");
+		for (unsigned i = 0; i < verified_devs; i++) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			json_string(stdout, a->devs[i]);
+			printf(", \"backend\": \"%s\", \"verified\": %" PRIu64 ", \"mismatches\": %" PRIu64 ", \"failed\": %" PRIu64 "}",
+			       backends[i], per_dev[i].verified, per_dev[i].mismatches, per_dev[i].failed);
+		}
+		printf("], \"verified\": %" PRIu64 ", \"mismatches\": %" PRIu64 ", \"failed\": %" PRIu64 ", \"error\": %d}\n",
 		       total.verified, total.mismatches, total.failed, rc);
 	} else {
 		printf("verified %" PRIu64 ", mismatches %" PRIu64 ", failed %" PRIu64 "%s%s%s\n", total.verified,

@@ -196,10 +196,16 @@ int bio_queue_create(struct bio_dev *d, unsigned qdepth, struct bio_queue **out)
 		if (rc < 0)
 			goto fail;
 		kio_queue_set_user(q->kq, q);
-		rc = kio_queue_register_buffer(q->kq, d->arena.va, d->arena.len);
-		if (rc < 0) /* plain buffers still work, only slower */
-			fprintf(stderr, "aisio: %s: no registered buffers (%s); using plain ones\n",
-				kio_dev_path(d->kd), strerror(-rc));
+		/* Registered buffers save pinning pages per I/O on the block path. Not for
+		 * passthrough: Linux 6.1 maps a fixed buffer from the I/O's start to the end
+		 * of the registered region and refuses it (EINVAL) when that spans more
+		 * pages than the queue's max_segments, whatever the I/O's own size. */
+		if (kio_dev_kind(d->kd) != KIO_DEV_NVME_CHAR) {
+			rc = kio_queue_register_buffer(q->kq, d->arena.va, d->arena.len);
+			if (rc < 0) /* plain buffers still work, only slower */
+				fprintf(stderr, "aisio: %s: no registered buffers (%s); using plain ones\n",
+					kio_dev_path(d->kd), strerror(-rc));
+		}
 	}
 	*out = q;
 	return 0;

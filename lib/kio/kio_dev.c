@@ -146,6 +146,13 @@ static int probe_nvme_char(struct kio_dev *d)
 	}
 	if (kb) {
 		d->max_xfer = clamp_xfer(kb << 10);
+		/* The kernel does not split passthrough commands, and maps the user buffer
+		 * as one segment per page: a command of more pages than max_segments (less
+		 * one for a buffer that does not start on a page) fails with EINVAL. */
+		snprintf(sys, sizeof(sys), "/sys/block/%s/queue/max_segments", blk);
+		uint64_t segs = sysfs_u64(sys);
+		if (segs > 1 && (segs - 1) * 4096 < d->max_xfer)
+			d->max_xfer = clamp_xfer((segs - 1) * 4096);
 	} else if (nvme_admin_identify(d->fd, 1, 0, buf) == 0) {
 		uint8_t mdts = ((const struct nvme_id_ctrl *)buf)->mdts;
 		d->max_xfer = clamp_xfer(mdts ? (uint64_t)4096 << mdts : (uint64_t)1 << 20);

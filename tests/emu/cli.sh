@@ -39,6 +39,7 @@ check "perf verify" "$aisio" perf verify emu:ram:64M
 grep -q 'verified 131072, mismatches 0, failed 0' "$tmp/out" || { echo "FAIL verify count"; cat "$tmp/out"; fail=1; }
 check "perf verify json, 4 KiB LBAs, namespace 2" "$aisio" perf verify --json --nsid 2 emu:ram:16M,lba=4096,ns=2
 [ "$(json_get "['mismatches']")" = 0 ] && [ "$(json_get "['verified']")" = 4096 ] || { echo "FAIL verify json"; fail=1; }
+[ "$(json_get "['devices'][0]['backend']")" = emu ] || { echo "FAIL verify json backend"; fail=1; }
 # the null namespace returns no data: verify must notice
 refuse "verify detects missing data" "first mismatching LBA" "$aisio" perf verify --size 64 emu:null
 # an injected media error shows as failed blocks
@@ -73,6 +74,12 @@ check "--force writes" "$aisio" perf verify --force "emu:file:$tmp/img"
 truncate -s 32M "$tmp/kimg"
 check "verify on a file through io_uring" "$aisio" perf verify "$tmp/kimg"
 grep -q 'verified 65536, mismatches 0, failed 0' "$tmp/out" || { echo "FAIL io_uring verify count"; cat "$tmp/out"; fail=1; }
+check "verify json on a file names io_uring" "$aisio" perf verify --json --size 1024 "$tmp/kimg"
+[ "$(json_get "['devices'][0]['backend']")" = io_uring ] || { echo "FAIL io_uring verify backend"; fail=1; }
+# a run where every command fails counts no IOPS
+check "failed commands are not IOPS" sh -c "'$aisio' perf run --runtime 0.3 --json emu:ram:8M,err=0-16383 || true"
+python3 -c "import json; d=json.load(open('$tmp/out')); assert d['total']['iops'] == 0 and d['total']['failed'] > 0, d['total']" \
+  || { echo "FAIL failed commands counted as IOPS"; fail=1; }
 check "run on a file through io_uring, json" "$aisio" perf run --iopattern randwrite --runtime 0.5 --iosize 4096 --json "$tmp/kimg"
 [ "$(json_get "['devices'][0]['backend']")" = io_uring ] && [ "$(json_get "['total']['failed']")" = 0 ] || { echo "FAIL io_uring json"; fail=1; }
 refuse "kernel and user-space paths in one run" "not both" "$aisio" perf run --runtime 0.2 "$tmp/kimg" emu:null
