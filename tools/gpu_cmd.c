@@ -31,6 +31,7 @@ int cmd_perf_cuda(int argc, char **argv)
 #include <cuda_runtime_api.h>
 
 #include <aisio/gpu.h>
+#include <aisio/strparse.h>
 #include <aisio/nvme_spec.h>
 
 struct cuda_args {
@@ -130,11 +131,11 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 				goto bad;
 			break;
 		case 's':
-			if (gpu_parse_size(optarg, &a->iosize))
+			if (strparse_size(optarg, &a->iosize))
 				goto bad;
 			break;
 		case 'z':
-			if (gpu_parse_size(optarg, &a->size))
+			if (strparse_size(optarg, &a->size))
 				goto bad;
 			break;
 		case 'S':

@@ -249,9 +249,6 @@ struct gpu_emu_opts {
 int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec); /* spec: what follows "gpuemu:" */
 const char *gpu_emu_help(void);
 
-/* Parse a size with an optional K/M/G/T suffix (powers of 1024). */
-int gpu_parse_size(const char *s, uint64_t *out);
-
 struct gpu_ctrl;
 
 struct gpu_qpair_opts {

@@ -6,37 +6,11 @@
 #include <string.h>
 
 #include <aisio/gpu.h>
+#include <aisio/strparse.h>
 
 #define GPUEMU_MAX_QUEUES_OPT 1024
 
 /* ---- options ---- */
-
-int gpu_parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -EINVAL;
-	unsigned shift = 0;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
-	}
-	if (*end == 'i' || *end == 'B')
-		end++;
-	if (*end == 'B')
-		end++;
-	if (*end)
-		return -EINVAL;
-	if (shift && v > (~0ull >> shift))
-		return -ERANGE;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
 
 const char *gpu_emu_help(void)
 {
@@ -56,13 +30,7 @@ const char *gpu_emu_help(void)
 
 static int opt_u64(const char *v, uint64_t *out)
 {
-	char *end;
-	errno = 0;
-	unsigned long long x = strtoull(v, &end, 0);
-	if (errno || end == v || *end)
-		return -EINVAL;
-	*out = x;
-	return 0;
+	return strparse_u64(v, 0, UINT64_MAX, out);
 }
 
 int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec)
@@ -105,7 +73,7 @@ int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec)
 		fprintf(stderr, "aisio gpu: gpuemu:%s: unknown namespace type '%s' (null, hbm, host)\n", spec, tok);
 		return -EINVAL;
 	}
-	if (colon && gpu_parse_size(colon, &o->ns_bytes)) {
+	if (colon && strparse_size(colon, &o->ns_bytes)) {
 		fprintf(stderr, "aisio gpu: gpuemu:%s: bad size '%s'\n", spec, colon);
 		return -EINVAL;
 	}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include <aisio/gpu.h>
+#include <aisio/strparse.h>
 
 static int failures;
 
@@ -100,9 +101,9 @@ static void test_unit(void)
 	CHECK(gpu_emu_opts_parse(&o, "hbm:1G,lba=1000") != 0, "bad lba");
 	CHECK(gpu_emu_opts_parse(&o, "hbm:1000") != 0, "size not a multiple of the LBA");
 	uint64_t sz;
-	CHECK(gpu_parse_size("64K", &sz) == 0 && sz == 65536, "64K");
-	CHECK(gpu_parse_size("2MiB", &sz) == 0 && sz == 2u << 20, "2MiB");
-	CHECK(gpu_parse_size("x", &sz) != 0, "x");
+	CHECK(strparse_size("64K", &sz) == 0 && sz == 65536, "64K");
+	CHECK(strparse_size("2MiB", &sz) == 0 && sz == 2u << 20, "2MiB");
+	CHECK(strparse_size("x", &sz) != 0, "x");
 
 	/* stamps differ by LBA, word and seed */
 	CHECK(gpu_stamp_word(1, 0, 0) != gpu_stamp_word(1, 1, 0) && gpu_stamp_word(1, 0, 0) != gpu_stamp_word(1, 0, 1) &&
