@@ -501,31 +501,30 @@ static inline uint64_t xorshift64(uint64_t *s)
 	return *s = x;
 }
 
-static void run_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
+/* A command finished: count a failure, or time it if it carried a TSC stamp. */
+static inline void run_done(struct perf_queue *q, void *stamp, int err)
 {
-	struct perf_queue *q = qp->user;
-	/* completions are counted by the driver (qp->completed); only failures here */
-	if (__builtin_expect(err != 0, 0))
+	if (__builtin_expect(err != 0, 0)) {
 		q->failed++;
-	else if (arg) {
+	} else if (stamp) {
 		struct perf_thread *t = q->t;
-		uint64_t dt = cycles_now() - (uint64_t)(uintptr_t)arg;
+		uint64_t dt = cycles_now() - (uint64_t)(uintptr_t)stamp;
 		lat_hist_add(&t->lat, (uint64_t)((double)dt * t->ns_per_cycle));
 	}
 }
 
-/* The same for the kernel paths, which count their completions here. */
+/* User-space path: completions are counted by the driver (qp->completed). */
+static void run_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
+{
+	run_done(qp->user, arg, err);
+}
+
+/* Kernel paths count their completions here. */
 static void run_bio_cb(struct bio_queue *bq, void *arg, int err, uint16_t status)
 {
 	struct perf_queue *q = bio_queue_user(bq);
 	q->ios++;
-	if (__builtin_expect(err != 0, 0))
-		q->failed++;
-	else if (arg) {
-		struct perf_thread *t = q->t;
-		uint64_t dt = cycles_now() - (uint64_t)(uintptr_t)arg;
-		lat_hist_add(&t->lat, (uint64_t)((double)dt * t->ns_per_cycle));
-	}
+	run_done(q, arg, err);
 }
 
 /* Submit until the queue pair is full (it has room for qdepth commands, so the
