@@ -73,7 +73,7 @@ void emu_ctrl_fault_delay(struct emu_ctrl *c, uint64_t slba, uint64_t elba, unsi
 void emu_ctrl_fault_fatal(struct emu_ctrl *c);  /* set CSTS.CFS now */
 void emu_ctrl_fault_clear(struct emu_ctrl *c);
 
-/* Counters for tests. */
+/* Counters for tests; not to be called while I/O queues are being deleted. */
 struct emu_stats {
 	uint64_t io_cmds;
 	uint64_t admin_cmds;

@@ -161,6 +161,10 @@ static void emu_sq_delete(struct emu_ctrl *c, uint16_t qid)
 	struct emu_sq *sq = c->sqs[qid];
 	emu_engine_remove_sq(c, sq);
 	__atomic_store_n(&c->sqs[qid], NULL, __ATOMIC_RELEASE);
+	/* inline mode: keep what this SQ served for SMART (its poller has stopped) */
+	struct emu_counters sum = c->inline_retired;
+	emu_counters_add(&sum, &sq->inline_cnt);
+	c->inline_retired = sum;
 	sq->cq->nsq--;
 	emu_sq_free(sq);
 }

@@ -171,9 +171,9 @@ void emu_ctrl_serve_sq(void *ctx, uint16_t sqid)
 	struct emu_ctrl *c = ctx;
 	if (emu_unlikely(sqid > c->o.max_qpairs || __atomic_load_n(&c->fatal, __ATOMIC_RELAXED)))
 		return;
-	struct emu_sq *sq = c->sqs[sqid];
+	struct emu_sq *sq = __atomic_load_n(&c->sqs[sqid], __ATOMIC_ACQUIRE);
 	if (sq)
-		emu_serve_sq(c, sq, &c->inline_cnt);
+		emu_serve_sq(c, sq, &sq->inline_cnt);
 }
 
 /* ---- control thread: CC handshake and the admin queue ---- */
@@ -505,17 +505,28 @@ void emu_ctrl_fault_clear(struct emu_ctrl *c)
 	c->faults.delay_us = 0;
 }
 
+void emu_counters_add(struct emu_counters *sum, const struct emu_counters *e)
+{
+	sum->io_cmds += __atomic_load_n(&e->io_cmds, __ATOMIC_RELAXED);
+	sum->reads += __atomic_load_n(&e->reads, __ATOMIC_RELAXED);
+	sum->writes += __atomic_load_n(&e->writes, __ATOMIC_RELAXED);
+	sum->lbas_read += __atomic_load_n(&e->lbas_read, __ATOMIC_RELAXED);
+	sum->lbas_written += __atomic_load_n(&e->lbas_written, __ATOMIC_RELAXED);
+}
+
 void emu_counters_sum(const struct emu_ctrl *c, struct emu_counters *sum)
 {
-	*sum = c->inline_cnt;
-	for (int i = 0; i < c->nengines; i++) {
-		const struct emu_counters *e = &c->engines[i].cnt;
-		sum->io_cmds += __atomic_load_n(&e->io_cmds, __ATOMIC_RELAXED);
-		sum->reads += __atomic_load_n(&e->reads, __ATOMIC_RELAXED);
-		sum->writes += __atomic_load_n(&e->writes, __ATOMIC_RELAXED);
-		sum->lbas_read += __atomic_load_n(&e->lbas_read, __ATOMIC_RELAXED);
-		sum->lbas_written += __atomic_load_n(&e->lbas_written, __ATOMIC_RELAXED);
-	}
+	memset(sum, 0, sizeof(*sum));
+	for (int i = 0; i < c->nengines; i++)
+		emu_counters_add(sum, &c->engines[i].cnt);
+	emu_counters_add(sum, &c->inline_retired);
+	/* inline mode: the live SQs' own counters (SQs are deleted by the control thread only) */
+	if (c->nengines == 0)
+		for (unsigned q = 1; q <= c->o.max_qpairs; q++) {
+			const struct emu_sq *sq = __atomic_load_n(&c->sqs[q], __ATOMIC_ACQUIRE);
+			if (sq)
+				emu_counters_add(sum, &sq->inline_cnt);
+		}
 }
 
 void emu_ctrl_stats(const struct emu_ctrl *c, struct emu_stats *s)

@@ -32,6 +32,13 @@ struct emu_ns {
 	int fd;         /* file namespaces */
 };
 
+/* Counters of one serving thread (engine, or the inline poller): one writer each. */
+struct emu_counters {
+	uint64_t io_cmds;
+	uint64_t reads, writes;
+	uint64_t lbas_read, lbas_written;
+};
+
 struct emu_cq {
 	struct nvme_cqe *ring;
 	volatile uint32_t *head_db;
@@ -58,13 +65,7 @@ struct emu_sq {
 	uint16_t id;
 	struct emu_delayed *delayed;  /* held back completions (delay fault) */
 	unsigned ndelayed;
-};
-
-/* Counters of one serving thread (engine, or the inline poller): one writer each. */
-struct emu_counters {
-	uint64_t io_cmds;
-	uint64_t reads, writes;
-	uint64_t lbas_read, lbas_written;
+	struct emu_counters inline_cnt; /* inline mode: written by the one thread that polls this SQ */
 };
 
 struct emu_engine {
@@ -115,7 +116,7 @@ struct emu_ctrl {
 	uint64_t fatal_countdown;
 	struct emu_faults faults;
 	/* counters for logs */
-	struct emu_counters inline_cnt;  /* inline mode: I/O served by host polls */
+	struct emu_counters inline_retired;  /* inline mode: counters of deleted SQs (control thread) */
 	uint64_t admin_cmds;
 	uint64_t dropped;
 	uint64_t resets;
@@ -149,6 +150,7 @@ uint16_t emu_prp_for_each(struct emu_ctrl *c, uint64_t prp1, uint64_t prp2, uint
 uint16_t emu_prp_copy(struct emu_ctrl *c, uint64_t prp1, uint64_t prp2, void *buf, uint32_t len, int to_host);
 unsigned emu_serve_sq(struct emu_ctrl *c, struct emu_sq *sq, struct emu_counters *cnt);
 void emu_counters_sum(const struct emu_ctrl *c, struct emu_counters *sum);
+void emu_counters_add(struct emu_counters *sum, const struct emu_counters *e);
 void *emu_engine_main(void *arg);
 
 #endif

@@ -148,8 +148,16 @@ static void test_strides_and_inline(void **state)
 			assert_int_equal(sync_rw(qp[(q + 1) % 3], NVME_CMD_READ, 1, (uint64_t)q * 8, 8, buf, NULL), 0);
 			assert_memory_equal(buf, expect, 4096);
 		}
+		/* SMART counts every command, inline or by engines, before and after the queues go */
+		struct nvme_smart_log smart;
+		assert_int_equal(nvmed_get_log_page(c, NVME_LOG_SMART, 0xffffffff, &smart, sizeof(smart)), 0);
+		assert_int_equal(smart.host_writes[0], 3);
+		assert_int_equal(smart.host_reads[0], 3);
 		for (int q = 0; q < 3; q++)
 			assert_int_equal(nvmed_qpair_destroy(qp[q]), 0);
+		assert_int_equal(nvmed_get_log_page(c, NVME_LOG_SMART, 0xffffffff, &smart, sizeof(smart)), 0);
+		assert_int_equal(smart.host_writes[0], 3);
+		assert_int_equal(smart.host_reads[0], 3);
 		nvmed_dma_free(c, buf);
 		nvmed_ctrl_close(c);
 	}
