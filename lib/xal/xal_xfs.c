@@ -65,6 +65,10 @@
 #define XFS_REFC_COWFLAG (1u << 31)
 #define XAL_XFS_MAXLEVELS 12
 #define XFS_DIR2_LEAF_OFFSET (32ull << 30)
+/* Inode chunks (or directory blocks) announced ahead of the one being read:
+ * 64 x 32 KiB (512-byte inodes) keeps a virtio or NVMe queue busy while one
+ * core parses, at most 8 MiB of page cache with 2 KiB inodes. */
+#define XAL_XFS_AHEAD 64
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t be32(const uint8_t *p)
@@ -116,15 +120,68 @@ struct xfs_ctx {
 	size_t nchunks, capchunks;
 	uint64_t ninodes;
 	uint32_t cur_agno;
+	/* Directories in extents or B+tree format, read after every inode chunk so
+	 * that their blocks can be read ahead too (reading them when their inode is
+	 * parsed was one synchronous random read per block). */
+	struct pdir {
+		uint64_t ino;
+		uint32_t idx;
+		size_t ext0, next;    /* their mappings in dext */
+		size_t item0, nitems; /* their directory blocks in ditems */
+	} *pdirs;
+	size_t npdirs, cappdirs;
+	struct xext *dext;
+	size_t ndext, capdext;
+	struct ditem {
+		uint64_t dblk, lin0;  /* directory block, linear disk block of its first fs block */
+		bool contig;          /* all its fs blocks follow lin0: one read (else assembled) */
+	} *ditems;
+	size_t nditems, capditems;
 };
 
 #define CORRUPT(c, ...) xal_err((c)->b->errbuf, (c)->b->errlen, -EUCLEAN, __VA_ARGS__)
+
+/* Makes room for one more element of size el in *p (capacity *cap, count n). */
+static int grow(void **p, size_t *cap, size_t n, size_t el)
+{
+	size_t nc;
+	void *np;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 256;
+	np = realloc(*p, nc * el);
+	if (!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = nc;
+	return 0;
+}
+
+static bool in_dev(const struct xfs_ctx *c, uint64_t off, size_t len)
+{
+	return off <= c->dev_size && len <= c->dev_size - off;
+}
+
+/*
+ * Asks the kernel to start reading a range the parser will need soon. A cold
+ * index is bound by device round trips: one pread at a time left the device
+ * idle while the parser worked and kept one request in flight; with the next
+ * XAL_XFS_AHEAD ranges announced, the device works ahead of the parser and the
+ * pread that follows finds the pages read or in flight. Only a hint: a range
+ * outside the device is not announced (rd reports it), a failure costs speed.
+ */
+static void willneed(const struct xfs_ctx *c, uint64_t off, size_t len)
+{
+	if (in_dev(c, off, len))
+		(void)posix_fadvise(c->fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+}
 
 static int rd(struct xfs_ctx *c, uint64_t off, void *buf, size_t len, const char *what)
 {
 	size_t done = 0;
 
-	if (off > c->dev_size || len > c->dev_size - off)
+	if (!in_dev(c, off, len))
 		return xal_err(c->b->errbuf, c->b->errlen, -EUCLEAN,
 			       "%s: %s at byte %llu (+%zu) is beyond the end of the device (%llu bytes)", c->dev, what,
 			       (unsigned long long)off, len, (unsigned long long)c->dev_size);
@@ -618,14 +675,14 @@ bad:
 		       (unsigned long long)ino, (unsigned long long)dblk, pos);
 }
 
-/* Linear disk block of file block fblk through c->tmp, or -ENOENT for a hole. */
-static int map_block(const struct xfs_ctx *c, uint64_t fblk, uint64_t *lin)
+/* Linear disk block of file block fblk through the n mappings m, or -ENOENT for a hole. */
+static int map_block(const struct xext *m, size_t n, uint64_t fblk, uint64_t *lin)
 {
-	size_t lo = 0, hi = c->ntmp;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		const struct xext *e = &c->tmp[mid];
+		const struct xext *e = &m[mid];
 
 		if (fblk < e->off)
 			hi = mid;
@@ -639,14 +696,32 @@ static int map_block(const struct xfs_ctx *c, uint64_t fblk, uint64_t *lin)
 	return -ENOENT;
 }
 
-static int ext_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx)
+/*
+ * A directory in extents or B+tree format (mappings in c->tmp): records its data
+ * blocks (below the leaf offset) for read_dirs. Holes inside a directory block
+ * are refused here, while its inode is parsed, as before the reads were deferred.
+ */
+static int defer_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx)
 {
-	uint64_t first = c->b->n_dents;
 	uint64_t leaf_fblk = XFS_DIR2_LEAF_OFFSET >> c->blocklog;
 	uint32_t per = 1u << c->dirblklog;
 	uint64_t last_done = UINT64_MAX;
+	struct pdir *pd;
 	int err;
 
+	if ((err = grow((void **)&c->pdirs, &c->cappdirs, c->npdirs, sizeof(*c->pdirs))))
+		return err;
+	pd = &c->pdirs[c->npdirs];
+	pd->ino = ino;
+	pd->idx = idx;
+	pd->ext0 = c->ndext;
+	pd->next = c->ntmp;
+	pd->item0 = c->nditems;
+	for (size_t i = 0; i < c->ntmp; i++) {
+		if ((err = grow((void **)&c->dext, &c->capdext, c->ndext, sizeof(*c->dext))))
+			return err;
+		c->dext[c->ndext++] = c->tmp[i];
+	}
 	for (size_t i = 0; i < c->ntmp; i++) {
 		const struct xext *e = &c->tmp[i];
 
@@ -657,33 +732,69 @@ static int ext_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx)
 			if (dblk == last_done)
 				continue;
 			last_done = dblk;
-			if (map_block(c, f, &lin0))
+			if (map_block(c->tmp, c->ntmp, f, &lin0))
 				return CORRUPT(c, "%s: directory inode %llu: directory block %llu is partly a hole",
 					       c->dev, (unsigned long long)ino, (unsigned long long)dblk);
 			for (uint32_t k = 1; k < per; k++) {
-				if (map_block(c, f + k, &lin))
+				if (map_block(c->tmp, c->ntmp, f + k, &lin))
 					return CORRUPT(c, "%s: directory inode %llu: directory block %llu is partly a hole",
 						       c->dev, (unsigned long long)ino, (unsigned long long)dblk);
 				if (lin != lin0 + k)
 					contig = false;
 			}
-			if (contig) {
-				err = rd(c, lin0 * c->bs, c->dbuf, c->dirbs, "directory block");
+			if ((err = grow((void **)&c->ditems, &c->capditems, c->nditems, sizeof(*c->ditems))))
+				return err;
+			c->ditems[c->nditems].dblk = dblk;
+			c->ditems[c->nditems].lin0 = lin0;
+			c->ditems[c->nditems].contig = contig;
+			c->nditems++;
+		}
+	}
+	pd->nitems = c->nditems - pd->item0;
+	c->npdirs++;
+	return 0;
+}
+
+/* Reads and parses the blocks of every deferred directory, in the order they were found. */
+static int read_dirs(struct xfs_ctx *c)
+{
+	size_t ahead = 0;  /* next directory block to announce */
+	int err;
+
+	for (size_t p = 0; p < c->npdirs; p++) {
+		const struct pdir *pd = &c->pdirs[p];
+		uint64_t first = c->b->n_dents;
+
+		for (size_t i = pd->item0; i < pd->item0 + pd->nitems; i++) {
+			const struct ditem *it = &c->ditems[i];
+
+			/* Blocks assembled from scattered fs blocks are rare: not announced. */
+			for (; ahead < c->nditems && ahead < i + XAL_XFS_AHEAD; ahead++)
+				if (c->ditems[ahead].contig)
+					willneed(c, c->ditems[ahead].lin0 * c->bs, c->dirbs);
+			if (it->contig) {
+				err = rd(c, it->lin0 * c->bs, c->dbuf, c->dirbs, "directory block");
 			} else {
+				/* Assembled from its fs blocks, each read where the block map says. */
+				uint64_t f = it->dblk << c->dirblklog, lin;
+
 				err = 0;
-				for (uint32_t k = 0; k < per && !err; k++) {
-					map_block(c, f + k, &lin);
+				for (uint32_t k = 0; k < (1u << c->dirblklog) && !err; k++) {
+					if (map_block(c->dext + pd->ext0, pd->next, f + k, &lin))
+						return CORRUPT(c, "%s: directory inode %llu: directory block %llu is partly a hole",
+							       c->dev, (unsigned long long)pd->ino, (unsigned long long)it->dblk);
 					err = rd(c, lin * c->bs, c->dbuf + (size_t)k * c->bs, c->bs, "directory block");
 				}
 			}
 			if (err)
 				return err;
-			if ((err = dir_data_block(c, ino, lin0, c->dbuf)))
+			if ((err = dir_data_block(c, pd->ino, it->lin0, c->dbuf)))
 				return err;
 		}
+		if ((err = xal_build_dir_done(c->b, pd->idx, first)))
+			return CORRUPT(c, "%s: directory inode %llu holds a name twice", c->dev,
+				       (unsigned long long)pd->ino);
 	}
-	if ((err = xal_build_dir_done(c->b, idx, first)))
-		return CORRUPT(c, "%s: directory inode %llu holds a name twice", c->dev, (unsigned long long)ino);
 	return 0;
 }
 
@@ -759,7 +870,7 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, const uint8_t *d)
 			return sf_dir(c, ino, idx, fork, fsize, size);
 		if ((err = read_fork(c, ino, fmt, fork, fsize, nextents)))
 			return err;
-		return ext_dir(c, ino, idx);
+		return defer_dir(c, ino, idx);
 	case XAL_TYPE_LNK:
 		if (size > XFS_SYMLINK_MAXLEN)
 			return CORRUPT(c, "%s: symlink inode %llu: %llu-byte target", c->dev, (unsigned long long)ino,
@@ -779,23 +890,45 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, const uint8_t *d)
 	}
 }
 
-static int read_chunks(struct xfs_ctx *c)
+/* Byte range of the allocated inodes of chunk record cr: 0, or 1 when the chunk runs past its AG. */
+static int chunk_span(const struct xfs_ctx *c, const struct chunk_rec *cr, uint64_t *off, size_t *len)
 {
 	size_t clen = 64 * (size_t)c->isize;
+	uint64_t agbno = cr->startino >> c->inopblog;
+	int first = __builtin_ctzll(cr->alloc), last = 63 - __builtin_clzll(cr->alloc);
+
+	if (agbno + (clen + c->bs - 1) / c->bs > c->agblocks)
+		return 1;
+	/* Only the span of allocated inodes: sparse chunks may have unallocated holes. */
+	*off = ag_byte(c, cr->agno, agbno) + (uint64_t)(cr->startino & (c->inopblock - 1)) * c->isize +
+	       (uint64_t)first * c->isize;
+	*len = (size_t)(last - first + 1) * c->isize;
+	return 0;
+}
+
+/*
+ * Parses every allocated inode, chunk by chunk in inode B+tree order (which is
+ * disk order within an AG), announcing the next XAL_XFS_AHEAD chunks to the
+ * kernel before each read.
+ */
+static int read_chunks(struct xfs_ctx *c)
+{
+	size_t ahead = 0;  /* next chunk to announce */
 
 	for (size_t i = 0; i < c->nchunks; i++) {
 		const struct chunk_rec *cr = &c->chunks[i];
-		uint64_t agbno = cr->startino >> c->inopblog;
-		uint64_t off = ag_byte(c, cr->agno, agbno) + (uint64_t)(cr->startino & (c->inopblock - 1)) * c->isize;
 		int first = __builtin_ctzll(cr->alloc), last = 63 - __builtin_clzll(cr->alloc);
+		uint64_t off;
+		size_t len;
 		int err;
 
-		if (agbno + (clen + c->bs - 1) / c->bs > c->agblocks)
+		for (; ahead < c->nchunks && ahead < i + XAL_XFS_AHEAD; ahead++)
+			if (!chunk_span(c, &c->chunks[ahead], &off, &len))
+				willneed(c, off, len);
+		if (chunk_span(c, cr, &off, &len))
 			return CORRUPT(c, "%s: AG %u: inode chunk at agino %u runs past the AG", c->dev, cr->agno,
 				       cr->startino);
-		/* Read only the span of allocated inodes: sparse chunks may have unallocated holes. */
-		if ((err = rd(c, off + (size_t)first * c->isize, c->chunk, (size_t)(last - first + 1) * c->isize,
-			      "inode chunk")))
+		if ((err = rd(c, off, c->chunk, len, "inode chunk")))
 			return err;
 		for (int k = first; k <= last; k++) {
 			uint64_t ino;
@@ -868,6 +1001,8 @@ int xal_xfs_index(struct xal_build *b, const char *dev, struct xal_hdr *hdr)
 		*b = nb;
 	}
 	err = read_chunks(&c);
+	if (!err)
+		err = read_dirs(&c);
 	if (!err && b->root == UINT32_MAX)
 		err = CORRUPT(&c, "%s: root inode %llu is not allocated", dev, (unsigned long long)c.rootino);
 out:
@@ -877,6 +1012,9 @@ out:
 		free(c.lvl[i]);
 	free(c.chunk);
 	free(c.dbuf);
+	free(c.pdirs);
+	free(c.dext);
+	free(c.ditems);
 	free(c.tmp);
 	free(c.rc);
 	free(c.chunks);
