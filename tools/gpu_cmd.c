@@ -43,7 +43,47 @@ struct cuda_args {
 	double runtime;
 	uint64_t seed;
 	int json, ceiling;
+	uint32_t ablate_d, ablate_e;
+	const char *ablate;
 };
+
+/* --ablate (benchmark only): names of the pieces of per-command work to leave out */
+static const struct {
+	const char *name;
+	uint32_t d, e;
+} ablate_names[] = {
+	{"ref", GPU_ABLATE_D_REF, 0},         {"sqe", GPU_ABLATE_D_SQE, 0},
+	{"prp", GPU_ABLATE_D_PRP, 0},         {"cpl", GPU_ABLATE_D_CPL, 0},
+	{"fence", GPU_ABLATE_D_FENCE, 0},     {"sqfence", GPU_ABLATE_D_SQFENCE, 0},
+	{"sqhd", GPU_ABLATE_D_SQHD, 0},       {"driver", 0x3f, 0},
+	{"faults", 0, GPU_ABLATE_E_FAULTS},   {"decode", 0, GPU_ABLATE_E_DECODE},
+	{"serialdb", 0, GPU_ABLATE_E_SERIALDB},
+};
+
+static int parse_ablate(struct cuda_args *a, const char *list)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", list);
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ",+", &save); tok; tok = strtok_r(NULL, ",+", &save)) {
+		size_t i;
+		for (i = 0; i < sizeof(ablate_names) / sizeof(ablate_names[0]); i++)
+			if (!strcmp(tok, ablate_names[i].name))
+				break;
+		if (i == sizeof(ablate_names) / sizeof(ablate_names[0]))
+			return -EINVAL;
+		a->ablate_d |= ablate_names[i].d;
+		a->ablate_e |= ablate_names[i].e;
+	}
+	if (a->ablate_d)
+		a->ablate_d |= GPU_ABLATE_D_REF; /* the pieces apply to the reference owned path */
+	/* one driver piece at a time, or all of them (the instantiated variants) */
+	uint32_t p = a->ablate_d & ~GPU_ABLATE_D_REF;
+	if (p && p != 0x3f && (p & (p - 1)))
+		return -EINVAL;
+	a->ablate = list;
+	return 0;
+}
 
 static void usage(FILE *f, const char *verb)
 {
@@ -65,7 +105,11 @@ static void usage(FILE *f, const char *verb)
 		"  --size B        bytes of the namespace to use (cuda-verify: 64M or the namespace)\n"
 		"  --seed N        random LBAs and stamps (1)\n"
 		"  --ceiling       also measure cudaMemcpy of 64 MiB pinned host -> GPU (the PCIe ceiling)\n"
-		"  --json          one JSON object instead of the table\n\n%s",
+		"  --json          one JSON object instead of the table\n"
+		"  --ablate LIST   benchmark only (cuda-run, --api owned): leave out per-command work to\n"
+		"                  measure its cost; the I/O is not valid then. Driver (the reference owned\n"
+		"                  path): ref (nothing left out), one of sqe, prp, cpl, fence, sqfence, sqhd,\n"
+		"                  or driver (all six); engine: faults, decode, serialdb (docs/PERFORMANCE.md)\n\n%s",
 		verb, gpu_emu_help());
 }
 
@@ -80,7 +124,8 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 		{"size", required_argument, 0, 'z'},      {"seed", required_argument, 0, 'S'},
 		{"thread-qd", required_argument, 0, 'T'}, {"json", no_argument, 0, 'j'},
 		{"ceiling", no_argument, 0, 'c'},         {"help", no_argument, 0, 'h'},
-		{"nsid", required_argument, 0, 'N'},      {0, 0, 0, 0}};
+		{"nsid", required_argument, 0, 'N'},      {"ablate", required_argument, 0, 'A'},
+		{0, 0, 0, 0}};
 	memset(a, 0, sizeof(*a));
 	a->verify = !strcmp(argv[0], "cuda-verify");
 	a->opc = NVME_CMD_READ;
@@ -163,6 +208,10 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 			break;
 		case 'j': a->json = 1; break;
 		case 'c': a->ceiling = 1; break;
+		case 'A':
+			if (parse_ablate(a, optarg))
+				goto bad;
+			break;
 		case 'h': usage(stdout, argv[0]); return 1;
 		default: usage(stderr, argv[0]); return -EINVAL;
 		}
@@ -176,6 +225,10 @@ bad:
 		return -EINVAL;
 	}
 	a->dev = argv[optind];
+	if (a->ablate && (a->verify || (a->ablate_d && a->api != GPU_API_OWNED))) {
+		fprintf(stderr, "aisio perf %s: --ablate is for cuda-run (driver pieces with --api owned)\n", argv[0]);
+		return -EINVAL;
+	}
 	if (!a->qdepth || !a->nqueues || !a->iosize || a->thread_qd < 1 || a->thread_qd > 8) {
 		fprintf(stderr, "aisio perf %s: --qdepth, --nqueues, --iosize must be > 0, --thread-qd 1..8\n", argv[0]);
 		return -EINVAL;
@@ -297,9 +350,14 @@ static int run_job(struct gpu_ctrl *c, struct gpu_perf_job *job, double bound_s,
 	memset(&o->r, 0, sizeof(o->r));
 	o->r.t_first = ~0ull;
 	rd = job->res;
-	if (cudaMemcpy(rd, &o->r, sizeof(o->r), cudaMemcpyHostToDevice) != cudaSuccess)
+	/* on the job's stream, not the legacy one: nothing here may wait for the running engine */
+	if (cudaMemcpyAsync(rd, &o->r, sizeof(o->r), cudaMemcpyHostToDevice, s) != cudaSuccess)
 		goto out;
+	if ((rc = gpu_ctrl_job_prepare(c, job)))
+		goto out;
+	gpu_trace("launching the job: %u blocks of %u threads", job->grid, job->block);
 	rc = gpu_perf_launch(job, s, 0);
+	gpu_trace("job launch returned %d", rc);
 	if (rc) {
 		fprintf(stderr, "aisio perf: kernel launch failed: %s\n", cudaGetErrorString(cudaGetLastError()));
 		goto out;
@@ -321,12 +379,14 @@ static int run_job(struct gpu_ctrl *c, struct gpu_perf_job *job, double bound_s,
 		}
 		usleep(200);
 	}
+	gpu_trace("job done: %s", cudaGetErrorString(e));
 	if (e != cudaSuccess) {
 		fprintf(stderr, "aisio perf: %s: GPU fault: %s\n", gpu_ctrl_name(c), cudaGetErrorString(e));
 		rc = -EIO;
 		goto out;
 	}
-	if (cudaMemcpy(&o->r, rd, sizeof(o->r), cudaMemcpyDeviceToHost) != cudaSuccess) {
+	if (cudaMemcpyAsync(&o->r, rd, sizeof(o->r), cudaMemcpyDeviceToHost, s) != cudaSuccess ||
+	    cudaStreamSynchronize(s) != cudaSuccess) {
 		rc = -EIO;
 		goto out;
 	}
@@ -449,6 +509,8 @@ int cmd_perf_cuda(int argc, char **argv)
 	cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
 	if (gpu_perf_occupancy(a.block, 0, &per_sm) == 0) {
 		long room = (long)per_sm * (sms - (eo->engine == GPU_ENGINE_GPU ? (int)eo->sms : 0));
+		if (eo->engine == GPU_ENGINE_FUSED)
+			room -= eo->sms; /* the engine blocks ride in the same launch */
 		if ((long)a.grid > room) {
 			fprintf(stderr, "aisio perf %s: %u blocks of %u threads do not fit at once beside the engine (%ld); "
 					"use fewer queues or a smaller qdepth\n",
@@ -456,13 +518,15 @@ int cmd_perf_cuda(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (a.ablate_e)
+		gpu_ctrl_set_ablate(c, a.ablate_e);
 	if (gpu_ctrl_engine_start(c))
 		goto out;
 
 	struct gpu_perf_job job = {.ns = gpu_ctrl_ns(c), .buf = buf, .slots = slots, .nlb = nlb, .lba_shift = lba_shift,
 				   .units = units, .slba0 = 0, .opc = (uint32_t)a.opc, .random = (uint32_t)a.random,
 				   .api = a.api, .qdepth = a.thread_qd, .seed = a.seed, .grid = a.grid,
-				   .block = a.block, .res = res};
+				   .block = a.block, .res = res, .ablate = a.ablate_d};
 	const double bound = a.runtime + (double)gpu_timeout_ns(60000000000ull) / 1e9;
 	struct run_out o, w;
 	memset(&w, 0, sizeof(w));
@@ -503,10 +567,11 @@ int cmd_perf_cuda(int argc, char **argv)
 		json_str(a.dev);
 		printf(",\"iopattern\":\"%s%s\",\"iosize\":%" PRIu64 ",\"qdepth\":%u,\"nqueues\":%u,\"api\":\"%s\","
 		       "\"queues\":\"%s\",\"grid\":%u,\"block\":%u,\"depth\":%u,\"runtime\":%g,\"engine\":\"%s\","
-		       "\"engine_sms\":%u,\"engine_warps\":%u,\"thread_qd\":%u},",
+		       "\"engine_sms\":%u,\"engine_warps\":%u,\"thread_qd\":%u,\"ablate\":\"%s\"},",
 		       a.random ? "rand" : "", a.opc == NVME_CMD_READ ? "read" : "write", a.iosize, a.qdepth, a.nqueues,
 		       api_name(a.api), a.place ? "host" : "gpu", a.grid, a.block, depth, a.verify ? 0 : a.runtime,
-		       eo->engine ? "cpu" : "gpu", eo->sms, eo->warps, a.thread_qd);
+		       eo->engine == GPU_ENGINE_CPU ? "cpu" : eo->engine == GPU_ENGINE_FUSED ? "fused" : "gpu", eo->sms,
+		       eo->warps, a.thread_qd, a.ablate ? a.ablate : "");
 		printf("\"total\":{\"iops\":%.0f,\"mib_s\":%.1f,\"gb_s\":%.3f,\"failed\":%llu,\"lat_us\":{\"p50\":%.3f,"
 		       "\"p99\":%.3f,\"p999\":%.3f}},",
 		       iops, mib_s, iops * (double)a.iosize / 1e9, failed, p50, p99, p999);

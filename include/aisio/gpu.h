@@ -223,7 +223,10 @@ int gpu_probe(char *why, size_t len);
 const char *gpu_name(void);
 
 enum gpu_mem_place { GPU_PLACE_GPU = 0, GPU_PLACE_HOST = 1 };
-enum gpu_engine_kind { GPU_ENGINE_GPU = 0, GPU_ENGINE_CPU = 1 };
+/* GPU: a persistent kernel beside the clients' kernels; CPU: host threads; FUSED: the engine's blocks
+ * run inside each job's own launch and stop when the job's blocks are done (for tools that serialize
+ * kernels or block on launches, such as compute-sanitizer: nothing then runs beside the job). */
+enum gpu_engine_kind { GPU_ENGINE_GPU = 0, GPU_ENGINE_CPU = 1, GPU_ENGINE_FUSED = 2 };
 enum gpu_ns_kind { GPU_NS_NULL = 0, GPU_NS_HBM = 1, GPU_NS_HOST = 2 };
 
 /* Options of a gpuemu device string: gpuemu:TYPE[:SIZE][,opt=val]... (see gpu_emu_help()). */
@@ -250,6 +253,7 @@ int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec); /* spec: what 
 const char *gpu_emu_help(void);
 
 struct gpu_ctrl;
+struct gpu_perf_job;
 
 struct gpu_qpair_opts {
 	unsigned nqueues;       /* queue pairs to create */
@@ -289,6 +293,12 @@ void *gpu_ctrl_buf_alloc(struct gpu_ctrl *c, size_t len);
  * block runs; stop returns its command count. Bounded. */
 int gpu_ctrl_engine_start(struct gpu_ctrl *c);
 int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds);
+/* Before each job launch: with engine=fused, fill the job's engine fields (the engine then runs in
+ * the job's launch); otherwise nothing. Call with no job running. */
+int gpu_ctrl_job_prepare(struct gpu_ctrl *c, struct gpu_perf_job *job);
+/* Benchmark only (aisio perf cuda-run --ablate): engine work to leave out, GPU_ABLATE_E_*. Before
+ * gpu_ctrl_engine_start. */
+void gpu_ctrl_set_ablate(struct gpu_ctrl *c, uint32_t engine_bits);
 
 /* Fault injection at run time (gpuemu): same meaning as the options. */
 int gpu_ctrl_fault_error(struct gpu_ctrl *c, uint64_t slba, uint64_t elba, uint16_t status);
@@ -297,6 +307,9 @@ int gpu_ctrl_fault_clear(struct gpu_ctrl *c);
 
 /* Fill the namespace with the LBA stamp of seed (hbm/host namespaces), for reads before writes. */
 int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed);
+
+/* With AISIO_GPU_TRACE=1: one timestamped line on stderr (engine and job steps of the host side). */
+void gpu_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* I/O timeout of every bounded GPU wait, ns: base (default 5 s) times AISIO_TIMEOUT_SCALE. */
 uint64_t gpu_timeout_ns(uint64_t base_ns);
@@ -369,12 +382,34 @@ struct gpu_perf_job {
 	uint32_t api;                 /* GPU_API_* */
 	uint32_t qdepth;              /* async: in flight per thread (1..8) */
 	uint32_t check;               /* GPU_CHECK_* */
-	uint32_t pad;
+	uint32_t ablate;              /* benchmark only: GPU_ABLATE_D_* (0 in every real use) */
 	uint64_t runtime_ns;          /* time-bound run; 0: each thread covers its units once */
 	uint64_t seed;                /* random LBAs and the stamps */
 	uint32_t grid, block;
 	struct gpu_perf_result *res;  /* device memory, zeroed by the caller */
+	/* engine=fused (gpu_ctrl_job_prepare): eng_blocks engine blocks run before the job's blocks in
+	 * the same launch; eng is the engine state (device pointer), eng_smem its shared memory */
+	const void *eng;
+	uint32_t eng_blocks;
+	uint32_t eng_smem;
 };
+
+/*
+ * Benchmark only (aisio perf cuda-run --ablate): pieces of per-command work left out, to measure
+ * what each costs. The results are not valid I/O (cuda-verify refuses them). D: the owned-queue
+ * driver; REF selects the owned path as it was before its per-round work was cut (the pieces below
+ * apply to it). E: the gpuemu engine.
+ */
+#define GPU_ABLATE_D_SQE 0x1u      /* build and store only opc, cid, nsid, slba, nlb of the SQE */
+#define GPU_ABLATE_D_PRP 0x2u      /* no request checks, no DMA-window translation, no PRP build */
+#define GPU_ABLATE_D_CPL 0x4u      /* no completion records (write, post, read back, cid match) */
+#define GPU_ABLATE_D_FENCE 0x8u    /* no fence between a CQE's phase and the rest of it */
+#define GPU_ABLATE_D_SQFENCE 0x10u /* no per-lane fence after the SQE stores (lane 0's stays) */
+#define GPU_ABLATE_D_SQHD 0x20u    /* no SQHD read; SQ head from a plain load */
+#define GPU_ABLATE_D_REF 0x80u     /* the reference (previous) owned path */
+#define GPU_ABLATE_E_FAULTS 0x1u   /* the engine reads no fault settings and checks none */
+#define GPU_ABLATE_E_DECODE 0x2u   /* the engine reads only the command id and posts success */
+#define GPU_ABLATE_E_SERIALDB 0x4u /* reference: SQ and CQ doorbells read one after the other */
 
 /* Launch a job on stream (cudaStream_t) with dynamic shared memory of at least smem bytes. */
 int gpu_perf_launch(const struct gpu_perf_job *job, void *stream, size_t smem);

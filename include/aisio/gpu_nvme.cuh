@@ -305,18 +305,25 @@ static __device__ __noinline__ int gpu_nvme_sq_publish(struct gpu_nvme_queue *q,
 	}
 }
 
-/* Whether the driver takes this request (range, size, address); 0 or a negative errno. */
-__device__ __forceinline__ int gpu_nvme_check_rw(const struct gpu_nvme_ns *ns, const void *buf, uint64_t slba,
-						 uint32_t nlb)
+/* Whether the driver takes this request (range, size, address); 0 or a negative errno; *bus: the
+ * buffer's bus address. */
+__device__ __forceinline__ int gpu_nvme_check_rw_bus(const struct gpu_nvme_ns *ns, const void *buf, uint64_t slba,
+						     uint32_t nlb, uint64_t *bus)
 {
 	if (nlb == 0 || nlb > 65536u || slba + nlb > ns->nsze || slba + nlb < slba)
 		return -EINVAL;
-	uint64_t bytes = (uint64_t)nlb << ns->lba_shift, bus;
+	uint64_t bytes = (uint64_t)nlb << ns->lba_shift;
 	if (bytes > ns->max_xfer)
 		return -E2BIG;
-	if (gpu_dma_translate(ns->win, ns->nwin, (uint64_t)(uintptr_t)buf, bytes, &bus))
+	if (gpu_dma_translate(ns->win, ns->nwin, (uint64_t)(uintptr_t)buf, bytes, bus))
 		return -EFAULT;
 	return 0;
+}
+__device__ __forceinline__ int gpu_nvme_check_rw(const struct gpu_nvme_ns *ns, const void *buf, uint64_t slba,
+						 uint32_t nlb)
+{
+	uint64_t bus;
+	return gpu_nvme_check_rw_bus(ns, buf, slba, nlb, &bus);
 }
 
 /* Fill an NVMe read/write SQE for cid (PRP list, if any, in the id's list area). */
@@ -703,90 +710,140 @@ static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns
  * are the ring's tickets (at most 32 in flight, all completed before the call returns), the warp
  * reaps its own CQ, and nothing is locked. A command that times out leaves the queue failed
  * (-ENXIO afterwards): its id could otherwise come back.
+ *
+ * Per round of up to 32 commands this path costs one fence before the SQ doorbell and one after the
+ * last CQE, and no completion records: what each measured (docs/PERFORMANCE.md, "where the owned
+ * path's time goes") is why it is built this way.
+ *   - The queue's counters and failed are written by this warp alone: plain loads, all four issued
+ *     together before any is used.
+ *   - The request checks (range, size, DMA window, alignment) run once, before the ticket: a lane
+ *     that gets a ticket always submits a well-formed command.
+ *   - Lanes store their SQEs, __syncwarp (which orders the lanes' stores before what lane 0 does
+ *     after it), lane 0 fences and rings: one fence covers every lane's SQE and PRP list.
+ *   - The CQE's cid and status sit in the same 32-bit word as the phase bit, which the controller
+ *     writes with one store after the rest of the entry: a lane that sees the phase in that word
+ *     has the cid and status too, so the reap needs no fence per entry. The owner of each cid is
+ *     lane (cid - base) of the round's go-lanes: a ballot marks it done; an error status (rare)
+ *     is handed to its owner with shuffles.
+ *   - Every command of the round completed, so the controller fetched every entry up to the tail
+ *     (a controller consumes the SQ in order and cannot complete what it has not fetched): the SQ
+ *     head is the tail without reading SQHD.
+ *   - After the last CQE every lane fences, then __syncwarp: the fence after a lane's phase read is
+ *     the acquire for the controller's data and entries, and the barrier carries it to the lane
+ *     that owns the data; the CQ head doorbell comes after both, so no entry is released before
+ *     it was read.
+ * A CQE whose cid belongs to no command of the round fails the queue (-EPROTO).
  */
 static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *ns, struct gpu_nvme_queue *q, uint8_t opc,
 					      bool active, void *buf, uint64_t slba, uint32_t nlb, uint16_t *status)
 {
 	const uint32_t lane = threadIdx.x & 31;
-	const uint32_t depth = q->depth, mask = depth - 1;
-	if (__shfl_sync(GPU_NVME_FULL_MASK, lane == 0 ? gpu_ld32((const uint32_t *)&q->failed) : 0u, 0))
+	const uint32_t depth = q->depth, mask = depth - 1, cmask = q->ncid - 1;
+	uint32_t failed = 0, base = 0, sqh = 0, cqh = 0;
+	if (lane == 0) {
+		failed = (uint32_t)q->failed;
+		base = q->sq_ticket;
+		sqh = q->sq_head;
+		cqh = q->cq_head;
+	}
+	failed = __shfl_sync(GPU_NVME_FULL_MASK, failed, 0);
+	base = __shfl_sync(GPU_NVME_FULL_MASK, base, 0);
+	sqh = __shfl_sync(GPU_NVME_FULL_MASK, sqh, 0);
+	uint32_t head = __shfl_sync(GPU_NVME_FULL_MASK, cqh, 0);
+	if (failed)
 		return -ENXIO;
-	const uint32_t base = __shfl_sync(GPU_NVME_FULL_MASK, q->sq_ticket, 0); /* warp-private */
-	struct nvme_sqe cmd;
 	int rc = 0;
+	uint64_t bus = 0;
 	bool go = false;
-	uint32_t t = 0;
 	if (active) {
-		rc = gpu_nvme_check_rw(ns, buf, slba, nlb);
+		rc = gpu_nvme_check_rw_bus(ns, buf, slba, nlb, &bus);
+		if (rc == 0 && (bus & 3))
+			rc = -EINVAL; /* PRPs need dword-aligned addresses */
 		go = rc == 0;
 	}
 	/* tickets (and so command ids and PRP list areas) only for the lanes that go */
-	uint32_t gomask = __ballot_sync(GPU_NVME_FULL_MASK, go);
-	if (go) {
-		t = base + __popc(gomask & gpu_lanemask_lt());
-		rc = gpu_nvme_prep_rw(ns, q, (uint16_t)(t & (q->ncid - 1)), opc, buf, slba, nlb, &cmd);
-	}
+	const uint32_t gomask = __ballot_sync(GPU_NVME_FULL_MASK, go);
 	const uint32_t n = __popc(gomask);
 	if (!n)
 		return rc;
-	struct gpu_nvme_wait w;
-	gpu_nvme_wait_init(&w, q->timeout_ns);
-	/* the previous round completed, so only a controller that consumed nothing keeps us out */
-	for (;;) {
-		uint32_t head = __shfl_sync(GPU_NVME_FULL_MASK, gpu_ld32(&q->sq_head), 0);
-		if (base + n - 1 - head < depth - 1)
-			break;
-		int expired = __shfl_sync(GPU_NVME_FULL_MASK, (int)gpu_nvme_wait_expired(&w), 0);
-		if (expired) {
-			if (lane == 0)
-				q->failed = -ENXIO;
-			return -ETIMEDOUT;
-		}
+	/* every earlier round completed in full, so sq_head == base; anything else is a broken queue */
+	if (base - sqh + n > depth - 1) {
+		if (lane == 0)
+			q->failed = -ENXIO;
+		return -ENXIO;
 	}
+	const uint32_t rank = __popc(gomask & gpu_lanemask_lt());
+	const uint32_t t = base + rank;
 	if (go) {
-		q->cpl[t & (q->ncid - 1)].state = GPU_CPL_INFLIGHT;
+		struct nvme_sqe cmd;
+		const uint16_t cid = (uint16_t)(t & cmask);
+		uint64_t prp1 = 0, prp2 = 0;
+		const uint32_t cap = q->prp_stride / 8;
+		/* cannot fail: the address is checked and the list area holds the largest transfer's pages */
+		(void)gpu_prp_build(bus, nlb << ns->lba_shift, ns->page_shift, q->prp + (size_t)cid * cap,
+				    q->prp_bus + (uint64_t)cid * q->prp_stride, cap, &prp1, &prp2);
+		cmd.opc = opc;
+		cmd.flags = 0;
+		cmd.cid = cid;
+		cmd.nsid = ns->nsid;
+		cmd.cdw2 = 0;
+		cmd.cdw3 = 0;
+		cmd.mptr = 0;
+		cmd.prp1 = prp1;
+		cmd.prp2 = prp2;
+		cmd.cdw10 = (uint32_t)slba;
+		cmd.cdw11 = (uint32_t)(slba >> 32);
+		cmd.cdw12 = nlb - 1;
+		cmd.cdw13 = 0;
+		cmd.cdw14 = 0;
+		cmd.cdw15 = 0;
 		gpu_nvme_sqe_store(&q->sq[t & mask], &cmd);
-		gpu_nvme_fence(q); /* each lane's SQE and PRP list before the doorbell */
 	}
-	__syncwarp();
+	__syncwarp(); /* every lane's SQE and PRP list before lane 0's fence and doorbell */
 	if (lane == 0) {
+		gpu_nvme_fence(q);
+		gpu_st32(q->sq_db, (base + n) & mask);
 		q->sq_ticket = base + n;
 		q->sq_tail = base + n;
 		q->sq_doorbells++;
-		gpu_nvme_fence(q);
-		gpu_st32(q->sq_db, (base + n) & mask);
 	}
 	/* reap until every command of the round has its CQE */
-	uint32_t seen = 0;
-	uint32_t head = __shfl_sync(GPU_NVME_FULL_MASK, q->cq_head, 0);
-	int res = rc;
-	while (seen < n) {
-		const struct nvme_cqe *e = &q->cq[(head + lane) & mask];
-		uint16_t st = gpu_ld16(&e->status);
-		uint32_t valid =
+	struct gpu_nvme_wait w;
+	gpu_nvme_wait_init(&w, q->timeout_ns);
+	uint32_t done = 0;      /* ranks whose CQE came */
+	uint16_t my_st = 0;     /* this lane's status, handed over when not 0 */
+	while (done != (n == 32 ? GPU_NVME_FULL_MASK : (1u << n) - 1)) {
+		/* cid and status come in the phase bit's 32-bit word (one store by the controller) */
+		const uint32_t dw3 = gpu_ld32((const uint32_t *)&q->cq[(head + lane) & mask].cid);
+		const uint16_t st = (uint16_t)(dw3 >> 16);
+		const uint32_t valid =
 			__ballot_sync(GPU_NVME_FULL_MASK, NVME_CQE_PHASE(st) == gpu_cq_phase(head + lane, depth));
-		uint32_t k = valid == GPU_NVME_FULL_MASK ? 32 : __ffs(~valid) - 1;
+		const uint32_t k = valid == GPU_NVME_FULL_MASK ? 32 : __ffs(~valid) - 1;
 		if (k) {
-			uint16_t sqhd = 0;
-			if (lane < k) {
-				gpu_nvme_fence(q);
-				uint16_t cid = gpu_ld16(&e->cid);
-				sqhd = gpu_ld16(&e->sqhd);
-				struct gpu_nvme_cpl *r = &q->cpl[cid & (q->ncid - 1)];
-				r->status = NVME_CQE_STATUS(st);
-				r->state = GPU_CPL_DONE;
+			const bool mine = lane < k;
+			const uint32_t r = ((dw3 & 0xffff) - base) & cmask; /* the rank the cid was given to */
+			const uint32_t bit = mine && r < n ? 1u << r : 0u;
+			const uint32_t bits = __reduce_or_sync(GPU_NVME_FULL_MASK, bit);
+			const uint32_t bad = __ballot_sync(GPU_NVME_FULL_MASK, mine && (r >= n || (done & bit)));
+			if (bad || __popc(bits) != k) {
+				/* a cid of no command of this round, or one twice: controller bug */
+				if (lane == 0) {
+					q->stray += k;
+					q->failed = -EPROTO;
+				}
+				return go ? -EPROTO : rc;
 			}
-			sqhd = (uint16_t)__shfl_sync(GPU_NVME_FULL_MASK, sqhd, k - 1);
+			done |= bits;
+			uint32_t errm = __ballot_sync(GPU_NVME_FULL_MASK, mine && NVME_CQE_STATUS(st) != 0);
+			while (errm) {
+				const int j = __ffs(errm) - 1;
+				errm &= errm - 1;
+				const uint32_t rj = __shfl_sync(GPU_NVME_FULL_MASK, r, j);
+				const uint16_t sj = (uint16_t)__shfl_sync(GPU_NVME_FULL_MASK, (uint32_t)NVME_CQE_STATUS(st), j);
+				if (go && rank == rj)
+					my_st = sj;
+			}
 			head += k;
-			seen += k;
-			if (lane == 0) {
-				q->cq_head = head;
-				q->sq_head = gpu_sqhd_advance(q->sq_head, base + n, sqhd, depth);
-				q->cq_doorbells++;
-				q->completions += k;
-				gpu_nvme_fence(q);
-				gpu_st32(q->cq_db, head & mask);
-			}
 			continue;
 		}
 		int expired = 0;
@@ -798,19 +855,21 @@ static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *n
 			return go ? -ETIMEDOUT : rc;
 		}
 	}
+	/* acquire (each lane after its own phase reads), then the barrier hands it to the data's owner */
+	gpu_nvme_fence(q);
 	__syncwarp();
-	if (go) {
-		struct gpu_nvme_cpl *r = &q->cpl[t & (q->ncid - 1)];
-		if (r->state != GPU_CPL_DONE) {
-			res = -EPROTO; /* a CQE for another id came instead: controller bug */
-		} else {
-			uint16_t st = r->status;
-			if (status)
-				*status = st;
-			res = st ? -EIO : 0;
-		}
+	if (lane == 0) {
+		gpu_st32(q->cq_db, head & mask);
+		q->cq_head = head;
+		q->sq_head = base + n;
+		q->cq_doorbells++;
+		q->completions += n;
 	}
-	return res;
+	if (!go)
+		return rc;
+	if (status)
+		*status = my_st;
+	return my_st ? -EIO : 0;
 }
 
 #endif /* AISIO_GPU_NVME_CUH */

@@ -59,7 +59,35 @@ struct gpu_ctrl {
 	unsigned blocks;
 	struct gpu_cpu_engine *cpu;
 	int faulted;
+	unsigned long long fused_cmds; /* engine=fused: commands of the jobs before the last one */
+	int fused_jobs;                /* engine=fused: a job was prepared since the engine started */
 };
+
+/* AISIO_GPU_TRACE=1: the host's engine and job steps on stderr with a timestamp, unbuffered (to see
+ * where a run stands when a tool or a hang stops it: stdout may be lost then). */
+static int trace_on = -1;
+static double trace_t0;
+
+void gpu_trace(const char *fmt, ...)
+{
+	if (trace_on < 0) {
+		const char *e = getenv("AISIO_GPU_TRACE");
+		trace_on = e && *e && *e != '0';
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		trace_t0 = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
+	if (!trace_on)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	char line[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "[%9.3f] aisio gpu trace: %s\n", (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - trace_t0, line);
+}
 
 static void gpu_err(const struct gpu_ctrl *c, const char *fmt, ...)
 {
@@ -722,7 +750,8 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 	memset(c->ctl_h, 0, sizeof(*c->ctl_h));
 	__sync_synchronize();
 	c->dev_h.stop = 0;
-	if (c->o.engine == GPU_ENGINE_GPU && engine_sync_dev(c))
+	c->dev_h.fused_done = 0;
+	if (c->o.engine != GPU_ENGINE_CPU && engine_sync_dev(c))
 		return -EIO;
 	if (c->o.engine == GPU_ENGINE_CPU) {
 		int rc = gpu_cpu_engine_start(&c->cpu, &c->dev_h, c->o.threads);
@@ -745,7 +774,17 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 		return -EINVAL;
 	}
 	c->blocks = c->o.sms;
+	if (c->o.engine == GPU_ENGINE_FUSED) {
+		/* nothing runs between jobs: each job's launch carries the engine (gpu_ctrl_job_prepare) */
+		c->fused_cmds = 0;
+		c->fused_jobs = 0;
+		c->running = 1;
+		gpu_trace("engine=fused: %u engine blocks ride in each job's launch", c->blocks);
+		return 0;
+	}
+	gpu_trace("launching the engine: %u blocks of %u warps", c->o.sms, c->o.warps);
 	int rc = gpuemu_engine_launch(c->dev_d, c->o.sms, c->o.warps, c->stream, NULL);
+	gpu_trace("engine launch returned %d", rc);
 	if (rc) {
 		gpu_err(c, "engine launch failed");
 		return rc;
@@ -767,20 +806,80 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 		}
 		usleep(100);
 	}
+	gpu_trace("all %u engine blocks started", c->blocks);
 	return 0;
+}
+
+/* Engine blocks' command counts from the control block (written by each block as it exits). */
+static unsigned long long ctl_cmds(const struct gpu_ctrl *c, int *watchdog)
+{
+	unsigned long long n = 0;
+	for (unsigned i = 0; i < c->blocks; i++) {
+		n += __atomic_load_n(&c->ctl_h->blk[i].cmds, __ATOMIC_ACQUIRE);
+		if (watchdog && c->ctl_h->blk[i].watchdog)
+			*watchdog = 1;
+	}
+	return n;
+}
+
+int gpu_ctrl_job_prepare(struct gpu_ctrl *c, struct gpu_perf_job *job)
+{
+	job->eng = NULL;
+	job->eng_blocks = 0;
+	job->eng_smem = 0;
+	if (c->o.engine != GPU_ENGINE_FUSED)
+		return 0;
+	if (!c->running) {
+		gpu_err(c, "engine=fused: gpu_ctrl_engine_start first");
+		return -EINVAL;
+	}
+	if (job->block < 32 || job->block % 32) {
+		gpu_err(c, "engine=fused: the job's blocks (%u threads) are the engine's blocks too: whole warps", job->block);
+		return -EINVAL;
+	}
+	/* the previous job's engine blocks are done (its launch completed): keep their counts */
+	if (c->fused_jobs)
+		c->fused_cmds += ctl_cmds(c, NULL);
+	memset(c->ctl_h->blk, 0, sizeof(c->ctl_h->blk));
+	__sync_synchronize();
+	c->dev_h.stop = 0;
+	c->dev_h.fused_done = 0;
+	if (engine_sync_dev(c))
+		return -EIO;
+	job->eng = c->dev_d;
+	job->eng_blocks = c->blocks;
+	job->eng_smem = (job->block / 32) * (c->dev_h.max_xfer / (1u << GPUEMU_PAGE_SHIFT) + 1) * 8;
+	c->fused_jobs = 1;
+	gpu_trace("engine=fused: job of %u blocks with %u engine blocks of %u warps", job->grid, job->eng_blocks,
+		  job->block / 32);
+	return 0;
+}
+
+void gpu_ctrl_set_ablate(struct gpu_ctrl *c, uint32_t engine_bits)
+{
+	c->dev_h.ablate = engine_bits;
+	engine_sync_dev(c);
 }
 
 int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 {
 	if (!c->running)
 		return 0;
+	/* a plain store into pinned host memory: no CUDA call, which could wait behind the running
+	 * engine (a copy into GPU memory did under compute-sanitizer); the engine's warp 0 of each block
+	 * reads it at its next refresh (50 us) */
 	__atomic_store_n(&c->ctl_h->stop, 1u, __ATOMIC_RELEASE);
+	gpu_trace("engine stop requested");
 	int rc = 0;
-	if (!c->cpu) {
-		/* the legacy stream does not wait for the engine's non-blocking stream: this copy lands
-		 * while the engine runs */
-		const uint32_t one = 1;
-		cudaMemcpy(&c->dev_d->stop, &one, sizeof(one), cudaMemcpyHostToDevice);
+	if (c->o.engine == GPU_ENGINE_FUSED) {
+		int wd = 0;
+		unsigned long long n = c->fused_cmds + (c->fused_jobs ? ctl_cmds(c, &wd) : 0);
+		if (wd)
+			gpu_err(c, "engine stopped by its watchdog");
+		if (cmds)
+			*cmds = n;
+		c->running = 0;
+		return 0;
 	}
 	if (c->cpu) {
 		unsigned long long n = gpu_cpu_engine_stop(c->cpu);
@@ -803,12 +902,9 @@ int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 			c->faulted = 1;
 			rc = -EIO;
 		}
-		unsigned long long n = 0;
 		int wd = 0;
-		for (unsigned i = 0; i < c->blocks; i++) {
-			n += c->ctl_h->blk[i].cmds;
-			wd |= c->ctl_h->blk[i].watchdog != 0;
-		}
+		unsigned long long n = ctl_cmds(c, &wd);
+		gpu_trace("engine stopped: %llu commands", n);
 		if (wd)
 			gpu_err(c, "engine stopped by its watchdog");
 		if (cmds)

@@ -50,7 +50,7 @@ struct gpuemu_ctl_blk {
 	unsigned long long dropped;
 };
 struct gpuemu_ctl {
-	uint32_t stop;      /* the CPU engine's stop flag (the GPU engine's is gpuemu_dev.stop) */
+	uint32_t stop;      /* the host's stop flag, a plain CPU store (both engines read it) */
 	uint32_t pad[3];
 	struct gpuemu_ctl_blk blk[GPUEMU_MAX_BLOCKS];
 };
@@ -76,10 +76,13 @@ struct gpuemu_dev {
 	uint32_t nwin;
 	uint32_t warps;             /* per block */
 	uint64_t lifetime_ns;       /* watchdog: the engine stops by itself after this long */
-	uint32_t stop;              /* host sets it (cudaMemcpy); engine warps leave their loop. In GPU
-				     * memory: hundreds of warps polling one host-memory word over
-				     * PCIe slowed every engine warp down several times (measured) */
-	uint32_t pad_stop;
+	uint32_t stop;              /* engine warps leave their loop. Set by warp 0 of each engine
+				     * block when it sees ctl->stop (the host's flag): in GPU memory,
+				     * because hundreds of warps polling one host-memory word over PCIe
+				     * slowed every engine warp down several times (measured) */
+	uint32_t ablate;            /* benchmark only: GPU_ABLATE_E_* */
+	uint32_t fused_done;        /* engine=fused: client blocks of the job that finished */
+	uint32_t pad_fused;
 	struct gpu_dma_window win[GPUEMU_MAX_WINDOWS]; /* memory PRPs may point at (bus == va) */
 	struct gpuemu_faults f;
 };

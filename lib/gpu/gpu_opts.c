@@ -20,8 +20,9 @@ const char *gpu_emu_help(void)
 	       "  lba=512|4096   LBA size (512)          mdts=N     2^N 4 KiB pages per command, 0 = 2 MiB (8)\n"
 	       "  qpairs=N       I/O queue pairs (256)    mqes=N     0's based max queue entries (4095)\n"
 	       "  dstrd=N        doorbell stride 4<<N (0) ns=1       one namespace\n"
-	       "  engine=gpu|cpu who serves the I/O queues: a persistent kernel, or host threads (queues then\n"
-	       "                 in pinned host memory)  (gpu)\n"
+	       "  engine=gpu|cpu|fused  who serves the I/O queues: a persistent kernel, host threads (queues\n"
+	       "                 then in pinned host memory), or engine blocks inside each job's own launch\n"
+	       "                 (for tools that serialize kernels, e.g. compute-sanitizer)  (gpu)\n"
 	       "  sms=N          engine blocks, one per SM (8)        warps=N   warps per engine block (8)\n"
 	       "  threads=N      CPU engine threads (2)\n"
 	       "  err_slba=A,err_elba=B,err_status=S   commands touching [A,B] fail with status S (0x281)\n"
@@ -88,6 +89,8 @@ int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec)
 				o->engine = GPU_ENGINE_GPU;
 			else if (!strcmp(eq, "cpu"))
 				o->engine = GPU_ENGINE_CPU;
+			else if (!strcmp(eq, "fused"))
+				o->engine = GPU_ENGINE_FUSED;
 			else
 				goto bad;
 			continue;

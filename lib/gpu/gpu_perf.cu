@@ -9,6 +9,9 @@
 
 #include <aisio/gpu_nvme.cuh>
 
+#include "gpu_ablate.cuh"
+#include "gpuemu_engine.cuh"
+
 struct perf_ctx {
 	const struct gpu_perf_job *j;
 	unsigned long long *hist; /* shared memory */
@@ -84,11 +87,12 @@ __device__ __forceinline__ void perf_done(struct perf_ctx *c, int rc, uint16_t s
 	}
 }
 
-__global__ void gpu_perf_kernel(const struct gpu_perf_job job)
+/* The job's work in block bid of nblk (the job's own blocks: the fused kernel's engine blocks come
+ * before them). */
+static __device__ __forceinline__ void perf_body(const struct gpu_perf_job *j, uint32_t bid, uint32_t nblk)
 {
 	extern __shared__ unsigned long long perf_smem[];
 	struct perf_ctx c;
-	const struct gpu_perf_job *j = &job; /* a kernel parameter: constant bank, no allocation */
 	c.j = j;
 	c.hist = perf_smem;
 	c.ios = c.failed = c.mism = 0;
@@ -100,8 +104,8 @@ __global__ void gpu_perf_kernel(const struct gpu_perf_job job)
 	__syncthreads();
 
 	const struct gpu_nvme_ns *ns = j->ns;
-	const uint64_t T = (uint64_t)gridDim.x * blockDim.x;
-	const uint64_t gtid = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x;
+	const uint64_t T = (uint64_t)nblk * blockDim.x;
+	const uint64_t gtid = (uint64_t)bid * blockDim.x + threadIdx.x;
 	const uint64_t gwarp = gtid / 32, W = T / 32;
 	const uint32_t lane = threadIdx.x & 31;
 	const uint64_t iosz = (uint64_t)j->nlb << j->lba_shift;
@@ -211,7 +215,9 @@ __global__ void gpu_perf_kernel(const struct gpu_perf_job job)
 				perf_poison(j, b);
 			uint16_t st = 0;
 			int rc;
-			if (j->api == GPU_API_OWNED)
+			if (j->api == GPU_API_OWNED && j->ablate)
+				rc = owned_ref_dispatch(j->ablate, ns, oq, (uint8_t)j->opc, active, b, l, j->nlb, &st);
+			else if (j->api == GPU_API_OWNED)
 				rc = gpu_nvme_owned_rw(ns, oq, (uint8_t)j->opc, active, b, l, j->nlb, &st);
 			else
 				rc = gpu_nvme_warp_rw(ns, qi, (uint8_t)j->opc, active, b, l, j->nlb, &st);
@@ -246,11 +252,49 @@ __global__ void gpu_perf_kernel(const struct gpu_perf_job job)
 			atomicAdd(&r->lat[i], c.hist[i]);
 }
 
+__global__ void gpu_perf_kernel(const struct gpu_perf_job job)
+{
+	perf_body(&job, blockIdx.x, gridDim.x); /* job: a kernel parameter, constant bank */
+}
+
+/*
+ * engine=fused: blocks [0, eng_blocks) are engine blocks (the same code as the persistent engine
+ * kernel), the rest run the job. Each job block, once done, counts itself in fused_done; the engine
+ * blocks stop when every job block has. One launch, nothing beside it: for tools that serialize
+ * kernels or make launches wait for completion. Every block must be resident at once (the caller
+ * checks the launch fits); every wait on either side is bounded all the same.
+ */
+__global__ void gpu_perf_fused_kernel(const struct gpu_perf_job job)
+{
+	extern __shared__ uint64_t fused_smem[];
+	struct gpuemu_dev *d = (struct gpuemu_dev *)job.eng;
+	const uint32_t clients = gridDim.x - job.eng_blocks;
+	if (blockIdx.x < job.eng_blocks) {
+		gpuemu_engine_block(d, blockIdx.x, job.eng_blocks, fused_smem, clients);
+		return;
+	}
+	perf_body(&job, blockIdx.x - job.eng_blocks, clients);
+	__syncthreads();
+	if (threadIdx.x == 0) {
+		__threadfence(); /* the block's results before its count */
+		atomicAdd(&d->fused_done, 1u);
+	}
+}
+
 extern "C" int gpu_perf_launch(const struct gpu_perf_job *job, void *stream, size_t smem)
 {
 	const size_t need = GPU_LAT_BUCKETS * sizeof(unsigned long long);
 	if (smem < need)
 		smem = need;
+	if (job->eng) {
+		if (smem < job->eng_smem)
+			smem = job->eng_smem;
+		if (cudaFuncSetAttribute(gpu_perf_fused_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) !=
+		    cudaSuccess)
+			return -EINVAL;
+		gpu_perf_fused_kernel<<<job->grid + job->eng_blocks, job->block, smem, (cudaStream_t)stream>>>(*job);
+		return cudaGetLastError() == cudaSuccess ? 0 : -EIO;
+	}
 	if (cudaFuncSetAttribute(gpu_perf_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
 		return -EINVAL;
 	gpu_perf_kernel<<<job->grid, job->block, smem, (cudaStream_t)stream>>>(*job);

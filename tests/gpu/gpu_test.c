@@ -110,8 +110,10 @@ static int run(struct env *e, struct gpu_perf_job *j, struct gpu_perf_result *r)
 	memset(r, 0, sizeof(*r));
 	r->t_first = ~0ull;
 	j->res = e->res;
+	/* the result copies go on the job's stream: nothing here may wait for the running engine */
 	if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess ||
-	    cudaMemcpy(e->res, r, sizeof(*r), cudaMemcpyHostToDevice) != cudaSuccess || gpu_perf_launch(j, s, 0))
+	    cudaMemcpyAsync(e->res, r, sizeof(*r), cudaMemcpyHostToDevice, s) != cudaSuccess ||
+	    gpu_ctrl_job_prepare(e->c, j) || gpu_perf_launch(j, s, 0))
 		return -EIO;
 	double end = now_s() + (double)gpu_timeout_ns(30000000000ull) / 1e9 + (double)j->runtime_ns / 1e9;
 	double t0 = now_s();
@@ -123,12 +125,16 @@ static int run(struct env *e, struct gpu_perf_job *j, struct gpu_perf_result *r)
 		}
 		usleep(200);
 	}
-	cudaStreamDestroy(s);
 	if (err != cudaSuccess) {
+		cudaStreamDestroy(s);
 		fprintf(stderr, "job: %s\n", cudaGetErrorString(err));
 		return -EIO;
 	}
-	int rc = cudaMemcpy(r, e->res, sizeof(*r), cudaMemcpyDeviceToHost) == cudaSuccess ? 0 : -EIO;
+	int rc = cudaMemcpyAsync(r, e->res, sizeof(*r), cudaMemcpyDeviceToHost, s) == cudaSuccess &&
+			 cudaStreamSynchronize(s) == cudaSuccess
+		 ? 0
+		 : -EIO;
+	cudaStreamDestroy(s);
 	printf("   %s %s: %llu done, %llu failed (first rc %d status 0x%x), %llu mismatches, %.3f s\n", current,
 	       j->opc == 1 ? "write" : "read", r->ios, r->failed, r->first_rc, r->first_status, r->mismatches,
 	       now_s() - t0);
@@ -324,6 +330,11 @@ static void test_faults(void)
 	if (env_open(&e, "gpuemu:hbm:16M", 0, GPU_API_OWNED, 1, 64, 0, 32, 4096, 0) == 0) {
 		uint32_t st = 0;
 		CHECK(one(&e, GPU_TEST_OWNED, 2, 0, 10, 1, &st) == 0, "owned read");
+		gpu_ctrl_fault_error(e.c, 15, 15, NVME_SC_READ_ERROR);
+		int erc = one(&e, GPU_TEST_OWNED, 2, 0, 15, 1, &st);
+		CHECK(erc == -EIO && st == NVME_SC_READ_ERROR, "owned error status: rc %d status 0x%x", erc, st);
+		gpu_ctrl_fault_clear(e.c);
+		CHECK(one(&e, GPU_TEST_OWNED, 2, 0, 16, 1, &st) == 0 && st == 0, "owned read after an error");
 		gpu_ctrl_fault_drop(e.c, 20, 20);
 		int rc = one(&e, GPU_TEST_OWNED, 2, 0, 20, 1, &st);
 		CHECK(rc == -ETIMEDOUT, "owned drop: rc %d", rc);
