@@ -308,6 +308,35 @@ static int name_cmp(const char *names, uint32_t a, const char *s, size_t slen)
 	return alen < slen ? -1 : alen > slen;
 }
 
+static void dent_swap(struct xal_dent *d, uint64_t *ino, uint64_t a, uint64_t b)
+{
+	struct xal_dent td = d[a];
+	uint64_t ti = ino[a];
+
+	d[a] = d[b];
+	ino[a] = ino[b];
+	d[b] = td;
+	ino[b] = ti;
+}
+
+/* Restore the max-heap order (by name) below root within the first end entries. */
+static void dent_sift_down(const char *names, struct xal_dent *d, uint64_t *ino, uint64_t root, uint64_t end)
+{
+	for (;;) {
+		uint64_t c = 2 * root + 1;
+
+		if (c >= end)
+			break;
+		if (c + 1 < end && name_cmp(names, d[c].name, names + d[c + 1].name + 1,
+					    (unsigned char)names[d[c + 1].name]) < 0)
+			c++;
+		if (name_cmp(names, d[root].name, names + d[c].name + 1, (unsigned char)names[d[c].name]) >= 0)
+			break;
+		dent_swap(d, ino, root, c);
+		root = c;
+	}
+}
+
 /* Sorts entries by name with their inode numbers alongside (insertion sort for small runs). */
 static void dent_sort(const char *names, struct xal_dent *d, uint64_t *ino, uint64_t n)
 {
@@ -337,55 +366,11 @@ static void dent_sort(const char *names, struct xal_dent *d, uint64_t *ino, uint
 		return;
 	}
 	/* Heap sort: in place, O(n log n) worst case whatever a corrupt directory holds. */
-	for (uint64_t start = n / 2; start-- > 0;) {
-		uint64_t root = start;
-
-		for (;;) {
-			uint64_t c = 2 * root + 1;
-
-			if (c >= n)
-				break;
-			if (c + 1 < n && name_cmp(names, d[c].name, names + d[c + 1].name + 1,
-						  (unsigned char)names[d[c + 1].name]) < 0)
-				c++;
-			if (name_cmp(names, d[root].name, names + d[c].name + 1, (unsigned char)names[d[c].name]) >= 0)
-				break;
-			struct xal_dent td = d[root];
-			uint64_t ti = ino[root];
-			d[root] = d[c];
-			ino[root] = ino[c];
-			d[c] = td;
-			ino[c] = ti;
-			root = c;
-		}
-	}
+	for (uint64_t start = n / 2; start-- > 0;)
+		dent_sift_down(names, d, ino, start, n);
 	for (uint64_t end = n; end-- > 1;) {
-		struct xal_dent td = d[0];
-		uint64_t ti = ino[0];
-		uint64_t root = 0;
-
-		d[0] = d[end];
-		ino[0] = ino[end];
-		d[end] = td;
-		ino[end] = ti;
-		for (;;) {
-			uint64_t c = 2 * root + 1;
-
-			if (c >= end)
-				break;
-			if (c + 1 < end && name_cmp(names, d[c].name, names + d[c + 1].name + 1,
-						    (unsigned char)names[d[c + 1].name]) < 0)
-				c++;
-			if (name_cmp(names, d[root].name, names + d[c].name + 1, (unsigned char)names[d[c].name]) >= 0)
-				break;
-			td = d[root];
-			ti = ino[root];
-			d[root] = d[c];
-			ino[root] = ino[c];
-			d[c] = td;
-			ino[c] = ti;
-			root = c;
-		}
+		dent_swap(d, ino, 0, end);
+		dent_sift_down(names, d, ino, 0, end);
 	}
 }
 
