@@ -11,18 +11,8 @@ aisio=${AISIO:-$here/build/tools/aisio}
 out=${1:-$here/bench/results/$(hostname -s)-$(date -u +%Y%m%d)}
 runtime=${RUNTIME:-10}
 mkdir -p "$out"
-[ "$(id -u)" = 0 ] || { echo "needs root (loop device)"; exit 77; }
-command -v fio >/dev/null || { echo "needs fio"; exit 77; }
-work=$(mktemp -d)
-mount -t tmpfs -o size=2G tmpfs "$work"
-truncate -s 1G "$work/img"
-dev=$(losetup --find --show "$work/img")
-cleanup() { losetup -d "$dev" 2>/dev/null || true; umount "$work" 2>/dev/null || true; rmdir "$work" 2>/dev/null || true; }
-trap cleanup EXIT
-dd if=/dev/urandom of="$dev" bs=1M count=1024 oflag=direct status=none
-
-busy() { awk '/^cpu /{print $2+$3+$4+$7+$8; exit}' /proc/stat; }   # user nice system irq softirq, in ticks
-hz=$(getconf CLK_TCK)
+. "$here/bench/lib/loopdev.sh"
+loopdev_setup 2G
 measure() { # name, command...
   local name=$1; shift
   local b0=$(busy)
