@@ -10,17 +10,9 @@
 #include <aisio/gpu.h>
 #include <aisio/strparse.h>
 
-static int failures;
+#include "gpu_test.h"
 
-#define CHECK(cond, ...)                                                                                               \
-	do {                                                                                                           \
-		if (!(cond)) {                                                                                         \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                \
-			fprintf(stderr, __VA_ARGS__);                                                                  \
-			fputc('\n', stderr);                                                                           \
-			failures++;                                                                                    \
-		}                                                                                                      \
-	} while (0)
+static int failures;
 
 static void test_unit(void)
 {
