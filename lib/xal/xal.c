@@ -809,6 +809,15 @@ int xal_dir_lookup(const struct xal *x, const struct xal_inode *dir, const char 
 	return ino_view(x, c, child);
 }
 
+/* Skip slashes at *p and return the length of the path component there (0 at the end). */
+static size_t path_next(const char **p)
+{
+	while (**p == '/')
+		(*p)++;
+	const char *s = strchr(*p, '/');
+	return s ? (size_t)(s - *p) : strlen(*p);
+}
+
 int xal_lookup(const struct xal *x, const char *path, struct xal_inode *out)
 {
 	uint32_t cur;
@@ -818,17 +827,10 @@ int xal_lookup(const struct xal *x, const char *path, struct xal_inode *out)
 		return -EINVAL;
 	cur = x->hdr->root;
 	p = path;
-	while (*p) {
-		const char *s;
-		size_t len;
+	size_t len;
+	while ((len = path_next(&p))) {
 		int err;
 
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		s = strchr(p, '/');
-		len = s ? (size_t)(s - p) : strlen(p);
 		if (len == 1 && p[0] == '.') {
 			p += len;
 			continue;
@@ -850,16 +852,8 @@ uint64_t xal_path_hash(const char *path)
 	int root = 1;
 	const char *p = path;
 
-	while (p && *p) {
-		const char *s;
-		size_t len;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		s = strchr(p, '/');
-		len = s ? (size_t)(s - p) : strlen(p);
+	size_t len;
+	while (p && (len = path_next(&p))) {
 		if (!(len == 1 && p[0] == '.')) {
 			h = xal_hash_child(h, root, p, len);
 			root = 0;
