@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xalcorpus import (Mount, compare, dump, find_tree, merge, mkimage, need_root_and, oracle_bmaps,  # noqa: E402
+from xalcorpus import (Mount, compare, dump, find_tree, make_deep_path, merge, mkimage, need_root_and, oracle_bmaps,  # noqa: E402
                        run, sb_geometry, workdir)
 
 TOOL = sys.argv[1]
@@ -58,18 +58,7 @@ def populate_common(root, bs, deep=True):
     with open(f"{root}/näme with spaces ✓/ünïcode.txt", "w") as f:
         f.write("utf-8\n")
     if deep:
-        # a path longer than PATH_MAX, built with descriptors
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-        for i in range(40):
-            name = f"deep{i:02d}_" + "p" * 110
-            os.mkdir(name, dir_fd=fd)
-            nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = nfd
-        f = os.open("bottom_file", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
-        os.write(f, b"deep\n")
-        os.close(f)
-        os.close(fd)
+        make_deep_path(root, "p", "bottom_file")
     # unwritten: preallocated file with some blocks written inside it
     fd = os.open(f"{root}/prealloc", os.O_RDWR | os.O_CREAT, 0o644)
     os.posix_fallocate(fd, 0, 64 * bs)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xalcorpus import Mount, dump, find_tree, merge, need_root_and, run, workdir  # noqa: E402
+from xalcorpus import Mount, dump, find_tree, make_deep_path, merge, need_root_and, run, workdir  # noqa: E402
 
 TOOL = sys.argv[1]
 need_root_and("mkfs.ext4", "filefrag", "mount", "umount", "find")
@@ -76,17 +76,7 @@ def populate(root):
     for i in range(500):
         with open(f"{root}/a/b/c/f{i}", "w") as f:
             f.write("z" * (i * 37))
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    for i in range(40):
-        name = f"deep{i:02d}_" + "q" * 110
-        os.mkdir(name, dir_fd=fd)
-        nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-        os.close(fd)
-        fd = nfd
-    f = os.open("bottom", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
-    os.write(f, b"deep\n")
-    os.close(f)
-    os.close(fd)
+    make_deep_path(root, "q", "bottom")
 
 
 def main():

@@ -45,6 +45,22 @@ def workdir():
     return tempfile.mkdtemp(prefix="xal-test-", dir=base)
 
 
+def make_deep_path(root, letter, leaf):
+    """A file at a path longer than PATH_MAX under root (40 levels of 118-byte names),
+    built with directory descriptors since no single path can reach it."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    for i in range(40):
+        name = f"deep{i:02d}_" + letter * 110
+        os.mkdir(name, dir_fd=fd)
+        nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    f = os.open(leaf, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(f, b"deep\n")
+    os.close(f)
+    os.close(fd)
+
+
 def mkimage(path, size, mkfs_args):
     with open(path, "wb") as f:
         f.truncate(size)
