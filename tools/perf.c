@@ -513,10 +513,12 @@ static inline void run_done(struct perf_queue *q, void *stamp, int err)
 	}
 }
 
-/* User-space path: completions are counted by the driver (qp->completed). */
+/* User-space path: completions and failures are counted by the driver (qp->completed,
+ * errors, timeouts, cancelled); only the commands sampled for latency have a callback. */
 static void run_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
 {
-	run_done(qp->user, arg, err);
+	if (err == 0)
+		run_done(qp->user, arg, 0);
 }
 
 /* Kernel paths count their completions here. */
@@ -529,32 +531,48 @@ static void run_bio_cb(struct bio_queue *bq, void *arg, int err, uint16_t status
 
 /* Submit until the queue pair is full (it has room for qdepth commands, so the
  * driver's -EAGAIN is the bound). random and opc are constants in each
- * specialised copy (see RUN_LOOP), so the loop carries no pattern tests. */
+ * specialised copy (see RUN_LOOP), so the loop carries no pattern tests. The
+ * queue's fields live in locals for the loop: the driver's SQE stores may alias
+ * any memory, so fields read through q would be reloaded for every command. */
 static inline __attribute__((always_inline)) int run_fill(struct perf_thread *t, struct perf_queue *q, uint64_t *seq,
 							 const int random, const uint8_t opc, const int kernel)
 {
+	struct nvmed_qpair *const qp = q->qp;
+	struct bio_queue *const bq = q->bq;
+	const uint64_t slots = q->slots, first_lba = q->first_lba;
+	const uint32_t nlb = q->nlb, nsid = q->nsid, iosize = q->iosize;
+	uint8_t *const bufs = q->bufs, *const bufs_end = q->bufs_end;
+	uint8_t *buf = q->buf;
+	uint64_t rng = t->rng, next_slot = q->next_slot, n = *seq;
+	int rc;
 	for (;;) {
 		uint64_t slot;
 		if (random) {
 			/* multiply-shift maps 32 random bits onto [0, slots) without a division */
-			uint64_t r = xorshift64(&t->rng);
-			slot = q->slots <= UINT32_MAX ? ((r >> 32) * q->slots) >> 32 : r % q->slots;
+			uint64_t r = xorshift64(&rng);
+			slot = slots <= UINT32_MAX ? ((r >> 32) * slots) >> 32 : r % slots;
 		} else {
-			slot = q->next_slot;
-			if (++q->next_slot == q->slots)
-				q->next_slot = 0;
+			slot = next_slot;
 		}
-		uint8_t *buf = q->buf;
-		q->buf += q->iosize;
-		if (q->buf == q->bufs_end)
-			q->buf = q->bufs;
-		void *stamp = (++*seq & LAT_SAMPLE_MASK) == 0 ? (void *)(uintptr_t)cycles_now() : NULL;
-		uint64_t slba = q->first_lba + slot * q->nlb;
-		int rc = kernel ? bio_queue_rw(q->bq, opc == NVME_CMD_WRITE, slba, q->nlb, buf, run_bio_cb, stamp)
-				: nvmed_qpair_rw(q->qp, opc, q->nsid, slba, q->nlb, buf, run_cb, stamp);
+		/* one command in LAT_SAMPLE_MASK + 1 is timed; the rest need no callback */
+		const int timed = (++n & LAT_SAMPLE_MASK) == 0;
+		void *stamp = timed ? (void *)(uintptr_t)cycles_now() : NULL;
+		uint64_t slba = first_lba + slot * nlb;
+		rc = kernel ? bio_queue_rw(bq, opc == NVME_CMD_WRITE, slba, nlb, buf, run_bio_cb, stamp)
+			    : nvmed_qpair_rw(qp, opc, nsid, slba, nlb, buf, timed ? run_cb : NVMED_CB_COUNT, stamp);
 		if (rc < 0)
-			return rc == -EAGAIN ? 0 : rc;
+			break;
+		if (!random && ++next_slot == slots)
+			next_slot = 0;
+		buf += iosize;
+		if (buf == bufs_end)
+			buf = bufs;
 	}
+	t->rng = rng;
+	q->next_slot = next_slot;
+	q->buf = buf;
+	*seq = n;
+	return rc == -EAGAIN ? 0 : rc;
 }
 
 /* One pass over the thread's queues: fill, ring once, reap. */
@@ -627,8 +645,10 @@ static void *run_thread(void *arg)
 		int drc = q->qp ? nvmed_qpair_drain(q->qp, a->timeout_ms + 1000) : bio_queue_drain(q->bq, a->timeout_ms + 1000);
 		if (drc < 0 && !t->rc)
 			t->rc = drc;
-		if (q->qp)
+		if (q->qp) {
 			q->ios = q->qp->completed + q->qp->timeouts;
+			q->failed = q->qp->errors + q->qp->timeouts + q->qp->cancelled;
+		}
 		t->ios_per_dev[q->dev] += q->ios;
 		t->failed_per_dev[q->dev] += q->failed;
 	}

@@ -114,6 +114,8 @@ void nvmed_qpair_cancel_all(struct nvmed_qpair *qp, int err)
 		nvmed_cb cb = r->cb;
 		r->cb = NULL;
 		if ((uintptr_t)cb > (uintptr_t)NVMED_CB_TIMED_OUT)
+			qp->cancelled++;
+		if (NVMED_CB_CALLS(cb))
 			cb(qp, r->arg, err, NULL);
 	}
 }
@@ -151,21 +153,20 @@ int nvmed_qpair_check(struct nvmed_qpair *qp)
 			qp->ntimedout++;
 			fprintf(stderr, "aisio: %s: queue %u command %u timed out after %u ms\n", qp->ctrl->pci->name,
 				qp->qid, cid, now - r->tick);
-			cb(qp, r->arg, -ETIMEDOUT, NULL);
+			if (NVMED_CB_CALLS(cb))
+				cb(qp, r->arg, -ETIMEDOUT, NULL);
 		}
 	}
 	return 0;
 }
 
-int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf, uint32_t len)
+uint64_t nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, uint64_t prp1, const uint8_t *buf, uint32_t len)
 {
-	if (!qp->prp_pages_per_cid)
-		return -EINVAL;
 	uint64_t *list = (uint64_t *)(qp->prp_lists + (size_t)cid * qp->prp_pages_per_cid * NVMED_PAGE_SIZE);
-	uint32_t first = NVMED_PAGE_SIZE - (uint32_t)(sqe->prp1 & (NVMED_PAGE_SIZE - 1));
+	uint32_t first = NVMED_PAGE_SIZE - (uint32_t)(prp1 & (NVMED_PAGE_SIZE - 1));
 	uint32_t entries = (len - first + NVMED_PAGE_SIZE - 1) / NVMED_PAGE_SIZE;
 	const uint8_t *p = buf + first;
-	sqe->prp2 = nvmed_qpair_iova(qp, list);
+	uint64_t prp2 = nvmed_qpair_iova(qp, list);
 	unsigned slot = 0;
 	for (uint32_t i = 0; i < entries; i++) {
 		if (slot == 511 && entries - i > 1) {
@@ -177,7 +178,7 @@ int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *
 		list[slot++] = nvmed_qpair_iova(qp, p);
 		p += NVMED_PAGE_SIZE;
 	}
-	return 0;
+	return prp2;
 }
 
 int nvmed_qpair_drain(struct nvmed_qpair *qp, unsigned timeout_ms)

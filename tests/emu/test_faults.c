@@ -198,12 +198,51 @@ static void test_destroy_inflight(void **state)
 	nvmed_ctrl_close(c);
 }
 
+/* Commands submitted with NVMED_CB_COUNT: no callback runs; successes, errors,
+ * timeouts and cancellations are all counted on the queue pair. */
+static void test_count_only(void **state)
+{
+	struct nvmed_ctrl *c;
+	struct nvmed_ctrl_opts o = {.io_timeout_ms = 300};
+	assert_int_equal(nvmed_ctrl_open(&c, "emu:ram:8M,err=1000-1001,drop=2000-2003", &o), 0);
+	struct nvmed_qpair *qp;
+	assert_int_equal(nvmed_qpair_create(c, 32, &qp), 0);
+	uint8_t *buf = nvmed_dma_alloc(c, 4096);
+	for (int i = 0; i < 10; i++)
+		assert_true(nvmed_qpair_read(qp, 1, (uint64_t)i, 1, buf, NVMED_CB_COUNT, NULL) >= 0);
+	for (int i = 0; i < 2; i++)
+		assert_true(nvmed_qpair_read(qp, 1, 1000 + (uint64_t)i, 1, buf, NVMED_CB_COUNT, NULL) >= 0);
+	assert_true(nvmed_qpair_read(qp, 1, 2000, 1, buf, NVMED_CB_COUNT, NULL) >= 0);
+	assert_int_equal(nvmed_qpair_drain(qp, 5000), 0);
+	assert_int_equal(qp->completed, 12);
+	assert_int_equal(qp->errors, 2);
+	assert_int_equal(qp->timeouts, 1);
+	assert_int_equal(qp->cancelled, 0);
+	/* in flight when the controller fails: cancelled by the reset */
+	for (int i = 1; i < 4; i++)
+		assert_true(nvmed_qpair_read(qp, 1, 2000 + (uint64_t)i, 1, buf, NVMED_CB_COUNT, NULL) >= 0);
+	nvmed_qpair_ring(qp);
+	emu_ctrl_fault_fatal(nvmed_ctrl_pci(c)->emu);
+	int rc = 0;
+	double deadline = now_s() + 10;
+	while (rc >= 0 && now_s() < deadline)
+		rc = nvmed_qpair_poll(qp, 32);
+	assert_int_equal(rc, -ENXIO);
+	assert_int_equal(nvmed_ctrl_reset(c), 0);
+	assert_int_equal(qp->cancelled, 3);
+	assert_int_equal(sync_rw(qp, NVME_CMD_READ, 1, 5, 1, buf, NULL), 0);
+	nvmed_dma_free(c, buf);
+	assert_int_equal(nvmed_qpair_destroy(qp), 0);
+	nvmed_ctrl_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_status),      cmocka_unit_test(test_dropped_completion),
 		cmocka_unit_test(test_delayed_completion), cmocka_unit_test(test_fatal_after),
 		cmocka_unit_test(test_fatal_runtime),     cmocka_unit_test(test_destroy_inflight),
+		cmocka_unit_test(test_count_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
