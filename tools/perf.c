@@ -492,13 +492,13 @@ static void close_devs(struct perf_dev *devs, unsigned n)
 
 /* ---- run ---- */
 
-static inline uint64_t xorshift64(uint64_t *s)
+/* Next random slot in [0, slots): a 64-bit LCG (Knuth's MMIX constants) whose
+ * state, read as a fraction of 2^64, scales onto the range by one widening
+ * multiply; only the well-mixed high bits decide the slot, with no division. */
+static inline uint64_t random_slot(uint64_t *state, uint64_t slots)
 {
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
+	uint64_t x = *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint64_t)(((unsigned __int128)x * slots) >> 64);
 }
 
 /* A command finished: count a failure, or time it if it carried a TSC stamp. */
@@ -548,9 +548,7 @@ static inline __attribute__((always_inline)) int run_fill(struct perf_thread *t,
 	for (;;) {
 		uint64_t slot;
 		if (random) {
-			/* multiply-shift maps 32 random bits onto [0, slots) without a division */
-			uint64_t r = xorshift64(&rng);
-			slot = slots <= UINT32_MAX ? ((r >> 32) * slots) >> 32 : r % slots;
+			slot = random_slot(&rng, slots);
 		} else {
 			slot = next_slot;
 		}

@@ -355,33 +355,38 @@ static inline int nvmed_qpair_poll(struct nvmed_qpair *qp, unsigned max)
 	unsigned n = 0;
 	uint16_t head = qp->cq_head;
 	uint32_t phase = (uint32_t)qp->cq_phase << 16; /* where the phase bit sits in dword 3 */
+	/* fixed for the queue pair's life: in locals, not reloaded after every store */
+	volatile struct nvme_cqe *const cq = qp->cq;
+	struct nvmed_req *const reqs = qp->reqs;
+	uint16_t *const free_cids = qp->free_cids;
+	const uint16_t depth = qp->depth;
 	while (n < max) {
-		const struct nvme_cqe *e = (const struct nvme_cqe *)&qp->cq[head];
+		const struct nvme_cqe *e = (const struct nvme_cqe *)&cq[head];
 		/* Read the dword holding cid and status (with the phase bit) first, and
 		 * only then the rest of the entry: acquire orders the later loads. */
 		uint32_t dw3 = __atomic_load_n((const uint32_t *)&e->cid, __ATOMIC_ACQUIRE);
 		if ((dw3 & 0x10000u) != phase)
 			break;
 		uint16_t cid = (uint16_t)dw3;
-		if (++head == qp->depth) {
+		if (++head == depth) {
 			head = 0;
 			phase ^= 0x10000u;
 		}
 		n++;
-		struct nvmed_req *r = &qp->reqs[cid];
+		struct nvmed_req *r = &reqs[cid];
 		nvmed_cb cb = r->cb;
-		if (__builtin_expect(cid >= qp->depth || !NVMED_REQ_BUSY(r), 0)) {
+		if (__builtin_expect(cid >= depth || !NVMED_REQ_BUSY(r), 0)) {
 			/* A late completion of a timed-out command frees its cid; anything
 			 * else is a controller bug we skip. */
-			if (cid < qp->depth && cb == NVMED_CB_TIMED_OUT) {
+			if (cid < depth && cb == NVMED_CB_TIMED_OUT) {
 				r->cb = NULL;
-				qp->free_cids[qp->nfree++] = cid;
+				free_cids[qp->nfree++] = cid;
 				qp->ntimedout--;
 			}
 			continue;
 		}
 		r->cb = NULL;
-		qp->free_cids[qp->nfree++] = cid;
+		free_cids[qp->nfree++] = cid;
 		int err = 0;
 		if (__builtin_expect(dw3 & 0x0ffe0000u, 0)) {
 			err = -EIO;
