@@ -206,9 +206,8 @@ typedef uint64_t __attribute__((may_alias)) nvmed_u64_alias;
 
 /* Slow path of poll: clock tick, timeouts, controller status. */
 int nvmed_qpair_check(struct nvmed_qpair *qp);
-/* Build the PRP list of cid for a transfer spanning more than two pages whose
- * first page is at prp1; returns the list's bus address (the command's PRP2). */
-uint64_t nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, uint64_t prp1, const uint8_t *buf, uint32_t len);
+/* Build a PRP list for transfers spanning more than two pages. */
+int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf, uint32_t len);
 
 static inline uint64_t nvmed_qpair_iova(const struct nvmed_qpair *qp, const void *va)
 {
@@ -219,39 +218,35 @@ static inline uint64_t nvmed_qpair_iova(const struct nvmed_qpair *qp, const void
 }
 
 /* Check that buf/len (len <= max_xfer, so dma_len - len cannot wrap) lies in DMA
- * memory and compute the data pointer (PRP1, PRP2 or a PRP list) into locals: the
- * SQE is written last, so no store into it makes the compiler reload qp's fields. */
-static inline int nvmed_qpair_prps(struct nvmed_qpair *qp, uint16_t cid, void *buf, uint32_t len, uint64_t *prp1,
-				   uint64_t *prp2)
+ * memory and set the data pointer of sqe (PRP1, PRP2 or a PRP list). */
+static inline int nvmed_qpair_set_prps(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, void *buf,
+				       uint32_t len)
 {
 	size_t off = (size_t)((uint8_t *)buf - qp->dma_va);
 	if (__builtin_expect(off > qp->dma_len - len, 0))
 		return -EINVAL;
 	uint64_t iova = nvmed_qpair_iova(qp, buf);
 	uint32_t first = NVMED_PAGE_SIZE - (uint32_t)(iova & (NVMED_PAGE_SIZE - 1));
-	*prp1 = iova;
+	sqe->prp1 = iova;
 	if (len <= first)
-		*prp2 = 0;
+		sqe->prp2 = 0;
 	else if (len <= first + NVMED_PAGE_SIZE)
-		*prp2 = nvmed_qpair_iova(qp, (uint8_t *)buf + first);
+		sqe->prp2 = nvmed_qpair_iova(qp, (uint8_t *)buf + first);
 	else
-		*prp2 = nvmed_qpair_prp_list(qp, cid, iova, buf, len);
+		return nvmed_qpair_prp_list(qp, cid, sqe, buf, len);
 	return 0;
 }
 
-/* Take the free cid on top of the stack, record its callback and advance the SQ
- * tail (not yet rung). Returns the SQ slot for the command. */
-static inline struct nvme_sqe *nvmed_qpair_commit(struct nvmed_qpair *qp, uint16_t cid, nvmed_cb cb, void *arg)
+/* Record the callback of cid and advance the SQ tail (not yet rung). */
+static inline int nvmed_qpair_commit(struct nvmed_qpair *qp, uint16_t cid, nvmed_cb cb, void *arg)
 {
-	struct nvme_sqe *sqe = &qp->sq[qp->sq_tail];
 	struct nvmed_req *r = &qp->reqs[cid];
 	r->cb = cb;
 	r->arg = arg;
 	r->tick = qp->tick;
-	qp->nfree--;
 	if (++qp->sq_tail == qp->depth)
 		qp->sq_tail = 0;
-	return sqe;
+	return cid;
 }
 
 /*
@@ -268,22 +263,18 @@ static inline int nvmed_qpair_submit(struct nvmed_qpair *qp, const struct nvme_s
 	if (__builtin_expect(qp->nfree == 0, 0))
 		return qp->failed ? qp->failed : -EAGAIN;
 	uint16_t cid = qp->free_cids[qp->nfree - 1];
-	uint64_t prp1 = 0, prp2 = 0;
+	struct nvme_sqe *sqe = &qp->sq[qp->sq_tail];
+	*sqe = *cmd;
+	sqe->cid = cid;
 	if (len) {
 		if (__builtin_expect(len > qp->max_xfer, 0))
 			return -EINVAL;
-		int rc = nvmed_qpair_prps(qp, cid, buf, len, &prp1, &prp2);
+		int rc = nvmed_qpair_set_prps(qp, cid, sqe, buf, len);
 		if (rc < 0)
 			return rc;
 	}
-	struct nvme_sqe *sqe = nvmed_qpair_commit(qp, cid, cb, arg);
-	*sqe = *cmd;
-	sqe->cid = cid;
-	if (len) {  /* else the data pointer is the caller's (Create I/O CQ/SQ) */
-		sqe->prp1 = prp1;
-		sqe->prp2 = prp2;
-	}
-	return cid;
+	qp->nfree--;
+	return nvmed_qpair_commit(qp, cid, cb, arg);
 }
 
 /* Read or write nlb blocks at slba of nsid, into or from buf (DMA memory). The
@@ -297,22 +288,20 @@ static inline int nvmed_qpair_rw(struct nvmed_qpair *qp, uint8_t opc, uint32_t n
 	if (__builtin_expect(qp->nfree == 0, 0))
 		return qp->failed ? qp->failed : -EAGAIN;
 	uint16_t cid = qp->free_cids[qp->nfree - 1];
-	uint64_t prp1, prp2;
-	int rc = nvmed_qpair_prps(qp, cid, buf, nlb << qp->lba_shift[nsid], &prp1, &prp2);
+	struct nvme_sqe *sqe = &qp->sq[qp->sq_tail];
+	int rc = nvmed_qpair_set_prps(qp, cid, sqe, buf, nlb << qp->lba_shift[nsid]);
 	if (__builtin_expect(rc < 0, 0))
 		return rc;
-	/* Bookkeeping first, the SQE last: its may-alias stores then force no reloads. */
-	nvmed_u64_alias *q = (nvmed_u64_alias *)nvmed_qpair_commit(qp, cid, cb, arg);
 	/* dword 0 (opcode, flags 0, cid) and the 64-bit pairs in one store each */
+	nvmed_u64_alias *q = (nvmed_u64_alias *)sqe;
 	q[0] = (uint64_t)opc | ((uint64_t)cid << 16) | ((uint64_t)nsid << 32);
 	q[1] = 0;  /* cdw2, cdw3 */
 	q[2] = 0;  /* mptr */
-	q[3] = prp1;
-	q[4] = prp2;
 	q[5] = slba;                 /* cdw10, cdw11 */
 	q[6] = (uint64_t)(nlb - 1);  /* cdw12, cdw13 */
 	q[7] = 0;  /* cdw14, cdw15 */
-	return cid;
+	qp->nfree--;
+	return nvmed_qpair_commit(qp, cid, cb, arg);
 }
 
 static inline int nvmed_qpair_read(struct nvmed_qpair *qp, uint32_t nsid, uint64_t slba, uint32_t nlb,
@@ -355,38 +344,33 @@ static inline int nvmed_qpair_poll(struct nvmed_qpair *qp, unsigned max)
 	unsigned n = 0;
 	uint16_t head = qp->cq_head;
 	uint32_t phase = (uint32_t)qp->cq_phase << 16; /* where the phase bit sits in dword 3 */
-	/* fixed for the queue pair's life: in locals, not reloaded after every store */
-	volatile struct nvme_cqe *const cq = qp->cq;
-	struct nvmed_req *const reqs = qp->reqs;
-	uint16_t *const free_cids = qp->free_cids;
-	const uint16_t depth = qp->depth;
 	while (n < max) {
-		const struct nvme_cqe *e = (const struct nvme_cqe *)&cq[head];
+		const struct nvme_cqe *e = (const struct nvme_cqe *)&qp->cq[head];
 		/* Read the dword holding cid and status (with the phase bit) first, and
 		 * only then the rest of the entry: acquire orders the later loads. */
 		uint32_t dw3 = __atomic_load_n((const uint32_t *)&e->cid, __ATOMIC_ACQUIRE);
 		if ((dw3 & 0x10000u) != phase)
 			break;
 		uint16_t cid = (uint16_t)dw3;
-		if (++head == depth) {
+		if (++head == qp->depth) {
 			head = 0;
 			phase ^= 0x10000u;
 		}
 		n++;
-		struct nvmed_req *r = &reqs[cid];
+		struct nvmed_req *r = &qp->reqs[cid];
 		nvmed_cb cb = r->cb;
-		if (__builtin_expect(cid >= depth || !NVMED_REQ_BUSY(r), 0)) {
+		if (__builtin_expect(cid >= qp->depth || !NVMED_REQ_BUSY(r), 0)) {
 			/* A late completion of a timed-out command frees its cid; anything
 			 * else is a controller bug we skip. */
-			if (cid < depth && cb == NVMED_CB_TIMED_OUT) {
+			if (cid < qp->depth && cb == NVMED_CB_TIMED_OUT) {
 				r->cb = NULL;
-				free_cids[qp->nfree++] = cid;
+				qp->free_cids[qp->nfree++] = cid;
 				qp->ntimedout--;
 			}
 			continue;
 		}
 		r->cb = NULL;
-		free_cids[qp->nfree++] = cid;
+		qp->free_cids[qp->nfree++] = cid;
 		int err = 0;
 		if (__builtin_expect(dw3 & 0x0ffe0000u, 0)) {
 			err = -EIO;

@@ -160,13 +160,15 @@ int nvmed_qpair_check(struct nvmed_qpair *qp)
 	return 0;
 }
 
-uint64_t nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, uint64_t prp1, const uint8_t *buf, uint32_t len)
+int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf, uint32_t len)
 {
+	if (!qp->prp_pages_per_cid)
+		return -EINVAL;
 	uint64_t *list = (uint64_t *)(qp->prp_lists + (size_t)cid * qp->prp_pages_per_cid * NVMED_PAGE_SIZE);
-	uint32_t first = NVMED_PAGE_SIZE - (uint32_t)(prp1 & (NVMED_PAGE_SIZE - 1));
+	uint32_t first = NVMED_PAGE_SIZE - (uint32_t)(sqe->prp1 & (NVMED_PAGE_SIZE - 1));
 	uint32_t entries = (len - first + NVMED_PAGE_SIZE - 1) / NVMED_PAGE_SIZE;
 	const uint8_t *p = buf + first;
-	uint64_t prp2 = nvmed_qpair_iova(qp, list);
+	sqe->prp2 = nvmed_qpair_iova(qp, list);
 	unsigned slot = 0;
 	for (uint32_t i = 0; i < entries; i++) {
 		if (slot == 511 && entries - i > 1) {
@@ -178,7 +180,7 @@ uint64_t nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, uint64_t prp
 		list[slot++] = nvmed_qpair_iova(qp, p);
 		p += NVMED_PAGE_SIZE;
 	}
-	return prp2;
+	return 0;
 }
 
 int nvmed_qpair_drain(struct nvmed_qpair *qp, unsigned timeout_ms)
