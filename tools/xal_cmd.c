@@ -36,6 +36,7 @@ static void usage(FILE *f)
 		"  stats SOURCE            counts, index memory and time\n"
 		"  find SOURCE             every path, one per line (like find -printf '%%P\\n')\n"
 		"  dump SOURCE             every path with its extents, one JSON object per line\n"
+		"  check SOURCE            every path found by its hash, and the hash holds nothing else\n"
 		"  export SOURCE /NAME     index into POSIX shared memory NAME (--watch: keep it updated)\n"
 		"  unlink /NAME            remove an exported index\n"
 		"SOURCE: a directory of a mounted file system, an XFS image or block device, or shm:/NAME\n"
@@ -350,6 +351,47 @@ static int dump_cb(const struct xal *x, const char *path, const struct xal_inode
 	return 0;
 }
 
+struct check_ctx {
+	uint64_t paths, bad;
+};
+
+static int check_cb(const struct xal *x, const char *path, const struct xal_inode *in, void *arg)
+{
+	struct check_ctx *c = arg;
+	struct xal_inode h;
+	int rc = xal_lookup_hash(x, xal_path_hash(path), &h);
+
+	c->paths++;
+	if (rc == -ENOTUNIQ)
+		return 0;
+	if (rc || h.idx != in->idx) {
+		if (c->bad++ < 10)
+			fprintf(stderr, "aisio xal check: '%s': by hash %s\n", path,
+				rc ? strerror(-rc) : "another inode");
+	}
+	return 0;
+}
+
+/* The path hash agrees with the tree: every path resolves by hash to the inode the
+ * walk reached, and the table holds one slot per path (none left from removed ones). */
+static int do_check(struct xal *x)
+{
+	struct check_ctx c = { 0, 0 };
+	struct xal_stats s;
+	int rc = xal_walk(x, check_cb, &c);
+
+	if (rc || xal_stats(x, &s))
+		return 1;
+	if (s.hash_used + s.hash_collisions != c.paths) {
+		fprintf(stderr, "aisio xal check: %llu paths but %llu hash slots used (%llu collisions)\n",
+			(unsigned long long)c.paths, (unsigned long long)s.hash_used,
+			(unsigned long long)s.hash_collisions);
+		c.bad++;
+	}
+	printf("checked %llu paths, %llu mismatches\n", (unsigned long long)c.paths, (unsigned long long)c.bad);
+	return c.bad ? 1 : 0;
+}
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -387,13 +429,17 @@ static int do_export(struct xal *x, const char *name, const struct xopts *o)
 		el = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
 		if (o->seconds > 0 && el >= o->seconds)
 			break;
+		struct xal_stats before, after;
+
+		xal_stats(x, &before);
 		rc = xal_watch_poll(x, 200);
 		if (rc < 0) {
 			fprintf(stderr, "aisio xal export --watch: %s\n", strerror(-rc));
 			break;
 		}
 		if (rc > 0) {
-			printf("updated %d\n", rc);
+			xal_stats(x, &after);
+			printf("updated %d (%s)\n", rc, after.updates_full > before.updates_full ? "full" : "incremental");
 			fflush(stdout);
 		}
 	}
@@ -473,7 +519,7 @@ int cmd_xal(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(verb, "ls") && strcmp(verb, "extents") && strcmp(verb, "stats") && strcmp(verb, "find") &&
-	    strcmp(verb, "dump") && strcmp(verb, "export")) {
+	    strcmp(verb, "dump") && strcmp(verb, "export") && strcmp(verb, "check")) {
 		fprintf(stderr, "aisio xal: unknown verb '%s'\n", verb);
 		usage(stderr);
 		return 2;
@@ -490,6 +536,8 @@ int cmd_xal(int argc, char **argv)
 		rc = xal_walk(x, find_cb, NULL) ? 1 : 0;
 	else if (!strcmp(verb, "dump"))
 		rc = xal_walk(x, dump_cb, NULL) ? 1 : 0;
+	else if (!strcmp(verb, "check"))
+		rc = do_check(x);
 	else
 		rc = do_export(x, arg, &o);
 	xal_close(x);

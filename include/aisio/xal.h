@@ -107,16 +107,20 @@ struct xal_stats {
 	const char *fstype;     /* "xfs", "ext4", ... */
 	uint32_t block_size;    /* file-system block size, bytes */
 	uint64_t part_offset;   /* bytes from the start of the whole disk to the file system */
-	uint64_t inodes;        /* inodes in the pool */
-	uint64_t reachable;     /* inodes reachable from the root */
+	uint64_t inodes;        /* inodes in the pool (after watch updates: with unreachable ones) */
+	uint64_t reachable;     /* inodes reachable from the root (after incremental watch
+				 * updates: paths, until the next full hash build) */
 	uint64_t dirs, files, symlinks, others;
 	uint64_t dentries;
 	uint64_t extents;       /* extent records */
 	uint64_t name_bytes;
 	uint64_t hash_slots;
+	uint64_t hash_used;     /* slots holding a path */
 	uint64_t hash_collisions;  /* paths whose 64-bit hash is not unique */
 	uint64_t mem_bytes;     /* memory of the finished index */
-	double index_seconds;   /* time xal_open spent indexing */
+	double index_seconds;   /* time the last full index took */
+	uint64_t updates_incremental;  /* watch updates applied to the changed objects only */
+	uint64_t updates_full;  /* watch updates that re-indexed the whole tree */
 };
 
 struct xal;
@@ -190,13 +194,23 @@ int xal_shm_unlink(const char *name);
  */
 uint64_t xal_seq_begin(const struct xal *xal);
 bool xal_seq_retry(const struct xal *xal, uint64_t seq);
+/*
+ * A watched index that outgrows its shared object moves to a new, larger object
+ * under the same name. The old mapping stays a consistent snapshot; this turns
+ * true on it, and the reader should close it and xal_shm_open the name again.
+ */
+bool xal_shm_replaced(const struct xal *xal);
 
 /*
  * Watch (FIEMAP backend, opened with XAL_OPEN_WATCHABLE): inotify on every
  * directory. xal_watch_poll blocks up to timeout_ms (-1: forever) for changes,
- * then re-indexes what changed and publishes it (under the seqlock, into the
- * shared memory too if exported). Returns the number of objects updated (0 on
- * timeout) or a negative errno.
+ * then updates what changed and publishes it (under the seqlock, into the shared
+ * memory too if exported): a directory with created, removed or renamed entries
+ * is re-read (new entries indexed, whole subtrees for new directories), a written
+ * file re-mapped. A directory moved together with changes inside it, an inotify
+ * queue overflow, or garbage from earlier updates past the live size re-index
+ * the whole tree instead (xal_stats counts both kinds). Returns the number of
+ * objects updated (0 on timeout) or a negative errno.
  */
 int xal_watch_start(struct xal *xal);
 int xal_watch_poll(struct xal *xal, int timeout_ms);

@@ -41,15 +41,6 @@ static int grow(void **p, uint64_t *cap, uint64_t need, size_t elem)
 	return 0;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
 
 static int map_resize(struct xal_build *b, uint64_t slots)
 {
@@ -68,7 +59,7 @@ static int map_resize(struct xal_build *b, uint64_t slots)
 
 		if (b->map_idx[i] == UINT32_MAX)
 			continue;
-		for (s = mix64(b->map_ino[i]) & (slots - 1); idx[s] != UINT32_MAX; s = (s + 1) & (slots - 1))
+		for (s = xal_mix64(b->map_ino[i]) & (slots - 1); idx[s] != UINT32_MAX; s = (s + 1) & (slots - 1))
 			;
 		ino[s] = b->map_ino[i];
 		idx[s] = b->map_idx[i];
@@ -150,7 +141,7 @@ static int map_insert_all(struct xal_build *b)
 	for (uint64_t i = 0; i < b->n_inodes; i++) {
 		uint64_t s;
 
-		for (s = mix64(b->inodes[i].ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask)
+		for (s = xal_mix64(b->inodes[i].ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask)
 			;
 		b->map_ino[s] = b->inodes[i].ino;
 		b->map_idx[s] = (uint32_t)i;
@@ -171,7 +162,7 @@ int xal_build_find(const struct xal_build *b, uint64_t ino, uint32_t *idx)
 		}
 		return -ENOENT;
 	}
-	for (uint64_t s = mix64(ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask) {
+	for (uint64_t s = xal_mix64(ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask) {
 		if (b->map_ino[s] == ino) {
 			*idx = b->map_idx[s];
 			return 0;
@@ -205,7 +196,7 @@ int xal_build_inode(struct xal_build *b, uint64_t ino, enum xal_type type, uint6
 	r->size = size;
 	r->nlink = nlink;
 	if (b->unsorted) {
-		for (s = mix64(ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask)
+		for (s = xal_mix64(ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask)
 			;
 		b->map_ino[s] = ino;
 		b->map_idx[s] = (uint32_t)b->n_inodes;
@@ -440,7 +431,7 @@ static void hash_insert(struct xal_hent *t, uint64_t mask, uint64_t h, uint32_t 
 {
 	uint64_t s;
 
-	for (s = mix64(h) & mask; t[s].flags & XAL_HENT_USED; s = (s + 1) & mask) {
+	for (s = xal_mix64(h) & mask; t[s].flags & XAL_HENT_USED; s = (s + 1) & mask) {
 		if (t[s].hash == h) {
 			if (!(t[s].flags & XAL_HENT_DUP))
 				(*dups)++;
@@ -669,6 +660,7 @@ int xal_reindex(struct xal *x, char *errbuf, size_t errlen)
 	x->cap_names = nx.cap_names;
 	x->n_hash = nx.n_hash;
 	x->owns_pools = 1;
+	x->garbage_dents = x->garbage_exts = 0;
 	return 0;
 }
 
@@ -872,7 +864,7 @@ int xal_lookup_hash(const struct xal *x, uint64_t hash, struct xal_inode *out)
 	if (!x->n_hash)
 		return -ENOENT;
 	mask = x->n_hash - 1;
-	for (s = mix64(hash) & mask; n <= mask; s = (s + 1) & mask, n++) {
+	for (s = xal_mix64(hash) & mask; n <= mask; s = (s + 1) & mask, n++) {
 		const struct xal_hent *e = &x->hash[s];
 
 		if (!(e->flags & XAL_HENT_USED))
@@ -1063,8 +1055,12 @@ int xal_stats(const struct xal *x, struct xal_stats *s)
 	s->extents = h->n_exts;
 	s->name_bytes = h->n_names;
 	s->hash_slots = h->n_hash;
+	for (uint64_t i = 0; x->hash && i < h->n_hash && i < x->n_hash; i++)
+		s->hash_used += !!(x->hash[i].flags & XAL_HENT_USED);
 	s->hash_collisions = h->hash_collisions;
 	s->index_seconds = h->index_seconds;
+	s->updates_incremental = x->updates_incremental;
+	s->updates_full = x->updates_full;
 	for (uint64_t i = 0; i < h->n_inodes && i < x->cap_inodes; i++) {
 		switch (x->inodes[i].type) {
 		case XAL_TYPE_DIR: s->dirs++; break;

@@ -31,10 +31,11 @@ struct fm_ctx {
 	int depth;
 };
 
-static int map_file(struct fm_ctx *c, int fd, uint32_t idx)
+/* Appends every extent of the open file fd to c->b's extent pool. */
+static int map_extents(struct fm_ctx *c, int fd)
 {
 	struct fiemap *fm = c->fm;
-	uint64_t start = 0, first = c->b->n_exts;
+	uint64_t start = 0;
 	int err;
 
 	for (;;) {
@@ -61,6 +62,16 @@ static int map_file(struct fm_ctx *c, int fd, uint32_t idx)
 			return -EIO;  /* no progress: refuse to spin */
 		start = l->fe_logical + l->fe_length;
 	}
+	return 0;
+}
+
+static int map_file(struct fm_ctx *c, int fd, uint32_t idx)
+{
+	uint64_t first = c->b->n_exts;
+	int err = map_extents(c, fd);
+
+	if (err)
+		return err;
 	c->b->inodes[idx].first = (uint32_t)first;
 	c->b->inodes[idx].count = (uint32_t)(c->b->n_exts - first);
 	return 0;
@@ -283,4 +294,47 @@ int xal_fiemap_index(struct xal_build *b, const char *dir, uint32_t flags, struc
 	free(c.fm);
 	close(dfd);
 	return err < 0 ? err : 0;
+}
+
+/* ---- watch mode: one entry or one file at a time (xal_update.c) ---- */
+
+static int ctx_init(struct fm_ctx *c, struct xal_build *b, dev_t dev, uint32_t flags)
+{
+	memset(c, 0, sizeof(*c));
+	c->b = b;
+	c->dev = dev;
+	c->flags = flags;
+	c->fm = malloc(sizeof(struct fiemap) + FIEMAP_BATCH * sizeof(struct fiemap_extent));
+	return c->fm ? 0 : -ENOMEM;
+}
+
+int xal_fiemap_entry(struct xal_build *b, int dfd, const char *name, dev_t dev, uint32_t flags, uint32_t *idx)
+{
+	struct fm_ctx c;
+	int descend, err;
+
+	if ((err = ctx_init(&c, b, dev, flags)))
+		return err;
+	err = index_entry(&c, dfd, name, idx, &descend);
+	if (!err && descend) {
+		int cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		err = cfd < 0 ? -errno : index_dir(&c, cfd, *idx);
+		if (cfd >= 0)
+			close(cfd);
+	}
+	free(c.fm);
+	return err;
+}
+
+int xal_fiemap_extents(struct xal_build *b, int fd, uint32_t flags)
+{
+	struct fm_ctx c;
+	int err;
+
+	if ((err = ctx_init(&c, b, 0, flags)))
+		return err;
+	err = map_extents(&c, fd);
+	free(c.fm);
+	return err;
 }

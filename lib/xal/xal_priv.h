@@ -57,6 +57,7 @@ struct xal_hent {
 #define XAL_HENT_USED 0x1
 #define XAL_HENT_DUP  0x2
 
+#define XAL_HDR_REPLACED 0x1u  /* the writer moved on to a larger object under the same name */
 #define XAL_MAGIC 0x31584c4153494f41ull  /* "AOISALX1" */
 #define XAL_VERSION 1
 
@@ -73,7 +74,7 @@ struct xal_hdr {
 	uint32_t block_size;
 	uint32_t root;
 	uint32_t backend;       /* enum xal_backend */
-	uint32_t pad0;
+	uint32_t flags;         /* XAL_HDR_* */
 	char fstype[16];
 	uint64_t part_offset;
 	/* current counts */
@@ -103,6 +104,10 @@ struct xal {
 	char *source;
 	uint32_t open_flags;
 	struct xal_watch *watch;
+	/* watch mode: records of replaced runs (xal_update.c), and how updates went */
+	uint64_t garbage_dents, garbage_exts;
+	int hash_stale;         /* the path hash could not be updated in place: rebuild it */
+	uint64_t updates_incremental, updates_full;
 };
 
 /* Builder: growing pools, inode-number map, the backends fill it. */
@@ -173,6 +178,17 @@ static inline uint64_t xal_hash_step(uint64_t h, const void *p, size_t n)
 }
 #define XAL_HASH_SEED 0xcbf29ce484222325ull
 
+/* Spreads a 64-bit key over the slots of an open-addressing table (inode map, path hash). */
+static inline uint64_t xal_mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
 /* Hash of the path "parent/name" given the hash of parent; the root's hash is XAL_HASH_SEED. */
 static inline uint64_t xal_hash_child(uint64_t parent, int parent_is_root, const char *name, size_t len)
 {
@@ -188,11 +204,34 @@ static inline uint64_t xal_hash_child(uint64_t parent, int parent_is_root, const
 uint64_t xal_part_offset(dev_t dev);
 int xal_fiemap_index(struct xal_build *b, const char *dir, uint32_t flags, struct xal_hdr *hdr);
 int xal_xfs_index(struct xal_build *b, const char *dev, struct xal_hdr *hdr);
+/* Watch mode: index the entry NAME of the open directory dfd (a directory with its whole subtree)
+ * into b, *idx its index there; dev is the file system's device (mount points are not crossed). */
+int xal_fiemap_entry(struct xal_build *b, int dfd, const char *name, dev_t dev, uint32_t flags, uint32_t *idx);
+/* Watch mode: append every extent of the open regular file fd to b's extent pool. */
+int xal_fiemap_extents(struct xal_build *b, int fd, uint32_t flags);
 
 /* Re-index into an existing xal (watch): rebuild from x->source and swap the pools. */
 int xal_reindex(struct xal *x, char *errbuf, size_t errlen);
-/* Publishes the pools of x into its exported region (seqlock write side). */
+/*
+ * Incremental updates of an in-process FIEMAP index (xal_update.c), paths relative
+ * to the source. -ESTALE: the index and the disk disagree in a way only a full
+ * re-index resolves (a directory moved, an object replaced).
+ */
+/* Re-reads one directory; new entries (whole subtrees) are indexed, *added counts them. */
+int xal_update_dir(struct xal *x, const char *rel, dev_t dev, unsigned *added);
+/* Re-maps one regular file's extents (0 if it is gone from both the disk and the index). */
+int xal_update_file(struct xal *x, const char *rel);
+/* Rebuilds the path hash and the reachable count (after directory updates that
+ * could not keep it in place: x->hash_stale). */
+int xal_update_hash(struct xal *x);
+/* Garbage of replaced runs and removed objects exceeds the live part. */
+bool xal_update_wants_compaction(const struct xal *x);
+
+/* Publishes the pools of x into its exported region (seqlock write side); -ENOSPC
+ * when they outgrew it. */
 int xal_shm_publish(struct xal *x);
+/* Moves an exported index to a new object under the same name, sized for the pools now. */
+int xal_shm_regrow(struct xal *x);
 void xal_pools_free(struct xal *x);
 void xal_shm_unmap(struct xal *x);
 /* Walks the pools of x from the root; fills the path-hash table t (mask + 1 slots) when t is given. */

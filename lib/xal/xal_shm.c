@@ -67,7 +67,6 @@ static int fill_region(struct xal *x, struct xal_hdr *h)
 	memcpy(v.dents, x->dents, x->local.n_dents * sizeof(*x->dents));
 	memcpy(v.exts, x->exts, x->local.n_exts * sizeof(*x->exts));
 	memcpy(v.names, x->names, x->local.n_names);
-	memset(v.hash, 0, h->n_hash * sizeof(*v.hash));
 	h->block_size = x->local.block_size;
 	h->root = x->local.root;
 	h->backend = x->local.backend;
@@ -78,6 +77,14 @@ static int fill_region(struct xal *x, struct xal_hdr *h)
 	h->n_exts = x->local.n_exts;
 	h->n_names = x->local.n_names;
 	h->index_seconds = x->local.index_seconds;
+	if (x->hash && x->n_hash == h->n_hash) {
+		/* the writer keeps its own table at the region's size: copy, no walk */
+		memcpy(v.hash, x->hash, h->n_hash * sizeof(*v.hash));
+		h->reachable = x->local.reachable;
+		h->hash_collisions = x->local.hash_collisions;
+		return 0;
+	}
+	memset(v.hash, 0, h->n_hash * sizeof(*v.hash));
 	if ((err = xal_hash_build(&v, v.hash, h->n_hash - 1, &reach, &dups)))
 		return err;
 	h->reachable = reach;
@@ -85,15 +92,15 @@ static int fill_region(struct xal *x, struct xal_hdr *h)
 	return 0;
 }
 
-int xal_shm_export(struct xal *x, const char *name)
+/* Creates the shared object name sized for x's counts with slack and fills it; on
+ * success *mapp and *sizep describe the writable mapping. The name must not exist. */
+static int create_region(struct xal *x, const char *name, void **mapp, uint64_t *sizep)
 {
 	struct xal_hdr h;
 	uint64_t size;
 	void *map;
 	int fd, err;
 
-	if (!x || !name || name[0] != '/' || x->map || x->hdr != &x->local)
-		return -EINVAL;
 	memset(&h, 0, sizeof(h));
 	h.magic = XAL_MAGIC;
 	h.version = XAL_VERSION;
@@ -130,14 +137,77 @@ int xal_shm_export(struct xal *x, const char *name)
 		shm_unlink(name);
 		return err;
 	}
-	x->map = map;
-	x->map_len = size;
-	x->shm_name = strdup(name);
+	*mapp = map;
+	*sizep = size;
 	return 0;
 fail:
 	close(fd);
 	shm_unlink(name);
 	return err;
+}
+
+/* From now on the writer's own path hash has the region's size, so that a publish
+ * copies it instead of walking the tree again. */
+static void adopt_region_hash(struct xal *x)
+{
+	struct xal_hdr *r = x->map;
+	struct xal_hent *t;
+
+	if (!x->owns_pools || x->n_hash == r->n_hash || !(t = malloc(r->n_hash * sizeof(*t))))
+		return;
+	memcpy(t, (uint8_t *)x->map + r->off_hash, r->n_hash * sizeof(*t));
+	free(x->hash);
+	x->hash = t;
+	x->n_hash = x->local.n_hash = r->n_hash;
+}
+
+int xal_shm_export(struct xal *x, const char *name)
+{
+	void *map;
+	uint64_t size;
+	int err;
+
+	if (!x || !name || name[0] != '/' || x->map || x->hdr != &x->local)
+		return -EINVAL;
+	if ((err = create_region(x, name, &map, &size)))
+		return err;
+	x->map = map;
+	x->map_len = size;
+	x->shm_name = strdup(name);
+	adopt_region_hash(x);
+	return 0;
+}
+
+int xal_shm_regrow(struct xal *x)
+{
+	struct xal_hdr *old = x->map;
+	void *map;
+	uint64_t size, s;
+	int err;
+
+	if (!old || !x->shm_name || x->hdr != &x->local)
+		return -EINVAL;
+	/* the name now leads to a new, larger object; readers of the old one see
+	 * xal_shm_replaced() and keep a consistent (if stale) view until they reopen */
+	shm_unlink(x->shm_name);
+	if ((err = create_region(x, x->shm_name, &map, &size)))
+		return err;
+	s = __atomic_load_n(&old->seq, __ATOMIC_RELAXED);
+	__atomic_store_n(&old->seq, s + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	old->flags |= XAL_HDR_REPLACED;
+	__atomic_store_n(&old->seq, s + 2, __ATOMIC_RELEASE);
+	munmap(x->map, x->map_len);
+	x->map = map;
+	x->map_len = size;
+	adopt_region_hash(x);
+	return 0;
+}
+
+bool xal_shm_replaced(const struct xal *x)
+{
+	return x && x->map && x->hdr != &x->local &&
+	       (__atomic_load_n(&x->hdr->flags, __ATOMIC_ACQUIRE) & XAL_HDR_REPLACED);
 }
 
 int xal_shm_publish(struct xal *x)

@@ -213,7 +213,23 @@ static void test_shm(struct xal *x)
 		seq = xal_seq_begin(r);
 		CHECK(!xal_seq_retry(r, seq) && !(seq & 1));
 		check_index(r);
+		/* the writer moves to a larger object: the old mapping says so and stays a
+		 * consistent snapshot; the name opens the new one */
+		CHECK(!xal_shm_replaced(r) && !xal_shm_replaced(x));
+		seq = xal_seq_begin(r);
+		CHECK(xal_shm_regrow(x) == 0);
+		CHECK(xal_shm_replaced(r) && xal_seq_retry(r, seq));
+		check_index(r);
 		xal_close(r);
+		r = NULL;
+		CHECK(xal_shm_open(&r, name) == 0);
+		if (r) {
+			CHECK(!xal_shm_replaced(r));
+			check_index(r);
+			CHECK(xal_shm_publish(x) == 0);
+			check_index(r);
+			xal_close(r);
+		}
 	}
 	CHECK(xal_shm_unlink(name) == 0);
 	CHECK(xal_shm_open(&r, name) == -ENOENT);

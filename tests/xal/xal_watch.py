@@ -3,7 +3,10 @@
 """XAL watch mode + shared index: `xal-tool export MNT /NAME --watch` keeps a shared-memory index of a
 loop-mounted XFS up to date through inotify; other processes read it with `xal-tool ... shm:/NAME`.
 Checks: a file that grows, a new file, a removed file and a renamed directory show up in the shared index
-with the extents FIEMAP reports; the watcher sleeps in poll(2) while nothing changes (no busy spin).
+with the extents FIEMAP reports; the watcher sleeps in poll(2) while nothing changes (no busy spin). Changes
+that do not move a directory together with changes inside it are applied incrementally (the watcher says
+"updated N (incremental)"), and after every step the whole shared tree equals a fresh index of the mount and
+its path hash agrees with it (`check`).
 
 usage: xal_watch.py XAL_TOOL      (root; exits 77 without root, mkfs.xfs or loop devices)
 """
@@ -38,6 +41,31 @@ def wait_line(p, prefix, timeout=10.0):
 
 def extents(src, path):
     return json.loads(run(TOOL, "extents", src, path, "--json"))["extents"]
+
+
+def tree(src):
+    """Every object of an index: path -> (type, ino, size, nlink, extents of files), from one `dump`."""
+    out = {}
+    for line in run(TOOL, "dump", src).splitlines():
+        e = json.loads(line)
+        if e["path"]:
+            out[e["path"]] = (e["type"], e["ino"], e["size"] if e["type"] != "dir" else 0, e["nlink"],
+                              e.get("extents"))
+    return out
+
+
+def same_tree(shm, mnt, errors, step):
+    c = subprocess.run([TOOL, "check", shm], capture_output=True, text=True)
+    if c.returncode:
+        errors.append(f"{step}: path hash of the shared index inconsistent: {c.stderr.strip()}")
+    a, b = tree(shm), tree(mnt)
+    if a != b:
+        diff = sorted(set(a) ^ set(b)) or [k for k in sorted(a) if a[k] != b[k]]
+        errors.append(f"{step}: shared index differs from a fresh index at {diff[:5]}: " + str([(a.get(k), b.get(k)) for k in diff[:2]]))
+
+
+def kind(line):
+    return line.split("(")[-1].rstrip(")\n") if "(" in line else "?"
 
 
 def cpu_ticks(pid):
@@ -79,11 +107,14 @@ def main():
                 os.pwrite(fd, b"g" * 4096, b * 4096)
             os.fsync(fd)
             os.close(fd)
-            wait_line(p, "updated")
+            k = kind(wait_line(p, "updated"))
             time.sleep(0.3)
             a, b = extents(shm, "d/grow"), extents(mnt, "d/grow")
             if a != b:
                 errors.append(f"grown file: shared {a} != fiemap {b}")
+            if k != "incremental":
+                errors.append(f"grown file: update was {k}, not incremental")
+            same_tree(shm, mnt, errors, "grown file")
             # 2. a new file, a removed file, a renamed directory
             with open(f"{mnt}/d/e/new", "wb") as f:
                 f.write(b"n" * 12288)
@@ -109,6 +140,31 @@ def main():
             time.sleep(0.3)
             if subprocess.run([TOOL, "ls", shm, "d/renamed/later"], stdout=subprocess.DEVNULL).returncode:
                 errors.append("file created in a renamed directory not seen")
+            same_tree(shm, mnt, errors, "rename burst")
+            # 4. each of these is applied to the changed objects only, and the result equals a fresh index
+            steps = [
+                ("new directory with files", lambda: [os.makedirs(f"{mnt}/d/new/sub"),
+                                                      [open(f"{mnt}/d/new/sub/f{i}", "wb").write(b"x" * 8192 * (i + 1))
+                                                       for i in range(3)]]),
+                ("file renamed", lambda: os.rename(f"{mnt}/d/grow", f"{mnt}/d/grown")),
+                ("hard link", lambda: os.link(f"{mnt}/d/grown", f"{mnt}/d/new/link")),
+                ("directory renamed alone", lambda: os.rename(f"{mnt}/d/new", f"{mnt}/d/moved")),
+                ("write into the moved directory", lambda: open(f"{mnt}/d/moved/sub/f9", "wb").write(b"y" * 20000)),
+                ("file truncated", lambda: os.truncate(f"{mnt}/d/moved/sub/f2", 4096)),
+                ("directory tree removed", lambda: shutil.rmtree(f"{mnt}/d/moved")),
+                # enough paths for long probe runs in the hash, then every other one removed
+                ("600 files created", lambda: [os.makedirs(f"{mnt}/many")] +
+                 [open(f"{mnt}/many/{i:04d}", "wb").close() for i in range(600)]),
+                ("300 of them removed", lambda: [os.unlink(f"{mnt}/many/{i:04d}") for i in range(0, 600, 2)]),
+            ]
+            for step, act in steps:
+                act()
+                os.sync()
+                k = kind(wait_line(p, "updated"))
+                time.sleep(0.5)  # a burst may come as two updates: let the second land
+                if k != "incremental":
+                    errors.append(f"{step}: update was {k}, not incremental")
+                same_tree(shm, mnt, errors, step)
             p.terminate()
             p.wait(10)
             p = None

@@ -1,0 +1,606 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Incremental updates of an in-process index (watch mode, FIEMAP backend).
+ *
+ * Pools only grow, so nothing a reader holds moves under it: a changed directory
+ * gets a new name-sorted entry run at the end of the entry pool; a file whose
+ * extents no longer fit its run gets a new run at the end of the extent pool; new
+ * objects (with whole subtrees for new directories) are indexed by the FIEMAP
+ * backend into a builder whose pools are then appended ("spliced"), offsets
+ * shifted. What the replaced runs and removed objects held becomes garbage,
+ * counted in x->garbage_*; the watcher re-indexes (compacts) once garbage passes
+ * the live size. The path hash is rebuilt from the pools after each update.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "xal_priv.h"
+
+/* Capacity for need elements, growing by doubling; new memory is zeroed so that a
+ * bounds check by capacity never reads uninitialised bytes. */
+static int reserve(void **p, uint64_t *cap, uint64_t need, size_t elem)
+{
+	uint64_t ncap;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	if (need > UINT32_MAX)
+		return -EOVERFLOW;
+	ncap = *cap ? *cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	np = realloc(*p, ncap * elem);
+	if (!np)
+		return -ENOMEM;
+	memset((char *)np + *cap * elem, 0, (ncap - *cap) * elem);
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+/* Appends the pools of builder b to x: b's inode i becomes x's inode *base + i. */
+static int splice_build(struct xal *x, struct xal_build *b, uint32_t *base)
+{
+	struct xal_hdr *h = &x->local;
+	uint64_t bi = h->n_inodes, bd = h->n_dents, be = h->n_exts, bn = h->n_names;
+	int err;
+
+	for (uint64_t i = 0; i < b->n_dents; i++) {
+		uint32_t idx;
+
+		if (xal_build_find(b, b->dent_ino[i], &idx))
+			return -EUCLEAN;
+		b->dents[i].inode = idx;
+	}
+	if ((err = reserve((void **)&x->inodes, &x->cap_inodes, bi + b->n_inodes, sizeof(*x->inodes))) ||
+	    (err = reserve((void **)&x->dents, &x->cap_dents, bd + b->n_dents, sizeof(*x->dents))) ||
+	    (err = reserve((void **)&x->exts, &x->cap_exts, be + b->n_exts, sizeof(*x->exts))) ||
+	    (err = reserve((void **)&x->names, &x->cap_names, bn + b->n_names, 1)))
+		return err;
+	for (uint64_t i = 0; i < b->n_inodes; i++) {
+		struct xal_ino_rec r = b->inodes[i];
+
+		if (r.type == XAL_TYPE_DIR)
+			r.first += (uint32_t)bd;
+		else if (r.type == XAL_TYPE_REG)
+			r.first += (uint32_t)be;
+		else if (r.flags & XAL_INO_HAS_TARGET)
+			r.first += (uint32_t)bn;
+		x->inodes[bi + i] = r;
+	}
+	for (uint64_t i = 0; i < b->n_dents; i++) {
+		x->dents[bd + i].name = b->dents[i].name + (uint32_t)bn;
+		x->dents[bd + i].inode = b->dents[i].inode + (uint32_t)bi;
+	}
+	memcpy(x->exts + be, b->exts, b->n_exts * sizeof(*b->exts));
+	memcpy(x->names + bn, b->names, b->n_names);
+	h->n_inodes += b->n_inodes;
+	h->n_dents += b->n_dents;
+	h->n_exts += b->n_exts;
+	h->n_names += b->n_names;
+	*base = (uint32_t)bi;
+	return 0;
+}
+
+/* ---- the path hash, kept in place ----
+ * Linear probing with backward-shift deletion, so no tombstones build up. A path
+ * whose 64-bit hash collides (XAL_HENT_DUP) or a table past half full makes the
+ * update give up and mark the hash stale; the caller then rebuilds it. */
+
+static int hash_del(struct xal *x, uint64_t h)
+{
+	uint64_t mask = x->n_hash - 1, s = xal_mix64(h) & mask;
+
+	for (uint64_t n = 0; n <= mask; n++, s = (s + 1) & mask) {
+		if (!(x->hash[s].flags & XAL_HENT_USED))
+			return 0;  /* not there */
+		if (x->hash[s].hash != h)
+			continue;
+		if (x->hash[s].flags & XAL_HENT_DUP)
+			return -EAGAIN;
+		/* shift later members of the probe run back over the hole */
+		for (uint64_t hole = s, j = (s + 1) & mask;; j = (j + 1) & mask) {
+			uint64_t home;
+
+			if (!(x->hash[j].flags & XAL_HENT_USED)) {
+				memset(&x->hash[hole], 0, sizeof(x->hash[hole]));
+				return 0;
+			}
+			home = xal_mix64(x->hash[j].hash) & mask;
+			/* j may move to hole when its home is not in (hole, j] cyclically */
+			if (((j - home) & mask) >= ((j - hole) & mask)) {
+				x->hash[hole] = x->hash[j];
+				hole = j;
+			}
+		}
+	}
+	return -EAGAIN;
+}
+
+static int hash_add(struct xal *x, uint64_t h, uint32_t inode)
+{
+	uint64_t mask = x->n_hash - 1, s = xal_mix64(h) & mask;
+
+	for (uint64_t n = 0; n <= mask; n++, s = (s + 1) & mask) {
+		if (!(x->hash[s].flags & XAL_HENT_USED)) {
+			x->hash[s].hash = h;
+			x->hash[s].inode = inode;
+			x->hash[s].flags = XAL_HENT_USED;
+			return 0;
+		}
+		if (x->hash[s].hash == h)
+			return -EAGAIN;  /* a collision: let the rebuild mark it */
+	}
+	return -EAGAIN;
+}
+
+/* Adds or deletes the path hash of entry inode (hash h) and of everything below
+ * it; the walk is bounded by the pool size, as a tree cannot hold more. */
+static int hash_subtree(struct xal *x, uint32_t inode, uint64_t h, int add, int64_t *paths)
+{
+	struct { uint32_t dir; uint64_t h; } *st = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t visited = 0;
+	int err = add ? hash_add(x, h, inode) : hash_del(x, h);
+
+	*paths += add ? 1 : -1;
+	if (err || x->inodes[inode].type != XAL_TYPE_DIR)
+		return err;
+	cap = 16;
+	if (!(st = malloc(cap * sizeof(*st))))
+		return -ENOMEM;
+	st[n].dir = inode;
+	st[n++].h = h;
+	while (n && !err) {
+		uint32_t dir = st[--n].dir;
+		uint64_t dh = st[n].h;
+		const struct xal_ino_rec *d = &x->inodes[dir];
+
+		if (++visited > x->local.n_inodes) {
+			err = -ELOOP;
+			break;
+		}
+		for (uint32_t i = 0; !err && i < d->count; i++) {
+			const struct xal_dent *e = &x->dents[d->first + i];
+			uint64_t ch = xal_hash_child(dh, 0, x->names + e->name + 1, (unsigned char)x->names[e->name]);
+
+			err = add ? hash_add(x, ch, e->inode) : hash_del(x, ch);
+			*paths += add ? 1 : -1;
+			if (!err && x->inodes[e->inode].type == XAL_TYPE_DIR) {
+				if (n == cap) {
+					void *ns = realloc(st, cap * 2 * sizeof(*st));
+
+					if (!ns) {
+						err = -ENOMEM;
+						break;
+					}
+					st = ns;
+					cap *= 2;
+				}
+				st[n].dir = e->inode;
+				st[n++].h = ch;
+			}
+		}
+	}
+	free(st);
+	return err;
+}
+
+/* Opens the directory rel (relative to the source) one component at a time, never
+ * following a symlink, so paths of any length work. */
+static int open_rel(const struct xal *x, const char *rel)
+{
+	int fd = open(x->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	while (fd >= 0 && *rel) {
+		const char *end = strchr(rel, '/');
+		size_t len = end ? (size_t)(end - rel) : strlen(rel);
+		char name[256];
+		int nfd;
+
+		if (len == 0 || len >= sizeof(name)) {
+			close(fd);
+			return len ? -ENAMETOOLONG : -EINVAL;
+		}
+		memcpy(name, rel, len);
+		name[len] = 0;
+		nfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = nfd;
+		rel += len + (end ? 1 : 0);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+/* Re-maps the extents of file idx from the open descriptor fd: in place when they
+ * fit the old run, else into a new run at the end of the pool. */
+static int remap_fd(struct xal *x, uint32_t idx, int fd, const struct stat *st)
+{
+	struct xal_ino_rec *r = &x->inodes[idx];
+	struct xal_build b;
+	int err;
+
+	memset(&b, 0, sizeof(b));
+	b.block_size = x->local.block_size;
+	err = xal_fiemap_extents(&b, fd, x->open_flags);
+	if (!err && b.n_exts > r->count) {
+		uint64_t at = x->local.n_exts;
+
+		err = reserve((void **)&x->exts, &x->cap_exts, at + b.n_exts, sizeof(*x->exts));
+		if (!err) {
+			x->garbage_exts += r->count;
+			r->first = (uint32_t)at;
+			x->local.n_exts += b.n_exts;
+		}
+	} else if (!err) {
+		x->garbage_exts += r->count - b.n_exts;
+	}
+	if (!err) {
+		memcpy(&x->exts[r->first], b.exts, b.n_exts * sizeof(*b.exts));
+		r->count = (uint32_t)b.n_exts;
+		r->size = (uint64_t)st->st_size;
+		r->nlink = (uint32_t)st->st_nlink;
+	}
+	free(b.exts);
+	return err;
+}
+
+int xal_update_file(struct xal *x, const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	const char *name = slash ? slash + 1 : rel;
+	char *parent = slash ? strndup(rel, (size_t)(slash - rel)) : strdup("");
+	struct xal_inode in;
+	struct stat st;
+	int dfd, fd, err;
+
+	if (!parent)
+		return -ENOMEM;
+	/* through the parent, so that no path component is followed as a symlink */
+	dfd = open_rel(x, parent);
+	free(parent);
+	if (dfd < 0)
+		return -ESTALE;  /* the directory moved or went: only a full index knows */
+	err = xal_lookup(x, rel, &in);
+	if (err == -ENOENT) {
+		/* gone from the index: fine if gone from the disk too (removed in this burst) */
+		err = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) ? 0 : -ESTALE;
+		close(dfd);
+		return err;
+	}
+	if (err || in.type != XAL_TYPE_REG) {
+		close(dfd);
+		return err;
+	}
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	err = fd < 0 ? (errno == ENOENT ? 0 : -errno) : 0;
+	close(dfd);
+	if (fd < 0)
+		return err;  /* removed since: its directory's update drops it */
+	if (fstat(fd, &st))
+		err = -errno;
+	else if (st.st_ino != in.ino || !S_ISREG(st.st_mode))
+		err = -ESTALE;  /* replaced by another object under the same name */
+	else
+		err = remap_fd(x, in.idx, fd, &st);
+	close(fd);
+	return err;
+}
+
+struct new_dent {
+	char *name;
+	size_t len;
+	uint32_t idx;       /* in x, or in the builder while from_build */
+	uint32_t name_off;  /* in x->names, UINT32_MAX until placed */
+	int from_build;
+};
+
+static int new_dent_cmp(const void *pa, const void *pb)
+{
+	const struct new_dent *a = pa, *b = pb;
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->name, b->name, n);
+
+	/* the order of name_cmp in xal.c: bytes, then the shorter name first */
+	return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* The old entry of directory d named name, or NULL. */
+static const struct xal_dent *old_dent(const struct xal *x, const struct xal_ino_rec *d, const char *name,
+				       size_t len)
+{
+	uint64_t lo = 0, hi = d->count;
+
+	while (lo < hi) {
+		uint64_t mid = (lo + hi) / 2;
+		const struct xal_dent *e = &x->dents[d->first + mid];
+		const char *en = x->names + e->name + 1;
+		size_t elen = (unsigned char)x->names[e->name];
+		size_t n = elen < len ? elen : len;
+		int c = memcmp(en, name, n);
+
+		if (!c)
+			c = (elen > len) - (elen < len);
+		if (!c)
+			return e;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+struct link_count {
+	uint64_t ino;
+	uint32_t nlink;
+};
+
+/* Sets the link count of every record of the given inodes: a hard link made or
+ * removed changes the count of the other names, whose directories saw nothing. One
+ * pass over the pool, only when links changed. */
+static void set_link_counts(struct xal *x, const struct link_count *lc, size_t n)
+{
+	for (uint64_t i = 0; n && i < x->local.n_inodes; i++) {
+		if (x->inodes[i].type != XAL_TYPE_REG)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (x->inodes[i].ino == lc[k].ino)
+				x->inodes[i].nlink = lc[k].nlink;
+	}
+}
+
+int xal_update_dir(struct xal *x, const char *rel, dev_t dev, unsigned *added)
+{
+	struct link_count *links = NULL;
+	size_t nlinks = 0;
+	uint8_t *kept = NULL;
+	struct xal_inode din;
+	struct xal_build b;
+	struct new_dent *ents = NULL;
+	size_t n = 0, cap = 0;
+	struct stat st;
+	struct dirent *de;
+	DIR *dir = NULL;
+	int dfd, err;
+	uint32_t base = 0;
+
+	*added = 0;
+	if ((err = xal_lookup(x, rel, &din)))
+		return err;
+	if (din.type != XAL_TYPE_DIR)
+		return -ESTALE;
+	if ((dfd = open_rel(x, rel)) < 0)
+		return dfd == -ENOENT || dfd == -ENOTDIR ? -ESTALE : dfd;
+	if (fstat(dfd, &st) || st.st_ino != din.ino) {
+		close(dfd);
+		return -ESTALE;  /* not the directory the index knows under this path */
+	}
+	if ((err = xal_build_init(&b, 0, 0, 0))) {
+		close(dfd);
+		return err;
+	}
+	b.block_size = x->local.block_size;
+	kept = calloc(x->inodes[din.idx].count + 1, 1);
+	links = calloc(x->inodes[din.idx].count + 1, sizeof(*links));
+	if (!kept || !links) {
+		err = -ENOMEM;
+		goto out;
+	}
+	{
+		int fd2 = dup(dfd);
+
+		dir = fd2 < 0 ? NULL : fdopendir(fd2);
+		if (!dir) {
+			err = -errno;
+			if (fd2 >= 0)
+				close(fd2);
+			goto out;
+		}
+	}
+	while ((errno = 0, de = readdir(dir))) {
+		const struct xal_ino_rec *d = &x->inodes[din.idx];
+		size_t len = strlen(de->d_name);
+		const struct xal_dent *old;
+		struct stat cst;
+		struct new_dent *e;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dfd, de->d_name, &cst, AT_SYMLINK_NOFOLLOW)) {
+			if (errno == ENOENT)
+				continue;  /* removed while we read */
+			err = -errno;
+			goto out;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct new_dent *np = realloc(ents, nc * sizeof(*np));
+
+			if (!np) {
+				err = -ENOMEM;
+				goto out;
+			}
+			ents = np;
+			cap = nc;
+		}
+		e = &ents[n];
+		memset(e, 0, sizeof(*e));
+		e->len = len;
+		e->name_off = UINT32_MAX;
+		if (!(e->name = strdup(de->d_name))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		n++;
+		old = old_dent(x, d, de->d_name, len);
+		if (old && old->inode < x->local.n_inodes && x->inodes[old->inode].ino == cst.st_ino &&
+		    x->inodes[old->inode].type == xal_type_from_mode(cst.st_mode)) {
+			/* the same object under the same name: keep it (and its subtree) */
+			kept[old - &x->dents[d->first]] = 1;
+			e->idx = old->inode;
+			e->name_off = old->name;
+			x->inodes[old->inode].nlink = (uint32_t)cst.st_nlink;
+			if (S_ISREG(cst.st_mode) && x->inodes[old->inode].size != (uint64_t)cst.st_size) {
+				int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+				if (fd >= 0) {
+					err = remap_fd(x, e->idx, fd, &cst);
+					close(fd);
+					if (err)
+						goto out;
+				}
+			}
+			continue;
+		}
+		err = xal_fiemap_entry(&b, dfd, de->d_name, dev, x->open_flags, &e->idx);
+		if (err == -ENOENT) {
+			free(e->name);
+			n--;
+			err = 0;
+			continue;
+		}
+		if (err)
+			goto out;
+		e->from_build = 1;
+		(*added)++;
+		if (S_ISREG(cst.st_mode) && cst.st_nlink > 1) {
+			/* a new name of a file that may have others: their count changes too */
+			struct link_count *np = realloc(links, (nlinks + 1 + x->inodes[din.idx].count + 1) * sizeof(*np));
+
+			if (!np) {
+				err = -ENOMEM;
+				goto out;
+			}
+			links = np;
+			links[nlinks++] = (struct link_count){ (uint64_t)cst.st_ino, (uint32_t)cst.st_nlink };
+		}
+	}
+	if (errno) {
+		err = -errno;
+		goto out;
+	}
+	if ((err = splice_build(x, &b, &base)))
+		goto out;
+	/* names of new entries, then the new run in name order */
+	for (size_t i = 0; i < n; i++) {
+		struct new_dent *e = &ents[i];
+		uint64_t at = x->local.n_names;
+
+		if (e->from_build)
+			e->idx += base;
+		if (e->name_off != UINT32_MAX)
+			continue;
+		if ((err = reserve((void **)&x->names, &x->cap_names, at + e->len + 2, 1)))
+			goto out;
+		x->names[at] = (char)e->len;
+		memcpy(x->names + at + 1, e->name, e->len);
+		x->names[at + 1 + e->len] = 0;
+		e->name_off = (uint32_t)at;
+		x->local.n_names = at + e->len + 2;
+	}
+	qsort(ents, n, sizeof(*ents), new_dent_cmp);
+	{
+		uint64_t at = x->local.n_dents;
+		struct xal_ino_rec *d;
+
+		if ((err = reserve((void **)&x->dents, &x->cap_dents, at + n, sizeof(*x->dents))))
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			x->dents[at + i].name = ents[i].name_off;
+			x->dents[at + i].inode = ents[i].idx;
+		}
+		d = &x->inodes[din.idx];
+		/* names removed from this directory: a file's other names lose one link */
+		for (uint32_t i = 0; i < d->count; i++) {
+			const struct xal_ino_rec *c = &x->inodes[x->dents[d->first + i].inode];
+
+			if (!kept[i] && c->type == XAL_TYPE_REG && c->nlink > 1)
+				links[nlinks++] = (struct link_count){ c->ino, c->nlink - 1 };
+		}
+		set_link_counts(x, links, nlinks);
+		/* the path hash: paths below removed names go, paths below new ones come */
+		if (!x->hash_stale && (x->local.n_dents + n + 1) * 2 > x->n_hash)
+			x->hash_stale = 1;  /* past half full: the rebuild sizes a new table */
+		if (!x->hash_stale) {
+			uint64_t dh = xal_path_hash(rel);
+			int is_root = din.idx == x->local.root;
+			int64_t paths = 0;
+
+			for (uint32_t i = 0; !x->hash_stale && i < d->count; i++) {
+				const struct xal_dent *oe = &x->dents[d->first + i];
+
+				if (!kept[i] &&
+				    hash_subtree(x, oe->inode,
+						 xal_hash_child(dh, is_root, x->names + oe->name + 1,
+								(unsigned char)x->names[oe->name]),
+						 0, &paths))
+					x->hash_stale = 1;
+			}
+			for (size_t i = 0; !x->hash_stale && i < n; i++)
+				if (ents[i].from_build &&
+				    hash_subtree(x, ents[i].idx, xal_hash_child(dh, is_root, ents[i].name, ents[i].len), 1,
+						 &paths))
+					x->hash_stale = 1;
+			x->local.reachable = (uint64_t)((int64_t)x->local.reachable + paths);
+		}
+		x->garbage_dents += d->count;
+		d->first = (uint32_t)at;
+		d->count = (uint32_t)n;
+		d->size = (uint64_t)st.st_size;
+		d->nlink = (uint32_t)st.st_nlink;
+		x->local.n_dents = at + n;
+	}
+out:
+	if (dir)
+		closedir(dir);
+	close(dfd);
+	for (size_t i = 0; i < n; i++)
+		free(ents[i].name);
+	free(ents);
+	free(kept);
+	free(links);
+	xal_build_free(&b);
+	return err;
+}
+
+int xal_update_hash(struct xal *x)
+{
+	uint64_t slots = 64, reach, dups;
+	struct xal_hent *t;
+	int err;
+
+	while (slots < (x->local.n_dents + 1) * 2)
+		slots *= 2;
+	/* exported: the region's size while it fits, so that publishing copies the table */
+	if (x->map && ((const struct xal_hdr *)x->map)->n_hash >= slots)
+		slots = ((const struct xal_hdr *)x->map)->n_hash;
+	t = calloc(slots, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	if ((err = xal_hash_build(x, t, slots - 1, &reach, &dups))) {
+		free(t);
+		return err;
+	}
+	free(x->hash);
+	x->hash = t;
+	x->n_hash = x->local.n_hash = slots;
+	x->local.reachable = reach;
+	x->local.hash_collisions = dups;
+	x->hash_stale = 0;
+	return 0;
+}
+
+bool xal_update_wants_compaction(const struct xal *x)
+{
+	const struct xal_hdr *h = &x->local;
+
+	return h->n_inodes > 2 * h->reachable + 1024 || x->garbage_dents > h->n_dents / 2 + 1024 ||
+	       x->garbage_exts > h->n_exts / 2 + 1024;
+}
