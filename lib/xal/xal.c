@@ -23,7 +23,7 @@ int xal_err(char *buf, size_t len, int err, const char *fmt, ...)
 	return err;
 }
 
-static int grow(void **p, uint64_t *cap, uint64_t need, size_t elem)
+int xal_grow(void **p, uint64_t *cap, uint64_t need, size_t elem, int zero)
 {
 	uint64_t ncap;
 	void *np;
@@ -36,9 +36,16 @@ static int grow(void **p, uint64_t *cap, uint64_t need, size_t elem)
 	np = realloc(*p, ncap * elem);
 	if (!np)
 		return -ENOMEM;
+	if (zero)
+		memset((char *)np + *cap * elem, 0, (ncap - *cap) * elem);
 	*p = np;
 	*cap = ncap;
 	return 0;
+}
+
+static int grow(void **p, uint64_t *cap, uint64_t need, size_t elem)
+{
+	return xal_grow(p, cap, need, elem, 0);
 }
 
 

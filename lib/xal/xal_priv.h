@@ -149,6 +149,8 @@ int xal_build_symlink(struct xal_build *b, uint32_t idx, const char *target, siz
 /* Resolves entries to inode indexes, shrinks pools, builds the hash: moves everything into x. */
 int xal_build_finish(struct xal_build *b, struct xal *x);
 
+/* Capacity for need elements of *p, doubling; zero: the new part is zeroed. */
+int xal_grow(void **p, uint64_t *cap, uint64_t need, size_t elem, int zero);
 int xal_err(char *buf, size_t len, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static inline enum xal_type xal_type_from_mode(uint32_t mode)

@@ -21,27 +21,11 @@
 
 #include "xal_priv.h"
 
-/* Capacity for need elements, growing by doubling; new memory is zeroed so that a
- * bounds check by capacity never reads uninitialised bytes. */
+/* Pools of x grow by doubling, zeroed: a bounds check by capacity never reads
+ * uninitialised bytes; records are addressed by 32-bit indexes. */
 static int reserve(void **p, uint64_t *cap, uint64_t need, size_t elem)
 {
-	uint64_t ncap;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	if (need > UINT32_MAX)
-		return -EOVERFLOW;
-	ncap = *cap ? *cap : 64;
-	while (ncap < need)
-		ncap *= 2;
-	np = realloc(*p, ncap * elem);
-	if (!np)
-		return -ENOMEM;
-	memset((char *)np + *cap * elem, 0, (ncap - *cap) * elem);
-	*p = np;
-	*cap = ncap;
-	return 0;
+	return need > UINT32_MAX ? -EOVERFLOW : xal_grow(p, cap, need, elem, 1);
 }
 
 /* Appends the pools of builder b to x: b's inode i becomes x's inode *base + i. */
