@@ -442,6 +442,8 @@ static __device__ __forceinline__ int gpu_nvme_submit(const struct gpu_nvme_ns *
 	return gpu_nvme_submit_ex(ns, qi, opc, buf, slba, nlb, h, 0);
 }
 
+static __device__ __noinline__ uint32_t gpu_nvme_warp_reap(struct gpu_nvme_queue *q);
+
 /* Check once: -EAGAIN while in flight; then 0, -EIO (status in *status) or -ETIMEDOUT. */
 static __device__ __noinline__ int gpu_nvme_poll(struct gpu_nvme_handle *h, uint16_t *status)
 {
@@ -450,7 +452,13 @@ static __device__ __noinline__ int gpu_nvme_poll(struct gpu_nvme_handle *h, uint
 	struct gpu_nvme_queue *q = h->q;
 	struct gpu_nvme_cpl *r = &q->cpl[h->cid];
 	if (gpu_ld32(&r->state) != GPU_CPL_DONE) {
-		gpu_nvme_reap(q, 64);
+		/* A whole warp waiting on one queue reaps together, one CQE per lane; a lone waiter
+		 * (or a partial warp) reaps one entry after another. */
+		const uint32_t peers = __match_any_sync(__activemask(), (unsigned long long)(uintptr_t)q);
+		if (peers == GPU_NVME_FULL_MASK)
+			gpu_nvme_warp_reap(q);
+		else
+			gpu_nvme_reap(q, 64);
 		if (gpu_ld32(&r->state) != GPU_CPL_DONE) {
 			if (!gpu_nvme_wait_expired(&h->w))
 				return -EAGAIN;
