@@ -54,7 +54,9 @@ if has sanitize; then
 		"racecheck $V --api warp gpuemu:hbm:16M,$F" \
 		"racecheck $V --api owned gpuemu:hbm:16M,$F" \
 		"synccheck $V --api owned gpuemu:hbm:16M,$F" \
-		"synccheck $V --api warp gpuemu:hbm:16M,$F"; do
+		"synccheck $V --api warp gpuemu:hbm:16M,$F" \
+		"racecheck $V --api thread gpuemu:hbm:16M,$F" \
+		"synccheck $V --api thread gpuemu:hbm:16M,$F"; do
 		tool=${cfg%% *}
 		cmd=${cfg#* }
 		t0=$(date +%s)
