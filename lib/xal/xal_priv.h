@@ -219,8 +219,21 @@ int xal_reindex(struct xal *x, char *errbuf, size_t errlen);
  * to the source. -ESTALE: the index and the disk disagree in a way only a full
  * re-index resolves (a directory moved, an object replaced).
  */
+/* Link counts to settle after a burst's directory updates (xal_update.c). */
+struct xal_link_set {
+	uint32_t idx;
+	uint32_t nlink;
+};
+struct xal_links {
+	uint32_t *dec;             /* records that lost a name */
+	size_t ndec, capdec;
+	struct xal_link_set *set;  /* counts read from the disk: they win */
+	size_t nset, capset;
+};
 /* Re-reads one directory; new entries (whole subtrees) are indexed, *added counts them. */
-int xal_update_dir(struct xal *x, const char *rel, dev_t dev, unsigned *added);
+int xal_update_dir(struct xal *x, const char *rel, dev_t dev, struct xal_links *links, unsigned *added);
+void xal_links_apply(struct xal *x, struct xal_links *links);
+void xal_links_free(struct xal_links *links);
 /* Re-maps one regular file's extents (0 if it is gone from both the disk and the index). */
 int xal_update_file(struct xal *x, const char *rel);
 /* Rebuilds the path hash and the reachable count (after directory updates that

@@ -321,29 +321,189 @@ static const struct xal_dent *old_dent(const struct xal *x, const struct xal_ino
 	return NULL;
 }
 
-struct link_count {
-	uint64_t ino;
-	uint32_t nlink;
-};
+/* ---- link counts ----
+ * One record per inode (the FIEMAP index and these updates keep hard links on one
+ * record). A name removed from a re-read directory takes one link off its record;
+ * a count read from the disk (stat of any name seen in this burst) overrides that
+ * arithmetic, whichever directory the burst re-read first: a file moved between
+ * directories loses a name in one and gains it in the other. */
 
-/* Sets the link count of every record of the given inodes: a hard link made or
- * removed changes the count of the other names, whose directories saw nothing. One
- * pass over the pool, only when links changed. */
-static void set_link_counts(struct xal *x, const struct link_count *lc, size_t n)
+static int links_push(void **v, size_t *n, size_t *cap, const void *e, size_t elem)
 {
-	for (uint64_t i = 0; n && i < x->local.n_inodes; i++) {
-		if (x->inodes[i].type != XAL_TYPE_REG)
-			continue;
-		for (size_t k = 0; k < n; k++)
-			if (x->inodes[i].ino == lc[k].ino)
-				x->inodes[i].nlink = lc[k].nlink;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		void *np = realloc(*v, nc * elem);
+
+		if (!np)
+			return -ENOMEM;
+		*v = np;
+		*cap = nc;
 	}
+	memcpy((char *)*v + *n * elem, e, elem);
+	(*n)++;
+	return 0;
 }
 
-int xal_update_dir(struct xal *x, const char *rel, dev_t dev, unsigned *added)
+static int links_dec(struct xal_links *l, uint32_t idx)
 {
-	struct link_count *links = NULL;
-	size_t nlinks = 0;
+	return links_push((void **)&l->dec, &l->ndec, &l->capdec, &idx, sizeof(idx));
+}
+
+static int links_set(struct xal_links *l, uint32_t idx, uint32_t nlink)
+{
+	struct xal_link_set e = { idx, nlink };
+
+	return links_push((void **)&l->set, &l->nset, &l->capset, &e, sizeof(e));
+}
+
+void xal_links_apply(struct xal *x, struct xal_links *l)
+{
+	for (size_t i = 0; i < l->ndec; i++) {
+		struct xal_ino_rec *r = &x->inodes[l->dec[i]];
+		size_t k;
+
+		for (k = 0; k < l->nset && l->set[k].idx != l->dec[i]; k++)
+			;
+		if (k == l->nset && r->nlink > 1)
+			r->nlink--;
+	}
+	for (size_t k = 0; k < l->nset; k++)
+		x->inodes[l->set[k].idx].nlink = l->set[k].nlink;
+	l->ndec = l->nset = 0;
+}
+
+void xal_links_free(struct xal_links *l)
+{
+	free(l->dec);
+	free(l->set);
+	memset(l, 0, sizeof(*l));
+}
+
+/* A removed name: its file loses a link; below a removed directory every file
+ * with other names does (bounded by the pool, as a tree cannot hold more). */
+static int links_removed(struct xal *x, struct xal_links *l, uint32_t idx)
+{
+	uint32_t *st;
+	size_t n = 0, cap = 16;
+	uint64_t visited = 0;
+	int err = 0;
+
+	if (x->inodes[idx].type == XAL_TYPE_REG)
+		return x->inodes[idx].nlink > 1 ? links_dec(l, idx) : 0;
+	if (x->inodes[idx].type != XAL_TYPE_DIR)
+		return 0;
+	if (!(st = malloc(cap * sizeof(*st))))
+		return -ENOMEM;
+	st[n++] = idx;
+	while (n && !err) {
+		const struct xal_ino_rec *d = &x->inodes[st[--n]];
+
+		if (++visited > x->local.n_inodes)
+			break;
+		for (uint32_t i = 0; !err && i < d->count; i++) {
+			uint32_t c = x->dents[d->first + i].inode;
+
+			if (x->inodes[c].type == XAL_TYPE_REG && x->inodes[c].nlink > 1) {
+				err = links_dec(l, c);
+			} else if (x->inodes[c].type == XAL_TYPE_DIR) {
+				if (n == cap) {
+					uint32_t *ns = realloc(st, cap * 2 * sizeof(*ns));
+
+					if (!ns) {
+						err = -ENOMEM;
+						break;
+					}
+					st = ns;
+					cap *= 2;
+				}
+				st[n++] = c;
+			}
+		}
+	}
+	free(st);
+	return err;
+}
+
+/*
+ * One record per file: a new name of a file the index already has a record for (a
+ * hard link, or a rename, which also comes as a new name) points at that record,
+ * which takes the fresh data read for the name (numbers are unique among live files;
+ * a stale record of a deleted file whose number was reused is refreshed by the same
+ * copy). Keeping this invariant makes the older record unique. One pass over the
+ * older records, with the new records' inode numbers in a small hash table.
+ */
+static int links_merge(struct xal *x, uint32_t base, uint64_t dents_from, struct new_dent *ents, size_t n,
+		       struct xal_links *l)
+{
+	uint32_t *newrec = NULL, *to = NULL, *slot = NULL;
+	uint64_t mask = 15;
+	size_t nm = 0;
+	int err = 0;
+
+	for (uint64_t j = base; j < x->local.n_inodes; j++)
+		nm += x->inodes[j].type == XAL_TYPE_REG;
+	if (!nm)
+		return 0;
+	while (mask + 1 < nm * 2)
+		mask = mask * 2 + 1;
+	newrec = malloc(nm * sizeof(*newrec));
+	to = malloc(nm * sizeof(*to));
+	slot = malloc((mask + 1) * sizeof(*slot));
+	if (!newrec || !to || !slot) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memset(slot, 0xff, (mask + 1) * sizeof(*slot));
+	nm = 0;
+	for (uint64_t j = base; j < x->local.n_inodes; j++) {
+		if (x->inodes[j].type != XAL_TYPE_REG)
+			continue;
+		uint64_t h = xal_mix64(x->inodes[j].ino) & mask;
+
+		while (slot[h] != UINT32_MAX)
+			h = (h + 1) & mask;
+		slot[h] = (uint32_t)nm;
+		newrec[nm] = (uint32_t)j;
+		to[nm++] = UINT32_MAX;
+	}
+	for (uint32_t i = 0; i < base; i++) {
+		if (x->inodes[i].type != XAL_TYPE_REG)
+			continue;
+		for (uint64_t h = xal_mix64(x->inodes[i].ino) & mask; slot[h] != UINT32_MAX; h = (h + 1) & mask)
+			if (x->inodes[newrec[slot[h]]].ino == x->inodes[i].ino)
+				to[slot[h]] = i;
+	}
+	for (size_t k = 0; k < nm && !err; k++) {
+		struct xal_ino_rec *old, *fresh = &x->inodes[newrec[k]];
+
+		if (to[k] == UINT32_MAX)
+			continue;
+		old = &x->inodes[to[k]];
+		old->size = fresh->size;
+		old->first = fresh->first;
+		old->count = fresh->count;
+		old->nlink = fresh->nlink;
+		/* the new record is unreachable from here on: it must never match again */
+		fresh->type = XAL_TYPE_UNKNOWN;
+		fresh->ino = 0;
+		fresh->count = 0;
+		err = links_set(l, to[k], old->nlink);
+		for (uint64_t e = dents_from; e < x->local.n_dents; e++)
+			if (x->dents[e].inode == newrec[k])
+				x->dents[e].inode = to[k];
+		for (size_t e = 0; e < n; e++)
+			if (ents[e].idx == newrec[k])
+				ents[e].idx = to[k];
+	}
+out:
+	free(newrec);
+	free(to);
+	free(slot);
+	return err;
+}
+
+int xal_update_dir(struct xal *x, const char *rel, dev_t dev, struct xal_links *links, unsigned *added)
+{
 	uint8_t *kept = NULL;
 	struct xal_inode din;
 	struct xal_build b;
@@ -372,8 +532,7 @@ int xal_update_dir(struct xal *x, const char *rel, dev_t dev, unsigned *added)
 	}
 	b.block_size = x->local.block_size;
 	kept = calloc(x->inodes[din.idx].count + 1, 1);
-	links = calloc(x->inodes[din.idx].count + 1, sizeof(*links));
-	if (!kept || !links) {
+	if (!kept) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -430,7 +589,8 @@ int xal_update_dir(struct xal *x, const char *rel, dev_t dev, unsigned *added)
 			kept[old - &x->dents[d->first]] = 1;
 			e->idx = old->inode;
 			e->name_off = old->name;
-			x->inodes[old->inode].nlink = (uint32_t)cst.st_nlink;
+			if (S_ISREG(cst.st_mode) && (err = links_set(links, old->inode, (uint32_t)cst.st_nlink)))
+				goto out;
 			if (S_ISREG(cst.st_mode) && x->inodes[old->inode].size != (uint64_t)cst.st_size) {
 				int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
@@ -454,31 +614,28 @@ int xal_update_dir(struct xal *x, const char *rel, dev_t dev, unsigned *added)
 			goto out;
 		e->from_build = 1;
 		(*added)++;
-		if (S_ISREG(cst.st_mode) && cst.st_nlink > 1) {
-			/* a new name of a file that may have others: their count changes too */
-			struct link_count *np = realloc(links, (nlinks + 1 + x->inodes[din.idx].count + 1) * sizeof(*np));
-
-			if (!np) {
-				err = -ENOMEM;
-				goto out;
-			}
-			links = np;
-			links[nlinks++] = (struct link_count){ (uint64_t)cst.st_ino, (uint32_t)cst.st_nlink };
-		}
 	}
 	if (errno) {
 		err = -errno;
 		goto out;
 	}
-	if ((err = splice_build(x, &b, &base)))
-		goto out;
+	{
+		uint64_t dents_from = x->local.n_dents;
+
+		if ((err = splice_build(x, &b, &base)))
+			goto out;
+		for (size_t i = 0; i < n; i++)
+			if (ents[i].from_build)
+				ents[i].idx += base;
+		/* hard links to files the index has: one record per file */
+		if ((err = links_merge(x, base, dents_from, ents, n, links)))
+			goto out;
+	}
 	/* names of new entries, then the new run in name order */
 	for (size_t i = 0; i < n; i++) {
 		struct new_dent *e = &ents[i];
 		uint64_t at = x->local.n_names;
 
-		if (e->from_build)
-			e->idx += base;
 		if (e->name_off != UINT32_MAX)
 			continue;
 		if ((err = reserve((void **)&x->names, &x->cap_names, at + e->len + 2, 1)))
@@ -501,14 +658,12 @@ int xal_update_dir(struct xal *x, const char *rel, dev_t dev, unsigned *added)
 			x->dents[at + i].inode = ents[i].idx;
 		}
 		d = &x->inodes[din.idx];
-		/* names removed from this directory: a file's other names lose one link */
-		for (uint32_t i = 0; i < d->count; i++) {
-			const struct xal_ino_rec *c = &x->inodes[x->dents[d->first + i].inode];
-
-			if (!kept[i] && c->type == XAL_TYPE_REG && c->nlink > 1)
-				links[nlinks++] = (struct link_count){ c->ino, c->nlink - 1 };
-		}
-		set_link_counts(x, links, nlinks);
+		/* names removed from this directory (with everything below them) */
+		for (uint32_t i = 0; !err && i < d->count; i++)
+			if (!kept[i])
+				err = links_removed(x, links, x->dents[d->first + i].inode);
+		if (err)
+			goto out;
 		/* the path hash: paths below removed names go, paths below new ones come */
 		if (!x->hash_stale && (x->local.n_dents + n + 1) * 2 > x->n_hash)
 			x->hash_stale = 1;  /* past half full: the rebuild sizes a new table */
@@ -549,7 +704,6 @@ out:
 		free(ents[i].name);
 	free(ents);
 	free(kept);
-	free(links);
 	xal_build_free(&b);
 	return err;
 }

@@ -44,6 +44,7 @@ struct xal_watch {
 	struct path_list dirty_files;  /* contents written */
 	struct path_list gone;         /* watched directories removed (IN_IGNORED) in this burst */
 	struct path_list fresh;        /* directories whose watch was just added */
+	struct xal_links links; /* link counts to settle after the directory updates */
 	int full;               /* only a full re-index brings the index up to date */
 	int dirs_changed;       /* a directory was created or moved: watches to add or re-path */
 };
@@ -228,6 +229,7 @@ static void clear_dirty(struct xal_watch *w)
 	list_clear(&w->dirty_files);
 	list_clear(&w->gone);
 	list_clear(&w->fresh);
+	w->links.ndec = w->links.nset = 0;
 	w->full = 0;
 	w->dirs_changed = 0;
 }
@@ -293,6 +295,7 @@ void xal_watch_stop(struct xal *x)
 	free(w->gone.v);
 	free(w->fresh.v);
 	free(w->path_by_wd);
+	xal_links_free(&w->links);
 	close(w->fd);
 	free(w);
 	x->watch = NULL;
@@ -392,7 +395,7 @@ static int update(struct xal *x, struct xal_watch *w, int *updated)
 
 		if (under_gone(w, w->dirty_dirs.v[i]))
 			continue;  /* removed: its parent's re-read drops it */
-		err = xal_update_dir(x, w->dirty_dirs.v[i], w->dev, &added);
+		err = xal_update_dir(x, w->dirty_dirs.v[i], w->dev, &w->links, &added);
 		if (err == -ENOENT || err == -ESTALE) {
 			/* Removed after this burst was read? Its IN_IGNORED is queued by now. */
 			int e = drain(w);
@@ -412,6 +415,8 @@ static int update(struct xal *x, struct xal_watch *w, int *updated)
 			*updated += 1 + (int)added;
 		}
 	}
+	if (!w->full && !err)
+		xal_links_apply(x, &w->links);
 	for (size_t i = 0; !w->full && !err && i < w->dirty_files.n; i++) {
 		if (under_gone(w, w->dirty_files.v[i]))
 			continue;
@@ -443,12 +448,13 @@ static int update(struct xal *x, struct xal_watch *w, int *updated)
 	for (size_t i = 0; i < w->fresh.n; i++) {
 		unsigned added;
 
-		err = xal_update_dir(x, w->fresh.v[i], w->dev, &added);
+		err = xal_update_dir(x, w->fresh.v[i], w->dev, &w->links, &added);
 		if (err == -ENOENT || err == -ESTALE)
 			err = 0;  /* changed again: its events are queued */
 		if (err)
 			return err;
 	}
+	xal_links_apply(x, &w->links);
 	return x->hash_stale ? xal_update_hash(x) : 0;
 }
 

@@ -12,6 +12,7 @@ usage: xal_watch.py XAL_TOOL      (root; exits 77 without root, mkfs.xfs or loop
 """
 import json
 import os
+import random
 import select
 import shutil
 import subprocess
@@ -66,6 +67,79 @@ def same_tree(shm, mnt, errors, step):
 
 def kind(line):
     return line.split("(")[-1].rstrip(")\n") if "(" in line else "?"
+
+
+def settle(p, quiet=0.4, timeout=20.0):
+    """Waits for the watcher's "updated" lines of one change until `quiet` s pass without one; returns
+    their kinds (a change can come as more than one burst)."""
+    kinds, end = [], time.monotonic() + timeout
+    while time.monotonic() < end:
+        r, _, _ = select.select([p.stdout], [], [], quiet if kinds else end - time.monotonic())
+        if not r:
+            break
+        line = p.stdout.readline().decode()
+        if not line:
+            break
+        if line.startswith("updated"):
+            kinds.append(kind(line))
+    if not kinds:
+        raise TimeoutError("no 'updated' from the watcher")
+    return kinds
+
+
+def random_ops(mnt, rng, count):
+    """Yields (description, action) for random changes in mnt/r: files created, appended, truncated,
+    removed, renamed (also across directories), hard links, symlinks, directories made, renamed and
+    removed with their contents."""
+    root = f"{mnt}/r"
+
+    def files():
+        return sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs
+                      if not os.path.islink(os.path.join(d, f)))
+
+    def dirs():
+        return sorted(d for d, _, _ in os.walk(root))
+
+    for i in range(count):
+        fl, dl = files(), dirs()
+        op = rng.choice(["create", "create", "append", "truncate", "unlink", "rename", "link", "symlink",
+                         "mkdir", "rename-dir", "rmtree"])
+        if op in ("append", "truncate", "unlink", "rename", "link") and not fl:
+            op = "create"
+        if op in ("rename-dir", "rmtree") and len(dl) < 2:
+            op = "mkdir"
+        if op == "create":
+            path = f"{rng.choice(dl)}/f{i}"
+            yield f"create {path}", lambda p=path: open(p, "wb").write(os.urandom(rng.randint(1, 40000)))
+        elif op == "append":
+            path = rng.choice(fl)
+            yield f"append {path}", lambda p=path: open(p, "ab").write(b"a" * rng.randint(1, 30000))
+        elif op == "truncate":
+            path = rng.choice(fl)
+            yield f"truncate {path}", lambda p=path: os.truncate(p, rng.randint(0, 20000))
+        elif op == "unlink":
+            path = rng.choice(fl)
+            yield f"unlink {path}", lambda p=path: os.unlink(p)
+        elif op == "rename":
+            a, b = rng.choice(fl), f"{rng.choice(dl)}/m{i}"
+            yield f"rename {a} {b}", lambda a=a, b=b: os.rename(a, b)
+        elif op == "link":
+            a, b = rng.choice(fl), f"{rng.choice(dl)}/l{i}"
+            yield f"link {a} {b}", lambda a=a, b=b: os.link(a, b)
+        elif op == "symlink":
+            path = f"{rng.choice(dl)}/s{i}"
+            yield f"symlink {path}", lambda p=path: os.symlink(f"target{i}", p)
+        elif op == "mkdir":
+            path = f"{rng.choice(dl)}/d{i}"
+            yield f"mkdir {path}", lambda p=path: os.mkdir(p)
+        elif op == "rename-dir":
+            a = rng.choice(dl[1:])
+            targets = [d for d in dl if not (d + "/").startswith(a + "/")]
+            b = f"{rng.choice(targets)}/n{i}"
+            yield f"rename-dir {a} {b}", lambda a=a, b=b: os.rename(a, b)
+        else:
+            path = rng.choice(dl[1:])
+            yield f"rmtree {path}", lambda p=path: shutil.rmtree(p)
 
 
 def cpu_ticks(pid):
@@ -165,6 +239,36 @@ def main():
                 if k != "incremental":
                     errors.append(f"{step}: update was {k}, not incremental")
                 same_tree(shm, mnt, errors, step)
+            # 5. random changes, one at a time: after each the shared index equals a fresh one
+            seed = int(os.environ.get("XAL_WATCH_SEED", str(os.getpid())))
+            print(f"random changes: XAL_WATCH_SEED={seed}")
+            os.makedirs(f"{mnt}/r/a/b")
+            os.sync()
+            settle(p)
+            rng = random.Random(seed)
+            counts = {}
+            ops = random_ops(mnt, rng, int(os.environ.get("XAL_WATCH_OPS", "30")))
+            done = False
+            while not done:
+                # mostly one change per burst; sometimes up to three back to back in one burst
+                what = []
+                for _ in range(rng.randint(2, 3) if rng.random() < 0.3 else 1):
+                    op = next(ops, None)
+                    if op is None:
+                        done = True
+                        break
+                    what.append(op[0])
+                    op[1]()
+                if not what:
+                    break
+                os.sync()
+                for k in settle(p):
+                    counts[k] = counts.get(k, 0) + 1
+                n = len(errors)
+                same_tree(shm, mnt, errors, "random: " + "; ".join(what))
+                if len(errors) > n:
+                    break
+            print(f"random changes applied by {counts} updates")
             p.terminate()
             p.wait(10)
             p = None
