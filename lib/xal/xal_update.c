@@ -356,15 +356,22 @@ static int links_set(struct xal_links *l, uint32_t idx, uint32_t nlink)
 	return links_push((void **)&l->set, &l->nset, &l->capset, &e, sizeof(e));
 }
 
+static int link_set_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct xal_link_set *)a)->idx, y = ((const struct xal_link_set *)b)->idx;
+
+	return (x > y) - (x < y);
+}
+
 void xal_links_apply(struct xal *x, struct xal_links *l)
 {
+	/* sorted, so that each decrement looks its record up in log time */
+	qsort(l->set, l->nset, sizeof(*l->set), link_set_cmp);
 	for (size_t i = 0; i < l->ndec; i++) {
 		struct xal_ino_rec *r = &x->inodes[l->dec[i]];
-		size_t k;
+		struct xal_link_set key = { l->dec[i], 0 };
 
-		for (k = 0; k < l->nset && l->set[k].idx != l->dec[i]; k++)
-			;
-		if (k == l->nset && r->nlink > 1)
+		if (!bsearch(&key, l->set, l->nset, sizeof(*l->set), link_set_cmp) && r->nlink > 1)
 			r->nlink--;
 	}
 	for (size_t k = 0; k < l->nset; k++)
