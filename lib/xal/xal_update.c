@@ -28,6 +28,23 @@ static int reserve(void **p, uint64_t *cap, uint64_t need, size_t elem)
 	return need > UINT32_MAX ? -EOVERFLOW : xal_grow(p, cap, need, elem, 1);
 }
 
+/* Appends one element to a growing array (walk stacks, link lists). */
+static int vec_push(void **v, size_t *n, size_t *cap, const void *e, size_t elem)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		void *np = realloc(*v, nc * elem);
+
+		if (!np)
+			return -ENOMEM;
+		*v = np;
+		*cap = nc;
+	}
+	memcpy((char *)*v + *n * elem, e, elem);
+	(*n)++;
+	return 0;
+}
+
 /* Appends the pools of builder b to x: b's inode i becomes x's inode *base + i. */
 static int splice_build(struct xal *x, struct xal_build *b, uint32_t *base)
 {
@@ -128,7 +145,7 @@ static int hash_add(struct xal *x, uint64_t h, uint32_t inode)
  * it; the walk is bounded by the pool size, as a tree cannot hold more. */
 static int hash_subtree(struct xal *x, uint32_t inode, uint64_t h, int add, int64_t *paths)
 {
-	struct { uint32_t dir; uint64_t h; } *st = NULL;
+	struct frame { uint32_t dir; uint64_t h; } *st = NULL, f = { inode, h };
 	size_t n = 0, cap = 0;
 	uint64_t visited = 0;
 	int err = add ? hash_add(x, h, inode) : hash_del(x, h);
@@ -136,11 +153,8 @@ static int hash_subtree(struct xal *x, uint32_t inode, uint64_t h, int add, int6
 	*paths += add ? 1 : -1;
 	if (err || x->inodes[inode].type != XAL_TYPE_DIR)
 		return err;
-	cap = 16;
-	if (!(st = malloc(cap * sizeof(*st))))
-		return -ENOMEM;
-	st[n].dir = inode;
-	st[n++].h = h;
+	if ((err = vec_push((void **)&st, &n, &cap, &f, sizeof(f))))
+		return err;
 	while (n && !err) {
 		uint32_t dir = st[--n].dir;
 		uint64_t dh = st[n].h;
@@ -157,18 +171,8 @@ static int hash_subtree(struct xal *x, uint32_t inode, uint64_t h, int add, int6
 			err = add ? hash_add(x, ch, e->inode) : hash_del(x, ch);
 			*paths += add ? 1 : -1;
 			if (!err && x->inodes[e->inode].type == XAL_TYPE_DIR) {
-				if (n == cap) {
-					void *ns = realloc(st, cap * 2 * sizeof(*st));
-
-					if (!ns) {
-						err = -ENOMEM;
-						break;
-					}
-					st = ns;
-					cap *= 2;
-				}
-				st[n].dir = e->inode;
-				st[n++].h = ch;
+				f = (struct frame){ e->inode, ch };
+				err = vec_push((void **)&st, &n, &cap, &f, sizeof(f));
 			}
 		}
 	}
@@ -328,32 +332,16 @@ static const struct xal_dent *old_dent(const struct xal *x, const struct xal_ino
  * arithmetic, whichever directory the burst re-read first: a file moved between
  * directories loses a name in one and gains it in the other. */
 
-static int links_push(void **v, size_t *n, size_t *cap, const void *e, size_t elem)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		void *np = realloc(*v, nc * elem);
-
-		if (!np)
-			return -ENOMEM;
-		*v = np;
-		*cap = nc;
-	}
-	memcpy((char *)*v + *n * elem, e, elem);
-	(*n)++;
-	return 0;
-}
-
 static int links_dec(struct xal_links *l, uint32_t idx)
 {
-	return links_push((void **)&l->dec, &l->ndec, &l->capdec, &idx, sizeof(idx));
+	return vec_push((void **)&l->dec, &l->ndec, &l->capdec, &idx, sizeof(idx));
 }
 
 static int links_set(struct xal_links *l, uint32_t idx, uint32_t nlink)
 {
 	struct xal_link_set e = { idx, nlink };
 
-	return links_push((void **)&l->set, &l->nset, &l->capset, &e, sizeof(e));
+	return vec_push((void **)&l->set, &l->nset, &l->capset, &e, sizeof(e));
 }
 
 static int link_set_cmp(const void *a, const void *b)
@@ -390,18 +378,17 @@ void xal_links_free(struct xal_links *l)
  * with other names does (bounded by the pool, as a tree cannot hold more). */
 static int links_removed(struct xal *x, struct xal_links *l, uint32_t idx)
 {
-	uint32_t *st;
-	size_t n = 0, cap = 16;
+	uint32_t *st = NULL;
+	size_t n = 0, cap = 0;
 	uint64_t visited = 0;
-	int err = 0;
+	int err;
 
 	if (x->inodes[idx].type == XAL_TYPE_REG)
 		return x->inodes[idx].nlink > 1 ? links_dec(l, idx) : 0;
 	if (x->inodes[idx].type != XAL_TYPE_DIR)
 		return 0;
-	if (!(st = malloc(cap * sizeof(*st))))
-		return -ENOMEM;
-	st[n++] = idx;
+	if ((err = vec_push((void **)&st, &n, &cap, &idx, sizeof(idx))))
+		return err;
 	while (n && !err) {
 		const struct xal_ino_rec *d = &x->inodes[st[--n]];
 
@@ -410,21 +397,10 @@ static int links_removed(struct xal *x, struct xal_links *l, uint32_t idx)
 		for (uint32_t i = 0; !err && i < d->count; i++) {
 			uint32_t c = x->dents[d->first + i].inode;
 
-			if (x->inodes[c].type == XAL_TYPE_REG && x->inodes[c].nlink > 1) {
+			if (x->inodes[c].type == XAL_TYPE_REG && x->inodes[c].nlink > 1)
 				err = links_dec(l, c);
-			} else if (x->inodes[c].type == XAL_TYPE_DIR) {
-				if (n == cap) {
-					uint32_t *ns = realloc(st, cap * 2 * sizeof(*ns));
-
-					if (!ns) {
-						err = -ENOMEM;
-						break;
-					}
-					st = ns;
-					cap *= 2;
-				}
-				st[n++] = c;
-			}
+			else if (x->inodes[c].type == XAL_TYPE_DIR)
+				err = vec_push((void **)&st, &n, &cap, &c, sizeof(c));
 		}
 	}
 	free(st);
