@@ -668,6 +668,7 @@ int xal_reindex(struct xal *x, char *errbuf, size_t errlen)
 	x->n_hash = nx.n_hash;
 	x->owns_pools = 1;
 	x->garbage_dents = x->garbage_exts = 0;
+	x->hash_stale = 0;
 	return 0;
 }
 
