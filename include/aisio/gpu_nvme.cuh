@@ -242,6 +242,46 @@ __device__ __forceinline__ void gpu_nvme_cid_free(struct gpu_nvme_queue *q, uint
 	atomicAnd(&q->cid_map[cid >> 5], ~(1u << (cid & 31)));
 }
 
+/*
+ * Ids for the lanes of a warp that are here together for the same queue (mask): the lowest lane
+ * takes as many free bits of one bitmap word as there are lanes, with one atomicOr, and hands them
+ * out by rank. A lane left without one (the word was short) takes its id alone. Returns whether
+ * this lane got one.
+ */
+__device__ __forceinline__ bool gpu_nvme_cid_take_group(struct gpu_nvme_queue *q, uint32_t mask, uint16_t *cid)
+{
+	const uint32_t lane = threadIdx.x & 31, leader = __ffs(mask) - 1, n = __popc(mask);
+	const uint32_t word = ((blockIdx.x * blockDim.x + threadIdx.x) >> 5) & ((q->ncid >> 5) - 1);
+	uint32_t take = 0;
+	if (lane == leader) {
+		uint32_t fr = ~gpu_ld32(&q->cid_map[word]), want = 0;
+		for (uint32_t k = 0; k < n && fr; k++) {
+			want |= fr & (0u - fr); /* lowest free bit */
+			fr &= fr - 1;
+		}
+		if (want)
+			take = want & ~atomicOr(&q->cid_map[word], want);
+	}
+	take = __shfl_sync(mask, take, leader);
+	const uint32_t rank = __popc(mask & gpu_lanemask_lt());
+	if (rank >= (uint32_t)__popc(take))
+		return false;
+	*cid = (uint16_t)(word * 32 + __fns(take, 0, rank + 1));
+	return true;
+}
+
+/* Gives back the ids of the lanes here together (any queues, any words): one atomicAnd per
+ * (queue, word) group instead of one per lane. */
+__device__ __forceinline__ void gpu_nvme_cid_free_group(struct gpu_nvme_queue *q, uint16_t cid)
+{
+	const uint32_t lane = threadIdx.x & 31;
+	uint32_t *w = &q->cid_map[cid >> 5];
+	const uint32_t mask = __match_any_sync(__activemask(), (unsigned long long)(uintptr_t)w);
+	const uint32_t bits = __reduce_or_sync(mask, 1u << (cid & 31));
+	if (lane == (uint32_t)(__ffs(mask) - 1))
+		atomicAnd(w, ~bits);
+}
+
 /* Wait until ticket t may use its slot: the ring holds at most depth - 1 unconsumed entries. */
 __device__ __forceinline__ int gpu_nvme_slot_wait(struct gpu_nvme_queue *q, uint32_t t, struct gpu_nvme_wait *w)
 {
@@ -385,7 +425,11 @@ static __device__ __noinline__ int gpu_nvme_submit_ex(const struct gpu_nvme_ns *
 	if (gpu_ld32((const uint32_t *)&q->failed))
 		return h->err = -ENXIO;
 	uint16_t cid;
-	int rc = gpu_nvme_cid_alloc(q, blockIdx.x * blockDim.x + threadIdx.x, &cid, &h->w, block);
+	int rc = 0;
+	/* lanes here together for this queue take their ids with one atomic; the rest alone */
+	const uint32_t group = __match_any_sync(__activemask(), (unsigned long long)(uintptr_t)q);
+	if (__popc(group) < 2 || !gpu_nvme_cid_take_group(q, group, &cid))
+		rc = gpu_nvme_cid_alloc(q, blockIdx.x * blockDim.x + threadIdx.x, &cid, &h->w, block);
 	if (rc)
 		return h->err = rc;
 	struct nvme_sqe cmd;
@@ -469,7 +513,7 @@ static __device__ __noinline__ int gpu_nvme_poll(struct gpu_nvme_handle *h, uint
 	}
 	__threadfence(); /* acquire: status was written before the state */
 	h->status = gpu_ld16(&r->status);
-	gpu_nvme_cid_free(q, h->cid);
+	gpu_nvme_cid_free_group(q, h->cid);
 	if (status)
 		*status = h->status;
 	return h->err = h->status ? -EIO : 0;
