@@ -48,6 +48,19 @@ static int grow(void **p, uint64_t *cap, uint64_t need, size_t elem)
 	return xal_grow(p, cap, need, elem, 0);
 }
 
+int xal_push(void **v, size_t *n, size_t *cap, const void *e, size_t elem)
+{
+	uint64_t c = *cap;
+	int err = xal_grow(v, &c, *n + 1, elem, 0);
+
+	if (err)
+		return err;
+	*cap = (size_t)c;
+	memcpy((char *)*v + *n * elem, e, elem);
+	(*n)++;
+	return 0;
+}
+
 
 static int map_resize(struct xal_build *b, uint64_t slots)
 {
@@ -295,15 +308,18 @@ int xal_build_dent(struct xal_build *b, const char *name, size_t len, uint64_t c
 	return 0;
 }
 
-static int name_cmp(const char *names, uint32_t a, const char *s, size_t slen)
+int xal_name_order(const char *a, size_t alen, const char *b, size_t blen)
 {
-	size_t alen = (unsigned char)names[a];
-	size_t n = alen < slen ? alen : slen;
-	int c = memcmp(names + a + 1, s, n);
+	int c = memcmp(a, b, alen < blen ? alen : blen);
 
 	if (c)
 		return c;
-	return alen < slen ? -1 : alen > slen;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static int name_cmp(const char *names, uint32_t a, const char *s, size_t slen)
+{
+	return xal_name_order(names + a + 1, (unsigned char)names[a], s, slen);
 }
 
 static void dent_swap(struct xal_dent *d, uint64_t *ino, uint64_t a, uint64_t b)
@@ -765,7 +781,7 @@ static int dent_at(const struct xal *x, const struct xal_ino_rec *d, uint32_t i,
 	return 0;
 }
 
-static int dir_search(const struct xal *x, uint32_t dir, const char *name, size_t len, uint32_t *child)
+int xal_dir_find(const struct xal *x, uint32_t dir, const char *name, size_t len, const struct xal_dent **entry)
 {
 	const struct xal_ino_rec *d;
 	uint32_t lo = 0, hi;
@@ -785,7 +801,7 @@ static int dir_search(const struct xal *x, uint32_t dir, const char *name, size_
 			return err;
 		c = name_cmp(x->names, e->name, name, len);
 		if (c == 0) {
-			*child = e->inode;
+			*entry = e;
 			return 0;
 		}
 		if (c < 0)
@@ -794,6 +810,16 @@ static int dir_search(const struct xal *x, uint32_t dir, const char *name, size_
 			hi = mid;
 	}
 	return -ENOENT;
+}
+
+static int dir_search(const struct xal *x, uint32_t dir, const char *name, size_t len, uint32_t *child)
+{
+	const struct xal_dent *e;
+	int err = xal_dir_find(x, dir, name, len, &e);
+
+	if (!err)
+		*child = e->inode;
+	return err;
 }
 
 int xal_dir_lookup(const struct xal *x, const struct xal_inode *dir, const char *name, size_t len,
@@ -810,7 +836,7 @@ int xal_dir_lookup(const struct xal *x, const struct xal_inode *dir, const char 
 }
 
 /* Skip slashes at *p and return the length of the path component there (0 at the end). */
-static size_t path_next(const char **p)
+size_t xal_path_next(const char **p)
 {
 	while (**p == '/')
 		(*p)++;
@@ -828,7 +854,7 @@ int xal_lookup(const struct xal *x, const char *path, struct xal_inode *out)
 	cur = x->hdr->root;
 	p = path;
 	size_t len;
-	while ((len = path_next(&p))) {
+	while ((len = xal_path_next(&p))) {
 		int err;
 
 		if (len == 1 && p[0] == '.') {
@@ -853,7 +879,7 @@ uint64_t xal_path_hash(const char *path)
 	const char *p = path;
 
 	size_t len;
-	while (p && (len = path_next(&p))) {
+	while (p && (len = xal_path_next(&p))) {
 		if (!(len == 1 && p[0] == '.')) {
 			h = xal_hash_child(h, root, p, len);
 			root = 0;

@@ -151,6 +151,14 @@ int xal_build_finish(struct xal_build *b, struct xal *x);
 
 /* Capacity for need elements of *p, doubling; zero: the new part is zeroed. */
 int xal_grow(void **p, uint64_t *cap, uint64_t need, size_t elem, int zero);
+/* The order of names in a directory's run: bytes, then the shorter name first. */
+int xal_name_order(const char *a, size_t alen, const char *b, size_t blen);
+/* Binary search of one name in directory dir: its entry, -ENOENT, or -EUCLEAN/-ENOTDIR. */
+int xal_dir_find(const struct xal *x, uint32_t dir, const char *name, size_t len, const struct xal_dent **entry);
+/* Skips the slashes at *p and returns the length of the path component that starts there (0 at the end). */
+size_t xal_path_next(const char **p);
+/* Appends the element e to the array *v of *n elements (capacity *cap), growing it. */
+int xal_push(void **v, size_t *n, size_t *cap, const void *e, size_t elem);
 int xal_err(char *buf, size_t len, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static inline enum xal_type xal_type_from_mode(uint32_t mode)

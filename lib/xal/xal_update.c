@@ -9,7 +9,7 @@
  * backend into a builder whose pools are then appended ("spliced"), offsets
  * shifted. What the replaced runs and removed objects held becomes garbage,
  * counted in x->garbage_*; the watcher re-indexes (compacts) once garbage passes
- * the live size. The path hash is rebuilt from the pools after each update.
+ * the live size. The path hash is updated in place (rebuilt only when it cannot be).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,23 +26,6 @@
 static int reserve(void **p, uint64_t *cap, uint64_t need, size_t elem)
 {
 	return need > UINT32_MAX ? -EOVERFLOW : xal_grow(p, cap, need, elem, 1);
-}
-
-/* Appends one element to a growing array (walk stacks, link lists). */
-static int vec_push(void **v, size_t *n, size_t *cap, const void *e, size_t elem)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		void *np = realloc(*v, nc * elem);
-
-		if (!np)
-			return -ENOMEM;
-		*v = np;
-		*cap = nc;
-	}
-	memcpy((char *)*v + *n * elem, e, elem);
-	(*n)++;
-	return 0;
 }
 
 /* Appends the pools of builder b to x: b's inode i becomes x's inode *base + i. */
@@ -153,7 +136,7 @@ static int hash_subtree(struct xal *x, uint32_t inode, uint64_t h, int add, int6
 	*paths += add ? 1 : -1;
 	if (err || x->inodes[inode].type != XAL_TYPE_DIR)
 		return err;
-	if ((err = vec_push((void **)&st, &n, &cap, &f, sizeof(f))))
+	if ((err = xal_push((void **)&st, &n, &cap, &f, sizeof(f))))
 		return err;
 	while (n && !err) {
 		uint32_t dir = st[--n].dir;
@@ -172,7 +155,7 @@ static int hash_subtree(struct xal *x, uint32_t inode, uint64_t h, int add, int6
 			*paths += add ? 1 : -1;
 			if (!err && x->inodes[e->inode].type == XAL_TYPE_DIR) {
 				f = (struct frame){ e->inode, ch };
-				err = vec_push((void **)&st, &n, &cap, &f, sizeof(f));
+				err = xal_push((void **)&st, &n, &cap, &f, sizeof(f));
 			}
 		}
 	}
@@ -185,23 +168,22 @@ static int hash_subtree(struct xal *x, uint32_t inode, uint64_t h, int add, int6
 static int open_rel(const struct xal *x, const char *rel)
 {
 	int fd = open(x->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t len;
 
-	while (fd >= 0 && *rel) {
-		const char *end = strchr(rel, '/');
-		size_t len = end ? (size_t)(end - rel) : strlen(rel);
+	while (fd >= 0 && (len = xal_path_next(&rel))) {
 		char name[256];
 		int nfd;
 
-		if (len == 0 || len >= sizeof(name)) {
+		if (len >= sizeof(name)) {
 			close(fd);
-			return len ? -ENAMETOOLONG : -EINVAL;
+			return -ENAMETOOLONG;
 		}
 		memcpy(name, rel, len);
 		name[len] = 0;
 		nfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		close(fd);
 		fd = nfd;
-		rel += len + (end ? 1 : 0);
+		rel += len;
 	}
 	return fd < 0 ? -errno : fd;
 }
@@ -292,37 +274,8 @@ struct new_dent {
 static int new_dent_cmp(const void *pa, const void *pb)
 {
 	const struct new_dent *a = pa, *b = pb;
-	size_t n = a->len < b->len ? a->len : b->len;
-	int c = memcmp(a->name, b->name, n);
 
-	/* the order of name_cmp in xal.c: bytes, then the shorter name first */
-	return c ? c : (a->len > b->len) - (a->len < b->len);
-}
-
-/* The old entry of directory d named name, or NULL. */
-static const struct xal_dent *old_dent(const struct xal *x, const struct xal_ino_rec *d, const char *name,
-				       size_t len)
-{
-	uint64_t lo = 0, hi = d->count;
-
-	while (lo < hi) {
-		uint64_t mid = (lo + hi) / 2;
-		const struct xal_dent *e = &x->dents[d->first + mid];
-		const char *en = x->names + e->name + 1;
-		size_t elen = (unsigned char)x->names[e->name];
-		size_t n = elen < len ? elen : len;
-		int c = memcmp(en, name, n);
-
-		if (!c)
-			c = (elen > len) - (elen < len);
-		if (!c)
-			return e;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return xal_name_order(a->name, a->len, b->name, b->len);
 }
 
 /* ---- link counts ----
@@ -334,14 +287,14 @@ static const struct xal_dent *old_dent(const struct xal *x, const struct xal_ino
 
 static int links_dec(struct xal_links *l, uint32_t idx)
 {
-	return vec_push((void **)&l->dec, &l->ndec, &l->capdec, &idx, sizeof(idx));
+	return xal_push((void **)&l->dec, &l->ndec, &l->capdec, &idx, sizeof(idx));
 }
 
 static int links_set(struct xal_links *l, uint32_t idx, uint32_t nlink)
 {
 	struct xal_link_set e = { idx, nlink };
 
-	return vec_push((void **)&l->set, &l->nset, &l->capset, &e, sizeof(e));
+	return xal_push((void **)&l->set, &l->nset, &l->capset, &e, sizeof(e));
 }
 
 static int link_set_cmp(const void *a, const void *b)
@@ -387,7 +340,7 @@ static int links_removed(struct xal *x, struct xal_links *l, uint32_t idx)
 		return x->inodes[idx].nlink > 1 ? links_dec(l, idx) : 0;
 	if (x->inodes[idx].type != XAL_TYPE_DIR)
 		return 0;
-	if ((err = vec_push((void **)&st, &n, &cap, &idx, sizeof(idx))))
+	if ((err = xal_push((void **)&st, &n, &cap, &idx, sizeof(idx))))
 		return err;
 	while (n && !err) {
 		const struct xal_ino_rec *d = &x->inodes[st[--n]];
@@ -400,7 +353,7 @@ static int links_removed(struct xal *x, struct xal_links *l, uint32_t idx)
 			if (x->inodes[c].type == XAL_TYPE_REG && x->inodes[c].nlink > 1)
 				err = links_dec(l, c);
 			else if (x->inodes[c].type == XAL_TYPE_DIR)
-				err = vec_push((void **)&st, &n, &cap, &c, sizeof(c));
+				err = xal_push((void **)&st, &n, &cap, &c, sizeof(c));
 		}
 	}
 	free(st);
@@ -545,27 +498,18 @@ int xal_update_dir(struct xal *x, const char *rel, dev_t dev, struct xal_links *
 			err = -errno;
 			goto out;
 		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			struct new_dent *np = realloc(ents, nc * sizeof(*np));
+		{
+			struct new_dent ne = { .name = strdup(de->d_name), .len = len, .name_off = UINT32_MAX };
 
-			if (!np) {
-				err = -ENOMEM;
+			err = ne.name ? xal_push((void **)&ents, &n, &cap, &ne, sizeof(ne)) : -ENOMEM;
+			if (err) {
+				free(ne.name);
 				goto out;
 			}
-			ents = np;
-			cap = nc;
 		}
-		e = &ents[n];
-		memset(e, 0, sizeof(*e));
-		e->len = len;
-		e->name_off = UINT32_MAX;
-		if (!(e->name = strdup(de->d_name))) {
-			err = -ENOMEM;
-			goto out;
-		}
-		n++;
-		old = old_dent(x, d, de->d_name, len);
+		e = &ents[n - 1];
+		if (xal_dir_find(x, din.idx, de->d_name, len, &old))
+			old = NULL;
 		if (old && old->inode < x->local.n_inodes && x->inodes[old->inode].ino == cst.st_ino &&
 		    x->inodes[old->inode].type == xal_type_from_mode(cst.st_mode)) {
 			/* the same object under the same name: keep it (and its subtree) */

@@ -39,7 +39,7 @@ struct xal_watch {
 	int fd;
 	dev_t dev;              /* the file system's device: mount points are not crossed */
 	char **path_by_wd;      /* relative path of each watched directory, by watch descriptor */
-	size_t cap_wd;
+	uint64_t cap_wd;
 	struct path_list dirty_dirs;   /* entries created, removed or renamed */
 	struct path_list dirty_files;  /* contents written */
 	struct path_list gone;         /* watched directories removed (IN_IGNORED) in this burst */
@@ -57,20 +57,13 @@ static const char *wd_path(const struct xal_watch *w, int wd)
 static int list_add(struct path_list *l, const char *dir, const char *name)
 {
 	char *p;
+	int err;
 
-	if (l->n == l->cap) {
-		size_t n = l->cap ? l->cap * 2 : 16;
-		char **np = realloc(l->v, n * sizeof(*np));
-
-		if (!np)
-			return -ENOMEM;
-		l->v = np;
-		l->cap = n;
-	}
 	if (name ? asprintf(&p, "%s%s%s", dir, dir[0] ? "/" : "", name) < 0 : !(p = strdup(dir)))
 		return -ENOMEM;
-	l->v[l->n++] = p;
-	return 0;
+	if ((err = xal_push((void **)&l->v, &l->n, &l->cap, &p, sizeof(p))))
+		free(p);
+	return err;
 }
 
 static void list_clear(struct path_list *l)
@@ -107,7 +100,7 @@ static void list_sort_unique(struct path_list *l)
 static int add_dir_watch(const struct xal *x, struct xal_watch *w, const char *path)
 {
 	char *full, *p;
-	int wd;
+	int wd, err;
 
 	if (asprintf(&full, "%s/%s", x->source, path) < 0)
 		return -ENOMEM;
@@ -115,19 +108,8 @@ static int add_dir_watch(const struct xal *x, struct xal_watch *w, const char *p
 	free(full);
 	if (wd < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	if ((size_t)wd >= w->cap_wd) {
-		size_t n = w->cap_wd ? w->cap_wd : 64;
-		char **np;
-
-		while (n <= (size_t)wd)
-			n *= 2;
-		np = realloc(w->path_by_wd, n * sizeof(*np));
-		if (!np)
-			return -ENOMEM;
-		memset(np + w->cap_wd, 0, (n - w->cap_wd) * sizeof(*np));
-		w->path_by_wd = np;
-		w->cap_wd = n;
-	}
+	if ((err = xal_grow((void **)&w->path_by_wd, &w->cap_wd, (uint64_t)wd + 1, sizeof(char *), 1)))
+		return err;
 	/* an existing watch (a moved directory) gets its new path */
 	if (w->path_by_wd[wd] && !strcmp(w->path_by_wd[wd], path))
 		return 0;
@@ -164,13 +146,15 @@ static int watch_subtree(struct xal *x, struct xal_watch *w, const char *rel)
 		return err == -ENOENT ? 0 : err;
 	if (in.type != XAL_TYPE_DIR)
 		return 0;
-	st = malloc(sizeof(*st));
-	if (!st || !(st[0].path = strdup(rel))) {
-		free(st);
-		return -ENOMEM;
+	{
+		struct dir_frame f = { in.idx, strdup(rel) };
+
+		err = f.path ? xal_push((void **)&st, &n, &cap, &f, sizeof(f)) : -ENOMEM;
+		if (err) {
+			free(f.path);
+			return err;
+		}
 	}
-	st[0].idx = in.idx;
-	n = cap = 1;
 	while (n && !err) {
 		struct dir_frame f = st[--n];
 		const struct xal_ino_rec *d = &x->inodes[f.idx];
@@ -186,22 +170,14 @@ static int watch_subtree(struct xal *x, struct xal_watch *w, const char *rel)
 
 			if (x->inodes[e->inode].type != XAL_TYPE_DIR)
 				continue;
-			if (n == cap) {
-				struct dir_frame *ns = realloc(st, cap * 2 * sizeof(*ns));
-
-				if (!ns) {
-					err = -ENOMEM;
-					break;
-				}
-				st = ns;
-				cap *= 2;
-			}
 			if (asprintf(&p, "%s%s%s", f.path, f.path[0] ? "/" : "", x->names + e->name + 1) < 0) {
 				err = -ENOMEM;
 				break;
 			}
-			st[n].idx = e->inode;
-			st[n++].path = p;
+			struct dir_frame c = { e->inode, p };
+
+			if ((err = xal_push((void **)&st, &n, &cap, &c, sizeof(c))))
+				free(p);
 		}
 		free(f.path);
 	}
