@@ -15,7 +15,6 @@ import datetime
 import json
 import os
 import platform
-import select
 import socket
 import subprocess
 import sys
@@ -23,30 +22,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "xal"))
 import index_1m  # noqa: E402
+from xalcorpus import settle  # noqa: E402
 
 AISIO = index_1m.AISIO
-
-
-def wait_updates(p, timeout=120.0, quiet=1.0):
-    """Every "updated" line of one change: a change can come as more than one burst (a close
-    after a slow fsync), so lines are read until `quiet` seconds pass without one. Returns the
-    time of the last line and the kinds seen."""
-    end, last, kinds = time.monotonic() + timeout, None, []
-    while time.monotonic() < end:
-        wait = end - time.monotonic() if last is None else quiet
-        r, _, _ = select.select([p.stdout], [], [], wait)
-        if not r:
-            break
-        line = p.stdout.readline().decode()
-        if not line:
-            break
-        if line.startswith("updated"):
-            last = time.monotonic()
-            kinds.append(line.split("(")[-1].rstrip(")\n"))
-    if last is None:
-        raise TimeoutError("no update from the watcher")
-    return last, kinds
 
 
 def write(path, nbytes, mode="wb"):
@@ -94,7 +74,7 @@ def main():
             act()
             os.sync()
             t = time.monotonic()
-            done, kinds = wait_updates(p)
+            kinds, done = settle(p, quiet=1.0, timeout=120.0)
             rows.append({"change": what, "seconds": done - t, "updates": len(kinds),
                          "kind": "full" if "full" in kinds else "incremental"})
     finally:

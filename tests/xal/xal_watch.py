@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xalcorpus import Mount, mkimage, need_root_and, run, workdir  # noqa: E402
+from xalcorpus import Mount, kind, mkimage, need_root_and, run, settle, workdir  # noqa: E402
 
 TOOL = sys.argv[1]
 need_root_and("mkfs.xfs", "mount", "umount")
@@ -63,28 +63,6 @@ def same_tree(shm, mnt, errors, step):
     if a != b:
         diff = sorted(set(a) ^ set(b)) or [k for k in sorted(a) if a[k] != b[k]]
         errors.append(f"{step}: shared index differs from a fresh index at {diff[:5]}: " + str([(a.get(k), b.get(k)) for k in diff[:2]]))
-
-
-def kind(line):
-    return line.split("(")[-1].rstrip(")\n") if "(" in line else "?"
-
-
-def settle(p, quiet=0.4, timeout=20.0):
-    """Waits for the watcher's "updated" lines of one change until `quiet` s pass without one; returns
-    their kinds (a change can come as more than one burst)."""
-    kinds, end = [], time.monotonic() + timeout
-    while time.monotonic() < end:
-        r, _, _ = select.select([p.stdout], [], [], quiet if kinds else end - time.monotonic())
-        if not r:
-            break
-        line = p.stdout.readline().decode()
-        if not line:
-            break
-        if line.startswith("updated"):
-            kinds.append(kind(line))
-    if not kinds:
-        raise TimeoutError("no 'updated' from the watcher")
-    return kinds
 
 
 def random_ops(mnt, rng, count):
@@ -262,7 +240,7 @@ def main():
                 if not what:
                     break
                 os.sync()
-                for k in settle(p):
+                for k in settle(p)[0]:
                     counts[k] = counts.get(k, 0) + 1
                 n = len(errors)
                 same_tree(shm, mnt, errors, "random: " + "; ".join(what))

@@ -9,11 +9,13 @@ Views of one XFS image:
 """
 import json
 import os
+import select
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 SKIP = 77
 
@@ -158,3 +160,27 @@ def compare(name, a, b, fields, label_a, label_b, errors, limit=20):
                 errors.append(f"{name}: '{p}' {f}: {label_a} {str(va)[:200]} != {label_b} {str(vb)[:200]}")
         if len(errors) > limit:
             return
+
+
+def kind(line):
+    """"incremental" or "full" from a watcher's "updated N (KIND)" line."""
+    return line.split("(")[-1].rstrip(")\n") if "(" in line else "?"
+
+
+def settle(p, quiet=0.4, timeout=20.0):
+    """Reads the "updated" lines the watcher `p` prints for one change until `quiet` s pass without one
+    (a change can come as more than one burst). Returns their kinds and the time of the last line."""
+    kinds, last, end = [], None, time.monotonic() + timeout
+    while time.monotonic() < end:
+        r, _, _ = select.select([p.stdout], [], [], quiet if kinds else end - time.monotonic())
+        if not r:
+            break
+        line = p.stdout.readline().decode()
+        if not line:
+            break
+        if line.startswith("updated"):
+            kinds.append(kind(line))
+            last = time.monotonic()
+    if not kinds:
+        raise TimeoutError("no 'updated' from the watcher")
+    return kinds, last
