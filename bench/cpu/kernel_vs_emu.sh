@@ -18,22 +18,15 @@ measure() { # name, command...
   local b0=$(busy)
   "$@" > "$work/out.json"
   local b1=$(busy)
-  python3 - "$name" "$work/out.json" "$(( b1 - b0 ))" "$hz" <<'PY' | tee -a "$out/kernel_vs_emu.jsonl"
+  python3 - "$here/bench/lib" "$name" "$work/out.json" "$(( b1 - b0 ))" "$hz" <<'PY' | tee -a "$out/kernel_vs_emu.jsonl"
 import json, sys
-name, path, ticks, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-d = json.load(open(path))
-machine_cpu = ticks / hz
-if "jobs" in d:  # fio
-    j = d["jobs"][0]
-    iops = j["read"]["iops"]
-    runtime = j["read"]["runtime"] / 1000.0
-    thread_cpu = (j["usr_cpu"] + j["sys_cpu"]) / 100.0 * runtime
-else:
-    iops = d["total"]["iops"]
-    thread_cpu = d["cpu"]["submit_threads_s"]
-    runtime = d["elapsed_s"]
-ios = iops * runtime
-print(json.dumps({"name": name, "iops": iops, "runtime_s": runtime, "submit_thread_cpu_s": thread_cpu,
+sys.path.insert(0, sys.argv[1])
+import run_cost
+name = sys.argv[2]
+r = run_cost.read(sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+ios = r["iops"] * r["runtime_s"]
+thread_cpu, machine_cpu = r["thread_cpu_s"], r["machine_cpu_s"]
+print(json.dumps({"name": name, "iops": r["iops"], "runtime_s": r["runtime_s"], "submit_thread_cpu_s": thread_cpu,
                   "machine_cpu_s": machine_cpu, "iops_per_submit_cpu_s": ios / thread_cpu if thread_cpu else None,
                   "iops_per_machine_cpu_s": ios / machine_cpu if machine_cpu else None}))
 PY

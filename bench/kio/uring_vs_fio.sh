@@ -26,20 +26,15 @@ measure() { # name bs rep command...
   b0=$(busy)
   "$@" > "$work/out.json"
   b1=$(busy)
-  python3 - "$name" "$bs" "$rep" "$work/out.json" "$(( b1 - b0 ))" "$hz" <<'PY' >> "$raw"
+  python3 - "$here/bench/lib" "$name" "$bs" "$rep" "$work/out.json" "$(( b1 - b0 ))" "$hz" <<'PY' >> "$raw"
 import json, sys
-name, bs, rep, path, ticks, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
-d = json.load(open(path))
-if "jobs" in d:  # fio
-    j = d["jobs"][0]
-    iops = j["read"]["iops"]
-    runtime = j["read"]["runtime"] / 1000.0
-    thread_cpu = (j["usr_cpu"] + j["sys_cpu"]) / 100.0 * runtime
-else:
-    iops, runtime, thread_cpu = d["iops"], d["elapsed_s"], d["thread_cpu_s"]
-ios = iops * runtime
-machine_cpu = ticks / hz
-print(json.dumps({"name": name, "bs": bs, "rep": rep, "iops": round(iops), "runtime_s": runtime,
+sys.path.insert(0, sys.argv[1])
+import run_cost
+name, bs, rep = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+r = run_cost.read(sys.argv[5], int(sys.argv[6]), int(sys.argv[7]))
+ios = r["iops"] * r["runtime_s"]
+thread_cpu, machine_cpu = r["thread_cpu_s"], r["machine_cpu_s"]
+print(json.dumps({"name": name, "bs": bs, "rep": rep, "iops": round(r["iops"]), "runtime_s": r["runtime_s"],
                   "thread_cpu_s": round(thread_cpu, 3), "machine_cpu_s": round(machine_cpu, 3),
                   "iops_per_thread_cpu_s": round(ios / thread_cpu) if thread_cpu else None,
                   "iops_per_machine_cpu_s": round(ios / machine_cpu) if machine_cpu else None}))
