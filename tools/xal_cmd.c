@@ -402,6 +402,8 @@ static void on_signal(int sig)
 static int do_export(struct xal *x, const char *name, const struct xopts *o)
 {
 	struct timespec t0, t1;
+	struct xal_stats st;
+	uint64_t full_seen;
 	int rc = xal_shm_export(x, name);
 
 	if (rc) {
@@ -419,6 +421,8 @@ static int do_export(struct xal *x, const char *name, const struct xopts *o)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	xal_stats(x, &st);
+	full_seen = st.updates_full;
 	printf("exported %s, watching\n", name);
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -429,18 +433,17 @@ static int do_export(struct xal *x, const char *name, const struct xopts *o)
 		el = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
 		if (o->seconds > 0 && el >= o->seconds)
 			break;
-		struct xal_stats before, after;
-
-		xal_stats(x, &before);
 		rc = xal_watch_poll(x, 200);
 		if (rc < 0) {
 			fprintf(stderr, "aisio xal export --watch: %s\n", strerror(-rc));
 			break;
 		}
 		if (rc > 0) {
-			xal_stats(x, &after);
-			printf("updated %d (%s)\n", rc, after.updates_full > before.updates_full ? "full" : "incremental");
+			/* stats walk the pools: read them after an update only, never while idle */
+			xal_stats(x, &st);
+			printf("updated %d (%s)\n", rc, st.updates_full > full_seen ? "full" : "incremental");
 			fflush(stdout);
+			full_seen = st.updates_full;
 		}
 	}
 	xal_shm_unlink(name);
