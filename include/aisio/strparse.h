@@ -16,4 +16,9 @@ int strparse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * 1024), optionally followed by "iB" or "B": 512, 4K, 256M, 1GiB. */
 int strparse_size(const char *s, uint64_t *out);
 
+/* An LBA range "A-B" (A <= B), optionally followed by ":X" (hex when x_hex, else
+ * decimal) stored in *x; *x is untouched when absent, and ":X" is refused when x
+ * is NULL. -EINVAL when malformed. */
+int strparse_range(const char *s, uint64_t *a, uint64_t *b, uint64_t *x, int x_hex);
+
 #endif

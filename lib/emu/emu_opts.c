@@ -41,30 +41,6 @@ const char *emu_ctrl_help(void)
 	return emu_help_text;
 }
 
-/* "A-B" with optional ":X" after; *x untouched when absent. */
-static int parse_range(const char *s, uint64_t *a, uint64_t *b, uint64_t *x, int x_hex)
-{
-	char buf[128];
-	snprintf(buf, sizeof(buf), "%s", s);
-	char *colon = strchr(buf, ':');
-	if (colon) {
-		*colon++ = 0;
-		char *end;
-		errno = 0;
-		unsigned long long v = strtoull(colon, &end, x_hex ? 16 : 10);
-		if (errno || end == colon || *end || !x)
-			return -EINVAL;
-		*x = v;
-	}
-	char *dash = strchr(buf, '-');
-	if (!dash)
-		return -EINVAL;
-	*dash++ = 0;
-	if (strparse_u64(buf, 0, UINT64_MAX, a) < 0 || strparse_u64(dash, 0, UINT64_MAX, b) < 0 || *b < *a)
-		return -EINVAL;
-	return 0;
-}
-
 static int default_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -78,20 +54,20 @@ static int set_opt(struct emu_opts *o, const char *name, const char *val)
 	uint64_t v = 0, a, b, x;
 	if (!strcmp(name, "err")) {
 		x = NVME_SC_READ_ERROR;
-		if (parse_range(val, &a, &b, &x, 1) < 0 || x == 0 || x > 0x7ff)
+		if (strparse_range(val, &a, &b, &x, 1) < 0 || x == 0 || x > 0x7ff)
 			return -EINVAL;
 		o->err_slba = a, o->err_elba = b, o->err_status = (uint16_t)x;
 		return 0;
 	}
 	if (!strcmp(name, "drop")) {
-		if (parse_range(val, &a, &b, NULL, 0) < 0)
+		if (strparse_range(val, &a, &b, NULL, 0) < 0)
 			return -EINVAL;
 		o->drop_slba = a, o->drop_elba = b;
 		return 0;
 	}
 	if (!strcmp(name, "delay")) {
 		x = 0;
-		if (parse_range(val, &a, &b, &x, 0) < 0 || x == 0 || x > 60000000)
+		if (strparse_range(val, &a, &b, &x, 0) < 0 || x == 0 || x > 60000000)
 			return -EINVAL;
 		o->delay_slba = a, o->delay_elba = b, o->delay_us = (unsigned)x;
 		return 0;

@@ -25,8 +25,9 @@ const char *gpu_emu_help(void)
 	       "                 (for tools that serialize kernels, e.g. compute-sanitizer)  (gpu)\n"
 	       "  sms=N          engine blocks, one per SM (8)        warps=N   warps per engine block (8)\n"
 	       "  threads=N      CPU engine threads (2)\n"
-	       "  err_slba=A,err_elba=B,err_status=S   commands touching [A,B] fail with status S (0x281)\n"
-	       "  drop_slba=A,drop_elba=B              completions of commands touching [A,B] never come\n";
+	       "  err=A-B[:ST]   commands touching LBAs A..B fail with status ST, hex (281), as for emu:\n"
+	       "  drop=A-B       completions of commands touching LBAs A..B never come, as for emu:\n"
+	       "                 (also err_slba=A,err_elba=B,err_status=S and drop_slba=A,drop_elba=B)\n";
 }
 
 static int opt_u64(const char *v, uint64_t *out)
@@ -92,6 +93,19 @@ int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec)
 			else if (!strcmp(eq, "fused"))
 				o->engine = GPU_ENGINE_FUSED;
 			else
+				goto bad;
+			continue;
+		}
+		/* fault ranges in the emulated controller's syntax (lib/emu), one parser for both */
+		if (!strcmp(tok, "err")) {
+			uint64_t st = NVME_SC_READ_ERROR;
+			if (strparse_range(eq, &o->err_slba, &o->err_elba, &st, 1) || st == 0 || st > 0x7ff)
+				goto bad;
+			o->err_status = (uint16_t)st;
+			continue;
+		}
+		if (!strcmp(tok, "drop")) {
+			if (strparse_range(eq, &o->drop_slba, &o->drop_elba, NULL, 0))
 				goto bad;
 			continue;
 		}

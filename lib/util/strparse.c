@@ -3,7 +3,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* strtoull with the traps closed: no sign, no leading space, something parsed. */
 static int strparse_prefix(const char *s, unsigned long long *v, char **end)
@@ -63,5 +65,28 @@ int strparse_size(const char *s, uint64_t *out)
 	if (shift && v > (UINT64_MAX >> shift))
 		return -ERANGE;
 	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int strparse_range(const char *s, uint64_t *a, uint64_t *b, uint64_t *x, int x_hex)
+{
+	char buf[128];
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *colon = strchr(buf, ':');
+	if (colon) {
+		*colon++ = 0;
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(colon, &end, x_hex ? 16 : 10);
+		if (errno || end == colon || *end || !x)
+			return -EINVAL;
+		*x = v;
+	}
+	char *dash = strchr(buf, '-');
+	if (!dash)
+		return -EINVAL;
+	*dash++ = 0;
+	if (strparse_u64(buf, 0, UINT64_MAX, a) < 0 || strparse_u64(dash, 0, UINT64_MAX, b) < 0 || *b < *a)
+		return -EINVAL;
 	return 0;
 }

@@ -88,7 +88,13 @@ static void test_unit(void)
 		      o.engine == GPU_ENGINE_CPU && o.threads == 3 && o.err_slba == 10 && o.err_elba == 20 &&
 		      o.err_status == 0x281,
 	      "host options");
-	fprintf(stderr, "(the next three lines are expected errors)\n");
+	CHECK(gpu_emu_opts_parse(&o, "hbm:64M,err=10-20:282,drop=30-31") == 0 && o.err_slba == 10 && o.err_elba == 20 &&
+		      o.err_status == 0x282 && o.drop_slba == 30 && o.drop_elba == 31,
+	      "fault ranges as for emu:");
+	CHECK(gpu_emu_opts_parse(&o, "hbm:64M,err=10-20") == 0 && o.err_status == NVME_SC_READ_ERROR, "err default status");
+	fprintf(stderr, "(the errors printed next are expected)\n");
+	CHECK(gpu_emu_opts_parse(&o, "hbm:64M,err=20-10") != 0, "err range backwards");
+	CHECK(gpu_emu_opts_parse(&o, "hbm:64M,drop=1-2:5") != 0, "drop takes no status");
 	CHECK(gpu_emu_opts_parse(&o, "ram:1G") != 0, "unknown type");
 	CHECK(gpu_emu_opts_parse(&o, "hbm:1G,lba=1000") != 0, "bad lba");
 	CHECK(gpu_emu_opts_parse(&o, "hbm:1000") != 0, "size not a multiple of the LBA");
