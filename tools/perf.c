@@ -84,6 +84,8 @@ struct perf_dev {
 	uint64_t nlbas;      /* size of the range */
 	uint32_t iosize;     /* bytes per I/O */
 	uint32_t nlb;        /* LBAs per I/O */
+	uint32_t cmds_per_io; /* commands on the wire per I/O: the driver splits I/Os over MDTS */
+	uint32_t cmd_bytes;  /* bytes per command on the wire (the last of an I/O may be shorter) */
 	uint64_t slots;      /* I/O-sized slots in the range */
 };
 
@@ -127,8 +129,10 @@ static void perf_usage(FILE *f)
 		"\n"
 		"run options:\n"
 		"  --iopattern P     read | write | randread | randwrite (default randread)\n"
-		"  --qdepth N        commands in flight per queue (default 64)\n"
-		"  --iosize BYTES    bytes per command, a multiple of the LBA size (default 4096; K/M suffixes)\n"
+		"  --qdepth N        I/Os in flight per queue (default 64)\n"
+		"  --iosize BYTES    bytes per I/O, a multiple of the LBA size (default 4096; K/M suffixes);\n"
+		"                    the user-space driver sends an I/O over the controller's transfer limit\n"
+		"                    (MDTS) as several commands, and the header says what goes on the wire\n"
 		"  --runtime SEC     seconds to run (default 5)\n"
 		"  --nqueues N       queue pairs per device per thread (default 1)\n"
 		"  --cpumask HEX     one submitting thread per CPU in the mask\n"
@@ -456,12 +460,23 @@ static int open_dev(const struct perf_args *a, unsigned i, bool writes, bool ver
 		fprintf(stderr, "aisio perf: --iosize %u is not a multiple of %s's LBA size %u\n", iosize, a->devs[i], lba);
 		return -EINVAL;
 	}
-	if (iosize > bio_dev_max_xfer(d->bd)) {
-		fprintf(stderr, "aisio perf: --iosize %u exceeds %s's largest transfer (MDTS) of %u bytes\n", iosize,
-			a->devs[i], bio_dev_max_xfer(d->bd));
+	uint32_t max_xfer = bio_dev_max_xfer(d->bd);
+	if (iosize > max_xfer && !d->ctrl) {
+		fprintf(stderr, "aisio perf: --iosize %u exceeds %s's largest transfer of %u bytes (the kernel paths "
+			"take I/Os of at most that size)\n", iosize, a->devs[i], max_xfer);
 		return -EINVAL;
 	}
 	d->nlb = iosize / lba;
+	d->cmd_bytes = iosize;
+	d->cmds_per_io = 1;
+	if (d->ctrl) {
+		/* the driver splits by the namespace's LBAs per command */
+		struct nvmed_ns ns;
+		nvmed_ctrl_ns(d->ctrl, d->nsid, &ns);
+		d->cmds_per_io = (d->nlb + ns.max_lbas - 1) / ns.max_lbas;
+		if (d->cmds_per_io > 1)
+			d->cmd_bytes = ns.max_lbas << d->lba_shift;
+	}
 	d->first_lba = a->offset;
 	if (a->offset >= d->nlba) {
 		fprintf(stderr, "aisio perf: --offset %" PRIu64 " is past the end of %s (%" PRIu64 " LBAs)\n",
@@ -671,22 +686,59 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 	unsigned nthreads = a->ncpus ? a->ncpus : 1;
 	struct perf_dev devs[MAX_DEVS];
 	memset(devs, 0, sizeof(devs));
-	/* DMA memory: every thread's queues and buffers on this device, plus room for PRP lists. */
-	size_t per_queue = (size_t)a->qdepth * a->iosize + (size_t)(a->qdepth + 1) * (64 + 16 + 4096) + (64u << 10);
-	size_t dma_bytes = (size_t)nthreads * a->nqueues * per_queue + (16u << 20);
+	/* DMA memory: every thread's queues and buffers on this device, plus room for a
+	 * PRP list page per command; an I/O split over MDTS takes several commands. */
+	unsigned cmds_per_io = 1;
 	int rc = 0;
 	unsigned opened = 0;
-	for (unsigned i = 0; i < a->ndevs; i++, opened++) {
-		rc = open_dev(a, i, writes, false, a->iosize, dma_bytes, &devs[i]);
-		if (rc < 0) {
-			opened += devs[i].ctrl != NULL;
-			goto out_devs;
+	for (;;) {
+		size_t entries = (size_t)a->qdepth * cmds_per_io + 1;
+		size_t per_queue = (size_t)a->qdepth * a->iosize + entries * (64 + 16 + 4096) + (64u << 10);
+		size_t dma_bytes = (size_t)nthreads * a->nqueues * per_queue + (16u << 20);
+		for (opened = 0; opened < a->ndevs; opened++) {
+			rc = open_dev(a, opened, writes, false, a->iosize, dma_bytes, &devs[opened]);
+			if (rc < 0) {
+				opened += devs[opened].ctrl != NULL;
+				goto out_devs;
+			}
 		}
+		unsigned most = 1;
+		for (unsigned i = 0; i < a->ndevs; i++)
+			most = devs[i].cmds_per_io > most ? devs[i].cmds_per_io : most;
+		if (most <= cmds_per_io)
+			break;
+		/* the transfer limit is known only once open: reopen with room for the split */
+		close_devs(devs, opened);
+		memset(devs, 0, sizeof(devs));
+		cmds_per_io = most;
 	}
 	for (unsigned i = 1; i < a->ndevs; i++) {
 		if (!devs[i].ctrl != !devs[0].ctrl) {
 			fprintf(stderr, "aisio perf: %s and %s: one run drives either kernel paths or the user-space "
 				"driver, not both\n", a->devs[0], a->devs[i]);
+			rc = -EINVAL;
+			goto out_devs;
+		}
+	}
+	/* what each device must grant, checked before any queue is made */
+	for (unsigned i = 0; i < a->ndevs; i++) {
+		struct perf_dev *d = &devs[i];
+		unsigned want_depth = a->qdepth * d->cmds_per_io;
+		if (want_depth > bio_dev_max_qdepth(d->bd)) {
+			if (d->cmds_per_io > 1)
+				fprintf(stderr, "aisio perf: --qdepth %u x %u commands per I/O (--iosize %u over MDTS) is %u "
+					"commands in flight; %s allows %u (CAP.MQES)\n", a->qdepth, d->cmds_per_io, a->iosize,
+					want_depth, a->devs[i], bio_dev_max_qdepth(d->bd));
+			else
+				fprintf(stderr, "aisio perf: --qdepth %u is more than %s allows (%u%s)\n", a->qdepth,
+					a->devs[i], bio_dev_max_qdepth(d->bd), d->ctrl ? ", from CAP.MQES" : "");
+			rc = -EINVAL;
+			goto out_devs;
+		}
+		unsigned want_queues = nthreads * a->nqueues;
+		if (d->ctrl && want_queues > nvmed_ctrl_max_qpairs(d->ctrl)) {
+			fprintf(stderr, "aisio perf: %s: %u thread(s) x --nqueues %u need %u I/O queue pairs; the controller "
+				"granted %u\n", a->devs[i], nthreads, a->nqueues, want_queues, nvmed_ctrl_max_qpairs(d->ctrl));
 			rc = -EINVAL;
 			goto out_devs;
 		}
@@ -719,15 +771,10 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 			q->t = th;
 			q->dev = i / a->nqueues;
 			struct perf_dev *d = &devs[q->dev];
-			if (a->qdepth > bio_dev_max_qdepth(d->bd)) {
-				fprintf(stderr, "aisio perf: --qdepth %u is more than %s allows (%u%s)\n", a->qdepth,
-					a->devs[q->dev], bio_dev_max_qdepth(d->bd), d->ctrl ? ", from CAP.MQES" : "");
-				rc = -EINVAL;
-				goto out_threads;
-			}
-			/* the user-space path's queue pairs are driven directly, the kernel paths' through bio */
+			/* the user-space path's queue pairs are driven directly, the kernel paths' through bio;
+			 * room for qdepth I/Os of cmds_per_io commands each */
 			if (d->ctrl) {
-				rc = nvmed_qpair_create(d->ctrl, a->qdepth + 1, &q->qp);
+				rc = nvmed_qpair_create(d->ctrl, a->qdepth * d->cmds_per_io + 1, &q->qp);
 				if (rc == 0)
 					q->qp->user = q;
 			} else {
@@ -830,7 +877,8 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 		for (unsigned i = 0; i < a->ndevs; i++) {
 			printf("%s{\"name\": ", i ? ", " : "");
 			json_string(stdout, a->devs[i]);
-			printf(", \"backend\": \"%s\", \"cpus\": ", bio_dev_backend(devs[i].bd));
+			printf(", \"backend\": \"%s\", \"commands_per_io\": %u, \"command_bytes\": %u, \"cpus\": ",
+			       bio_dev_backend(devs[i].bd), devs[i].cmds_per_io, devs[i].cmd_bytes);
 			json_string(stdout, cpus);
 			printf(", \"ios\": %" PRIu64 ", \"iops\": %.1f, \"mib_s\": %.3f, \"failed\": %" PRIu64 "}", dev_ios[i],
 			       (double)dev_ios[i] / elapsed, (double)dev_ios[i] * mib / elapsed, dev_failed[i]);
@@ -844,6 +892,10 @@ static int perf_run(struct perf_args *a, int argc, char **argv)
 	} else {
 		printf("aisio perf run: %s, qdepth %u, iosize %u, %u thread(s) x %u queue(s) per device, %.2f s\n",
 		       pattern_names[a->pattern], a->qdepth, a->iosize, nthreads, a->nqueues, elapsed);
+		for (unsigned i = 0; i < a->ndevs; i++)
+			if (devs[i].cmds_per_io > 1)
+				printf("on the wire: %s: %u commands per I/O of up to %u bytes (MDTS); IOPS count I/Os\n",
+				       a->devs[i], devs[i].cmds_per_io, devs[i].cmd_bytes);
 		printf("%-32s | %-10s | %14s | %10s | %8s\n", "Device", "CPUs", "IOPS", "MiB/s", "Failed");
 		for (unsigned i = 0; i < a->ndevs; i++)
 			printf("%-32s | %-10s | %14.0f | %10.1f | %8" PRIu64 "\n", a->devs[i], cpus,
@@ -933,10 +985,34 @@ static void verify_cb(struct bio_queue *q, void *arg, int err, uint16_t status)
 	s->status = status;
 }
 
+/* Counts in LBAs. */
 struct verify_result {
 	uint64_t verified, mismatches, failed;
+	uint64_t verified_bytes;
 	uint64_t first_bad;
 };
+
+/* "256 MiB", "3 KiB", "1536 B": the verified amount as a person reads it. */
+static const char *size_text(uint64_t bytes, char *buf, size_t len)
+{
+	if (bytes && bytes % (1u << 20) == 0)
+		snprintf(buf, len, "%" PRIu64 " MiB", bytes >> 20);
+	else if (bytes >= (1u << 20))
+		snprintf(buf, len, "%.1f MiB", (double)bytes / (1u << 20));
+	else if (bytes && bytes % 1024 == 0)
+		snprintf(buf, len, "%" PRIu64 " KiB", bytes >> 10);
+	else
+		snprintf(buf, len, "%" PRIu64 " B", bytes);
+	return buf;
+}
+
+static void print_verify_line(const char *prefix, const struct verify_result *r, int rc)
+{
+	char size[32];
+	printf("%s%sverified %" PRIu64 " LBAs (%s), mismatches %" PRIu64 ", failed %" PRIu64 "%s%s%s\n",
+	       prefix ? prefix : "", prefix ? ": " : "", r->verified, size_text(r->verified_bytes, size, sizeof(size)),
+	       r->mismatches, r->failed, rc < 0 ? " (stopped early: " : "", rc < 0 ? strerror(-rc) : "", rc < 0 ? ")" : "");
+}
 
 /* One pass over the range: write (stamp) or read (check), qdepth commands in flight. */
 static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct bio_queue *q, struct verify_slot *slots,
@@ -958,14 +1034,17 @@ static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct bio
 				memset(s->buf, 0, (size_t)s->nlb << shift);
 			int rc = bio_queue_rw(q, write, s->lba, s->nlb, s->buf, verify_cb, s);
 			if (rc == -EAGAIN && !inflight) {
+				s->nlb = 0;
 				/* every command id is held by a command that timed out and never
 				 * completed: the device is not answering */
 				fprintf(stderr, "aisio perf verify: %s: no command slot left, all held by timed-out commands\n",
 					dev);
 				return -ETIMEDOUT;
 			}
-			if (rc == -EAGAIN)
+			if (rc == -EAGAIN) {
+				s->nlb = 0; /* not sent: the completion scan must not take it for done */
 				break;
+			}
 			if (rc < 0)
 				return rc;
 			s->busy = 1;
@@ -1001,6 +1080,7 @@ static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct bio
 					res->first_bad = first;
 				res->mismatches += bad;
 				res->verified += s->nlb - bad;
+				res->verified_bytes += (uint64_t)(s->nlb - bad) << shift;
 			}
 			s->nlb = 0;
 		}
@@ -1031,10 +1111,22 @@ static int perf_verify(struct perf_args *a)
 		struct perf_args use = *a;
 		if (use.qdepth > bio_dev_max_qdepth(d->bd))
 			use.qdepth = bio_dev_max_qdepth(d->bd);
-		struct bio_queue *q;
-		rc = bio_queue_create(d->bd, use.qdepth, &q);
-		if (rc < 0)
+		/* an I/O split over MDTS holds several commands: room for all of them */
+		unsigned max_depth = bio_dev_max_qdepth(d->bd);
+		if (d->cmds_per_io > max_depth) {
+			fprintf(stderr, "aisio perf verify: %s: --iosize %u is %u commands (MDTS %u bytes), more than one "
+				"queue holds (%u, CAP.MQES)\n", a->devs[i], d->iosize, d->cmds_per_io, d->cmd_bytes, max_depth);
+			rc = -EINVAL;
 			break;
+		}
+		unsigned depth = use.qdepth * d->cmds_per_io < max_depth ? use.qdepth * d->cmds_per_io : max_depth;
+		struct bio_queue *q;
+		rc = bio_queue_create(d->bd, depth, &q);
+		if (rc < 0) {
+			fprintf(stderr, "aisio perf verify: %s: cannot create a queue of depth %u: %s\n", a->devs[i], depth,
+				strerror(-rc));
+			break;
+		}
 		struct verify_slot *slots = calloc(use.qdepth, sizeof(*slots));
 		for (unsigned s = 0; slots && s < use.qdepth; s++) {
 			slots[s].buf = bio_dev_buf_alloc(d->bd, d->iosize);
@@ -1053,9 +1145,9 @@ static int perf_verify(struct perf_args *a)
 		if (res.mismatches)
 			fprintf(stderr, "aisio perf verify: %s: first mismatching LBA %" PRIu64 "\n", a->devs[i], res.first_bad);
 		if (!a->json)
-			printf("%s: verified %" PRIu64 ", mismatches %" PRIu64 ", failed %" PRIu64 "\n", a->devs[i], res.verified,
-			       res.mismatches, res.failed);
+			print_verify_line(a->devs[i], &res, 0);
 		total.verified += res.verified, total.mismatches += res.mismatches, total.failed += res.failed;
+		total.verified_bytes += res.verified_bytes;
 		per_dev[i] = res;
 		backends[i] = bio_dev_backend(d->bd); /* a string constant: outlives the device */
 		verified_devs = i + 1;
@@ -1083,10 +1175,9 @@ static int perf_verify(struct perf_args *a)
 		}
 		printf("], \"verified\": %" PRIu64 ", \"mismatches\": %" PRIu64 ", \"failed\": %" PRIu64 ", \"error\": %d}\n",
 		       total.verified, total.mismatches, total.failed, rc);
-	} else {
-		printf("verified %" PRIu64 ", mismatches %" PRIu64 ", failed %" PRIu64 "%s%s%s\n", total.verified,
-		       total.mismatches, total.failed, rc < 0 ? " (stopped early: " : "", rc < 0 ? strerror(-rc) : "",
-		       rc < 0 ? ")" : "");
+	} else if (verified_devs) {
+		/* a device refused before any I/O has said why; there is nothing to count */
+		print_verify_line(NULL, &total, rc);
 	}
 	return (rc < 0 || total.mismatches || total.failed) ? 1 : 0;
 }

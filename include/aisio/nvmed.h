@@ -37,6 +37,7 @@
 
 struct nvmed_ctrl;
 struct nvmed_qpair;
+struct nvmed_split;
 
 /*
  * Completion callback, called on the owner thread from nvmed_qpair_poll (or from
@@ -193,10 +194,16 @@ struct nvmed_qpair {
 	int failed;              /* -ENXIO once the controller is found dead */
 	void *user;              /* for the owner: per-queue context */
 	struct nvmed_ctrl *ctrl;
+	/* Counters of the caller's I/Os: an I/O split into several commands counts once. */
 	uint64_t completed;
 	uint64_t errors;
 	uint64_t timeouts;
 	uint64_t cancelled;      /* commands failed with -ECANCELED by a reset or destroy */
+	/* I/Os over the transfer limit in flight as several commands (nvmed_qpair_rw_split) */
+	struct nvmed_split *splits;
+	uint16_t *free_splits;
+	uint16_t nfree_splits;
+	uint16_t nsplits;
 };
 
 #define NVMED_POLL_CHECK_INTERVAL 4096
@@ -206,6 +213,10 @@ typedef uint64_t __attribute__((may_alias)) nvmed_u64_alias;
 
 /* Slow path of poll: clock tick, timeouts, controller status. */
 int nvmed_qpair_check(struct nvmed_qpair *qp);
+/* Slow path of nvmed_qpair_rw: checks what the fast path's one test rejected and
+ * splits an I/O over the transfer limit into commands of at most the limit. */
+int nvmed_qpair_rw_split(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf,
+			 nvmed_cb cb, void *arg);
 /* Build a PRP list for transfers spanning more than two pages. */
 int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf, uint32_t len);
 
@@ -277,14 +288,23 @@ static inline int nvmed_qpair_submit(struct nvmed_qpair *qp, const struct nvme_s
 	return nvmed_qpair_commit(qp, cid, cb, arg);
 }
 
-/* Read or write nlb blocks at slba of nsid, into or from buf (DMA memory). The
- * SQE is written in place, field by field: the hot path of every benchmark. */
+/*
+ * Read or write nlb blocks at slba of nsid, into or from buf (DMA memory). The
+ * SQE is written in place, field by field: the hot path of every benchmark.
+ *
+ * An I/O over the transfer limit (MDTS, struct nvmed_ns.max_lbas) goes out as
+ * several commands of at most the limit, with one callback for the caller when the
+ * last one is done, carrying the first failure (err and CQE) or the last CQE. It
+ * needs that many free command ids at once: -EAGAIN when fewer are free, -EINVAL
+ * when the queue pair could never hold them (more than depth - 1). Returns the cid
+ * of the (first) command.
+ */
 static inline int nvmed_qpair_rw(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uint64_t slba,
 				 uint32_t nlb, void *buf, nvmed_cb cb, void *arg)
 {
 	/* one test covers nlb 0, nlb over the transfer limit and an inactive nsid */
 	if (__builtin_expect(nsid > NVMED_MAX_NS || nlb - 1u >= qp->max_nlb[nsid], 0))
-		return -EINVAL;
+		return nvmed_qpair_rw_split(qp, opc, nsid, slba, nlb, buf, cb, arg);
 	if (__builtin_expect(qp->nfree == 0, 0))
 		return qp->failed ? qp->failed : -EAGAIN;
 	uint16_t cid = qp->free_cids[qp->nfree - 1];
@@ -388,7 +408,8 @@ static inline int nvmed_qpair_poll(struct nvmed_qpair *qp, unsigned max)
 	return (int)n;
 }
 
-/* Commands in flight on this queue pair whose callback has not run yet. */
+/* Commands in flight on this queue pair whose callback has not run yet (a split
+ * I/O counts each of its commands). */
 static inline unsigned nvmed_qpair_inflight(const struct nvmed_qpair *qp)
 {
 	if (qp->failed)

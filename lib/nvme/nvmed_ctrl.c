@@ -300,6 +300,8 @@ static int nvmed_identify_all(struct nvmed_ctrl *c)
 		ns->lba_shift = shift;
 		ns->nlba = idns->nsze;
 		ns->max_lbas = c->max_xfer >> shift;
+		if (ns->max_lbas > 65536)
+			ns->max_lbas = 65536; /* NLB is a 16-bit field */
 		c->nr_ns++;
 	}
 	free(list);
@@ -390,6 +392,12 @@ int nvmed_ctrl_open(struct nvmed_ctrl **out, const char *devstr, const struct nv
 		fprintf(stderr, "aisio: %s: cannot enable bus mastering: %s\n", devstr, strerror(-rc));
 		goto fail_admin;
 	}
+	/* A process that died without closing leaves its controller enabled, and the
+	 * bring-up resets it: say so, since that process's queues are gone with it. */
+	uint32_t cc = pci_mmio_read32(c->pci, NVME_REG_CC);
+	if (cc != 0xffffffffu && (cc & NVME_CC_EN))
+		fprintf(stderr, "aisio: %s: the controller was left enabled (CSTS 0x%x), by a process that did not close "
+			"it; resetting it\n", c->pci->name, csts_read(c));
 	rc = nvmed_bring_up(c);
 	if (rc < 0)
 		goto fail_enabled;

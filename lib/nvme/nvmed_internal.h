@@ -6,6 +6,7 @@
 #include <aisio/nvmed.h>
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #define NVMED_ADMIN_DEPTH 32
 
@@ -31,6 +32,18 @@ struct nvmed_ctrl {
 	unsigned nr_ns;
 	uint8_t qid_used[NVMED_MAX_QPAIRS + 1];
 	struct nvmed_qpair *qpairs[NVMED_MAX_QPAIRS + 1]; /* driver-owned queue pairs by qid */
+};
+
+/* One caller I/O sent as several commands: its commands complete here, the caller once. */
+struct nvmed_split {
+	nvmed_cb cb;
+	void *arg;
+	int err;               /* the first failure */
+	uint16_t left;         /* commands not completed yet */
+	/* what the commands added to the queue pair's counters, taken back at the end */
+	uint16_t n_cqe, n_err, n_timeout, n_cancel;
+	bool have_cqe;
+	struct nvme_cqe cqe;   /* of the first failure, else of the last command */
 };
 
 uint32_t nvmed_now_ms(void);

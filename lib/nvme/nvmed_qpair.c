@@ -38,6 +38,9 @@ void nvmed_qpair_reinit(struct nvmed_qpair *qp)
 		qp->reqs[cid].cb = NULL;
 		qp->free_cids[qp->nfree++] = (uint16_t)cid;
 	}
+	qp->nfree_splits = 0;
+	for (int i = qp->nsplits - 1; i >= 0; i--)
+		qp->free_splits[qp->nfree_splits++] = (uint16_t)i;
 	qp->poll_countdown = NVMED_POLL_CHECK_INTERVAL;
 	qp->tick = nvmed_now_ms();
 	qp->failed = 0;
@@ -63,10 +66,7 @@ int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct
 	qp->dma_page_shift = c->mem.page_shift;
 	for (unsigned i = 1; i <= NVMED_MAX_NS; i++) {
 		qp->lba_shift[i] = (uint8_t)c->ns[i].lba_shift;
-		if (c->ns[i].lba_shift) {
-			uint32_t n = c->max_xfer >> c->ns[i].lba_shift;
-			qp->max_nlb[i] = n < 65536 ? n : 65536; /* NLB is a 16-bit field */
-		}
+		qp->max_nlb[i] = c->ns[i].max_lbas;
 	}
 	if (qid) {
 		qp->sw_poll = c->pci->sw_poll;
@@ -74,6 +74,10 @@ int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct
 	}
 	qp->reqs = calloc(depth, sizeof(*qp->reqs));
 	qp->free_cids = calloc(depth, sizeof(*qp->free_cids));
+	/* a split I/O holds at least two of the depth - 1 command ids */
+	qp->nsplits = qid ? (uint16_t)((depth - 1) / 2) : 0;
+	qp->splits = calloc(qp->nsplits + 1u, sizeof(*qp->splits));
+	qp->free_splits = calloc(qp->nsplits + 1u, sizeof(*qp->free_splits));
 	qp->sq = dma_heap_alloc(&c->heap, (size_t)depth * sizeof(struct nvme_sqe), NVMED_PAGE_SIZE);
 	qp->cq = dma_heap_alloc(&c->heap, (size_t)depth * sizeof(struct nvme_cqe), NVMED_PAGE_SIZE);
 	qp->prp_pages_per_cid = (uint16_t)nvmed_prp_pages_per_cmd(c->max_xfer);
@@ -83,7 +87,7 @@ int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct
 		if (qp->prp_lists)
 			qp->prp_lists_iova = dma_mem_iova(&c->mem, qp->prp_lists);
 	}
-	if (!qp->reqs || !qp->free_cids || !qp->sq || !qp->cq || (qp->prp_pages_per_cid && !qp->prp_lists)) {
+	if (!qp->reqs || !qp->free_cids || !qp->splits || !qp->free_splits || !qp->sq || !qp->cq || (qp->prp_pages_per_cid && !qp->prp_lists)) {
 		fprintf(stderr, "aisio: %s: no DMA memory for a queue pair of depth %u (raise the DMA pool size)\n",
 			c->pci->name, depth);
 		nvmed_qpair_release(qp);
@@ -102,6 +106,8 @@ void nvmed_qpair_release(struct nvmed_qpair *qp)
 	dma_heap_free(&c->heap, qp->prp_lists);
 	free(qp->reqs);
 	free(qp->free_cids);
+	free(qp->splits);
+	free(qp->free_splits);
 	free(qp);
 }
 
@@ -181,6 +187,76 @@ int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *
 		p += NVMED_PAGE_SIZE;
 	}
 	return 0;
+}
+
+/* A command of a split I/O finished; the last one completes the caller's I/O. */
+static void nvmed_split_done(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
+{
+	struct nvmed_split *s = arg;
+	s->n_cqe += cqe != NULL;
+	s->n_err += err == -EIO;
+	s->n_timeout += err == -ETIMEDOUT;
+	s->n_cancel += err == -ECANCELED;
+	if (err && !s->err) {
+		s->err = err;
+		s->have_cqe = cqe != NULL;
+		if (cqe)
+			s->cqe = *cqe;
+	} else if (!s->err && cqe) {
+		s->cqe = *cqe;
+		s->have_cqe = true;
+	}
+	if (--s->left)
+		return;
+	/* the counters count the caller's I/O once, by its first failure */
+	qp->completed -= s->n_cqe;
+	qp->errors -= s->n_err;
+	qp->timeouts -= s->n_timeout;
+	qp->cancelled -= s->n_cancel;
+	qp->completed += s->err == 0 || s->err == -EIO;
+	qp->errors += s->err == -EIO;
+	qp->timeouts += s->err == -ETIMEDOUT;
+	qp->cancelled += s->err == -ECANCELED;
+	/* copy out first: the callback may submit again and take this record */
+	nvmed_cb cb = s->cb;
+	void *cb_arg = s->arg;
+	int cb_err = s->err;
+	struct nvme_cqe last = s->cqe;
+	bool have_cqe = s->have_cqe;
+	qp->free_splits[qp->nfree_splits++] = (uint16_t)(s - qp->splits);
+	if (NVMED_CB_CALLS(cb))
+		cb(qp, cb_arg, cb_err, have_cqe ? &last : NULL);
+}
+
+int nvmed_qpair_rw_split(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf,
+			 nvmed_cb cb, void *arg)
+{
+	if (nsid == 0 || nsid > NVMED_MAX_NS || qp->max_nlb[nsid] == 0 || nlb == 0)
+		return -EINVAL;
+	uint32_t per_cmd = qp->max_nlb[nsid];
+	uint64_t ncmds = ((uint64_t)nlb + per_cmd - 1) / per_cmd;
+	if (ncmds > qp->depth - 1u || qp->nsplits == 0)
+		return -EINVAL; /* this queue pair can never hold that many commands at once */
+	/* check the whole buffer before queueing any command, so nothing is half sent */
+	unsigned shift = qp->lba_shift[nsid];
+	size_t off = (size_t)((uint8_t *)buf - qp->dma_va);
+	if (off > qp->dma_len || ((uint64_t)nlb << shift) > qp->dma_len - off)
+		return -EINVAL;
+	if (qp->nfree < ncmds || qp->nfree_splits == 0)
+		return qp->failed ? qp->failed : -EAGAIN;
+	struct nvmed_split *s = &qp->splits[qp->free_splits[--qp->nfree_splits]];
+	*s = (struct nvmed_split){.cb = cb, .arg = arg, .left = (uint16_t)ncmds};
+	int first_cid = -EINVAL;
+	for (uint32_t done = 0; done < nlb;) {
+		uint32_t n = nlb - done < per_cmd ? nlb - done : per_cmd;
+		/* within the limit and checked above: the fast path takes it */
+		int cid = nvmed_qpair_rw(qp, opc, nsid, slba + done, n, (uint8_t *)buf + ((size_t)done << shift),
+					 nvmed_split_done, s);
+		if (done == 0)
+			first_cid = cid;
+		done += n;
+	}
+	return first_cid;
 }
 
 int nvmed_qpair_drain(struct nvmed_qpair *qp, unsigned timeout_ms)

@@ -11,6 +11,7 @@
  * before the memory goes back, and pci_dev_close turns bus mastering off. Open
  * turns bus mastering off and resets the function, for a previous owner that died.
  */
+#include <aisio/nvme_spec.h>
 #include <aisio/pci.h>
 
 #include <errno.h>
@@ -96,6 +97,10 @@ static int uio_open(struct pci_dev *dev, const char *bdf)
 	 * driver to clean up): it may still DMA to physical pages that are now someone
 	 * else's. Stop its DMA now and reset the function before the driver takes over.
 	 */
+	uint32_t cc = pci_mmio_read32(dev, NVME_REG_CC);
+	if (cc != 0xffffffffu && (cc & NVME_CC_EN))
+		fprintf(stderr, "aisio: %s: the controller was left enabled, by a process that did not close it; "
+			"stopping its DMA and resetting it\n", bdf);
 	rc = uio_bus_master(dev, false);
 	if (rc < 0)
 		goto fail_opened;

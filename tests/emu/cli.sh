@@ -16,6 +16,7 @@ refuse() { # description, expected stderr text, command that must fail with it
 }
 json_get() { python3 -c "import json,sys; d=json.load(open('$tmp/out')); print(eval('d' + sys.argv[1]))" "$1"; }
 
+truncate -s 32M "$tmp/kimg"
 check "version" "$aisio" --version
 grep -q '^aisio [0-9]' "$tmp/out" || { echo "FAIL version text"; fail=1; }
 
@@ -36,7 +37,7 @@ check "perf run cpumask, sequential read, offset and size" "$aisio" perf run --i
 check "perf run inline engine" "$aisio" perf run --runtime 0.3 --iosize 512 emu:null,threads=0
 
 check "perf verify" "$aisio" perf verify emu:ram:64M
-grep -q 'verified 131072, mismatches 0, failed 0' "$tmp/out" || { echo "FAIL verify count"; cat "$tmp/out"; fail=1; }
+grep -q '^verified 131072 LBAs (64 MiB), mismatches 0, failed 0$' "$tmp/out" || { echo "FAIL verify count"; cat "$tmp/out"; fail=1; }
 check "perf verify json, 4 KiB LBAs, namespace 2" "$aisio" perf verify --json --nsid 2 emu:ram:16M,lba=4096,ns=2
 [ "$(json_get "['mismatches']")" = 0 ] && [ "$(json_get "['verified']")" = 4096 ] || { echo "FAIL verify json"; fail=1; }
 [ "$(json_get "['devices'][0]['backend']")" = emu ] || { echo "FAIL verify json backend"; fail=1; }
@@ -53,10 +54,25 @@ refuse "unknown device" "is not a device" "$aisio" perf run nope
 refuse "missing path" "No such file" "$aisio" perf run /nonexistent/aisio
 refuse "missing PCI function" "no PCI function" "$aisio" perf run 0000:7f:1f.7
 refuse "unknown emu option" "unknown option 'color'" "$aisio" perf run emu:null,color=blue
-refuse "iosize over MDTS" "exceeds" "$aisio" perf run --iosize 1M emu:null,mdts=2
+# an I/O over MDTS is split by the driver: --iosize stays the caller's size, the header says what is on the wire
+check "iosize over MDTS is split" "$aisio" perf run --iosize 64K --qdepth 4 --runtime 0.3 emu:ram:8M,mdts=2
+grep -q 'on the wire: emu:ram:8M,mdts=2: 4 commands per I/O of up to 16384 bytes' "$tmp/out" || { echo "FAIL wire header"; cat "$tmp/out"; fail=1; }
+check "iosize over MDTS, json" "$aisio" perf run --iosize 40K --qdepth 4 --runtime 0.3 --json emu:ram:8M,mdts=2
+[ "$(json_get "['devices'][0]['commands_per_io']")" = 3 ] && [ "$(json_get "['devices'][0]['command_bytes']")" = 16384 ] \
+  && [ "$(json_get "['total']['failed']")" = 0 ] || { echo "FAIL split json"; cat "$tmp/out"; fail=1; }
+check "verify with I/Os over MDTS, 4 KiB LBAs" "$aisio" perf verify --iosize 64K --qdepth 3 emu:ram:16M,mdts=2,lba=4096
+grep -q '^verified 4096 LBAs (16 MiB), mismatches 0, failed 0$' "$tmp/out" || { echo "FAIL split verify"; cat "$tmp/out"; fail=1; }
+refuse "split I/O over MQES" "4 commands (MDTS 16384 bytes), more than one queue holds (3, CAP.MQES)" \
+  "$aisio" perf verify --iosize 64K emu:ram:8M,mdts=2,mqes=3
+refuse "qdepth x split over MQES" "--qdepth 16 x 4 commands per I/O" "$aisio" perf run --qdepth 16 --iosize 64K emu:null,mdts=2,mqes=31
+refuse "iosize over the kernel path's limit" "exceeds" "$aisio" perf run --iosize 64M "$tmp/kimg"
 refuse "iosize not a multiple of the LBA" "not a multiple" "$aisio" perf run --iosize 512 emu:null,lba=4096
 refuse "qdepth over MQES" "more than" "$aisio" perf run --qdepth 64 emu:null,mqes=31
-refuse "too many queues" "cannot create queue pair" "$aisio" perf run --nqueues 3 --runtime 0.2 emu:null,qpairs=2
+refuse "too many queues, checked up front" "1 thread(s) x --nqueues 3 need 3 I/O queue pairs; the controller granted 2" \
+  "$aisio" perf run --nqueues 3 --runtime 0.2 emu:null,qpairs=2
+# a verify refused before any I/O prints only its error, no count
+refuse "refused verify: error only" "not a multiple" "$aisio" perf verify --iosize 1000 emu:ram:8M
+[ ! -s "$tmp/out" ] || { echo "FAIL refused verify printed a count:"; cat "$tmp/out"; fail=1; }
 refuse "no such namespace" "no active namespace 3" "$aisio" perf run --nsid 3 emu:null
 refuse "range past the end" "past the end" "$aisio" perf run --offset 100 --size 100000 emu:ram:1M
 refuse "unknown perf verb" "unknown command" "$aisio" perf walk emu:null
@@ -71,9 +87,8 @@ check "reads of an XFS namespace allowed" "$aisio" perf run --iopattern randread
 check "--force writes" "$aisio" perf verify --force "emu:file:$tmp/img"
 
 # kernel paths (io_uring) behind the same flags and output
-truncate -s 32M "$tmp/kimg"
 check "verify on a file through io_uring" "$aisio" perf verify "$tmp/kimg"
-grep -q 'verified 65536, mismatches 0, failed 0' "$tmp/out" || { echo "FAIL io_uring verify count"; cat "$tmp/out"; fail=1; }
+grep -q '^verified 65536 LBAs (32 MiB), mismatches 0, failed 0$' "$tmp/out" || { echo "FAIL io_uring verify count"; cat "$tmp/out"; fail=1; }
 check "verify json on a file names io_uring" "$aisio" perf verify --json --size 1024 "$tmp/kimg"
 [ "$(json_get "['devices'][0]['backend']")" = io_uring ] || { echo "FAIL io_uring verify backend"; fail=1; }
 # a run where every command fails counts no IOPS

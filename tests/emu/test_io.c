@@ -53,9 +53,9 @@ static void test_prp_shapes(void **state)
 	/* chained list pages: 4 MiB from an offset buffer needs 1024 entries = 3 list pages */
 	roundtrip(c, qp, 1, 16384, 4u << 20, 512, 1536, 8);
 	roundtrip(c, qp, 1, 32768, (4u << 20) - 4096, 0, 0, 9);
-	/* beyond the transfer limit: refused by the driver, nothing submitted */
+	/* beyond the transfer limit: split by the driver into two commands (the second one LBA) */
+	roundtrip(c, qp, 1, 65536, (4u << 20) + 512, 512, 0, 11);
 	uint8_t *big = nvmed_dma_alloc(c, (4u << 20) + 4096);
-	assert_int_equal(nvmed_qpair_read(qp, 1, 0, (4u << 20) / 512 + 1, big, io_result_cb, NULL), -EINVAL);
 	/* a buffer outside DMA memory is refused */
 	uint8_t stack[512];
 	assert_int_equal(nvmed_qpair_read(qp, 1, 0, 1, stack, io_result_cb, NULL), -EINVAL);
@@ -85,6 +85,100 @@ static void test_mdts_at_controller(void **state)
 	assert_int_equal(sync_rw(qp, NVME_CMD_READ, 1, 0, 16, buf, NULL), 0);
 	nvmed_dma_free(c, buf);
 	nvmed_qpair_destroy(qp);
+	nvmed_ctrl_close(c);
+}
+
+/* Count callbacks and keep the first failure, for I/Os in flight together. */
+struct split_result {
+	int done;
+	int err;
+	uint16_t status;
+};
+
+static void split_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
+{
+	struct split_result *r = arg;
+	r->done++;
+	r->err = err;
+	r->status = nvmed_cqe_status(cqe);
+	if (err != -ECANCELED && err != -ETIMEDOUT)
+		assert_non_null(cqe); /* the controller answered: a CQE to show */
+}
+
+/* An I/O over MDTS goes out as MDTS-sized commands with one completion for the caller. */
+static void test_split_over_mdts(void **state)
+{
+	struct nvmed_ctrl *c;
+	/* mdts=1: 8 KiB = 16 LBAs per command; an error injected at LBA 40 (in the third command of 0..47) */
+	assert_int_equal(nvmed_ctrl_open(&c, "emu:ram:8M,mdts=1,err=40-40", NULL), 0);
+	struct nvmed_ns ns;
+	assert_int_equal(nvmed_ctrl_ns(c, 1, &ns), 0);
+	assert_int_equal(ns.max_lbas, 16);
+	struct nvmed_qpair *qp;
+	assert_int_equal(nvmed_qpair_create(c, 8, &qp), 0); /* 7 command ids */
+	uint32_t len = 40u << 9; /* 40 LBAs: 16 + 16 + 8 */
+	uint8_t *w = nvmed_dma_alloc(c, 3 * 65536), *r = w + 65536, *r2 = w + 2 * 65536;
+	assert_non_null(w);
+	/* from a buffer off a page boundary, so each command has its own PRP shape */
+	fill_pattern(w + 512, len, 77);
+	memset(r, 0, 65536);
+	uint64_t completed = qp->completed;
+	assert_int_equal(sync_rw(qp, NVME_CMD_WRITE, 1, 100, 40, w + 512, NULL), 0);
+	assert_int_equal(sync_rw(qp, NVME_CMD_READ, 1, 100, 40, r + 1024, NULL), 0);
+	assert_memory_equal(w + 512, r + 1024, len);
+	assert_int_equal(qp->completed - completed, 2); /* counters count the caller's I/Os */
+	/* the same data read back in commands of the limit and less */
+	memset(r2, 0, 65536);
+	assert_int_equal(sync_rw(qp, NVME_CMD_READ, 1, 100, 16, r2, NULL), 0);
+	assert_int_equal(sync_rw(qp, NVME_CMD_READ, 1, 116, 24, r2 + 8192, NULL), 0);
+	assert_memory_equal(w + 512, r2, len);
+
+	/* two 3-command I/Os take 6 of the 7 ids; a third must wait (-EAGAIN) and leaves nothing queued */
+	struct split_result a = {0}, b = {0}, d = {0};
+	assert_true(nvmed_qpair_read(qp, 1, 200, 48, r, split_cb, &a) >= 0);
+	assert_true(nvmed_qpair_read(qp, 1, 300, 48, r2, split_cb, &b) >= 0);
+	assert_int_equal(nvmed_qpair_inflight(qp), 6);
+	uint16_t tail = qp->sq_tail;
+	assert_int_equal(nvmed_qpair_read(qp, 1, 400, 48, w, split_cb, &d), -EAGAIN);
+	assert_int_equal(qp->sq_tail, tail);
+	/* one command still fits */
+	assert_true(nvmed_qpair_read(qp, 1, 400, 16, w, split_cb, &d) >= 0);
+	assert_int_equal(nvmed_qpair_drain(qp, 10000), 0);
+	assert_int_equal(a.done, 1);
+	assert_int_equal(b.done, 1);
+	assert_int_equal(d.done, 1);
+	assert_int_equal(a.err | b.err | d.err, 0);
+
+	/* a failure in one command fails the I/O once, with that command's status */
+	struct split_result e = {0};
+	uint64_t errors = qp->errors;
+	assert_true(nvmed_qpair_read(qp, 1, 0, 48, r, split_cb, &e) >= 0);
+	assert_int_equal(nvmed_qpair_drain(qp, 10000), 0);
+	assert_int_equal(e.done, 1);
+	assert_int_equal(e.err, -EIO);
+	assert_int_equal(e.status, NVME_SC_READ_ERROR);
+	assert_int_equal(qp->errors - errors, 1);
+
+	/* more commands than the queue pair could ever hold, a buffer running out of DMA
+	 * memory, nlb 0, a missing namespace: refused, nothing queued */
+	tail = qp->sq_tail;
+	assert_int_equal(nvmed_qpair_read(qp, 1, 0, 128, w, split_cb, &e), -EINVAL);
+	uint8_t stack[512];
+	assert_int_equal(nvmed_qpair_read(qp, 1, 0, 32, stack, split_cb, &e), -EINVAL);
+	assert_int_equal(nvmed_qpair_read(qp, 1, 0, 0, w, split_cb, &e), -EINVAL);
+	assert_int_equal(nvmed_qpair_read(qp, 2, 0, 32, w, split_cb, &e), -EINVAL);
+	assert_int_equal(nvmed_qpair_read(qp, NVMED_MAX_NS + 1, 0, 32, w, split_cb, &e), -EINVAL);
+	assert_int_equal(qp->sq_tail, tail);
+	assert_int_equal(e.done, 1);
+
+	/* I/Os in flight when the queue pair is destroyed complete once, cancelled */
+	struct split_result f = {0};
+	assert_true(nvmed_qpair_read(qp, 1, 500, 48, r, split_cb, &f) >= 0);
+	nvmed_qpair_ring(qp);
+	assert_int_equal(nvmed_qpair_destroy(qp), 0);
+	assert_int_equal(f.done, 1);
+	assert_int_equal(f.err, -ECANCELED);
+	nvmed_dma_free(c, w);
 	nvmed_ctrl_close(c);
 }
 
@@ -232,6 +326,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prp_shapes),     cmocka_unit_test(test_mdts_at_controller),
+		cmocka_unit_test(test_split_over_mdts),
 		cmocka_unit_test(test_commands),       cmocka_unit_test(test_namespaces),
 		cmocka_unit_test(test_file_namespace), cmocka_unit_test(test_wraparound),
 	};

@@ -121,11 +121,11 @@ io_suite() {
 	step_out '"nsze": [1-9]' aisio id-ns --json "$dev"
 	step_out "temperature" aisio smart-log "$dev"
 	for sz in 4096 8192 65536 524288; do
-		step_out "verified [1-9][0-9]*, mismatches 0, failed 0" \
+		step_out "verified [1-9][0-9]* LBAs \([0-9.]+ [KM]iB\), mismatches 0, failed 0" \
 			aisio perf verify $TMO --iosize $sz --qdepth 16 --size 32768 --seed $sz "$dev"
 	done
 	# A range that wraps every queue many times (CQ phase) at the deepest queue.
-	step_out "verified [1-9][0-9]*, mismatches 0, failed 0" \
+	step_out "verified [1-9][0-9]* LBAs \([0-9.]+ [KM]iB\), mismatches 0, failed 0" \
 		aisio perf verify $TMO --iosize 4096 --qdepth 255 --offset 65536 --size 65536 "$dev"
 	for pat in randread randwrite read write; do
 		step aisio perf run $TMO --iopattern $pat --qdepth 32 --iosize 4096 --runtime 2 --json "$dev"

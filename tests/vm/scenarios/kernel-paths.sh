@@ -35,8 +35,8 @@ step cat /sys/class/nvme-generic/ng0n1/dev /sys/block/nvme0n1/queue/max_hw_secto
 
 # ---- 1. io_uring on the block device --------------------------------------------------------------------------
 
-step_out "verified 32768, mismatches 0, failed 0" aisio perf verify $TMO --size 32768 --seed 3 /dev/nvme0n1
-step_out "verified 8192, mismatches 0, failed 0" aisio perf verify $TMO --iosize 65536 --offset 65536 --size 8192 --seed 4 /dev/nvme0n1
+step_out "verified 32768 LBAs \(.*\), mismatches 0, failed 0" aisio perf verify $TMO --size 32768 --seed 3 /dev/nvme0n1
+step_out "verified 8192 LBAs \(.*\), mismatches 0, failed 0" aisio perf verify $TMO --iosize 65536 --offset 65536 --size 8192 --seed 4 /dev/nvme0n1
 step_out '"backend": "io_uring"' aisio perf run $TMO --iopattern randread --runtime 1 --json /dev/nvme0n1
 check "randread on /dev/nvme0n1: IOPS > 0 and no failed I/O" perf_ok
 step_out '"backend": "io_uring"' aisio perf run $TMO --iopattern randwrite --qdepth 16 --runtime 1 --json /dev/nvme0n1
@@ -69,8 +69,8 @@ if [ "$STEP_RC" -ne 0 ]; then
 	echo "@@VMTEST NOTE: this kernel refuses (EINVAL) passthrough I/O inside a registered region over $(cat /sys/block/nvme0n1/queue/max_segments) pages"
 fi
 
-step_out "verified 32768, mismatches 0, failed 0" aisio perf verify $TMO --size 32768 --seed 5 /dev/ng0n1
-step_out "verified 8192, mismatches 0, failed 0" \
+step_out "verified 32768 LBAs \(.*\), mismatches 0, failed 0" aisio perf verify $TMO --size 32768 --seed 5 /dev/ng0n1
+step_out "verified 8192 LBAs \(.*\), mismatches 0, failed 0" \
 	aisio perf verify $TMO --iosize 65536 --offset 65536 --size 8192 --seed 6 /dev/ng0n1
 step_out '"backend": "io_uring_cmd"' aisio perf run $TMO --iopattern randread --runtime 1 --json /dev/ng0n1
 check "randread on /dev/ng0n1: IOPS > 0 and no failed I/O" perf_ok
@@ -79,7 +79,7 @@ check "randwrite on /dev/ng0n1: IOPS > 0 and no failed I/O" perf_ok
 
 # ---- 3. one namespace, kernel -> user space -> kernel ----------------------------------------------------
 
-step_out "verified 16384, mismatches 0, failed 0" aisio perf verify $TMO --size 16384 --seed 21 /dev/nvme0n1
+step_out "verified 16384 LBAs \(.*\), mismatches 0, failed 0" aisio perf verify $TMO --size 16384 --seed 21 /dev/nvme0n1
 step vm-blkutil random /tmp/k-blk 4194304 31
 step_out "io_uring\)" vm-kio-status write /dev/nvme0n1 32768 8192 /tmp/k-blk
 step vm-blkutil random /tmp/k-ng 1048576 32
@@ -99,7 +99,7 @@ step_out "identical, 1048576 bytes" vm-blkutil cmp /tmp/k-ng /tmp/u-ng
 
 step vm-blkutil random /tmp/u-data 4194304 41
 step vm-nvme-rw write "$BDF" 1 65536 8192 /tmp/u-data
-step_out "verified 16384, mismatches 0, failed 0" aisio perf verify $TMO --offset 81920 --size 16384 --seed 51 "$BDF"
+step_out "verified 16384 LBAs \(.*\), mismatches 0, failed 0" aisio perf verify $TMO --offset 81920 --size 16384 --seed 51 "$BDF"
 step vm-nvme-rw read "$BDF" 1 0 $NLBA /tmp/image-u  # the whole namespace, as user space left it
 
 step_out "bound to nvme" aisio bind "$BDF" nvme

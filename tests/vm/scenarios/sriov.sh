@@ -50,7 +50,7 @@ step_out "identical, 1048576 bytes" vm-blkutil cmp /tmp/vf-data /tmp/via-kernel
 # aisio perf on the VF while the file system on the PF stays mounted: writes only with
 # --force (the namespace carries XFS) and only past the file system.
 step_refused "carries XFS" aisio perf verify --offset 720000 --size 4096 $VF
-step_out "verified [1-9][0-9]*, mismatches 0, failed 0" aisio perf verify $TMO --force --offset 720000 --size 32768 $VF
+step_out "verified [1-9][0-9]* LBAs \([0-9.]+ [KM]iB\), mismatches 0, failed 0" aisio perf verify $TMO --force --offset 720000 --size 32768 $VF
 step aisio perf run $TMO --iopattern randread --runtime 2 --json $VF
 check "randread on the VF: IOPS > 0 and no failed I/O" perf_ok
 
