@@ -24,7 +24,7 @@ for drv in vfio-pci uio_pci_generic; do
 	# uio leaves the dead run's controller enabled, and the next open says so before resetting
 	# it; vfio-pci may reset the function itself when the dead process's device fd closes
 	if [ $drv = uio_pci_generic ]; then
-		step_out "was left enabled .*resetting it" aisio id-ctrl "$BDF"
+		step_out "was left enabled.*resetting it" aisio id-ctrl "$BDF"
 	fi
 	step_out "verified [1-9][0-9]* LBAs \([0-9.]+ [KM]iB\), mismatches 0, failed 0" \
 		aisio perf verify $TMO --iosize 16384 --qdepth 64 --size 32768 "$BDF"
