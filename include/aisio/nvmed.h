@@ -215,8 +215,8 @@ typedef uint64_t __attribute__((may_alias)) nvmed_u64_alias;
 int nvmed_qpair_check(struct nvmed_qpair *qp);
 /* Slow path of nvmed_qpair_rw: checks what the fast path's one test rejected and
  * splits an I/O over the transfer limit into commands of at most the limit. */
-int nvmed_qpair_rw_split(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf,
-			 nvmed_cb cb, void *arg);
+__attribute__((cold)) int nvmed_qpair_rw_split(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uint64_t slba,
+					   uint32_t nlb, void *buf, nvmed_cb cb, void *arg);
 /* Build a PRP list for transfers spanning more than two pages. */
 int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf, uint32_t len);
 
