@@ -236,13 +236,61 @@ static void test_count_only(void **state)
 	nvmed_ctrl_close(c);
 }
 
+/* A split I/O (over MDTS) with one command dropped: the I/O times out once, the counters
+ * count it once, and its cids come back to the queue. NVMED_CB_COUNT splits count the same. */
+static void split_timeout_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
+{
+	struct io_result *r = arg;
+	r->done++;
+	r->err = err;
+}
+
+static void test_split_timeout(void **state)
+{
+	struct nvmed_ctrl *c;
+	struct nvmed_ctrl_opts o = {.io_timeout_ms = 300};
+	/* mdts=1: 16 LBAs per command; LBA 20 is in the second of three commands */
+	assert_int_equal(nvmed_ctrl_open(&c, "emu:ram:8M,mdts=1,drop=20-20", &o), 0);
+	struct nvmed_qpair *qp;
+	assert_int_equal(nvmed_qpair_create(c, 8, &qp), 0);
+	uint8_t *buf = nvmed_dma_alloc(c, 65536);
+	struct io_result r = {0};
+	assert_true(nvmed_qpair_read(qp, 1, 0, 48, buf, split_timeout_cb, &r) >= 0);
+	double deadline = now_s() + 10;
+	while (r.done == 0 && now_s() < deadline) {
+		nvmed_qpair_ring(qp);
+		assert_true(nvmed_qpair_poll(qp, 8) >= 0);
+		if (qp->poll_countdown > 64)
+			qp->poll_countdown = 64;
+	}
+	assert_int_equal(r.done, 1);
+	assert_int_equal(r.err, -ETIMEDOUT);
+	assert_int_equal(qp->timeouts, 1);
+	assert_int_equal(qp->completed, 0);
+	/* the dropped command's cid stays reserved; the other two are free again */
+	assert_int_equal(qp->nfree, 6);
+	assert_int_equal(nvmed_qpair_inflight(qp), 0);
+	/* counted-only split I/Os: one success and one timeout, counted once each */
+	assert_true(nvmed_qpair_read(qp, 1, 100, 48, buf, NVMED_CB_COUNT, NULL) >= 0);
+	assert_int_equal(nvmed_qpair_drain(qp, 5000), 0);
+	assert_int_equal(qp->completed, 1);
+	assert_true(nvmed_qpair_read(qp, 1, 10, 20, buf, NVMED_CB_COUNT, NULL) >= 0);
+	assert_int_equal(nvmed_qpair_drain(qp, 5000), 0);
+	assert_int_equal(qp->completed, 1);
+	assert_int_equal(qp->timeouts, 2);
+	assert_int_equal(r.done, 1);
+	nvmed_dma_free(c, buf);
+	assert_int_equal(nvmed_qpair_destroy(qp), 0);
+	nvmed_ctrl_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_error_status),      cmocka_unit_test(test_dropped_completion),
 		cmocka_unit_test(test_delayed_completion), cmocka_unit_test(test_fatal_after),
 		cmocka_unit_test(test_fatal_runtime),     cmocka_unit_test(test_destroy_inflight),
-		cmocka_unit_test(test_count_only),
+		cmocka_unit_test(test_count_only),        cmocka_unit_test(test_split_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
