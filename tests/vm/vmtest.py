@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """QEMU test bed: run aisio against QEMU's NVMe controller under a real Linux kernel.
 
-usage: tests/vm/vmtest.py [--build DIR] [--keep] [--timeout S] SCENARIO...
+usage: tests/vm/vmtest.py [--build DIR] [--keep] [--timeout S] [--kernel 6.1|6.12|both] SCENARIO...
        tests/vm/vmtest.py --list
 
-For each scenario:
-  1. kernel: Debian's linux-image-amd64 is resolved at run time (apt-cache), the
-     image package fetched with `apt-get download` and unpacked with `dpkg-deb -x`;
-     vmlinuz and the modules the tests need are kept in .vmcache/linux-<version>/
-     (git-ignored). With no apt metadata the newest cached kernel is used.
+For each scenario, on each kernel it runs on (its own list, or --kernel):
+  1. kernel: Debian's 6.1 (bookworm) or 6.12 (bookworm-backports). The image package
+     is resolved at run time through a private apt configuration in .vmcache/apt/
+     (never the machine's own sources or lists), fetched with `apt-get download` and
+     unpacked with `dpkg-deb -x`; vmlinuz and the modules the tests need (.ko.xz
+     decompressed) are kept in .vmcache/<package>/ (git-ignored). The private lists
+     are refreshed at most every 12 hours; without a network the newest cached kernel
+     of the series is used.
   2. initramfs (newc cpio written here, no root needed): busybox-static, the modules
      in dependency order, the project's binaries with the shared libraries ldd
      names, tests/vm/guest-lib.sh and the scenario's guest script.
@@ -18,12 +21,13 @@ For each scenario:
   4. the scenario passes when the guest reported RESULT 0 and powered off within the
      time bound; otherwise the guest's console log is printed.
 
-One line per scenario: "vm-<name>: passed|failed|skipped (<seconds> s)".
+One line per scenario and kernel: "vm-<name>[-6.12]: passed|failed|skipped (<seconds> s)".
 Exit status: 0 passed, 1 failed, 77 skipped (what is missing is printed).
 """
 import argparse
 import fcntl
 import glob
+import lzma
 import os
 import re
 import shutil
@@ -50,6 +54,16 @@ class Skip(Exception):
     pass
 
 
+# Guest kernels: the Debian suite each comes from. linux-image-amd64 in that suite alone
+# names the image package (in bookworm-backports, the newest 6.12).
+KERNELS = {
+    "6.1": dict(suites=["bookworm", "bookworm-updates", "bookworm-security"]),
+    "6.12": dict(suites=["bookworm-backports"]),
+}
+DEFAULT_KERNELS = ["6.1"]
+APT_REFRESH_S = 12 * 3600
+
+
 # ---- scenarios -------------------------------------------------------------------------------------------------
 #
 # iommu: True (emulated intel-iommu, translated DMA), "pt" (the same, identity for kernel drivers), False (none).
@@ -57,6 +71,7 @@ class Skip(Exception):
 # disks: (size, kind) with kind "raw" (zeroes) or "xfs:<fs size>" (XFS made on the host, file larger than it).
 # script: tests/vm/scenarios/<script>.sh, run in the guest with guest-lib.sh's helpers.
 # needs: programs from the build tree the scenario cannot do without.
+# kernels: the guest kernels it runs on by default (DEFAULT_KERNELS when absent).
 # host_needs: host programs copied into the guest with their libraries (nvme-cli for SR-IOV setup).
 
 NVME_PLAIN = ["-drive", "file={disk0},if=none,id=nvm0,format=raw",
@@ -68,7 +83,8 @@ SCENARIOS = {
         iommu="pt", disks=[("64M", "raw")], qemu=NVME_PLAIN, needs=["tests/vm/vm-pci-probe"], timeout=120),
     "vfio": dict(
         doc="vfio-pci with an emulated IOMMU: bring-up, identify, perf verify, randread/randwrite runs",
-        iommu=True, disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=180),
+        iommu=True, disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=180,
+        kernels=["6.1", "6.12"]),
     "uio": dict(
         doc="uio_pci_generic with the IOMMU off: the same as vfio",
         iommu=False, disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=180),
@@ -85,7 +101,8 @@ SCENARIOS = {
         needs=["tools/aisio"], timeout=180),
     "kill": dict(
         doc="SIGKILL mid-I/O, then a new run on the same function succeeds and the kernel logs no DMA fault",
-        iommu="pt", disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=180),
+        iommu="pt", disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=180,
+        kernels=["6.1", "6.12"]),
     "sriov": dict(
         doc="PF on the kernel nvme driver with XFS mounted, a VF on vfio-pci driven by aisio, bytes compared",
         iommu=True, disks=[("512M", "xfs:300M")], modules=XFS_MODULES,
@@ -123,15 +140,23 @@ def cache_root(source):
 
 def module_name(path_or_name):
     base = os.path.basename(path_or_name)
-    if base.endswith(".ko"):
-        base = base[:-3]
+    for ext in (".ko.xz", ".ko"):
+        if base.endswith(ext):
+            base = base[:-len(ext)]
+            break
     return base.replace("-", "_")
+
+
+def read_module(path):
+    """A module's bytes: 6.12 ships them xz-compressed, which busybox insmod cannot load."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return lzma.decompress(data) if path.endswith(".xz") else data
 
 
 def modinfo_deps(path):
     """depends= and softdep pre: names from a module's .modinfo strings."""
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_module(path)
     deps = []
     for key in (b"depends=", b"softdep="):
         i = data.find(b"\0" + key)
@@ -166,32 +191,95 @@ def resolve_modules(index, roots):
 
 # ---- kernel ----------------------------------------------------------------------------------------------------
 
-def kernel_package():
-    """(package, version) of the kernel image linux-image-amd64 depends on, or None without apt metadata."""
+def host_mirror(security=False):
+    """The Debian mirror the machine uses, or its security mirror (its own sources are read,
+    never changed). AISIO_VM_MIRROR / AISIO_VM_SECURITY_MIRROR override."""
+    env = os.environ.get("AISIO_VM_SECURITY_MIRROR" if security else "AISIO_VM_MIRROR")
+    if env:
+        return env.rstrip("/")
+    uris = []
     try:
-        out = run(["apt-cache", "show", "--no-all-versions", "linux-image-amd64"])
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    m = re.search(r"^Depends:.*?(linux-image-[0-9][^\s,]*)", out, re.M)
-    v = re.search(r"^Version:\s*(\S+)", out, re.M)
-    if not m or not v:
-        return None
-    return m.group(1), v.group(1)
+        with open("/etc/apt/sources.list.d/debian.sources") as f:
+            uris += re.findall(r"^URIs:\s*(\S+)", f.read(), re.M)
+    except OSError:
+        pass
+    try:
+        with open("/etc/apt/sources.list") as f:
+            uris += re.findall(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+bookworm", f.read(), re.M)
+    except OSError:
+        pass
+    for u in uris:
+        if ("security" in u) == security:
+            return u.rstrip("/")
+    return "http://deb.debian.org/debian-security" if security else "http://deb.debian.org/debian"
 
 
-def fetch_kernel(cache):
-    """Directory holding vmlinuz, modules/<name>.ko and modules/index for the current Debian kernel."""
+class PrivateApt:
+    """apt-get and apt-cache over a sources list and state of our own, under the cache folder."""
+
+    def __init__(self, cache, series):
+        self.root = os.path.join(cache, "apt", series)
+        for d in ("lists/partial", "cache/archives/partial"):
+            os.makedirs(os.path.join(self.root, d), exist_ok=True)
+        self.sources = os.path.join(self.root, "sources.list")
+        keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+        signed = f"[signed-by={keyring}] " if os.path.exists(keyring) else ""
+        with open(self.sources, "w") as f:
+            for suite in KERNELS[series]["suites"]:
+                f.write(f"deb {signed}{host_mirror(suite.endswith('-security'))} {suite} main\n")
+        status = os.path.join(self.root, "status")
+        if not os.path.exists(status):
+            open(status, "w").close()
+        self.opts = ["-o", f"Dir::Etc::SourceList={self.sources}", "-o", "Dir::Etc::SourceParts=/dev/null",
+                     "-o", f"Dir::State::Lists={self.root}/lists", "-o", f"Dir::State::status={status}",
+                     "-o", f"Dir::Cache={self.root}/cache", "-o", "Dir::Etc::Preferences=/dev/null",
+                     "-o", "Dir::Etc::PreferencesParts=/dev/null", "-o", "APT::Sandbox::User=root",
+                     "-o", "Debug::NoLocking=1"]
+
+    def update(self):
+        """Refresh the lists when older than APT_REFRESH_S; False when that failed (offline)."""
+        stamp = os.path.join(self.root, "updated")
+        try:
+            if time.time() - os.stat(stamp).st_mtime < APT_REFRESH_S:
+                return True
+        except OSError:
+            pass
+        try:
+            run(["apt-get", "-q"] + self.opts + ["update"])
+        except (OSError, subprocess.CalledProcessError) as e:
+            log(f"apt-get update ({self.sources}) failed: {(getattr(e, 'stdout', '') or str(e)).strip()[-200:]}")
+            return False
+        open(stamp, "w").close()
+        return True
+
+    def image_package(self):
+        """The image package linux-image-amd64 depends on, or None."""
+        try:
+            out = run(["apt-cache"] + self.opts + ["show", "--no-all-versions", "linux-image-amd64"])
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        m = re.search(r"^Depends:.*?(linux-image-[0-9][^\s,]*)", out, re.M)
+        return m.group(1) if m else None
+
+    def download(self, name, cwd):
+        run(["apt-get", "-q"] + self.opts + ["download", name], cwd=cwd)
+
+
+def fetch_kernel(cache, series):
+    """Directory holding vmlinuz, modules/<name>.ko and VERSION for the newest kernel of a series."""
     os.makedirs(cache, exist_ok=True)
     with open(os.path.join(cache, ".lock"), "w") as lockf:
         fcntl.flock(lockf, fcntl.LOCK_EX)  # parallel scenarios share one download
-        pkg = kernel_package()
-        if pkg is None:
-            ready = sorted(glob.glob(os.path.join(cache, "linux-*", "READY")))
+        apt = PrivateApt(cache, series)
+        name = apt.image_package() if apt.update() else None
+        if name is None:
+            ready = sorted(glob.glob(os.path.join(cache, f"linux-image-{series}.*", "READY")))
             if not ready:
-                raise Skip("no kernel: apt-cache cannot resolve linux-image-amd64 (run apt-get update) "
+                raise Skip(f"no {series} kernel: its package cannot be resolved (network or mirror {host_mirror()}?) "
                            "and .vmcache holds none")
             return os.path.dirname(ready[-1])
-        name, _ = pkg
+        if not name.startswith(f"linux-image-{series}."):
+            raise Skip(f"the {series} suite offers {name}, not a {series} kernel")
         kdir = os.path.join(cache, name)
         roots = " ".join(sorted(BASE_MODULES + XFS_MODULES))
         try:
@@ -204,25 +292,27 @@ def fetch_kernel(cache):
         tmp = tempfile.mkdtemp(prefix="kernel-", dir=cache)
         try:
             try:
-                run(["apt-get", "download", name], cwd=tmp)
+                apt.download(name, tmp)
             except (OSError, subprocess.CalledProcessError) as e:
                 out = getattr(e, "stdout", "") or str(e)
                 raise Skip(f"cannot download {name} (network or apt?): {out.strip().splitlines()[-1:]}")
             deb = glob.glob(os.path.join(tmp, "*.deb"))[0]
             run(["dpkg-deb", "-x", deb, os.path.join(tmp, "root")])
             vmlinuz = glob.glob(os.path.join(tmp, "root", "boot", "vmlinuz-*"))[0]
-            kmods = glob.glob(os.path.join(tmp, "root", "lib", "modules", "*", "kernel"))[0]
+            kmods = (glob.glob(os.path.join(tmp, "root", "lib", "modules", "*", "kernel")) +
+                     glob.glob(os.path.join(tmp, "root", "usr", "lib", "modules", "*", "kernel")))[0]
             index = {}
             for d, _, files in os.walk(kmods):
                 for f in files:
-                    if f.endswith(".ko"):
+                    if f.endswith((".ko", ".ko.xz")):
                         index[module_name(f)] = os.path.join(d, f)
             shutil.rmtree(kdir, ignore_errors=True)
             os.makedirs(os.path.join(kdir, "modules"))
             shutil.copy(vmlinuz, os.path.join(kdir, "vmlinuz"))
             wanted = resolve_modules(index, BASE_MODULES + XFS_MODULES)
             for m in wanted:
-                shutil.copy(index[m], os.path.join(kdir, "modules", m + ".ko"))
+                with open(os.path.join(kdir, "modules", m + ".ko"), "wb") as f:
+                    f.write(read_module(index[m]))
             with open(os.path.join(kdir, "modules", "deps"), "w") as f:
                 for m in wanted:
                     f.write(m + ": " + " ".join(modinfo_deps(index[m])) + "\n")
@@ -412,7 +502,7 @@ def boot(kdir, initrd, scn, disks, timeout, logpath):
     return text, rc, timed_out, time.monotonic() - start
 
 
-def run_scenario(name, build, source, keep, timeout):
+def run_scenario(name, build, source, keep, timeout, series):
     scn = SCENARIOS[name]
     for b in scn.get("needs", []):
         if not os.path.exists(os.path.join(build, b)):
@@ -428,10 +518,11 @@ def run_scenario(name, build, source, keep, timeout):
         if not shutil.which(tool):
             raise Skip(f"{tool} not found")
     script = os.path.join(HERE, "scenarios", name + ".sh")
-    kdir = fetch_kernel(cache_root(source))
+    kdir = fetch_kernel(cache_root(source), series)
     logdir = os.path.join(build, "tests", "vm", "logs")
     os.makedirs(logdir, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=f"vm-{name}-", dir=logdir)
+    label = test_label(name, series)
+    work = tempfile.mkdtemp(prefix=f"{label}-", dir=logdir)
     try:
         disks = []
         for i, (size, kind) in enumerate(scn.get("disks", [])):
@@ -440,17 +531,23 @@ def run_scenario(name, build, source, keep, timeout):
             disks.append(d)
         initrd = os.path.join(work, "initrd.cpio")
         build_initramfs(initrd, kdir, build, scn, script)
-        logpath = os.path.join(logdir, name + ".log")
+        logpath = os.path.join(logdir, label[len("vm-"):] + ".log")
         text, rc, timed_out, secs = boot(kdir, initrd, scn, disks, timeout or scn["timeout"], logpath)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     m = re.search(r"^@@VMTEST RESULT (\d+)", text, re.M)
+    booted = re.search(r"^@@VMTEST BOOTED (\S+)", text, re.M)
+    insmod = re.findall(r"^@@VMTEST insmod .*$", text, re.M)
     why = None
     if timed_out:
         why = f"the guest did not power off within {timeout or scn['timeout']} s"
-    elif not re.search(r"^@@VMTEST BOOTED", text, re.M):
+    elif not booted:
         why = f"the guest did not boot (qemu exit {rc})"
+    elif not booted.group(1).startswith(series + "."):
+        why = f"the guest booted kernel {booted.group(1)}, not {series}"
+    elif insmod:
+        why = insmod[0][len("@@VMTEST "):]  # a module the scenario needs did not load
     elif not m:
         why = f"the guest stopped before the scenario finished (qemu exit {rc})"
     elif m.group(1) != "0":
@@ -459,45 +556,60 @@ def run_scenario(name, build, source, keep, timeout):
     return why, secs, text, logpath
 
 
+def test_label(name, series):
+    """The name a scenario's result goes by: vm-NAME on the default kernel, vm-NAME-SERIES on another."""
+    return f"vm-{name}" if series == DEFAULT_KERNELS[0] else f"vm-{name}-{series}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.environ.get("AISIO_BUILD_ROOT", "build"))
     ap.add_argument("--source", default=os.environ.get("AISIO_SOURCE_ROOT", os.path.dirname(os.path.dirname(HERE))))
     ap.add_argument("--keep", action="store_true", help="keep the initramfs and disk images")
     ap.add_argument("--timeout", type=int, default=0, help="seconds the guest may run (default: per scenario)")
+    ap.add_argument("--kernel", choices=sorted(KERNELS) + ["both"],
+                    help="guest kernel (default: each scenario's own list)")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("scenarios", nargs="*")
     a = ap.parse_args()
     if a.list or not a.scenarios:
         for n, s in SCENARIOS.items():
-            print(f"{n:10} {s['doc']}")
+            print(f"{n:12} [{','.join(s.get('kernels', DEFAULT_KERNELS))}] {s['doc']}")
         return 0
     build = os.path.abspath(a.build)
     passed = failed = skipped = 0
+    runs = []
     for name in a.scenarios:
         if name not in SCENARIOS:
             print(f"vmtest: unknown scenario '{name}' (see --list)", file=sys.stderr)
             return 2
+        kernels = SCENARIOS[name].get("kernels", DEFAULT_KERNELS)
+        if a.kernel:
+            kernels = sorted(KERNELS) if a.kernel == "both" else [a.kernel]
+        runs += [(name, k) for k in kernels]
+    for name, series in runs:
+        label = test_label(name, series)
         start = time.monotonic()
         try:
-            why, secs, text, logpath = run_scenario(name, build, os.path.abspath(a.source), a.keep, a.timeout)
+            why, secs, text, logpath = run_scenario(name, build, os.path.abspath(a.source), a.keep, a.timeout,
+                                                    series)
         except Skip as e:
-            print(f"vm-{name}: skipped ({e})", flush=True)
+            print(f"{label}: skipped ({e})", flush=True)
             skipped += 1
             continue
         except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
-            print(f"vm-{name}: failed ({time.monotonic() - start:.1f} s): setting up the guest: {e}", flush=True)
+            print(f"{label}: failed ({time.monotonic() - start:.1f} s): setting up the guest: {e}", flush=True)
             failed += 1
             continue
         total = time.monotonic() - start
         if why is None:
-            print(f"vm-{name}: passed ({total:.1f} s, guest {secs:.1f} s)", flush=True)
+            print(f"{label}: passed ({total:.1f} s, guest {secs:.1f} s)", flush=True)
             passed += 1
         else:
-            print(f"---- guest log of vm-{name} ({logpath}) ----")
+            print(f"---- guest log of {label} ({logpath}) ----")
             print(text)
             print(f"---- end of guest log ----")
-            print(f"vm-{name}: failed ({total:.1f} s): {why}", flush=True)
+            print(f"{label}: failed ({total:.1f} s): {why}", flush=True)
             failed += 1
     if failed:
         return 1
