@@ -502,6 +502,27 @@ def boot(kdir, initrd, scn, disks, timeout, logpath):
     return text, rc, timed_out, time.monotonic() - start
 
 
+def judge(text, rc, timed_out, timeout, series):
+    """None when the guest ran the scenario to a pass, else why not."""
+    m = re.search(r"^@@VMTEST RESULT (\d+)", text, re.M)
+    booted = re.search(r"^@@VMTEST BOOTED (\S+)", text, re.M)
+    insmod = re.findall(r"^@@VMTEST insmod .*$", text, re.M)
+    if timed_out:
+        return f"the guest did not power off within {timeout} s"
+    if not booted:
+        return f"the guest did not boot (qemu exit {rc})"
+    if not booted.group(1).startswith(series + "."):
+        return f"the guest booted kernel {booted.group(1)}, not {series}"
+    if insmod:
+        return insmod[0][len("@@VMTEST "):]  # a module the scenario needs did not load
+    if not m:
+        return f"the guest stopped before the scenario finished (qemu exit {rc})"
+    if m.group(1) != "0":
+        fail = re.findall(r"^@@VMTEST FAILED.*$", text, re.M)
+        return fail[-1][len("@@VMTEST "):] if fail else f"scenario script exited {m.group(1)}"
+    return None
+
+
 def run_scenario(name, build, source, keep, timeout, series):
     scn = SCENARIOS[name]
     for b in scn.get("needs", []):
@@ -523,36 +544,31 @@ def run_scenario(name, build, source, keep, timeout, series):
     os.makedirs(logdir, exist_ok=True)
     label = test_label(name, series)
     work = tempfile.mkdtemp(prefix=f"{label}-", dir=logdir)
+    logpath = os.path.join(logdir, label[len("vm-"):] + ".log")
+    # QEMU 7.2's TCG now and then crashes itself (SIGSEGV) or the guest kernel before it
+    # reaches our init (a double fault in early boot) on a loaded host. Neither is the
+    # code under test: such a run is repeated once, on fresh disks, and says so.
     try:
-        disks = []
-        for i, (size, kind) in enumerate(scn.get("disks", [])):
-            d = os.path.join(work, f"disk{i}.img")
-            make_disk(d, size, kind)
-            disks.append(d)
-        initrd = os.path.join(work, "initrd.cpio")
-        build_initramfs(initrd, kdir, build, scn, script)
-        logpath = os.path.join(logdir, label[len("vm-"):] + ".log")
-        text, rc, timed_out, secs = boot(kdir, initrd, scn, disks, timeout or scn["timeout"], logpath)
+        for attempt in (1, 2):
+            disks = []
+            for i, (size, kind) in enumerate(scn.get("disks", [])):
+                d = os.path.join(work, f"disk{i}.img")
+                make_disk(d, size, kind)
+                disks.append(d)
+            initrd = os.path.join(work, "initrd.cpio")
+            build_initramfs(initrd, kdir, build, scn, script)
+            text, rc, timed_out, secs = boot(kdir, initrd, scn, disks, timeout or scn["timeout"], logpath)
+            why = judge(text, rc, timed_out, timeout or scn["timeout"], series)
+            booted = re.search(r"^@@VMTEST BOOTED", text, re.M)
+            emulator_fault = not timed_out and ((rc is not None and rc < 0) or not booted)
+            if why is None or not emulator_fault or attempt == 2:
+                break
+            shutil.copy(logpath, logpath + ".attempt1")
+            log(f"{label}: {why}: an emulator fault, not a test result; running it again "
+                f"(first console log kept in {logpath}.attempt1)")
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-    m = re.search(r"^@@VMTEST RESULT (\d+)", text, re.M)
-    booted = re.search(r"^@@VMTEST BOOTED (\S+)", text, re.M)
-    insmod = re.findall(r"^@@VMTEST insmod .*$", text, re.M)
-    why = None
-    if timed_out:
-        why = f"the guest did not power off within {timeout or scn['timeout']} s"
-    elif not booted:
-        why = f"the guest did not boot (qemu exit {rc})"
-    elif not booted.group(1).startswith(series + "."):
-        why = f"the guest booted kernel {booted.group(1)}, not {series}"
-    elif insmod:
-        why = insmod[0][len("@@VMTEST "):]  # a module the scenario needs did not load
-    elif not m:
-        why = f"the guest stopped before the scenario finished (qemu exit {rc})"
-    elif m.group(1) != "0":
-        fail = re.findall(r"^@@VMTEST FAILED.*$", text, re.M)
-        why = fail[-1][len("@@VMTEST "):] if fail else f"scenario script exited {m.group(1)}"
     return why, secs, text, logpath
 
 
