@@ -238,13 +238,6 @@ static void test_count_only(void **state)
 
 /* A split I/O (over MDTS) with one command dropped: the I/O times out once, the counters
  * count it once, and its cids come back to the queue. NVMED_CB_COUNT splits count the same. */
-static void split_timeout_cb(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
-{
-	struct io_result *r = arg;
-	r->done++;
-	r->err = err;
-}
-
 static void test_split_timeout(void **state)
 {
 	struct nvmed_ctrl *c;
@@ -255,7 +248,7 @@ static void test_split_timeout(void **state)
 	assert_int_equal(nvmed_qpair_create(c, 8, &qp), 0);
 	uint8_t *buf = nvmed_dma_alloc(c, 65536);
 	struct io_result r = {0};
-	assert_true(nvmed_qpair_read(qp, 1, 0, 48, buf, split_timeout_cb, &r) >= 0);
+	assert_true(nvmed_qpair_read(qp, 1, 0, 48, buf, io_result_cb, &r) >= 0);
 	double deadline = now_s() + 10;
 	while (r.done == 0 && now_s() < deadline) {
 		nvmed_qpair_ring(qp);
