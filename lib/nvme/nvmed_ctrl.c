@@ -396,8 +396,8 @@ int nvmed_ctrl_open(struct nvmed_ctrl **out, const char *devstr, const struct nv
 	 * bring-up resets it: say so, since that process's queues are gone with it. */
 	uint32_t cc = pci_mmio_read32(c->pci, NVME_REG_CC);
 	if (cc != 0xffffffffu && (cc & NVME_CC_EN))
-		fprintf(stderr, "aisio: %s: the controller was left enabled (CSTS 0x%x), by a process that did not close "
-			"it; resetting it\n", c->pci->name, csts_read(c));
+		fprintf(stderr, "aisio: %s: the controller was left enabled (CSTS 0x%x; by a process that did not close "
+			"it, or the driver it was bound to before); resetting it\n", c->pci->name, csts_read(c));
 	rc = nvmed_bring_up(c);
 	if (rc < 0)
 		goto fail_enabled;

@@ -87,7 +87,8 @@ int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct
 		if (qp->prp_lists)
 			qp->prp_lists_iova = dma_mem_iova(&c->mem, qp->prp_lists);
 	}
-	if (!qp->reqs || !qp->free_cids || !qp->splits || !qp->free_splits || !qp->sq || !qp->cq || (qp->prp_pages_per_cid && !qp->prp_lists)) {
+	if (!qp->reqs || !qp->free_cids || !qp->splits || !qp->free_splits || !qp->sq || !qp->cq ||
+	    (qp->prp_pages_per_cid && !qp->prp_lists)) {
 		fprintf(stderr, "aisio: %s: no DMA memory for a queue pair of depth %u (raise the DMA pool size)\n",
 			c->pci->name, depth);
 		nvmed_qpair_release(qp);

@@ -99,8 +99,8 @@ static int uio_open(struct pci_dev *dev, const char *bdf)
 	 */
 	uint32_t cc = pci_mmio_read32(dev, NVME_REG_CC);
 	if (cc != 0xffffffffu && (cc & NVME_CC_EN))
-		fprintf(stderr, "aisio: %s: the controller was left enabled, by a process that did not close it; "
-			"stopping its DMA and resetting it\n", bdf);
+		fprintf(stderr, "aisio: %s: the controller was left enabled (by a process that did not close it, or "
+			"the driver it was bound to before); stopping its DMA and resetting it\n", bdf);
 	rc = uio_bus_master(dev, false);
 	if (rc < 0)
 		goto fail_opened;
