@@ -54,11 +54,13 @@ class Skip(Exception):
     pass
 
 
-# Guest kernels: the Debian suite each comes from. linux-image-amd64 in that suite alone
-# names the image package (in bookworm-backports, the newest 6.12).
+# Guest kernels: the Debian suites each comes from, and how its image package is picked.
+# 6.1: the package linux-image-amd64 depends on. 6.12: the newest linux-image-6.12.*-amd64
+# by name (not -dbg, -unsigned, -cloud or -rt), so a later backports kernel (whom the
+# metapackage would follow) does not take 6.12's place.
 KERNELS = {
     "6.1": dict(suites=["bookworm", "bookworm-updates", "bookworm-security"]),
-    "6.12": dict(suites=["bookworm-backports"]),
+    "6.12": dict(suites=["bookworm-backports"], image=r"linux-image-6\.12\.[0-9][^-\s]*-amd64"),
 }
 DEFAULT_KERNELS = ["6.1"]
 APT_REFRESH_S = 12 * 3600
@@ -224,9 +226,16 @@ class PrivateApt:
         self.sources = os.path.join(self.root, "sources.list")
         keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
         signed = f"[signed-by={keyring}] " if os.path.exists(keyring) else ""
+        text = "".join(f"deb {signed}{host_mirror(suite.endswith('-security'))} {suite} main\n"
+                       for suite in KERNELS[series]["suites"])
+        try:
+            with open(self.sources) as f:
+                if f.read() != text:
+                    os.unlink(os.path.join(self.root, "updated"))  # another mirror: refresh now
+        except OSError:
+            pass
         with open(self.sources, "w") as f:
-            for suite in KERNELS[series]["suites"]:
-                f.write(f"deb {signed}{host_mirror(suite.endswith('-security'))} {suite} main\n")
+            f.write(text)
         status = os.path.join(self.root, "status")
         if not os.path.exists(status):
             open(status, "w").close()
@@ -245,16 +254,26 @@ class PrivateApt:
         except OSError:
             pass
         try:
-            run(["apt-get", "-q"] + self.opts + ["update"])
+            # --error-on=any: a mirror that cannot be reached is an error, not a warning with exit 0
+            # (which would stamp the lists fresh); one retry keeps an offline run quick.
+            run(["apt-get", "-q", "-o", "Acquire::Retries=1", "--error-on=any"] + self.opts + ["update"])
         except (OSError, subprocess.CalledProcessError) as e:
-            log(f"apt-get update ({self.sources}) failed: {(getattr(e, 'stdout', '') or str(e)).strip()[-200:]}")
+            out = (getattr(e, "stdout", "") or str(e)).strip().splitlines()
+            errs = [line for line in out if line.startswith(("E:", "W:"))] or out[-1:]
+            log(f"apt-get update ({self.sources}) failed: {errs[0] if errs else e}")
             return False
         open(stamp, "w").close()
         return True
 
-    def image_package(self):
-        """The image package linux-image-amd64 depends on, or None."""
+    def image_package(self, pattern=None):
+        """The newest package whose name matches pattern, else the image package linux-image-amd64
+        depends on; None when the lists cannot tell."""
         try:
+            if pattern:
+                # apt's POSIX regex is only a coarse filter: Python's fullmatch decides
+                out = run(["apt-cache"] + self.opts + ["search", "--names-only", "^linux-image-"])
+                names = [n for n in re.findall(r"^(\S+) - ", out, re.M) if re.fullmatch(pattern, n)]
+                return max(names, key=version_key) if names else None
             out = run(["apt-cache"] + self.opts + ["show", "--no-all-versions", "linux-image-amd64"])
         except (OSError, subprocess.CalledProcessError):
             return None
@@ -265,23 +284,42 @@ class PrivateApt:
         run(["apt-get", "-q"] + self.opts + ["download", name], cwd=cwd)
 
 
+def version_key(name):
+    """Sort key of a kernel package or directory name: the numbers of its version (6.1.0-9 <
+    6.1.0-57, 6.12.90+deb12 < 6.12.90+deb12.1), the flavour's "-amd64" left out."""
+    return [int(n) for n in re.findall(r"[0-9]+", re.sub(r"-amd64$", "", name))]
+
+
+def cached_kernel(cache, series, roots):
+    """The newest complete kernel of a series already in the cache, or None."""
+    best = None
+    for ready in glob.glob(os.path.join(cache, f"linux-image-{series}.*", "READY")):
+        with open(ready) as f:
+            if f.read().strip() != roots:
+                continue  # unpacked by a harness that wanted other modules
+        kdir = os.path.dirname(ready)
+        if best is None or version_key(os.path.basename(kdir)) > version_key(os.path.basename(best)):
+            best = kdir
+    return best
+
+
 def fetch_kernel(cache, series):
     """Directory holding vmlinuz, modules/<name>.ko and VERSION for the newest kernel of a series."""
     os.makedirs(cache, exist_ok=True)
+    roots = " ".join(sorted(BASE_MODULES + XFS_MODULES))
     with open(os.path.join(cache, ".lock"), "w") as lockf:
         fcntl.flock(lockf, fcntl.LOCK_EX)  # parallel scenarios share one download
         apt = PrivateApt(cache, series)
-        name = apt.image_package() if apt.update() else None
+        name = apt.image_package(KERNELS[series].get("image")) if apt.update() else None
         if name is None:
-            ready = sorted(glob.glob(os.path.join(cache, f"linux-image-{series}.*", "READY")))
-            if not ready:
+            kdir = cached_kernel(cache, series, roots)
+            if not kdir:
                 raise Skip(f"no {series} kernel: its package cannot be resolved (network or mirror {host_mirror()}?) "
-                           "and .vmcache holds none")
-            return os.path.dirname(ready[-1])
+                           f"and {cache} holds none")
+            return kdir
         if not name.startswith(f"linux-image-{series}."):
             raise Skip(f"the {series} suite offers {name}, not a {series} kernel")
         kdir = os.path.join(cache, name)
-        roots = " ".join(sorted(BASE_MODULES + XFS_MODULES))
         try:
             with open(os.path.join(kdir, "READY")) as f:
                 if f.read().strip() == roots:
@@ -295,6 +333,10 @@ def fetch_kernel(cache, series):
                 apt.download(name, tmp)
             except (OSError, subprocess.CalledProcessError) as e:
                 out = getattr(e, "stdout", "") or str(e)
+                older = cached_kernel(cache, series, roots)  # offline with fresh lists: an older one will do
+                if older:
+                    log(f"cannot download {name}; using the cached {os.path.basename(older)}")
+                    return older
                 raise Skip(f"cannot download {name} (network or apt?): {out.strip().splitlines()[-1:]}")
             deb = glob.glob(os.path.join(tmp, "*.deb"))[0]
             run(["dpkg-deb", "-x", deb, os.path.join(tmp, "root")])
