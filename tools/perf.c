@@ -347,98 +347,13 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 
 /* ---- device setup shared by run and verify ---- */
 
-/* Known signatures at fixed offsets of the first 68 KiB. */
-static const char *fs_signature(const uint8_t *b, size_t len)
-{
-	if (len >= 4 && !memcmp(b, "XFSB", 4))
-		return "XFS";
-	if (len >= 1082 && b[1080] == 0x53 && b[1081] == 0xef)
-		return "ext2/3/4";
-	if (len >= 0x10048 && !memcmp(b + 0x10040, "_BHRfS_M", 8))
-		return "btrfs";
-	if (len >= 520 && !memcmp(b + 512, "EFI PART", 8))
-		return "a GPT partition table";
-	if (len >= 4096 && !memcmp(b + 4086, "SWAPSPACE2", 10))
-		return "swap";
-	if (len >= 6 && !memcmp(b, "LUKS\xba\xbe", 6))
-		return "LUKS";
-	if (len >= 512 && b[510] == 0x55 && b[511] == 0xaa) {
-		for (int i = 0; i < 4; i++)
-			if (b[446 + 16 * i + 4] != 0)
-				return "an MBR partition table";
-	}
-	return NULL;
-}
-
-struct sync_io {
-	int done;
-	int err;
-	uint16_t status;
-};
-
-static void sync_io_cb(struct bio_queue *q, void *arg, int err, uint16_t status)
-{
-	struct sync_io *s = arg;
-	s->done = 1;
-	s->err = err;
-	s->status = status;
-}
-
-/* Refuse to write a namespace that holds a file system, unless forced. */
-static int check_fs_signature(struct perf_dev *d, const char *dev, bool force)
-{
-	size_t len = 68u << 10;
-	uint32_t nlb = (uint32_t)(len >> d->lba_shift);
-	if (nlb > d->nlba)
-		nlb = (uint32_t)d->nlba;
-	uint32_t chunk = bio_dev_max_xfer(d->bd) >> d->lba_shift;
-	uint8_t *buf = bio_dev_buf_alloc(d->bd, len);
-	struct bio_queue *q;
-	if (!buf)
-		return -ENOMEM;
-	int rc = bio_queue_create(d->bd, 1, &q);
-	if (rc < 0) {
-		bio_dev_buf_free(d->bd, buf);
-		return rc;
-	}
-	for (uint32_t done = 0; done < nlb && rc == 0;) {
-		uint32_t n = nlb - done < chunk ? nlb - done : chunk;
-		struct sync_io s = {0};
-		rc = bio_queue_rw(q, false, done, n, buf + ((size_t)done << d->lba_shift), sync_io_cb, &s);
-		if (rc >= 0)
-			rc = bio_queue_drain(q, 10000);
-		if (rc == 0 && s.err)
-			rc = s.err;
-		done += n;
-	}
-	const char *sig = rc == 0 ? fs_signature(buf, (size_t)nlb << d->lba_shift) : NULL;
-	bio_queue_destroy(q);
-	bio_dev_buf_free(d->bd, buf);
-	if (rc == -EIO) {
-		/* unreadable first blocks hold no usable file system */
-		fprintf(stderr, "aisio perf: %s: the start of %s cannot be read (media error); "
-			"no file-system signature checked\n", dev, d->what);
-		rc = 0;
-	}
-	if (rc < 0) {
-		fprintf(stderr, "aisio perf: %s: reading the start of %s to look for a file system failed: %s\n",
-			dev, d->what, strerror(-rc));
-		return rc;
-	}
-	if (sig && !force) {
-		fprintf(stderr, "aisio perf: %s: %s carries %s; refusing to write (--force overrides)\n", dev,
-			d->what, sig);
-		return -EPERM;
-	}
-	return 0;
-}
-
 /* Open device i for run (whole I/Os only) or verify (a short last I/O is fine).
  * iosize 0 picks 128 KiB or the device's transfer limit, whichever is smaller. */
 static int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, uint32_t iosize, size_t dma_bytes,
 		    struct perf_dev *d)
 {
-	struct bio_dev_opts o = {.nsid = a->nsid, .dma_bytes = dma_bytes, .io_timeout_ms = a->timeout_ms};
+	struct bio_dev_opts o = {.nsid = a->nsid, .dma_bytes = dma_bytes, .io_timeout_ms = a->timeout_ms,
+				 .allow_fs_writes = a->force};
 	int rc = bio_dev_open(&d->bd, a->devs[i], &o);
 	if (rc < 0) {
 		fprintf(stderr, "aisio perf: cannot open %s: %s\n", a->devs[i], strerror(-rc));
@@ -494,8 +409,13 @@ static int open_dev(const struct perf_args *a, unsigned i, bool writes, bool ver
 		fprintf(stderr, "aisio perf: the LBA range is smaller than one I/O\n");
 		return -EINVAL;
 	}
-	if (writes)
-		return check_fs_signature(d, a->devs[i], a->force);
+	/* bio refuses the writes themselves; say why before any is tried */
+	const char *sig = bio_dev_fs_signature(d->bd);
+	if (writes && sig && !a->force) {
+		fprintf(stderr, "aisio perf: %s: %s carries %s; refusing to write (--force overrides)\n", a->devs[i],
+			d->what, sig);
+		return -EPERM;
+	}
 	return 0;
 }
 

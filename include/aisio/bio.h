@@ -45,8 +45,11 @@ struct bio_dev_opts {
 	unsigned io_timeout_ms;  /* user-space driver: per-command timeout (0: default) */
 	bool sqpoll;             /* io_uring: kernel SQ polling thread */
 	bool iopoll;             /* io_uring: completion polling */
+	bool allow_fs_writes;    /* write even when the start carries a file-system signature */
 };
 
+/* Open reads the start of the namespace (68 KiB) for a file-system or partition-table
+ * signature; while one is there, writes fail with -EPERM unless opts.allow_fs_writes. */
 int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_opts *opts);
 void bio_dev_close(struct bio_dev *d);
 
@@ -56,6 +59,9 @@ unsigned bio_dev_lba_shift(const struct bio_dev *d);
 uint64_t bio_dev_nlba(const struct bio_dev *d);
 uint32_t bio_dev_max_xfer(const struct bio_dev *d);
 uint32_t bio_dev_nsid(const struct bio_dev *d);
+/* What the start of the namespace carries ("XFS", "ext2/3/4", "a GPT partition table", ...)
+ * as read at open, or NULL. */
+const char *bio_dev_fs_signature(const struct bio_dev *d);
 /* Largest queue depth (commands in flight) a queue of this device takes. */
 unsigned bio_dev_max_qdepth(const struct bio_dev *d);
 
@@ -72,7 +78,8 @@ struct kio_dev *bio_dev_kio(struct bio_dev *d);
 int bio_queue_create(struct bio_dev *d, unsigned qdepth, struct bio_queue **out);
 void bio_queue_destroy(struct bio_queue *q);
 
-/* Read or write nlb LBAs at slba; -EAGAIN when qdepth commands are in flight. */
+/* Read or write nlb LBAs at slba; -EAGAIN when qdepth commands are in flight, -EPERM for a
+ * write to a namespace that carries a file-system signature (see bio_dev_open). */
 int bio_queue_rw(struct bio_queue *q, bool write, uint64_t slba, uint32_t nlb, void *buf, bio_cb cb, void *arg);
 int bio_queue_flush(struct bio_queue *q, bio_cb cb, void *arg);
 /* Make queued commands visible to the device: one doorbell or one io_uring_submit. */

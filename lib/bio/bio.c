@@ -22,6 +22,8 @@ struct bio_dev {
 	struct dma_heap heap;
 	pthread_mutex_t lock;
 	const char *backend;
+	const char *fs_signature; /* found at open: writes refused unless allowed */
+	bool allow_fs_writes;
 };
 
 /* A command in flight: the caller's callback, kept apart from the backend's. */
@@ -41,6 +43,83 @@ struct bio_queue {
 	unsigned qdepth;
 	void *user;
 };
+
+/* File-system and partition-table signatures at the start of a namespace: what a raw
+ * writer must not overwrite by accident. */
+static const char *fs_signature(const uint8_t *b, size_t len)
+{
+	if (len >= 4 && !memcmp(b, "XFSB", 4))
+		return "XFS";
+	if (len >= 1082 && b[1080] == 0x53 && b[1081] == 0xef)
+		return "ext2/3/4";
+	if (len >= 0x10048 && !memcmp(b + 0x10040, "_BHRfS_M", 8))
+		return "btrfs";
+	if (len >= 520 && !memcmp(b + 512, "EFI PART", 8))
+		return "a GPT partition table";
+	if (len >= 4096 && !memcmp(b + 4086, "SWAPSPACE2", 10))
+		return "swap";
+	if (len >= 6 && !memcmp(b, "LUKS\xba\xbe", 6))
+		return "LUKS";
+	if (len >= 512 && b[510] == 0x55 && b[511] == 0xaa) {
+		for (int i = 0; i < 4; i++)
+			if (b[446 + 16 * i + 4] != 0)
+				return "an MBR partition table";
+	}
+	return NULL;
+}
+
+struct bio_sync {
+	int err;
+};
+
+static void bio_sync_cb(struct bio_queue *q, void *arg, int err, uint16_t status)
+{
+	((struct bio_sync *)arg)->err = err;
+}
+
+/* Read the first 68 KiB (the deepest signature, btrfs's, ends at 64 KiB + 72) and note
+ * what they carry. An unreadable start (a media error) holds no usable file system. */
+static int bio_dev_read_signature(struct bio_dev *d, const char *devstr)
+{
+	unsigned shift = bio_dev_lba_shift(d);
+	size_t len = 68u << 10;
+	uint32_t nlb = (uint32_t)(len >> shift);
+	if (nlb > bio_dev_nlba(d))
+		nlb = (uint32_t)bio_dev_nlba(d);
+	uint32_t chunk = bio_dev_max_xfer(d) >> shift;
+	uint8_t *buf = bio_dev_buf_alloc(d, len);
+	struct bio_queue *q;
+	if (!buf)
+		return -ENOMEM;
+	int rc = bio_queue_create(d, 1, &q);
+	if (rc < 0) {
+		bio_dev_buf_free(d, buf);
+		return rc;
+	}
+	for (uint32_t done = 0; done < nlb && rc == 0;) {
+		uint32_t n = nlb - done < chunk ? nlb - done : chunk;
+		struct bio_sync s = {0};
+		rc = bio_queue_rw(q, false, done, n, buf + ((size_t)done << shift), bio_sync_cb, &s);
+		if (rc >= 0)
+			rc = bio_queue_drain(q, 10000);
+		if (rc == 0)
+			rc = s.err;
+		done += n;
+	}
+	if (rc == 0)
+		d->fs_signature = fs_signature(buf, (size_t)nlb << shift);
+	bio_queue_destroy(q);
+	bio_dev_buf_free(d, buf);
+	if (rc == -EIO) {
+		fprintf(stderr, "aisio: %s: the start cannot be read (media error); no file-system signature checked\n",
+			devstr);
+		rc = 0;
+	}
+	if (rc < 0)
+		fprintf(stderr, "aisio: %s: reading the start to look for a file system failed: %s\n", devstr,
+			strerror(-rc));
+	return rc;
+}
 
 int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_opts *opts)
 {
@@ -79,6 +158,10 @@ int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_
 		}
 		d->backend = nvmed_ctrl_pci(d->nv)->ops->name;
 	}
+	d->allow_fs_writes = o.allow_fs_writes;
+	rc = bio_dev_read_signature(d, devstr);
+	if (rc < 0)
+		goto fail;
 	*out = d;
 	return 0;
 fail:
@@ -102,6 +185,7 @@ void bio_dev_close(struct bio_dev *d)
 
 const char *bio_dev_backend(const struct bio_dev *d) { return d->backend; }
 uint32_t bio_dev_nsid(const struct bio_dev *d) { return d->kd ? kio_dev_nsid(d->kd) : d->ns.nsid; }
+const char *bio_dev_fs_signature(const struct bio_dev *d) { return d->fs_signature; }
 struct nvmed_ctrl *bio_dev_nvmed(struct bio_dev *d) { return d->nv; }
 struct kio_dev *bio_dev_kio(struct bio_dev *d) { return d->kd; }
 
@@ -239,6 +323,8 @@ static struct bio_req *bio_req_get(struct bio_queue *q, bio_cb cb, void *arg)
 
 int bio_queue_rw(struct bio_queue *q, bool write, uint64_t slba, uint32_t nlb, void *buf, bio_cb cb, void *arg)
 {
+	if (write && __builtin_expect(q->d->fs_signature != NULL, 0) && !q->d->allow_fs_writes)
+		return -EPERM; /* a file system's blocks are not ours to overwrite */
 	struct bio_req *r = bio_req_get(q, cb, arg);
 	if (!r)
 		return -EAGAIN;
