@@ -953,18 +953,17 @@ static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct bio
 			else
 				memset(s->buf, 0, (size_t)s->nlb << shift);
 			int rc = bio_queue_rw(q, write, s->lba, s->nlb, s->buf, verify_cb, s);
+			if (rc < 0)
+				s->nlb = 0; /* not sent: the completion scan must not take it for done */
 			if (rc == -EAGAIN && !inflight) {
-				s->nlb = 0;
 				/* every command id is held by a command that timed out and never
 				 * completed: the device is not answering */
 				fprintf(stderr, "aisio perf verify: %s: no command slot left, all held by timed-out commands\n",
 					dev);
 				return -ETIMEDOUT;
 			}
-			if (rc == -EAGAIN) {
-				s->nlb = 0; /* not sent: the completion scan must not take it for done */
+			if (rc == -EAGAIN)
 				break;
-			}
 			if (rc < 0)
 				return rc;
 			s->busy = 1;
