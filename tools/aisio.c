@@ -2,9 +2,11 @@
 /* The aisio command: dispatch to the command families. */
 #include "commands.h"
 
+#include <aisio/log.h>
 #include <aisio_version.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct command {
@@ -38,6 +40,17 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* The libraries log through one hook (include/aisio/log.h): the default sink on stderr, at the
+	 * level AISIO_LOG names (debug shows the GPU layer's trace). */
+	const char *level = getenv("AISIO_LOG");
+	if (level && *level) {
+		enum aisio_log_level l;
+		if (aisio_log_level_parse(level, &l) < 0) {
+			fprintf(stderr, "aisio: AISIO_LOG=%s: expected error, warning, info or debug\n", level);
+			return 2;
+		}
+		aisio_log_level_set(l);
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
