@@ -110,7 +110,6 @@ static void json_flags(FILE *f, uint32_t flags)
 static int open_source(const char *src, const struct xopts *o, struct xal **x)
 {
 	struct xal_opts xo = { .backend = o->backend };
-	char err[512] = "";
 	int rc;
 
 	if (!strncmp(src, "shm:", 4)) {
@@ -119,13 +118,11 @@ static int open_source(const char *src, const struct xopts *o, struct xal **x)
 			fprintf(stderr, "aisio xal: %s: %s\n", src, strerror(-rc));
 		return rc;
 	}
-	xo.errbuf = err;
-	xo.errlen = sizeof(err);
 	if (o->watch)
 		xo.flags |= XAL_OPEN_WATCHABLE;
 	rc = xal_open(x, src, &xo);
 	if (rc)
-		fprintf(stderr, "aisio xal: %s (%s)\n", err[0] ? err : src, strerror(-rc));
+		fprintf(stderr, "aisio xal: %s: %s\n", src, strerror(-rc));
 	return rc;
 }
 

@@ -74,7 +74,7 @@ if has santrace; then
 	# diagnosis: the persistent engine (engine=gpu) under compute-sanitizer, with the host's steps
 	# traced, bounded; shows where such a run stands
 	t0=$(date +%s)
-	AISIO_GPU_TRACE=1 AISIO_TIMEOUT_SCALE=20 timeout ${TRACE_BOUND:-45} compute-sanitizer --tool memcheck \
+	AISIO_LOG=debug AISIO_TIMEOUT_SCALE=20 timeout ${TRACE_BOUND:-45} compute-sanitizer --tool memcheck \
 		$AISIO perf cuda-verify --nqueues 2 --qdepth 32 --size 1M gpuemu:hbm:16M,sms=2 >"$OUTDIR/santrace.log" 2>&1
 	note "santrace (engine=gpu under memcheck): rc $? in $(($(date +%s) - t0)) s"
 	grep -E "trace|verified|ERROR" "$OUTDIR/santrace.log" | tee -a "$SUMMARY"

@@ -308,7 +308,7 @@ int gpu_ctrl_fault_clear(struct gpu_ctrl *c);
 /* Fill the namespace with the LBA stamp of seed (hbm/host namespaces), for reads before writes. */
 int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed);
 
-/* With AISIO_GPU_TRACE=1: one timestamped line on stderr (engine and job steps of the host side). */
+/* Engine and job steps of the host side: one timestamped message at debug level (include/aisio/log.h). */
 void gpu_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* I/O timeout of every bounded GPU wait, ns: base (default 5 s) times AISIO_TIMEOUT_SCALE. */

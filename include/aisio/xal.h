@@ -18,8 +18,9 @@
  * device (the partition, for a partition). xal_extent_lba adds the partition
  * offset and converts to LBAs of a given size.
  *
- * Errors are negative errno; a corrupt on-disk structure gives -EUCLEAN and a
- * message naming the block in xal_opts.errbuf.
+ * Errors are negative errno; a corrupt on-disk structure gives -EUCLEAN. The
+ * first failure of an open is logged through aisio_log (include/aisio/log.h),
+ * the device being the source path, the message naming the block.
  *
  * Ownership: the caller owns a struct xal from xal_open/xal_shm_open until
  * xal_close; struct xal_inode and names returned point into it and live as long.
@@ -80,8 +81,6 @@ enum xal_type {
 struct xal_opts {
 	enum xal_backend backend;
 	uint32_t flags;         /* XAL_OPEN_* */
-	char *errbuf;           /* optional: receives a message on failure */
-	size_t errlen;
 };
 
 /* One file-system object, a view into the index. */

@@ -3,11 +3,11 @@
 #include <aisio/bio.h>
 #include <aisio/dma.h>
 #include <aisio/kio.h>
+#include <aisio/log.h>
 #include <aisio/nvmed.h>
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,12 +111,12 @@ static int bio_dev_read_signature(struct bio_dev *d, const char *devstr)
 	bio_queue_destroy(q);
 	bio_dev_buf_free(d, buf);
 	if (rc == -EIO) {
-		fprintf(stderr, "aisio: %s: the start cannot be read (media error); no file-system signature checked\n",
-			devstr);
+		aisio_log(AISIO_LOG_WARNING, devstr,
+			"the start cannot be read (media error); no file-system signature checked");
 		rc = 0;
 	}
 	if (rc < 0)
-		fprintf(stderr, "aisio: %s: reading the start to look for a file system failed: %s\n", devstr,
+		aisio_log(AISIO_LOG_ERROR, devstr, "reading the start to look for a file system failed: %s",
 			strerror(-rc));
 	return rc;
 }
@@ -152,7 +152,7 @@ int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_
 			goto fail;
 		rc = nvmed_ctrl_ns(d->nv, o.nsid, &d->ns);
 		if (rc < 0) {
-			fprintf(stderr, "aisio: %s has no active namespace %u (it has %u)\n", devstr, o.nsid,
+			aisio_log(AISIO_LOG_ERROR, devstr, "no active namespace %u (it has %u)", o.nsid,
 				nvmed_ctrl_ns_count(d->nv));
 			goto fail;
 		}
@@ -287,8 +287,8 @@ int bio_queue_create(struct bio_dev *d, unsigned qdepth, struct bio_queue **out)
 		if (kio_dev_kind(d->kd) != KIO_DEV_NVME_CHAR) {
 			rc = kio_queue_register_buffer(q->kq, d->arena.va, d->arena.len);
 			if (rc < 0) /* plain buffers still work, only slower */
-				fprintf(stderr, "aisio: %s: no registered buffers (%s); using plain ones\n",
-					kio_dev_path(d->kd), strerror(-rc));
+				aisio_log(AISIO_LOG_WARNING, kio_dev_path(d->kd),
+					"no registered buffers (%s); using plain ones", strerror(-rc));
 		}
 	}
 	*out = q;

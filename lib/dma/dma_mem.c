@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* DMA memory allocation: memfd or hugepage backed, and physical address lookup. */
 #include <aisio/dma.h>
+#include <aisio/log.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -34,14 +34,14 @@ int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind)
 	int fd = memfd_create("aisio-dma", flags);
 	if (fd < 0) {
 		int err = errno;
-		fprintf(stderr, "aisio: memfd_create(%s) failed: %s\n",
+		aisio_log(AISIO_LOG_ERROR, NULL, "memfd_create(%s) failed: %s",
 			kind == DMA_KIND_HUGEPAGE ? "hugetlb" : "plain", strerror(err));
 		return -err;
 	}
 	if (ftruncate(fd, (off_t)len) < 0) {
 		int err = errno;
 		close(fd);
-		fprintf(stderr, "aisio: sizing DMA memory to %zu bytes failed: %s\n", len, strerror(err));
+		aisio_log(AISIO_LOG_ERROR, NULL, "sizing DMA memory to %zu bytes failed: %s", len, strerror(err));
 		return -err;
 	}
 	int mflags = MAP_SHARED | MAP_POPULATE;
@@ -50,12 +50,13 @@ int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind)
 		int err = errno;
 		close(fd);
 		if (kind == DMA_KIND_HUGEPAGE)
-			fprintf(stderr,
-				"aisio: no hugepages for %zu MiB of DMA memory: reserve them with "
-				"`sysctl vm.nr_hugepages=N` (2 MiB each) or `aisio hugepages --reserve N`\n",
+			aisio_log(AISIO_LOG_ERROR, NULL,
+				"no hugepages for %zu MiB of DMA memory: reserve them with "
+				"`sysctl vm.nr_hugepages=N` (2 MiB each) or `aisio hugepages --reserve N`",
 				len >> 20);
 		else
-			fprintf(stderr, "aisio: mapping %zu bytes of DMA memory failed: %s\n", len, strerror(err));
+			aisio_log(AISIO_LOG_ERROR, NULL, "mapping %zu bytes of DMA memory failed: %s", len,
+				strerror(err));
 		return -ENOMEM;
 	}
 	/* Real devices DMA by bus address: the pages must never move or be swapped. */
@@ -63,7 +64,7 @@ int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind)
 		int err = errno;
 		munmap(va, len);
 		close(fd);
-		fprintf(stderr, "aisio: mlock of %zu bytes failed (%s): raise the memlock limit (ulimit -l)\n",
+		aisio_log(AISIO_LOG_ERROR, NULL, "mlock of %zu bytes failed (%s): raise the memlock limit (ulimit -l)",
 			len, strerror(err));
 		return -err;
 	}
@@ -107,7 +108,8 @@ int dma_mem_phys_map(struct dma_mem *m)
 		uint64_t pfn = ent & ((1ull << 55) - 1);
 		if (!(ent & (1ull << 63)) || pfn == 0) {
 			/* Not present, or the kernel hides PFNs from non-root readers. */
-			fprintf(stderr, "aisio: no physical address for DMA page %zu (need root and locked pages)\n", i);
+			aisio_log(AISIO_LOG_ERROR, NULL,
+				"no physical address for DMA page %zu (need root and locked pages)", i);
 			rc = -EPERM;
 			break;
 		}

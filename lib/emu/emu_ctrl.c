@@ -9,12 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <aisio/log.h>
 
 uint64_t emu_now_ns(void)
 {
@@ -305,7 +306,7 @@ static int emu_ns_init(struct emu_ctrl *c)
 			/* Anonymous memory: zero until written, only touched pages cost. */
 			void *p = mmap(NULL, c->o.ns_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 			if (p == MAP_FAILED) {
-				fprintf(stderr, "aisio: emu: no memory for a %llu MiB RAM namespace\n",
+				aisio_log(AISIO_LOG_ERROR, "emu", "no memory for a %llu MiB RAM namespace",
 					(unsigned long long)(c->o.ns_bytes >> 20));
 				return -ENOMEM;
 			}
@@ -315,7 +316,7 @@ static int emu_ns_init(struct emu_ctrl *c)
 			ns->fd = open(c->o.path, O_RDWR | O_CLOEXEC);
 			if (ns->fd < 0) {
 				int err = errno;
-				fprintf(stderr, "aisio: emu:file:%s: %s\n", c->o.path, strerror(err));
+				aisio_log(AISIO_LOG_ERROR, NULL, "emu:file:%s: %s", c->o.path, strerror(err));
 				return -err;
 			}
 			ns->nlba = nlba / c->o.nr_ns;

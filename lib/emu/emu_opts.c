@@ -2,6 +2,7 @@
 /* Parsing of the emulated controller's spec string: TYPE[:SIZE][,opt=val]... */
 #include "emu_internal.h"
 
+#include <aisio/log.h>
 #include <aisio/strparse.h>
 
 #include <errno.h>
@@ -139,7 +140,7 @@ int emu_opts_parse(struct emu_opts *o, const char *spec)
 
 	char buf[512];
 	if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf)) {
-		fprintf(stderr, "aisio: emu: device string too long\n");
+		aisio_log(AISIO_LOG_ERROR, "emu", "device string too long");
 		return -EINVAL;
 	}
 	char *opts = strchr(buf, ',');
@@ -158,24 +159,24 @@ int emu_opts_parse(struct emu_opts *o, const char *spec)
 	} else if (!strcmp(buf, "file")) {
 		o->ns_type = EMU_NS_FILE;
 		if (!size || !*size) {
-			fprintf(stderr, "aisio: emu:file needs a path: emu:file:/path/to/image\n");
+			aisio_log(AISIO_LOG_ERROR, NULL, "emu:file needs a path: emu:file:/path/to/image");
 			return -EINVAL;
 		}
 		snprintf(o->path, sizeof(o->path), "%s", size);
 		struct stat st;
 		if (stat(o->path, &st) < 0) {
 			int err = errno;
-			fprintf(stderr, "aisio: emu:file:%s: %s\n", o->path, strerror(err));
+			aisio_log(AISIO_LOG_ERROR, NULL, "emu:file:%s: %s", o->path, strerror(err));
 			return -err;
 		}
 		o->ns_bytes = (uint64_t)st.st_size;
 		size = NULL;
 	} else {
-		fprintf(stderr, "aisio: emu: unknown namespace type '%s' (null, ram or file)\n", buf);
+		aisio_log(AISIO_LOG_ERROR, "emu", "unknown namespace type '%s' (null, ram or file)", buf);
 		return -EINVAL;
 	}
 	if (size && strparse_size(size, &o->ns_bytes) < 0) {
-		fprintf(stderr, "aisio: emu: bad size '%s' (e.g. 256M, 4G, 1T)\n", size);
+		aisio_log(AISIO_LOG_ERROR, "emu", "bad size '%s' (e.g. 256M, 4G, 1T)", size);
 		return -EINVAL;
 	}
 	while (opts && *opts) {
@@ -184,17 +185,18 @@ int emu_opts_parse(struct emu_opts *o, const char *spec)
 			*next++ = 0;
 		char *eq = strchr(opts, '=');
 		if (!eq) {
-			fprintf(stderr, "aisio: emu: option '%s' needs a value (name=value)\n", opts);
+			aisio_log(AISIO_LOG_ERROR, "emu", "option '%s' needs a value (name=value)", opts);
 			return -EINVAL;
 		}
 		*eq = 0;
 		int rc = set_opt(o, opts, eq + 1);
 		if (rc == -ENOENT) {
-			fprintf(stderr, "aisio: emu: unknown option '%s' (see aisio perf --help)\n", opts);
+			aisio_log(AISIO_LOG_ERROR, "emu", "unknown option '%s' (see aisio perf --help)", opts);
 			return -EINVAL;
 		}
 		if (rc < 0) {
-			fprintf(stderr, "aisio: emu: bad value '%s' for option '%s' (see aisio perf --help)\n", eq + 1, opts);
+			aisio_log(AISIO_LOG_ERROR, "emu",
+				"bad value '%s' for option '%s' (see aisio perf --help)", eq + 1, opts);
 			return -EINVAL;
 		}
 		opts = next;
@@ -203,12 +205,13 @@ int emu_opts_parse(struct emu_opts *o, const char *spec)
 		o->threads = default_threads();
 	uint64_t lba = 1ull << o->lba_shift;
 	if (o->ns_bytes < lba || o->ns_bytes % lba) {
-		fprintf(stderr, "aisio: emu: namespace size %" PRIu64 " is not a multiple of the LBA size %" PRIu64 "\n",
+		aisio_log(AISIO_LOG_ERROR, "emu",
+			"namespace size %" PRIu64 " is not a multiple of the LBA size %" PRIu64,
 			o->ns_bytes, lba);
 		return -EINVAL;
 	}
 	if (o->ns_type == EMU_NS_RAM && o->ns_bytes * o->nr_ns > (64ull << 30)) {
-		fprintf(stderr, "aisio: emu:ram namespaces are limited to 64 GiB in all\n");
+		aisio_log(AISIO_LOG_ERROR, NULL, "emu:ram namespaces are limited to 64 GiB in all");
 		return -EINVAL;
 	}
 	return 0;

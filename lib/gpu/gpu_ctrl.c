@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <aisio/gpu.h>
+#include <aisio/log.h>
 
 #include "gpu_internal.h"
 
@@ -63,21 +64,11 @@ struct gpu_ctrl {
 	int fused_jobs;                /* engine=fused: a job was prepared since the engine started */
 };
 
-/* AISIO_GPU_TRACE=1: the host's engine and job steps on stderr with a timestamp, unbuffered (to see
- * where a run stands when a tool or a hang stops it: stdout may be lost then). */
-static int trace_on = -1;
-static double trace_t0;
-
+/* The host's engine and job steps at debug level, with a CLOCK_MONOTONIC timestamp: where a run
+ * stands when a tool or a hang stops it. */
 void gpu_trace(const char *fmt, ...)
 {
-	if (trace_on < 0) {
-		const char *e = getenv("AISIO_GPU_TRACE");
-		trace_on = e && *e && *e != '0';
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		trace_t0 = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	}
-	if (!trace_on)
+	if (!aisio_log_enabled(AISIO_LOG_DEBUG))
 		return;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -86,18 +77,10 @@ void gpu_trace(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "[%9.3f] aisio gpu trace: %s\n", (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - trace_t0, line);
+	aisio_log(AISIO_LOG_DEBUG, NULL, "[%9.3f] gpu trace: %s", (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, line);
 }
 
-static void gpu_err(const struct gpu_ctrl *c, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "aisio gpu: %s: ", c ? c->name : "-");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define gpu_err(c, ...) aisio_log(AISIO_LOG_ERROR, (c) ? (c)->name : NULL, __VA_ARGS__)
 
 static int cuda_rc(struct gpu_ctrl *c, cudaError_t e, const char *what)
 {
@@ -403,14 +386,13 @@ int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr)
 	char why[256];
 	*out = NULL;
 	if (strncmp(devstr, "gpuemu:", 7)) {
-		fprintf(stderr,
-			"aisio gpu: %s: GPU-initiated I/O runs against gpuemu:... devices; a real controller's GPU "
-			"queues are not yet run on hardware (docs/GPU.md)\n",
-			devstr);
+		aisio_log(AISIO_LOG_ERROR, devstr,
+			"GPU-initiated I/O runs against gpuemu:... devices; a real controller's GPU "
+			"queues are not yet run on hardware (docs/GPU.md)");
 		return strchr(devstr, ':') && !strncmp(devstr, "emu:", 4) ? -EINVAL : -EOPNOTSUPP;
 	}
 	if (gpu_probe(why, sizeof(why))) {
-		fprintf(stderr, "aisio gpu: %s: %s\n", devstr, why);
+		aisio_log(AISIO_LOG_ERROR, devstr, "%s", why);
 		return -ENODEV;
 	}
 	struct gpu_ctrl *c = calloc(1, sizeof(*c));
@@ -968,7 +950,7 @@ void gpu_ctrl_close(struct gpu_ctrl *c)
 	if (c->running && gpu_ctrl_engine_stop(c, NULL) == -ETIMEDOUT) {
 		/* the engine kernel may still read these: leak rather than free under it; process exit
 		 * tears the context down */
-		gpu_err(c, "engine still running at close: memory left to process exit");
+		aisio_log(AISIO_LOG_WARNING, c->name, "engine still running at close: memory left to process exit");
 		free(c->queues_h);
 		free(c->qtab_h);
 		free(c);

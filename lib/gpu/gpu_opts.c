@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* gpuemu device strings: parsing and help. Plain C, no CUDA: the unit tests use it everywhere. */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <aisio/gpu.h>
+#include <aisio/log.h>
 #include <aisio/strparse.h>
 
 #define GPUEMU_MAX_QUEUES_OPT 1024
@@ -72,11 +72,11 @@ int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec)
 		o->ns_kind = GPU_NS_HOST;
 		o->ns_bytes = 256ull << 20;
 	} else {
-		fprintf(stderr, "aisio gpu: gpuemu:%s: unknown namespace type '%s' (null, hbm, host)\n", spec, tok);
+		aisio_log(AISIO_LOG_ERROR, NULL, "gpuemu:%s: unknown namespace type '%s' (null, hbm, host)", spec, tok);
 		return -EINVAL;
 	}
 	if (colon && strparse_size(colon, &o->ns_bytes)) {
-		fprintf(stderr, "aisio gpu: gpuemu:%s: bad size '%s'\n", spec, colon);
+		aisio_log(AISIO_LOG_ERROR, NULL, "gpuemu:%s: bad size '%s'", spec, colon);
 		return -EINVAL;
 	}
 	while ((tok = strtok_r(NULL, ",", &save))) {
@@ -143,12 +143,13 @@ int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec)
 			goto bad;
 		continue;
 bad:
-		fprintf(stderr, "aisio gpu: gpuemu:%s: bad option '%s%s%s'\n%s", spec, tok, eq ? "=" : "", eq ? eq : "",
-			gpu_emu_help());
+		aisio_log(AISIO_LOG_ERROR, NULL,
+			"gpuemu:%s: bad option '%s%s%s' (see aisio perf cuda-run --help)", spec, tok,
+			eq ? "=" : "", eq ? eq : "");
 		return -EINVAL;
 	}
 	if (o->ns_bytes < (1ull << o->lba_shift) || (o->ns_bytes & ((1ull << o->lba_shift) - 1))) {
-		fprintf(stderr, "aisio gpu: gpuemu:%s: size must be a multiple of the LBA size\n", spec);
+		aisio_log(AISIO_LOG_ERROR, NULL, "gpuemu:%s: size must be a multiple of the LBA size", spec);
 		return -EINVAL;
 	}
 	return 0;

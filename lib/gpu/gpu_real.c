@@ -12,21 +12,22 @@
 #include <cuda_runtime_api.h>
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include <aisio/gpu.h>
+#include <aisio/log.h>
 
 int gpu_bar_register(void *bar0, size_t len, void **dev_bar0)
 {
 	cudaError_t e = cudaHostRegister(bar0, len, cudaHostRegisterIoMemory | cudaHostRegisterMapped);
 	if (e != cudaSuccess) {
-		fprintf(stderr, "aisio gpu: register BAR0 (%zu bytes) for GPU access: %s\n", len, cudaGetErrorString(e));
+		aisio_log(AISIO_LOG_ERROR, "gpu", "register BAR0 (%zu bytes) for GPU access: %s", len,
+			cudaGetErrorString(e));
 		return -EIO;
 	}
 	e = cudaHostGetDevicePointer(dev_bar0, bar0, 0);
 	if (e != cudaSuccess) {
 		cudaHostUnregister(bar0);
-		fprintf(stderr, "aisio gpu: BAR0 device address: %s\n", cudaGetErrorString(e));
+		aisio_log(AISIO_LOG_ERROR, "gpu", "BAR0 device address: %s", cudaGetErrorString(e));
 		return -EIO;
 	}
 	return 0;
@@ -46,14 +47,14 @@ int gpu_dmabuf_export(void *dptr, size_t len, int *fd)
 	enum cudaDriverEntryPointQueryResult q;
 	cudaError_t e = cudaGetDriverEntryPointByVersion("cuMemGetHandleForAddressRange", &fn, 12000, cudaEnableDefault, &q);
 	if (e != cudaSuccess || q != cudaDriverEntryPointSuccess || !fn) {
-		fprintf(stderr, "aisio gpu: cuMemGetHandleForAddressRange not available\n");
+		aisio_log(AISIO_LOG_ERROR, "gpu", "cuMemGetHandleForAddressRange not available");
 		return -EOPNOTSUPP;
 	}
 	int h = -1;
 	/* 0x1 = CU_MEM_RANGE_HANDLE_TYPE_DMA_BUF_FD; range and size must be host-page aligned */
 	int r = ((get_handle_fn)fn)(&h, (unsigned long long)(uintptr_t)dptr, len, 0x1, 0);
 	if (r != 0 || h < 0) {
-		fprintf(stderr, "aisio gpu: dma-buf export of %zu bytes failed (CUresult %d)\n", len, r);
+		aisio_log(AISIO_LOG_ERROR, "gpu", "dma-buf export of %zu bytes failed (CUresult %d)", len, r);
 		return -EIO;
 	}
 	*fd = h;

@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <linux/nvme_ioctl.h>
 
+#include <aisio/log.h>
 #include <aisio/nvme_spec.h>
 
 #include "kio_priv.h"
@@ -68,11 +69,11 @@ static int probe_block(struct kio_dev *d, const struct stat *st)
 	uint64_t bytes = 0;
 	if (ioctl(d->fd, BLKSSZGET, &ssz) < 0 || ioctl(d->fd, BLKGETSIZE64, &bytes) < 0) {
 		int rc = -errno;
-		fprintf(stderr, "aisio: %s: cannot read the block size: %s\n", d->path, strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, d->path, "cannot read the block size: %s", strerror(-rc));
 		return rc;
 	}
 	if (ssz < 512 || (ssz & (ssz - 1))) {
-		fprintf(stderr, "aisio: %s: odd logical block size %d\n", d->path, ssz);
+		aisio_log(AISIO_LOG_ERROR, d->path, "odd logical block size %d", ssz);
 		return -EINVAL;
 	}
 	d->lba_shift = (unsigned)__builtin_ctz((unsigned)ssz);
@@ -105,7 +106,7 @@ static int probe_nvme_char(struct kio_dev *d)
 	int nsid = ioctl(d->fd, NVME_IOCTL_ID);
 	if (nsid <= 0) {
 		int rc = nsid < 0 ? -errno : -ENODEV;
-		fprintf(stderr, "aisio: %s: not an NVMe namespace device (NVME_IOCTL_ID: %s)\n", d->path,
+		aisio_log(AISIO_LOG_ERROR, d->path, "not an NVMe namespace device (NVME_IOCTL_ID: %s)",
 			strerror(-rc));
 		return rc;
 	}
@@ -115,21 +116,21 @@ static int probe_nvme_char(struct kio_dev *d)
 		return -ENOMEM;
 	int rc = nvme_admin_identify(d->fd, 0, d->nsid, buf);
 	if (rc < 0) {
-		fprintf(stderr, "aisio: %s: identify namespace %u failed: %s\n", d->path, d->nsid,
+		aisio_log(AISIO_LOG_ERROR, d->path, "identify namespace %u failed: %s", d->nsid,
 			rc == -EIO ? "NVMe error status" : strerror(-rc));
 		goto out;
 	}
 	const struct nvme_id_ns *ns = buf;
 	const struct nvme_lbaf *f = &ns->lbaf[NVME_NS_FLBAS_INDEX(ns->flbas)];
 	if (f->ds < 9 || f->ds > 16) {
-		fprintf(stderr, "aisio: %s: namespace %u has LBA data size 2^%u\n", d->path, d->nsid, f->ds);
+		aisio_log(AISIO_LOG_ERROR, d->path, "namespace %u has LBA data size 2^%u", d->nsid, f->ds);
 		rc = -EINVAL;
 		goto out;
 	}
 	if (f->ms) {
 		/* Passthrough would have to move the metadata too; nothing here needs it. */
-		fprintf(stderr, "aisio: %s: namespace %u is formatted with %u bytes of metadata per LBA (not supported)\n",
-			d->path, d->nsid, f->ms);
+		aisio_log(AISIO_LOG_ERROR, d->path,
+			"namespace %u is formatted with %u bytes of metadata per LBA (not supported)", d->nsid, f->ms);
 		rc = -ENOTSUP;
 		goto out;
 	}
@@ -171,8 +172,8 @@ int kio_dev_open(struct kio_dev **out, const char *path, const struct kio_dev_op
 	if (!path || !*path)
 		return -EINVAL;
 	if (!kio_backend_built()) {
-		fprintf(stderr, "aisio: %s: the kernel I/O backends are not built (liburing was not found at build time)\n",
-			path);
+		aisio_log(AISIO_LOG_ERROR, path,
+			"the kernel I/O backends are not built (liburing was not found at build time)");
 		return -ENOTSUP;
 	}
 	struct kio_dev *d = calloc(1, sizeof(*d));
@@ -189,7 +190,7 @@ int kio_dev_open(struct kio_dev **out, const char *path, const struct kio_dev_op
 	int rc;
 	if (stat(path, &st) < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: %s\n", path, strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, path, "%s", strerror(-rc));
 		goto fail;
 	}
 	if (S_ISREG(st.st_mode))
@@ -199,7 +200,7 @@ int kio_dev_open(struct kio_dev **out, const char *path, const struct kio_dev_op
 	else if (S_ISCHR(st.st_mode))
 		d->kind = KIO_DEV_NVME_CHAR;
 	else {
-		fprintf(stderr, "aisio: %s: not a file, block device or NVMe char device\n", path);
+		aisio_log(AISIO_LOG_ERROR, path, "not a file, block device or NVMe char device");
 		rc = -ENODEV;
 		goto fail;
 	}
@@ -208,14 +209,14 @@ int kio_dev_open(struct kio_dev **out, const char *path, const struct kio_dev_op
 	if (!d->opts.buffered && d->kind != KIO_DEV_NVME_CHAR)
 		flags |= O_DIRECT;
 	if (d->opts.buffered && d->opts.iopoll) {
-		fprintf(stderr, "aisio: %s: IOPOLL needs O_DIRECT\n", path);
+		aisio_log(AISIO_LOG_ERROR, path, "IOPOLL needs O_DIRECT");
 		rc = -EINVAL;
 		goto fail;
 	}
 	d->fd = open(path, flags);
 	if (d->fd < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: open: %s%s\n", path, strerror(-rc),
+		aisio_log(AISIO_LOG_ERROR, path, "open: %s%s", strerror(-rc),
 			rc == -EINVAL && (flags & O_DIRECT) ? " (the file system may not support O_DIRECT)" : "");
 		goto fail;
 	}

@@ -10,12 +10,13 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <liburing.h>
+
+#include <aisio/log.h>
 
 #include "kio_priv.h"
 
@@ -124,7 +125,7 @@ int kio_queue_create(struct kio_dev *d, unsigned depth, struct kio_queue **out)
 		rc = io_uring_queue_init_params(depth, &q->ring, &p2);
 	}
 	if (rc < 0) {
-		fprintf(stderr, "aisio: %s: io_uring setup (depth %u%s%s%s) failed: %s\n", d->path, depth,
+		aisio_log(AISIO_LOG_ERROR, d->path, "io_uring setup (depth %u%s%s%s) failed: %s", depth,
 			q->passthru ? ", 128-byte SQEs" : "", d->opts.sqpoll ? ", SQPOLL" : "",
 			d->opts.iopoll ? ", IOPOLL" : "", strerror(-rc));
 		free(q->reqs);
@@ -394,7 +395,7 @@ void kio_queue_destroy(struct kio_queue *q)
 		inflight = q->depth - q->nfree;
 	}
 	if (inflight) {
-		fprintf(stderr, "aisio: %s: %u commands still in flight after %u ms; cancelling them\n", q->dev->path,
+		aisio_log(AISIO_LOG_WARNING, q->dev->path, "%u commands still in flight after %u ms; cancelling them",
 			inflight, KIO_DESTROY_WAIT_MS);
 		for (uint32_t i = 0; i < q->depth; i++) {
 			struct kio_req *r = &q->reqs[i];
@@ -437,7 +438,7 @@ int kio_queue_register_buffer(struct kio_queue *q, void *base, size_t len)
 	int rc = io_uring_register_buffers(&q->ring, iov, (unsigned)n);
 	free(iov);
 	if (rc < 0) {
-		fprintf(stderr, "aisio: %s: registering %zu bytes of buffers failed: %s%s\n", q->dev->path, len,
+		aisio_log(AISIO_LOG_ERROR, q->dev->path, "registering %zu bytes of buffers failed: %s%s", len,
 			strerror(-rc), rc == -ENOMEM ? " (RLIMIT_MEMLOCK?)" : "");
 		return rc;
 	}

@@ -3,10 +3,11 @@
 #include "nvmed_internal.h"
 
 #include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <aisio/log.h>
 
 #define NVMED_DEFAULT_DMA_BYTES (64u << 20)
 #define NVMED_DEFAULT_MAX_XFER (1u << 20)
@@ -30,18 +31,19 @@ static int nvmed_wait_ready(struct nvmed_ctrl *c, int rdy)
 	for (;;) {
 		uint32_t csts = csts_read(c);
 		if (csts == 0xffffffffu) {
-			fprintf(stderr, "aisio: %s: controller does not answer (registers read all ones)\n", c->pci->name);
+			aisio_log(AISIO_LOG_ERROR, c->pci->name,
+				"controller does not answer (registers read all ones)");
 			return -ENODEV;
 		}
 		if (!!(csts & NVME_CSTS_RDY) == rdy)
 			return 0;
 		if (rdy && (csts & NVME_CSTS_CFS)) {
-			fprintf(stderr, "aisio: %s: controller fatal status while enabling\n", c->pci->name);
+			aisio_log(AISIO_LOG_ERROR, c->pci->name, "controller fatal status while enabling");
 			return -EIO;
 		}
 		if (nvmed_now_ms() - start > c->ready_timeout_ms) {
-			fprintf(stderr, "aisio: %s: CSTS.RDY did not become %d within CAP.TO (%u ms)\n", c->pci->name, rdy,
-				c->ready_timeout_ms);
+			aisio_log(AISIO_LOG_ERROR, c->pci->name,
+				"CSTS.RDY did not become %d within CAP.TO (%u ms)", rdy, c->ready_timeout_ms);
 			return -ETIMEDOUT;
 		}
 		nvmed_sleep_us(100);
@@ -142,7 +144,7 @@ int nvmed_identify(struct nvmed_ctrl *c, uint8_t cns, uint32_t nsid, void *buf4k
 	uint16_t st = 0;
 	int rc = nvmed_admin(c, &cmd, buf4k, 4096, false, NULL, &st);
 	if (rc == -EIO)
-		fprintf(stderr, "aisio: %s: identify cns %u nsid %u failed: %s\n", c->pci->name, cns, nsid,
+		aisio_log(AISIO_LOG_ERROR, c->pci->name, "identify cns %u nsid %u failed: %s", cns, nsid,
 			nvmed_status_str(st));
 	return rc;
 }
@@ -157,7 +159,7 @@ int nvmed_get_log_page(struct nvmed_ctrl *c, uint8_t lid, uint32_t nsid, void *b
 	uint16_t st = 0;
 	int rc = nvmed_admin(c, &cmd, buf, len, false, NULL, &st);
 	if (rc == -EIO)
-		fprintf(stderr, "aisio: %s: get log page 0x%x failed: %s\n", c->pci->name, lid, nvmed_status_str(st));
+		aisio_log(AISIO_LOG_ERROR, c->pci->name, "get log page 0x%x failed: %s", lid, nvmed_status_str(st));
 	return rc;
 }
 
@@ -178,9 +180,9 @@ static int nvmed_queue_cmd(struct nvmed_ctrl *c, struct nvme_sqe *cmd, const cha
 	uint16_t st = 0;
 	int rc = nvmed_admin(c, cmd, NULL, 0, false, NULL, &st);
 	if (rc == -EIO)
-		fprintf(stderr, "aisio: %s: %s %u failed: %s\n", c->pci->name, what, qid, nvmed_status_str(st));
+		aisio_log(AISIO_LOG_ERROR, c->pci->name, "%s %u failed: %s", what, qid, nvmed_status_str(st));
 	else if (rc < 0)
-		fprintf(stderr, "aisio: %s: %s %u failed: %s\n", c->pci->name, what, qid, strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, c->pci->name, "%s %u failed: %s", what, qid, strerror(-rc));
 	return rc;
 }
 
@@ -255,7 +257,7 @@ static int nvmed_check_cap(struct nvmed_ctrl *c)
 	else if (NVME_REG_DBS + 2u * (4u << NVME_CAP_DSTRD(cap)) > c->pci->bar0_len)
 		why = "BAR0 too small for the doorbells";
 	if (why) {
-		fprintf(stderr, "aisio: %s: unusable controller: %s (CAP 0x%016llx)\n", c->pci->name, why,
+		aisio_log(AISIO_LOG_ERROR, c->pci->name, "unusable controller: %s (CAP 0x%016llx)", why,
 			(unsigned long long)cap);
 		return -ENODEV;
 	}
@@ -315,7 +317,7 @@ static int nvmed_set_queue_count(struct nvmed_ctrl *c)
 	uint32_t dw0 = 0;
 	int rc = nvmed_set_features(c, NVME_FEAT_NUM_QUEUES, (want - 1) | ((want - 1) << 16), &dw0);
 	if (rc < 0) {
-		fprintf(stderr, "aisio: %s: Set Features (Number of Queues) failed\n", c->pci->name);
+		aisio_log(AISIO_LOG_ERROR, c->pci->name, "Set Features (Number of Queues) failed");
 		return rc;
 	}
 	unsigned nsq = (dw0 & 0xffff) + 1, ncq = (dw0 >> 16) + 1;
@@ -367,7 +369,7 @@ int nvmed_ctrl_open(struct nvmed_ctrl **out, const char *devstr, const struct nv
 		goto fail_pci;
 	rc = pci_dev_dma_map(c->pci, &c->mem);
 	if (rc < 0) {
-		fprintf(stderr, "aisio: %s: mapping DMA memory for the device failed: %s\n", devstr, strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, devstr, "mapping DMA memory for the device failed: %s", strerror(-rc));
 		goto fail_mem;
 	}
 	c->mem_mapped = 1;
@@ -389,15 +391,16 @@ int nvmed_ctrl_open(struct nvmed_ctrl **out, const char *devstr, const struct nv
 
 	rc = pci_dev_bus_master(c->pci, true);
 	if (rc < 0) {
-		fprintf(stderr, "aisio: %s: cannot enable bus mastering: %s\n", devstr, strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, devstr, "cannot enable bus mastering: %s", strerror(-rc));
 		goto fail_admin;
 	}
 	/* A process that died without closing leaves its controller enabled, and the
 	 * bring-up resets it: say so, since that process's queues are gone with it. */
 	uint32_t cc = pci_mmio_read32(c->pci, NVME_REG_CC);
 	if (cc != 0xffffffffu && (cc & NVME_CC_EN))
-		fprintf(stderr, "aisio: %s: the controller was left enabled (CSTS 0x%x; by a process that did not close "
-			"it, or the driver it was bound to before); resetting it\n", c->pci->name, csts_read(c));
+		aisio_log(AISIO_LOG_WARNING, c->pci->name,
+			"the controller was left enabled (CSTS 0x%x; by a process that did not close "
+			"it, or the driver it was bound to before); resetting it", csts_read(c));
 	rc = nvmed_bring_up(c);
 	if (rc < 0)
 		goto fail_enabled;
@@ -468,8 +471,8 @@ int nvmed_ctrl_reset(struct nvmed_ctrl *c)
 		nvmed_qpair_cancel_all(qp, -ECANCELED);
 		nvmed_qpair_reinit(qp);
 		if (q > c->max_qpairs) {
-			fprintf(stderr, "aisio: %s: queue %u lost: the controller now grants %u queue pairs\n",
-				c->pci->name, q, c->max_qpairs);
+			aisio_log(AISIO_LOG_ERROR, c->pci->name,
+				"queue %u lost: the controller now grants %u queue pairs", q, c->max_qpairs);
 			qp->failed = -ENXIO;
 			qp->nfree = 0;
 			rc = -ENXIO;

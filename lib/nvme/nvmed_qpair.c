@@ -3,10 +3,11 @@
 #include "nvmed_internal.h"
 
 #include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <aisio/log.h>
 
 uint32_t nvmed_now_ms(void)
 {
@@ -89,8 +90,8 @@ int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct
 	}
 	if (!qp->reqs || !qp->free_cids || !qp->splits || !qp->free_splits || !qp->sq || !qp->cq ||
 	    (qp->prp_pages_per_cid && !qp->prp_lists)) {
-		fprintf(stderr, "aisio: %s: no DMA memory for a queue pair of depth %u (raise the DMA pool size)\n",
-			c->pci->name, depth);
+		aisio_log(AISIO_LOG_ERROR, c->pci->name,
+			"no DMA memory for a queue pair of depth %u (raise the DMA pool size)", depth);
 		nvmed_qpair_release(qp);
 		return -ENOMEM;
 	}
@@ -130,8 +131,9 @@ void nvmed_qpair_cancel_all(struct nvmed_qpair *qp, int err)
 static int nvmed_qpair_fail(struct nvmed_qpair *qp, uint32_t csts)
 {
 	if (!qp->failed)
-		fprintf(stderr, "aisio: %s: controller %s (CSTS 0x%x); queue %u stopped, reset the controller\n",
-			qp->ctrl->pci->name, csts == 0xffffffffu ? "is gone" : "reports fatal status", csts, qp->qid);
+		aisio_log(AISIO_LOG_ERROR, qp->ctrl->pci->name,
+			"controller %s (CSTS 0x%x); queue %u stopped, reset the controller",
+			csts == 0xffffffffu ? "is gone" : "reports fatal status", csts, qp->qid);
 	qp->failed = -ENXIO;
 	qp->nfree = 0; /* makes submit fail fast; reinit rebuilds the free list */
 	return -ENXIO;
@@ -158,7 +160,7 @@ int nvmed_qpair_check(struct nvmed_qpair *qp)
 			r->cb = NVMED_CB_TIMED_OUT;
 			qp->timeouts++;
 			qp->ntimedout++;
-			fprintf(stderr, "aisio: %s: queue %u command %u timed out after %u ms\n", qp->ctrl->pci->name,
+			aisio_log(AISIO_LOG_ERROR, qp->ctrl->pci->name, "queue %u command %u timed out after %u ms",
 				qp->qid, cid, now - r->tick);
 			if (NVMED_CB_CALLS(cb))
 				cb(qp, r->arg, -ETIMEDOUT, NULL);
@@ -285,13 +287,13 @@ int nvmed_qpair_drain(struct nvmed_qpair *qp, unsigned timeout_ms)
 int nvmed_qpair_create(struct nvmed_ctrl *c, unsigned depth, struct nvmed_qpair **out)
 {
 	if (depth < 2 || depth > c->mqes + 1u || depth > 65536) {
-		fprintf(stderr, "aisio: %s: queue depth %u not possible: the controller takes 2..%u entries (MQES)\n",
-			c->pci->name, depth, c->mqes + 1u);
+		aisio_log(AISIO_LOG_ERROR, c->pci->name,
+			"queue depth %u not possible: the controller takes 2..%u entries (MQES)", depth, c->mqes + 1u);
 		return -EINVAL;
 	}
 	int qid = nvmed_qid_alloc(c);
 	if (qid < 0) {
-		fprintf(stderr, "aisio: %s: no I/O queue left: the controller granted %u queue pairs\n", c->pci->name,
+		aisio_log(AISIO_LOG_ERROR, c->pci->name, "no I/O queue left: the controller granted %u queue pairs",
 			c->max_qpairs);
 		return qid;
 	}

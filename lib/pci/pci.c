@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Device-string dispatch to a PCI backend, exclusive locking of real functions. */
 #include <aisio/pci.h>
+#include <aisio/log.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -60,7 +61,7 @@ static int pci_lock(struct pci_dev *dev)
 		return -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		close(fd);
-		fprintf(stderr, "aisio: %s is already open in another aisio process (lock %s)\n", dev->bdf, path);
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "already open in another aisio process (lock %s)", path);
 		return -EBUSY;
 	}
 	dev->lock_fd = fd;
@@ -83,16 +84,16 @@ int pci_dev_open(struct pci_dev **out, const char *devstr)
 		spec = devstr + 4;
 	} else {
 		if (pci_parse_bdf(devstr, dev->bdf) < 0) {
-			fprintf(stderr, "aisio: '%s' is not a device: expected a PCI address (0000:01:00.0), "
+			aisio_log(AISIO_LOG_ERROR, NULL, "'%s' is not a device: expected a PCI address (0000:01:00.0), "
 				"an emulated controller (emu:null, emu:ram:256M, emu:file:PATH) or a path (/dev/nvme0n1, "
-				"/dev/ng0n1, a file)\n", devstr);
+				"/dev/ng0n1, a file)", devstr);
 			rc = -EINVAL;
 			goto fail;
 		}
 		char drv[64];
 		rc = pci_sysfs_driver(dev->bdf, drv, sizeof(drv));
 		if (rc < 0) {
-			fprintf(stderr, "aisio: no PCI function %s on this machine\n", dev->bdf);
+			aisio_log(AISIO_LOG_ERROR, dev->bdf, "no PCI function at this address on this machine");
 			goto fail;
 		}
 		if (strcmp(drv, "vfio-pci") == 0) {
@@ -103,11 +104,12 @@ int pci_dev_open(struct pci_dev **out, const char *devstr)
 			dev->ops = &pci_backend_uio;
 		} else {
 			if (drv[0])
-				fprintf(stderr, "aisio: %s is bound to the kernel driver '%s'; aisio leaves it alone. "
-					"Unbind it first: aisio bind %s vfio-pci\n", dev->bdf, drv, dev->bdf);
+				aisio_log(AISIO_LOG_ERROR, dev->bdf,
+					"bound to the kernel driver '%s'; aisio leaves it alone. "
+					"Unbind it first: aisio bind %s vfio-pci", drv, dev->bdf);
 			else
-				fprintf(stderr, "aisio: %s is bound to no driver; bind it first: aisio bind %s vfio-pci\n",
-					dev->bdf, dev->bdf);
+				aisio_log(AISIO_LOG_ERROR, dev->bdf,
+					"bound to no driver; bind it first: aisio bind %s vfio-pci", dev->bdf);
 			rc = drv[0] ? -EBUSY : -ENODEV;
 			goto fail;
 		}

@@ -11,6 +11,7 @@
  * before the memory goes back, and pci_dev_close turns bus mastering off. Open
  * turns bus mastering off and resets the function, for a previous owner that died.
  */
+#include <aisio/log.h>
 #include <aisio/nvme_spec.h>
 #include <aisio/pci.h>
 
@@ -62,7 +63,7 @@ static int uio_open(struct pci_dev *dev, const char *bdf)
 	st->cfg_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (st->cfg_fd < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: cannot open config space %s: %s%s\n", bdf, path, strerror(-rc),
+		aisio_log(AISIO_LOG_ERROR, bdf, "cannot open config space %s: %s%s", path, strerror(-rc),
 			rc == -EACCES ? " (needs root)" : "");
 		goto fail;
 	}
@@ -70,21 +71,21 @@ static int uio_open(struct pci_dev *dev, const char *bdf)
 	st->res_fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
 	if (st->res_fd < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: cannot open BAR0 %s: %s%s\n", bdf, path, strerror(-rc),
+		aisio_log(AISIO_LOG_ERROR, bdf, "cannot open BAR0 %s: %s%s", path, strerror(-rc),
 			rc == -EACCES ? " (needs root)" : "");
 		goto fail;
 	}
 	struct stat sb;
 	if (fstat(st->res_fd, &sb) < 0 || sb.st_size <= 0) {
 		rc = -ENODEV;
-		fprintf(stderr, "aisio: %s: BAR0 (%s) has no size: not a memory BAR\n", bdf, path);
+		aisio_log(AISIO_LOG_ERROR, bdf, "BAR0 (%s) has no size: not a memory BAR", path);
 		goto fail;
 	}
 	st->bar0_map_len = (size_t)sb.st_size;
 	void *va = mmap(NULL, st->bar0_map_len, PROT_READ | PROT_WRITE, MAP_SHARED, st->res_fd, 0);
 	if (va == MAP_FAILED) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: mmap of BAR0 (%zu bytes) failed: %s\n", bdf, st->bar0_map_len,
+		aisio_log(AISIO_LOG_ERROR, bdf, "mmap of BAR0 (%zu bytes) failed: %s", st->bar0_map_len,
 			strerror(-rc));
 		goto fail;
 	}
@@ -99,8 +100,9 @@ static int uio_open(struct pci_dev *dev, const char *bdf)
 	 */
 	uint32_t cc = pci_mmio_read32(dev, NVME_REG_CC);
 	if (cc != 0xffffffffu && (cc & NVME_CC_EN))
-		fprintf(stderr, "aisio: %s: the controller was left enabled (by a process that did not close it, or "
-			"the driver it was bound to before); stopping its DMA and resetting it\n", bdf);
+		aisio_log(AISIO_LOG_WARNING, bdf,
+			"the controller was left enabled (by a process that did not close it, or "
+			"the driver it was bound to before); stopping its DMA and resetting it");
 	rc = uio_bus_master(dev, false);
 	if (rc < 0)
 		goto fail_opened;
@@ -132,12 +134,12 @@ static int uio_dma_map(struct pci_dev *dev, struct dma_mem *m)
 {
 	if (m->kind != DMA_KIND_HUGEPAGE) {
 		/* Ordinary pages can move (compaction, migration): no stable physical address. */
-		fprintf(stderr, "aisio: %s: uio DMA needs hugepage memory\n", dev->bdf);
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "uio DMA needs hugepage memory");
 		return -EINVAL;
 	}
 	int rc = dma_mem_phys_map(m);
 	if (rc < 0) {
-		fprintf(stderr, "aisio: %s: cannot find the physical addresses of DMA memory: %s\n", dev->bdf,
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "cannot find the physical addresses of DMA memory: %s",
 			strerror(-rc));
 		return rc;
 	}
@@ -159,7 +161,7 @@ static int uio_bus_master(struct pci_dev *dev, bool on)
 	uint16_t cmd;
 	if (pread(st->cfg_fd, &cmd, sizeof(cmd), PCI_COMMAND) != sizeof(cmd)) {
 		int err = errno ? errno : EIO;
-		fprintf(stderr, "aisio: %s: reading the PCI command register failed: %s\n", dev->bdf, strerror(err));
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "reading the PCI command register failed: %s", strerror(err));
 		return -err;
 	}
 	uint16_t want = on ? (uint16_t)(cmd | PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY)
@@ -168,7 +170,7 @@ static int uio_bus_master(struct pci_dev *dev, bool on)
 		return 0;
 	if (pwrite(st->cfg_fd, &want, sizeof(want), PCI_COMMAND) != sizeof(want)) {
 		int err = errno ? errno : EIO;
-		fprintf(stderr, "aisio: %s: writing the PCI command register failed: %s\n", dev->bdf, strerror(err));
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "writing the PCI command register failed: %s", strerror(err));
 		return -err;
 	}
 	return 0;
@@ -185,7 +187,7 @@ static int uio_reset(struct pci_dev *dev)
 	/* The kernel saves and restores config space (BARs, command register) around the reset. */
 	if (write(fd, "1", 1) != 1) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: function reset through %s failed: %s\n", dev->bdf, path, strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "function reset through %s failed: %s", path, strerror(-rc));
 	}
 	close(fd);
 	return rc;

@@ -11,6 +11,7 @@
  * IOMMU confines the device to exactly the memory mapped here; closing the
  * container drops every mapping left.
  */
+#include <aisio/log.h>
 #include <aisio/pci.h>
 
 #include <errno.h>
@@ -62,9 +63,9 @@ static int vfio_group_of(const char *bdf, int *group_id)
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
 	ssize_t n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0) {
-		fprintf(stderr,
-			"aisio: %s has no IOMMU group: the IOMMU is off. Boot with intel_iommu=on (or amd_iommu=on), "
-			"or bind the function to uio_pci_generic instead\n", bdf);
+		aisio_log(AISIO_LOG_ERROR, bdf,
+			"no IOMMU group: the IOMMU is off. Boot with intel_iommu=on (or amd_iommu=on), "
+			"or bind the function to uio_pci_generic instead");
 		return -ENODEV;
 	}
 	link[n] = 0;
@@ -72,7 +73,7 @@ static int vfio_group_of(const char *bdf, int *group_id)
 	char *end;
 	long g = strtol(base ? base + 1 : link, &end, 10);
 	if (*end || g < 0) {
-		fprintf(stderr, "aisio: %s: cannot parse IOMMU group link '%s'\n", bdf, link);
+		aisio_log(AISIO_LOG_ERROR, bdf, "cannot parse IOMMU group link '%s'", link);
 		return -EINVAL;
 	}
 	*group_id = (int)g;
@@ -85,7 +86,7 @@ static int vfio_iommu_info(struct pci_dev *dev, struct vfio_state *st)
 	struct vfio_iommu_type1_info probe = {.argsz = sizeof(probe)};
 	if (ioctl(st->container, VFIO_IOMMU_GET_INFO, &probe) < 0) {
 		int err = errno;
-		fprintf(stderr, "aisio: %s: VFIO_IOMMU_GET_INFO failed: %s\n", dev->bdf, strerror(err));
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "VFIO_IOMMU_GET_INFO failed: %s", strerror(err));
 		return -err;
 	}
 	st->pgsizes = (probe.flags & VFIO_IOMMU_INFO_PGSIZES) ? probe.iova_pgsizes : 4096;
@@ -99,7 +100,7 @@ static int vfio_iommu_info(struct pci_dev *dev, struct vfio_state *st)
 		if (ioctl(st->container, VFIO_IOMMU_GET_INFO, info) < 0) {
 			int err = errno;
 			free(info);
-			fprintf(stderr, "aisio: %s: VFIO_IOMMU_GET_INFO failed: %s\n", dev->bdf, strerror(err));
+			aisio_log(AISIO_LOG_ERROR, dev->bdf, "VFIO_IOMMU_GET_INFO failed: %s", strerror(err));
 			return -err;
 		}
 	}
@@ -143,11 +144,11 @@ static int vfio_map_bar0(struct pci_dev *dev, struct vfio_state *st)
 	struct vfio_region_info probe = {.argsz = sizeof(probe), .index = VFIO_PCI_BAR0_REGION_INDEX};
 	if (ioctl(st->device, VFIO_DEVICE_GET_REGION_INFO, &probe) < 0) {
 		int err = errno;
-		fprintf(stderr, "aisio: %s: cannot read BAR0 region info: %s\n", dev->bdf, strerror(err));
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "cannot read BAR0 region info: %s", strerror(err));
 		return -err;
 	}
 	if (probe.size == 0 || !(probe.flags & VFIO_REGION_INFO_FLAG_MMAP)) {
-		fprintf(stderr, "aisio: %s: BAR0 is %s\n", dev->bdf,
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "BAR0 is %s",
 			probe.size == 0 ? "not implemented" : "not mappable through vfio");
 		return -ENOTSUP;
 	}
@@ -183,7 +184,7 @@ static int vfio_map_bar0(struct pci_dev *dev, struct vfio_state *st)
 	}
 	if (va == MAP_FAILED) {
 		int err = errno;
-		fprintf(stderr, "aisio: %s: mmap of BAR0 (%llu bytes) failed: %s\n", dev->bdf,
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "mmap of BAR0 (%llu bytes) failed: %s",
 			(unsigned long long)probe.size, strerror(err));
 		return -err;
 	}
@@ -224,12 +225,12 @@ static int vfio_open(struct pci_dev *dev, const char *bdf)
 	st->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 	if (st->container < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: cannot open /dev/vfio/vfio: %s (is the vfio module loaded?)\n", bdf,
+		aisio_log(AISIO_LOG_ERROR, bdf, "cannot open /dev/vfio/vfio: %s (is the vfio module loaded?)",
 			strerror(-rc));
 		goto fail;
 	}
 	if (ioctl(st->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
-		fprintf(stderr, "aisio: %s: unknown VFIO API version\n", bdf);
+		aisio_log(AISIO_LOG_ERROR, bdf, "unknown VFIO API version");
 		rc = -ENOTSUP;
 		goto fail;
 	}
@@ -237,8 +238,8 @@ static int vfio_open(struct pci_dev *dev, const char *bdf)
 	if (ioctl(st->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) <= 0) {
 		iommu_type = VFIO_TYPE1_IOMMU;
 		if (ioctl(st->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) <= 0) {
-			fprintf(stderr, "aisio: %s: the kernel offers no type1 IOMMU for vfio "
-				"(load vfio_iommu_type1)\n", bdf);
+			aisio_log(AISIO_LOG_ERROR, bdf, "the kernel offers no type1 IOMMU for vfio "
+				"(load vfio_iommu_type1)");
 			rc = -ENOTSUP;
 			goto fail;
 		}
@@ -249,33 +250,33 @@ static int vfio_open(struct pci_dev *dev, const char *bdf)
 	st->group = open(path, O_RDWR | O_CLOEXEC);
 	if (st->group < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: cannot open its IOMMU group %s: %s%s\n", bdf, path, strerror(-rc),
+		aisio_log(AISIO_LOG_ERROR, bdf, "cannot open its IOMMU group %s: %s%s", path, strerror(-rc),
 			rc == -EBUSY ? " (the group is in use by another process)" : "");
 		goto fail;
 	}
 	struct vfio_group_status gs = {.argsz = sizeof(gs)};
 	if (ioctl(st->group, VFIO_GROUP_GET_STATUS, &gs) < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: VFIO_GROUP_GET_STATUS: %s\n", bdf, strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, bdf, "VFIO_GROUP_GET_STATUS: %s", strerror(-rc));
 		goto fail;
 	}
 	if (!(gs.flags & VFIO_GROUP_FLAGS_VIABLE)) {
-		fprintf(stderr, "aisio: %s: IOMMU group %d is not viable: every function in "
-			"/sys/kernel/iommu_groups/%d/devices must be bound to vfio-pci (or to no driver)\n",
-			bdf, st->group_id, st->group_id);
+		aisio_log(AISIO_LOG_ERROR, bdf, "IOMMU group %d is not viable: every function in "
+			"/sys/kernel/iommu_groups/%d/devices must be bound to vfio-pci (or to no driver)",
+			st->group_id, st->group_id);
 		rc = -EBUSY;
 		goto fail;
 	}
 	if (ioctl(st->group, VFIO_GROUP_SET_CONTAINER, &st->container) < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: cannot attach IOMMU group %d to a container: %s\n", bdf, st->group_id,
+		aisio_log(AISIO_LOG_ERROR, bdf, "cannot attach IOMMU group %d to a container: %s", st->group_id,
 			strerror(-rc));
 		goto fail;
 	}
 	st->group_attached = true;
 	if (ioctl(st->container, VFIO_SET_IOMMU, iommu_type) < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: VFIO_SET_IOMMU: %s\n", bdf, strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, bdf, "VFIO_SET_IOMMU: %s", strerror(-rc));
 		goto fail;
 	}
 	rc = vfio_iommu_info(dev, st);
@@ -285,18 +286,18 @@ static int vfio_open(struct pci_dev *dev, const char *bdf)
 	st->device = ioctl(st->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
 	if (st->device < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: cannot get the vfio device: %s\n", bdf, strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, bdf, "cannot get the vfio device: %s", strerror(-rc));
 		st->device = -1;
 		goto fail;
 	}
 	struct vfio_device_info di = {.argsz = sizeof(di)};
 	if (ioctl(st->device, VFIO_DEVICE_GET_INFO, &di) < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: VFIO_DEVICE_GET_INFO: %s\n", bdf, strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, bdf, "VFIO_DEVICE_GET_INFO: %s", strerror(-rc));
 		goto fail;
 	}
 	if (!(di.flags & VFIO_DEVICE_FLAGS_PCI) || di.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
-		fprintf(stderr, "aisio: %s: vfio reports no PCI device\n", bdf);
+		aisio_log(AISIO_LOG_ERROR, bdf, "vfio reports no PCI device");
 		rc = -ENODEV;
 		goto fail;
 	}
@@ -304,7 +305,7 @@ static int vfio_open(struct pci_dev *dev, const char *bdf)
 	struct vfio_region_info cfg = {.argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX};
 	if (ioctl(st->device, VFIO_DEVICE_GET_REGION_INFO, &cfg) < 0) {
 		rc = -errno;
-		fprintf(stderr, "aisio: %s: cannot read config space region info: %s\n", bdf, strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, bdf, "cannot read config space region info: %s", strerror(-rc));
 		goto fail;
 	}
 	st->cfg_offset = cfg.offset;
@@ -377,8 +378,8 @@ static int vfio_dma_map(struct pci_dev *dev, struct dma_mem *m)
 	uint64_t page = (uint64_t)1 << m->page_shift;
 	uint64_t min_pg = st->pgsizes & -st->pgsizes;
 	if (min_pg == 0 || m->len % min_pg || (uintptr_t)m->va % min_pg) {
-		fprintf(stderr, "aisio: %s: DMA memory at %p (%zu bytes) is not aligned to the IOMMU page size\n",
-			dev->bdf, (void *)m->va, m->len);
+		aisio_log(AISIO_LOG_ERROR, dev->bdf,
+			"DMA memory at %p (%zu bytes) is not aligned to the IOMMU page size", (void *)m->va, m->len);
 		return -EINVAL;
 	}
 	if (st->nmaps == st->maps_cap) {
@@ -392,7 +393,7 @@ static int vfio_dma_map(struct pci_dev *dev, struct dma_mem *m)
 	uint64_t iova;
 	int rc = vfio_iova_alloc(st, m->len, page > min_pg ? page : min_pg, &iova);
 	if (rc < 0) {
-		fprintf(stderr, "aisio: %s: no free IOVA range for %zu bytes of DMA memory\n", dev->bdf, m->len);
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "no free IOVA range for %zu bytes of DMA memory", m->len);
 		return rc;
 	}
 	struct vfio_iommu_type1_dma_map map = {
@@ -404,7 +405,7 @@ static int vfio_dma_map(struct pci_dev *dev, struct dma_mem *m)
 	};
 	if (ioctl(st->container, VFIO_IOMMU_MAP_DMA, &map) < 0) {
 		int err = errno;
-		fprintf(stderr, "aisio: %s: VFIO_IOMMU_MAP_DMA of %zu bytes at IOVA 0x%llx failed: %s%s\n", dev->bdf,
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "VFIO_IOMMU_MAP_DMA of %zu bytes at IOVA 0x%llx failed: %s%s",
 			m->len, (unsigned long long)iova, strerror(err),
 			err == ENOMEM ? " (memlock limit? see ulimit -l)" : "");
 		return -err;
@@ -426,7 +427,7 @@ static void vfio_dma_unmap(struct pci_dev *dev, struct dma_mem *m)
 			.size = m->len,
 		};
 		if (ioctl(st->container, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0)
-			fprintf(stderr, "aisio: %s: VFIO_IOMMU_UNMAP_DMA at IOVA 0x%llx failed: %s\n", dev->bdf,
+			aisio_log(AISIO_LOG_ERROR, dev->bdf, "VFIO_IOMMU_UNMAP_DMA at IOVA 0x%llx failed: %s",
 				(unsigned long long)m->iova_base, strerror(errno));
 		st->maps[i] = st->maps[--st->nmaps];
 		m->iova_base = 0;
@@ -441,7 +442,7 @@ static int vfio_cfg_rw(struct pci_dev *dev, bool write, void *buf, size_t len, u
 			  : pread(st->device, buf, len, (off_t)(st->cfg_offset + off));
 	if (n != (ssize_t)len) {
 		int err = n < 0 ? errno : EIO;
-		fprintf(stderr, "aisio: %s: config space %s at 0x%llx failed: %s\n", dev->bdf,
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "config space %s at 0x%llx failed: %s",
 			write ? "write" : "read", (unsigned long long)off, strerror(err));
 		return -err;
 	}
@@ -472,7 +473,7 @@ static int vfio_reset(struct pci_dev *dev)
 		return -ENOTSUP;
 	if (ioctl(st->device, VFIO_DEVICE_RESET) < 0) {
 		int err = errno;
-		fprintf(stderr, "aisio: %s: function reset (VFIO_DEVICE_RESET) failed: %s\n", dev->bdf, strerror(err));
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "function reset (VFIO_DEVICE_RESET) failed: %s", strerror(err));
 		return -err;
 	}
 	return 0;

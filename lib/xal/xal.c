@@ -10,15 +10,15 @@
 
 #include "xal_priv.h"
 
-int xal_err(char *buf, size_t len, int err, const char *fmt, ...)
+int xal_err(struct xal_build *b, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	/* Keep the first message: it names the structure that failed, later ones only unwind. */
-	if (buf && len && !buf[0]) {
+	if (b->source && !b->logged) {
 		va_start(ap, fmt);
-		vsnprintf(buf, len, fmt, ap);
+		aisio_vlog(AISIO_LOG_ERROR, b->source, fmt, ap);
 		va_end(ap);
+		b->logged = 1;
 	}
 	return err;
 }
@@ -532,9 +532,9 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 	int err;
 
 	if (b->root == UINT32_MAX)
-		return xal_err(b->errbuf, b->errlen, -EUCLEAN, "no root directory indexed");
+		return xal_err(b, -EUCLEAN, "no root directory indexed");
 	if (b->inodes[b->root].type != XAL_TYPE_DIR)
-		return xal_err(b->errbuf, b->errlen, -EUCLEAN, "root inode %llu is not a directory",
+		return xal_err(b, -EUCLEAN, "root inode %llu is not a directory",
 			       (unsigned long long)b->root_ino);
 	for (uint64_t i = 0, last = 0; i < b->n_dents; i++) {
 		uint64_t ino = b->dent_ino[i];
@@ -564,7 +564,7 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 			err2 = xal_build_find(b, ino, &idx);
 		}
 		if (err2)
-			return xal_err(b->errbuf, b->errlen, -EUCLEAN,
+			return xal_err(b, -EUCLEAN,
 				       "directory entry '%s' names inode %llu, which is not allocated",
 				       b->names + b->dents[i].name + 1, (unsigned long long)b->dent_ino[i]);
 		b->dents[i].inode = idx;
@@ -631,7 +631,7 @@ static double now_s(void)
 }
 
 /* Indexes x->source into fresh pools of x (x->hdr must point at x->local). */
-static int index_source(struct xal *x, enum xal_backend be, char *errbuf, size_t errlen)
+static int index_source(struct xal *x, enum xal_backend be)
 {
 	struct xal_build b;
 	double t0 = now_s();
@@ -639,8 +639,7 @@ static int index_source(struct xal *x, enum xal_backend be, char *errbuf, size_t
 
 	if ((err = xal_build_init(&b, 0, 0, 0)))
 		return err;
-	b.errbuf = errbuf;
-	b.errlen = errlen;
+	b.source = x->source;
 	if (be == XAL_BACKEND_FIEMAP)
 		err = xal_fiemap_index(&b, x->source, x->open_flags, x->hdr);
 	else
@@ -653,7 +652,7 @@ static int index_source(struct xal *x, enum xal_backend be, char *errbuf, size_t
 	return err;
 }
 
-int xal_reindex(struct xal *x, char *errbuf, size_t errlen)
+int xal_reindex(struct xal *x)
 {
 	struct xal nx;
 	int err;
@@ -662,7 +661,7 @@ int xal_reindex(struct xal *x, char *errbuf, size_t errlen)
 	nx.hdr = &nx.local;
 	nx.source = x->source;
 	nx.open_flags = x->open_flags;
-	err = index_source(&nx, (enum xal_backend)x->local.backend, errbuf, errlen);
+	err = index_source(&nx, (enum xal_backend)x->local.backend);
 	if (err) {
 		xal_pools_free(&nx);
 		return err;
@@ -700,19 +699,22 @@ int xal_open(struct xal **out, const char *source, const struct xal_opts *opts)
 		return -EINVAL;
 	if (!opts)
 		opts = &def;
-	if (opts->errbuf && opts->errlen)
-		opts->errbuf[0] = 0;
-	if (stat(source, &st))
-		return xal_err(opts->errbuf, opts->errlen, -errno, "%s: %s", source, strerror(errno));
+	if (stat(source, &st)) {
+		err = -errno;
+		aisio_log(AISIO_LOG_ERROR, source, "%s", strerror(-err));
+		return err;
+	}
 	be = opts->backend;
 	if (be == XAL_BACKEND_AUTO)
 		be = S_ISDIR(st.st_mode) ? XAL_BACKEND_FIEMAP : XAL_BACKEND_XFS;
-	if (be == XAL_BACKEND_FIEMAP && !S_ISDIR(st.st_mode))
-		return xal_err(opts->errbuf, opts->errlen, -ENOTDIR,
-			       "%s: the FIEMAP backend needs a directory of a mounted file system", source);
-	if (be == XAL_BACKEND_XFS && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return xal_err(opts->errbuf, opts->errlen, -EINVAL,
-			       "%s: the XFS backend needs an image file or a block device", source);
+	if (be == XAL_BACKEND_FIEMAP && !S_ISDIR(st.st_mode)) {
+		aisio_log(AISIO_LOG_ERROR, source, "the FIEMAP backend needs a directory of a mounted file system");
+		return -ENOTDIR;
+	}
+	if (be == XAL_BACKEND_XFS && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		aisio_log(AISIO_LOG_ERROR, source, "the XFS backend needs an image file or a block device");
+		return -EINVAL;
+	}
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
@@ -723,7 +725,7 @@ int xal_open(struct xal **out, const char *source, const struct xal_opts *opts)
 		free(x);
 		return -ENOMEM;
 	}
-	err = index_source(x, be, opts->errbuf, opts->errlen);
+	err = index_source(x, be);
 	if (err) {
 		xal_close(x);
 		return err;

@@ -164,7 +164,7 @@ static int index_dir(struct fm_ctx *c, int dfd, uint32_t dir_idx)
 		if (err == -ENOENT)
 			continue;  /* removed while we walked */
 		if (err) {
-			xal_err(c->b->errbuf, c->b->errlen, err, "entry '%s' (directory inode %llu): %s", de->d_name,
+			xal_err(c->b, err, "entry '%s' (directory inode %llu): %s", de->d_name,
 				(unsigned long long)c->b->inodes[dir_idx].ino, strerror(-err));
 			goto out;
 		}
@@ -263,15 +263,15 @@ int xal_fiemap_index(struct xal_build *b, const char *dir, uint32_t flags, struc
 
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return xal_err(b->errbuf, b->errlen, -errno, "%s: %s", dir, strerror(errno));
+		return xal_err(b, -errno, "%s", strerror(errno));
 	if (fstat(dfd, &st) || fstatfs(dfd, &sfs) || ioctl(dfd, FIGETBSZ, &bsz)) {
 		err = -errno;
 		close(dfd);
-		return xal_err(b->errbuf, b->errlen, err, "%s: %s", dir, strerror(-err));
+		return xal_err(b, err, "%s", strerror(-err));
 	}
 	if (bsz <= 0 || (bsz & (bsz - 1))) {
 		close(dfd);
-		return xal_err(b->errbuf, b->errlen, -EINVAL, "%s: block size %d", dir, bsz);
+		return xal_err(b, -EINVAL, "block size %d", bsz);
 	}
 	b->block_size = (uint32_t)bsz;
 	hdr->block_size = (uint32_t)bsz;
@@ -290,7 +290,7 @@ int xal_fiemap_index(struct xal_build *b, const char *dir, uint32_t flags, struc
 		err = index_dir(&c, dfd, root);
 	}
 	if (err < 0)
-		err = xal_err(b->errbuf, b->errlen, err, "%s: indexing failed: %s", dir, strerror(-err));
+		err = xal_err(b, err, "indexing failed: %s", strerror(-err));
 	free(c.fm);
 	close(dfd);
 	return err < 0 ? err : 0;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <aisio/log.h>
 #include <aisio/xal.h>
 
 #ifndef EUCLEAN
@@ -129,8 +130,9 @@ struct xal_build {
 	uint32_t block_size;
 	uint32_t root;              /* index of the root inode, UINT32_MAX until set */
 	uint64_t root_ino;
-	char *errbuf;
-	size_t errlen;
+	const char *source;         /* the image or mount path, the device of messages; NULL: a watch
+				     * update, whose failure its caller resolves, logs nothing */
+	int logged;                 /* a failure was logged: later ones only unwind */
 };
 
 int xal_build_init(struct xal_build *b, uint64_t inodes_hint, uint64_t dents_hint, uint64_t exts_hint);
@@ -159,7 +161,8 @@ int xal_dir_find(const struct xal *x, uint32_t dir, const char *name, size_t len
 size_t xal_path_next(const char **p);
 /* Appends the element e to the array *v of *n elements (capacity *cap), growing it. */
 int xal_push(void **v, size_t *n, size_t *cap, const void *e, size_t elem);
-int xal_err(char *buf, size_t len, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Logs the first failure of a build (it names the structure that failed) through aisio_log; returns err. */
+int xal_err(struct xal_build *b, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static inline enum xal_type xal_type_from_mode(uint32_t mode)
 {
@@ -221,7 +224,7 @@ int xal_fiemap_entry(struct xal_build *b, int dfd, const char *name, dev_t dev, 
 int xal_fiemap_extents(struct xal_build *b, int fd, uint32_t flags);
 
 /* Re-index into an existing xal (watch): rebuild from x->source and swap the pools. */
-int xal_reindex(struct xal *x, char *errbuf, size_t errlen);
+int xal_reindex(struct xal *x);
 /*
  * Incremental updates of an in-process FIEMAP index (xal_update.c), paths relative
  * to the source. -ESTALE: the index and the disk disagree in a way only a full

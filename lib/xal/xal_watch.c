@@ -341,8 +341,7 @@ static int64_t now_ms(void)
 /* Re-indexes the whole tree and re-creates every watch. */
 static int reindex(struct xal *x, struct xal_watch *w, int *updated)
 {
-	char eb[256] = "";
-	int err = xal_reindex(x, eb, sizeof(eb));
+	int err = xal_reindex(x);
 
 	/* exported: a path hash of the region's size, so that publishing copies it */
 	if (!err && x->map)

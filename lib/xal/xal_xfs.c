@@ -139,7 +139,7 @@ struct xfs_ctx {
 	size_t nditems, capditems;
 };
 
-#define CORRUPT(c, ...) xal_err((c)->b->errbuf, (c)->b->errlen, -EUCLEAN, __VA_ARGS__)
+#define CORRUPT(c, ...) xal_err((c)->b, -EUCLEAN, __VA_ARGS__)
 
 /* Makes room for one more element of size el in *p (capacity *cap, count n). */
 static int grow(void **p, size_t *cap, size_t n, size_t el)
@@ -182,8 +182,8 @@ static int rd(struct xfs_ctx *c, uint64_t off, void *buf, size_t len, const char
 	size_t done = 0;
 
 	if (!in_dev(c, off, len))
-		return xal_err(c->b->errbuf, c->b->errlen, -EUCLEAN,
-			       "%s: %s at byte %llu (+%zu) is beyond the end of the device (%llu bytes)", c->dev, what,
+		return xal_err(c->b, -EUCLEAN,
+			       "%s at byte %llu (+%zu) is beyond the end of the device (%llu bytes)", what,
 			       (unsigned long long)off, len, (unsigned long long)c->dev_size);
 	while (done < len) {
 		ssize_t n = pread(c->fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
@@ -191,11 +191,11 @@ static int rd(struct xfs_ctx *c, uint64_t off, void *buf, size_t len, const char
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return xal_err(c->b->errbuf, c->b->errlen, -errno, "%s: reading %s at byte %llu: %s", c->dev,
+			return xal_err(c->b, -errno, "reading %s at byte %llu: %s",
 				       what, (unsigned long long)off, strerror(errno));
 		}
 		if (n == 0)
-			return xal_err(c->b->errbuf, c->b->errlen, -EIO, "%s: short read of %s at byte %llu", c->dev,
+			return xal_err(c->b, -EIO, "short read of %s at byte %llu",
 				       what, (unsigned long long)off);
 		done += (size_t)n;
 	}
@@ -229,12 +229,12 @@ static int read_sb(struct xfs_ctx *c)
 	if ((err = rd(c, 0, sb, sizeof(sb), "superblock")))
 		return err;
 	if (be32(sb) != XFS_SB_MAGIC)
-		return xal_err(c->b->errbuf, c->b->errlen, -EMEDIUMTYPE,
-			       "%s: not an XFS file system (superblock magic 0x%08x)", c->dev, be32(sb));
+		return xal_err(c->b, -EMEDIUMTYPE,
+			       "not an XFS file system (superblock magic 0x%08x)", be32(sb));
 	ver = be16(sb + 100) & 0xf;
 	if (ver != 5)
-		return xal_err(c->b->errbuf, c->b->errlen, -EOPNOTSUPP,
-			       "%s: XFS version %u file system; only v5 (CRC-enabled) is supported", c->dev, ver);
+		return xal_err(c->b, -EOPNOTSUPP,
+			       "XFS version %u file system; only v5 (CRC-enabled) is supported", ver);
 	c->bs = be32(sb + 4);
 	c->dblocks = be64(sb + 8);
 	c->rootino = be64(sb + 56);
@@ -250,31 +250,31 @@ static int read_sb(struct xfs_ctx *c)
 	c->ro_compat = be32(sb + 212);
 	c->incompat = be32(sb + 216);
 	if (c->blocklog < 9 || c->blocklog > 16 || c->bs != 1u << c->blocklog)
-		return CORRUPT(c, "%s: superblock: block size %u, log %u", c->dev, c->bs, c->blocklog);
+		return CORRUPT(c, "superblock: block size %u, log %u", c->bs, c->blocklog);
 	if (c->sectsize < 512 || c->sectsize > c->bs || (c->sectsize & (c->sectsize - 1)))
-		return CORRUPT(c, "%s: superblock: sector size %u", c->dev, c->sectsize);
+		return CORRUPT(c, "superblock: sector size %u", c->sectsize);
 	if (c->isize < 512 || c->isize > 2048 || (c->isize & (c->isize - 1)) || c->isize > c->bs ||
 	    c->inopblock != c->bs / c->isize || c->inopblog > 7 || (1u << c->inopblog) != c->inopblock)
-		return CORRUPT(c, "%s: superblock: inode size %u, %u per block (log %u)", c->dev, c->isize,
+		return CORRUPT(c, "superblock: inode size %u, %u per block (log %u)", c->isize,
 			       c->inopblock, c->inopblog);
 	if (!c->agcount || c->agblocks < 8 || c->agblklog > 31 || (1ull << c->agblklog) < c->agblocks ||
 	    (c->agblklog && (1ull << (c->agblklog - 1)) >= c->agblocks))
-		return CORRUPT(c, "%s: superblock: %u AGs of %u blocks (log %u)", c->dev, c->agcount, c->agblocks,
+		return CORRUPT(c, "superblock: %u AGs of %u blocks (log %u)", c->agcount, c->agblocks,
 			       c->agblklog);
 	if (c->dblocks > (uint64_t)c->agcount * c->agblocks || c->dblocks <= (uint64_t)(c->agcount - 1) * c->agblocks)
-		return CORRUPT(c, "%s: superblock: %llu blocks do not fit %u AGs of %u", c->dev,
+		return CORRUPT(c, "superblock: %llu blocks do not fit %u AGs of %u",
 			       (unsigned long long)c->dblocks, c->agcount, c->agblocks);
 	if (c->dirblklog + c->blocklog > 16)
-		return CORRUPT(c, "%s: superblock: directory block log %u", c->dev, c->dirblklog);
+		return CORRUPT(c, "superblock: directory block log %u", c->dirblklog);
 	if (c->incompat & XFS_SB_FEAT_INCOMPAT_NEEDSREPAIR)
-		return xal_err(c->b->errbuf, c->b->errlen, -EUCLEAN, "%s: the file system needs xfs_repair", c->dev);
+		return xal_err(c->b, -EUCLEAN, "the file system needs xfs_repair");
 	if (c->incompat & ~XFS_SB_FEAT_INCOMPAT_KNOWN)
-		return xal_err(c->b->errbuf, c->b->errlen, -EOPNOTSUPP,
-			       "%s: unknown incompatible XFS features 0x%x", c->dev,
+		return xal_err(c->b, -EOPNOTSUPP,
+			       "unknown incompatible XFS features 0x%x",
 			       c->incompat & ~XFS_SB_FEAT_INCOMPAT_KNOWN);
 	if (c->dblocks * c->bs > c->dev_size)
-		return xal_err(c->b->errbuf, c->b->errlen, -EUCLEAN,
-			       "%s: truncated: the superblock says %llu bytes, the device has %llu", c->dev,
+		return xal_err(c->b, -EUCLEAN,
+			       "truncated: the superblock says %llu bytes, the device has %llu",
 			       (unsigned long long)(c->dblocks * c->bs), (unsigned long long)c->dev_size);
 	c->dirbs = c->bs << c->dirblklog;
 	c->ftype = c->incompat & XFS_SB_FEAT_INCOMPAT_FTYPE;
@@ -302,20 +302,20 @@ static int sbt_walk(struct xfs_ctx *c, const struct sbt *t, uint32_t agno, uint3
 	int err;
 
 	if (agbno == 0 || agbno >= c->agblocks)
-		return CORRUPT(c, "%s: AG %u %s: block pointer %u out of range", c->dev, agno, t->name, agbno);
+		return CORRUPT(c, "AG %u %s: block pointer %u out of range", agno, t->name, agbno);
 	if ((err = rd(c, ag_byte(c, agno, agbno), blk, c->bs, t->name)))
 		return err;
 	if (be32(blk) != t->magic)
-		return CORRUPT(c, "%s: AG %u %s block %u: bad magic 0x%08x", c->dev, agno, t->name, agbno, be32(blk));
+		return CORRUPT(c, "AG %u %s block %u: bad magic 0x%08x", agno, t->name, agbno, be32(blk));
 	if (be16(blk + 4) != level)
-		return CORRUPT(c, "%s: AG %u %s block %u: level %u, expected %u", c->dev, agno, t->name, agbno,
+		return CORRUPT(c, "AG %u %s block %u: level %u, expected %u", agno, t->name, agbno,
 			       be16(blk + 4), level);
 	if (be32(blk + 48) != agno)
-		return CORRUPT(c, "%s: AG %u %s block %u: owner AG %u", c->dev, agno, t->name, agbno, be32(blk + 48));
+		return CORRUPT(c, "AG %u %s block %u: owner AG %u", agno, t->name, agbno, be32(blk + 48));
 	nrecs = be16(blk + 6);
 	maxrecs = (c->bs - XFS_SBLOCK_HDR) / (level ? t->keysize + 4 : t->recsize);
 	if (nrecs > maxrecs || (!nrecs && !root))
-		return CORRUPT(c, "%s: AG %u %s block %u: %u records (at most %u)", c->dev, agno, t->name, agbno,
+		return CORRUPT(c, "AG %u %s block %u: %u records (at most %u)", agno, t->name, agbno,
 			       nrecs, maxrecs);
 	if (!level) {
 		for (uint32_t i = 0; i < nrecs; i++)
@@ -343,7 +343,7 @@ static int inobt_rec(struct xfs_ctx *c, uint32_t agno, uint32_t agbno, const uin
 
 	if ((startino & 63) || (startino >> c->inopblog) >= c->agblocks ||
 	    (c->have_key && startino <= c->last_key))
-		return CORRUPT(c, "%s: AG %u inobt block %u: record start inode %u out of order or range", c->dev,
+		return CORRUPT(c, "AG %u inobt block %u: record start inode %u out of order or range",
 			       agno, agbno, startino);
 	c->have_key = true;
 	c->last_key = startino;
@@ -377,7 +377,7 @@ static int refc_rec(struct xfs_ctx *c, uint32_t agno, uint32_t agbno, const uint
 		return 0;  /* CoW staging extents: not shared data */
 	if (!len || start >= c->agblocks || len > c->agblocks - start ||
 	    (c->have_key && start < c->last_key))
-		return CORRUPT(c, "%s: AG %u refcount block %u: record %u+%u out of order or range", c->dev, agno,
+		return CORRUPT(c, "AG %u refcount block %u: record %u+%u out of order or range", agno,
 			       agbno, start, len);
 	c->have_key = true;
 	c->last_key = (uint64_t)start + len;
@@ -411,13 +411,13 @@ static int read_ag(struct xfs_ctx *c, uint32_t agno)
 	if ((err = rd(c, ag_byte(c, agno, 0) + 2ull * c->sectsize, h, sizeof(h), "AGI")))
 		return err;
 	if (be32(h) != XFS_AGI_MAGIC || be32(h + 8) != agno)
-		return CORRUPT(c, "%s: AG %u AGI (byte %llu): bad magic 0x%08x or sequence %u", c->dev, agno,
+		return CORRUPT(c, "AG %u AGI (byte %llu): bad magic 0x%08x or sequence %u", agno,
 			       (unsigned long long)(ag_byte(c, agno, 0) + 2ull * c->sectsize), be32(h), be32(h + 8));
 	len = be32(h + 12);
 	root = be32(h + 20);
 	level = be32(h + 24);
 	if (len > c->agblocks || level < 1 || level > XAL_XFS_MAXLEVELS)
-		return CORRUPT(c, "%s: AG %u AGI: length %u, inobt level %u", c->dev, agno, len, level);
+		return CORRUPT(c, "AG %u AGI: length %u, inobt level %u", agno, len, level);
 	c->have_key = false;
 	if ((err = sbt_walk(c, &inobt, agno, root, level - 1, true)))
 		return err;
@@ -427,11 +427,11 @@ static int read_ag(struct xfs_ctx *c, uint32_t agno)
 	if ((err = rd(c, ag_byte(c, agno, 0) + c->sectsize, h, sizeof(h), "AGF")))
 		return err;
 	if (be32(h) != XFS_AGF_MAGIC || be32(h + 8) != agno)
-		return CORRUPT(c, "%s: AG %u AGF: bad magic 0x%08x or sequence %u", c->dev, agno, be32(h), be32(h + 8));
+		return CORRUPT(c, "AG %u AGF: bad magic 0x%08x or sequence %u", agno, be32(h), be32(h + 8));
 	root = be32(h + 88);
 	level = be32(h + 92);
 	if (level < 1 || level > XAL_XFS_MAXLEVELS)
-		return CORRUPT(c, "%s: AG %u AGF: refcount level %u", c->dev, agno, level);
+		return CORRUPT(c, "AG %u AGF: refcount level %u", agno, level);
 	c->have_key = false;
 	return sbt_walk(c, &refcbt, agno, root, level - 1, true);
 }
@@ -447,11 +447,11 @@ static int tmp_add(struct xfs_ctx *c, uint64_t ino, const uint8_t *rec)
 	struct xext *e;
 
 	if (!len || fsb_to_lin(c, fsb, len, &(uint64_t){ 0 }))
-		return CORRUPT(c, "%s: inode %llu: extent at file block %llu: disk block %llu+%llu out of range",
-			       c->dev, (unsigned long long)ino, (unsigned long long)off, (unsigned long long)fsb,
+		return CORRUPT(c, "inode %llu: extent at file block %llu: disk block %llu+%llu out of range",
+			       (unsigned long long)ino, (unsigned long long)off, (unsigned long long)fsb,
 			       (unsigned long long)len);
 	if (c->ntmp && off < c->tmp[c->ntmp - 1].off + c->tmp[c->ntmp - 1].len)
-		return CORRUPT(c, "%s: inode %llu: extent at file block %llu overlaps or is out of order", c->dev,
+		return CORRUPT(c, "inode %llu: extent at file block %llu overlaps or is out of order",
 			       (unsigned long long)ino, (unsigned long long)off);
 	if (c->ntmp == c->captmp) {
 		size_t n = c->captmp ? c->captmp * 2 : 64;
@@ -478,18 +478,18 @@ static int bmbt_walk(struct xfs_ctx *c, uint64_t ino, uint64_t fsb, uint32_t lev
 	int err;
 
 	if (fsb_to_lin(c, fsb, 1, &lin))
-		return CORRUPT(c, "%s: inode %llu bmbt: block pointer %llu out of range", c->dev,
+		return CORRUPT(c, "inode %llu bmbt: block pointer %llu out of range",
 			       (unsigned long long)ino, (unsigned long long)fsb);
 	if ((err = rd(c, lin * c->bs, blk, c->bs, "bmbt block")))
 		return err;
 	if (be32(blk) != XFS_BMAP_CRC_MAGIC || be16(blk + 4) != level || be64(blk + 56) != ino)
-		return CORRUPT(c, "%s: inode %llu bmbt block %llu: magic 0x%08x level %u owner %llu, expected level %u",
-			       c->dev, (unsigned long long)ino, (unsigned long long)lin, be32(blk), be16(blk + 4),
+		return CORRUPT(c, "inode %llu bmbt block %llu: magic 0x%08x level %u owner %llu, expected level %u",
+			       (unsigned long long)ino, (unsigned long long)lin, be32(blk), be16(blk + 4),
 			       (unsigned long long)be64(blk + 56), level);
 	nrecs = be16(blk + 6);
 	maxrecs = (c->bs - XFS_LBLOCK_HDR) / 16;
 	if (!nrecs || nrecs > maxrecs)
-		return CORRUPT(c, "%s: inode %llu bmbt block %llu: %u records", c->dev, (unsigned long long)ino,
+		return CORRUPT(c, "inode %llu bmbt block %llu: %u records", (unsigned long long)ino,
 			       (unsigned long long)lin, nrecs);
 	for (uint32_t i = 0; i < nrecs; i++) {
 		if (!level)
@@ -508,7 +508,7 @@ static int read_fork(struct xfs_ctx *c, uint64_t ino, int fmt, const uint8_t *fo
 	c->ntmp = 0;
 	if (fmt == XFS_DINODE_FMT_EXTENTS) {
 		if (nextents > fsize / 16)
-			return CORRUPT(c, "%s: inode %llu: %llu extents do not fit the %zu-byte data fork", c->dev,
+			return CORRUPT(c, "inode %llu: %llu extents do not fit the %zu-byte data fork",
 				       (unsigned long long)ino, (unsigned long long)nextents, fsize);
 		for (uint64_t i = 0; i < nextents; i++) {
 			int err = tmp_add(c, ino, fork + i * 16);
@@ -523,7 +523,7 @@ static int read_fork(struct xfs_ctx *c, uint64_t ino, int fmt, const uint8_t *fo
 		uint32_t maxrecs = fsize < 4 ? 0 : (uint32_t)((fsize - 4) / 16);
 
 		if (level < 1 || level > XAL_XFS_MAXLEVELS - 1 || !nrecs || nrecs > maxrecs)
-			return CORRUPT(c, "%s: inode %llu: bmbt root level %u with %u records", c->dev,
+			return CORRUPT(c, "inode %llu: bmbt root level %u with %u records",
 				       (unsigned long long)ino, level, nrecs);
 		for (uint32_t i = 0; i < nrecs; i++) {
 			int err = bmbt_walk(c, ino, be64(fork + 4 + maxrecs * 8 + i * 8), level - 1);
@@ -532,11 +532,11 @@ static int read_fork(struct xfs_ctx *c, uint64_t ino, int fmt, const uint8_t *fo
 				return err;
 		}
 		if (c->ntmp != nextents)
-			return CORRUPT(c, "%s: inode %llu: bmbt holds %zu extents, the inode says %llu", c->dev,
+			return CORRUPT(c, "inode %llu: bmbt holds %zu extents, the inode says %llu",
 				       (unsigned long long)ino, c->ntmp, (unsigned long long)nextents);
 		return 0;
 	}
-	return CORRUPT(c, "%s: inode %llu: data fork format %d", c->dev, (unsigned long long)ino, fmt);
+	return CORRUPT(c, "inode %llu: data fork format %d", (unsigned long long)ino, fmt);
 }
 
 /* Copies c->tmp into the pool, split where refcount records say blocks are shared. */
@@ -597,7 +597,7 @@ static int sf_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx, const uint8_t *
 	int err;
 
 	if (size > fsize || size < 6)
-		return CORRUPT(c, "%s: inode %llu: shortform directory of %llu bytes in a %zu-byte fork", c->dev,
+		return CORRUPT(c, "inode %llu: shortform directory of %llu bytes in a %zu-byte fork",
 			       (unsigned long long)ino, (unsigned long long)size, fsize);
 	count = fork[0];
 	i8 = fork[1] ? 8 : 4;  /* any 8-byte inode number makes them all 8 bytes */
@@ -618,11 +618,11 @@ static int sf_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx, const uint8_t *
 		pos += 3 + nl + (c->ftype ? 1 : 0) + i8;
 	}
 	if ((err = xal_build_dir_done(c->b, idx, first)))
-		return CORRUPT(c, "%s: inode %llu: shortform directory holds a name twice", c->dev,
+		return CORRUPT(c, "inode %llu: shortform directory holds a name twice",
 			       (unsigned long long)ino);
 	return 0;
 bad:
-	return CORRUPT(c, "%s: inode %llu: shortform directory entry runs past its %llu bytes", c->dev,
+	return CORRUPT(c, "inode %llu: shortform directory entry runs past its %llu bytes",
 		       (unsigned long long)ino, (unsigned long long)size);
 }
 
@@ -636,15 +636,15 @@ static int dir_data_block(struct xfs_ctx *c, uint64_t ino, uint64_t dblk, const 
 		uint32_t count = be32(d + c->dirbs - 8);
 
 		if ((uint64_t)count * 8 + 8 + XFS_DIR3_DATA_HDR > c->dirbs)
-			return CORRUPT(c, "%s: directory inode %llu block %llu: %u leaf entries do not fit", c->dev,
+			return CORRUPT(c, "directory inode %llu block %llu: %u leaf entries do not fit",
 				       (unsigned long long)ino, (unsigned long long)dblk, count);
 		end = c->dirbs - 8 - (size_t)count * 8;
 	} else if (magic != XFS_DIR3_DATA_MAGIC) {
-		return CORRUPT(c, "%s: directory inode %llu block %llu: bad magic 0x%08x", c->dev,
+		return CORRUPT(c, "directory inode %llu block %llu: bad magic 0x%08x",
 			       (unsigned long long)ino, (unsigned long long)dblk, magic);
 	}
 	if (be64(d + 40) != ino)
-		return CORRUPT(c, "%s: directory inode %llu block %llu: owner %llu", c->dev, (unsigned long long)ino,
+		return CORRUPT(c, "directory inode %llu block %llu: owner %llu", (unsigned long long)ino,
 			       (unsigned long long)dblk, (unsigned long long)be64(d + 40));
 	while (pos < end) {
 		size_t len, nl;
@@ -671,7 +671,7 @@ static int dir_data_block(struct xfs_ctx *c, uint64_t ino, uint64_t dblk, const 
 	}
 	return 0;
 bad:
-	return CORRUPT(c, "%s: directory inode %llu block %llu: entry at byte %zu runs past the block", c->dev,
+	return CORRUPT(c, "directory inode %llu block %llu: entry at byte %zu runs past the block",
 		       (unsigned long long)ino, (unsigned long long)dblk, pos);
 }
 
@@ -733,12 +733,12 @@ static int defer_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx)
 				continue;
 			last_done = dblk;
 			if (map_block(c->tmp, c->ntmp, f, &lin0))
-				return CORRUPT(c, "%s: directory inode %llu: directory block %llu is partly a hole",
-					       c->dev, (unsigned long long)ino, (unsigned long long)dblk);
+				return CORRUPT(c, "directory inode %llu: directory block %llu is partly a hole",
+					       (unsigned long long)ino, (unsigned long long)dblk);
 			for (uint32_t k = 1; k < per; k++) {
 				if (map_block(c->tmp, c->ntmp, f + k, &lin))
-					return CORRUPT(c, "%s: directory inode %llu: directory block %llu is partly a hole",
-						       c->dev, (unsigned long long)ino, (unsigned long long)dblk);
+					return CORRUPT(c, "directory inode %llu: directory block %llu is partly a hole",
+						       (unsigned long long)ino, (unsigned long long)dblk);
 				if (lin != lin0 + k)
 					contig = false;
 			}
@@ -781,8 +781,8 @@ static int read_dirs(struct xfs_ctx *c)
 				err = 0;
 				for (uint32_t k = 0; k < (1u << c->dirblklog) && !err; k++) {
 					if (map_block(c->dext + pd->ext0, pd->next, f + k, &lin))
-						return CORRUPT(c, "%s: directory inode %llu: directory block %llu is partly a hole",
-							       c->dev, (unsigned long long)pd->ino, (unsigned long long)it->dblk);
+						return CORRUPT(c, "directory inode %llu: directory block %llu is partly a hole",
+							       (unsigned long long)pd->ino, (unsigned long long)it->dblk);
 					err = rd(c, lin * c->bs, c->dbuf + (size_t)k * c->bs, c->bs, "directory block");
 				}
 			}
@@ -792,7 +792,7 @@ static int read_dirs(struct xfs_ctx *c)
 				return err;
 		}
 		if ((err = xal_build_dir_done(c->b, pd->idx, first)))
-			return CORRUPT(c, "%s: directory inode %llu holds a name twice", c->dev,
+			return CORRUPT(c, "directory inode %llu holds a name twice",
 				       (unsigned long long)pd->ino);
 	}
 	return 0;
@@ -814,14 +814,14 @@ static int remote_symlink(struct xfs_ctx *c, uint64_t ino, uint32_t idx, uint64_
 			n = be32(c->dbuf + 8);
 			if (be32(c->dbuf) != XFS_SYMLINK_MAGIC || n > c->bs - XFS_SYMLINK_HDR || n > size - got ||
 			    be64(c->dbuf + 32) != ino)
-				return CORRUPT(c, "%s: symlink inode %llu block %llu: bad header", c->dev,
+				return CORRUPT(c, "symlink inode %llu block %llu: bad header",
 					       (unsigned long long)ino, (unsigned long long)lin);
 			memcpy(target + got, c->dbuf + XFS_SYMLINK_HDR, n);
 			got += n;
 		}
 	}
 	if (got != size)
-		return CORRUPT(c, "%s: symlink inode %llu: %zu of %llu target bytes found", c->dev,
+		return CORRUPT(c, "symlink inode %llu: %zu of %llu target bytes found",
 			       (unsigned long long)ino, got, (unsigned long long)size);
 	return xal_build_symlink(c->b, idx, target, got);
 }
@@ -843,10 +843,10 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, const uint8_t *d)
 	int err;
 
 	if (be16(d) != XFS_DINODE_MAGIC || d[4] != 3 || be64(d + 152) != ino)
-		return CORRUPT(c, "%s: inode %llu: bad magic 0x%04x, version %u or number %llu", c->dev,
+		return CORRUPT(c, "inode %llu: bad magic 0x%04x, version %u or number %llu",
 			       (unsigned long long)ino, be16(d), d[4], (unsigned long long)be64(d + 152));
 	if (forkoff * 8u > lit)
-		return CORRUPT(c, "%s: inode %llu: fork offset %u beyond the literal area", c->dev,
+		return CORRUPT(c, "inode %llu: fork offset %u beyond the literal area",
 			       (unsigned long long)ino, forkoff);
 	fsize = forkoff ? forkoff * 8u : lit;
 	nextents = (flags2 & XFS_DIFLAG2_NREXT64) ? be64(d + 24) : be32(d + 76);
@@ -855,7 +855,7 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, const uint8_t *d)
 	if (err < 0)
 		return err;
 	if (err == 0)
-		return CORRUPT(c, "%s: inode %llu indexed twice", c->dev, (unsigned long long)ino);
+		return CORRUPT(c, "inode %llu indexed twice", (unsigned long long)ino);
 	if (ino == c->rootino) {
 		c->b->root = idx;
 		c->b->root_ino = ino;
@@ -873,11 +873,11 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, const uint8_t *d)
 		return defer_dir(c, ino, idx);
 	case XAL_TYPE_LNK:
 		if (size > XFS_SYMLINK_MAXLEN)
-			return CORRUPT(c, "%s: symlink inode %llu: %llu-byte target", c->dev, (unsigned long long)ino,
+			return CORRUPT(c, "symlink inode %llu: %llu-byte target", (unsigned long long)ino,
 				       (unsigned long long)size);
 		if (fmt == XFS_DINODE_FMT_LOCAL) {
 			if (size > fsize)
-				return CORRUPT(c, "%s: symlink inode %llu: %llu-byte target in a %zu-byte fork", c->dev,
+				return CORRUPT(c, "symlink inode %llu: %llu-byte target in a %zu-byte fork",
 					       (unsigned long long)ino, (unsigned long long)size, fsize);
 			return xal_build_symlink(c->b, idx, (const char *)fork, size);
 		}
@@ -926,7 +926,7 @@ static int read_chunks(struct xfs_ctx *c)
 			if (!chunk_span(c, &c->chunks[ahead], &off, &len))
 				willneed(c, off, len);
 		if (chunk_span(c, cr, &off, &len))
-			return CORRUPT(c, "%s: AG %u: inode chunk at agino %u runs past the AG", c->dev, cr->agno,
+			return CORRUPT(c, "AG %u: inode chunk at agino %u runs past the AG", cr->agno,
 				       cr->startino);
 		if ((err = rd(c, off, c->chunk, len, "inode chunk")))
 			return err;
@@ -954,7 +954,7 @@ int xal_xfs_index(struct xal_build *b, const char *dev, struct xal_hdr *hdr)
 	c.dev = dev;
 	c.fd = open(dev, O_RDONLY | O_CLOEXEC);
 	if (c.fd < 0)
-		return xal_err(b->errbuf, b->errlen, -errno, "%s: %s", dev, strerror(errno));
+		return xal_err(b, -errno, "%s", strerror(errno));
 	if (fstat(c.fd, &st)) {
 		err = -errno;
 		goto out;
@@ -994,8 +994,8 @@ int xal_xfs_index(struct xal_build *b, const char *dev, struct xal_hdr *hdr)
 
 		if ((err = xal_build_init(&nb, c.ninodes, c.ninodes, c.ninodes)))
 			goto out;
-		nb.errbuf = b->errbuf;
-		nb.errlen = b->errlen;
+		nb.source = b->source;
+		nb.logged = b->logged;
 		nb.block_size = c.bs;
 		xal_build_free(b);
 		*b = nb;
@@ -1004,10 +1004,10 @@ int xal_xfs_index(struct xal_build *b, const char *dev, struct xal_hdr *hdr)
 	if (!err)
 		err = read_dirs(&c);
 	if (!err && b->root == UINT32_MAX)
-		err = CORRUPT(&c, "%s: root inode %llu is not allocated", dev, (unsigned long long)c.rootino);
+		err = CORRUPT(&c, "root inode %llu is not allocated", (unsigned long long)c.rootino);
 out:
-	if (err && b->errbuf && !b->errbuf[0])
-		xal_err(b->errbuf, b->errlen, err, "%s: %s", dev, strerror(-err));
+	if (err)
+		xal_err(b, err, "%s", strerror(-err));
 	for (int i = 0; i <= XAL_XFS_MAXLEVELS; i++)
 		free(c.lvl[i]);
 	free(c.chunk);
