@@ -109,7 +109,7 @@ static void json_flags(FILE *f, uint32_t flags)
 
 static int open_source(const char *src, const struct xopts *o, struct xal **x)
 {
-	struct xal_opts xo = { .backend = o->backend };
+	struct xal_opts xo = {.backend = o->backend};
 	int rc;
 
 	if (!strncmp(src, "shm:", 4)) {

@@ -50,8 +50,7 @@ bool aisio_log_enabled(enum aisio_log_level level);
 int aisio_log_level_parse(const char *name, enum aisio_log_level *level);
 const char *aisio_log_level_str(enum aisio_log_level level);
 
-void aisio_log(enum aisio_log_level level, const char *dev, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void aisio_log(enum aisio_log_level level, const char *dev, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void aisio_vlog(enum aisio_log_level level, const char *dev, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 

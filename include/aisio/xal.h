@@ -80,7 +80,7 @@ enum xal_type {
 
 struct xal_opts {
 	enum xal_backend backend;
-	uint32_t flags;         /* XAL_OPEN_* */
+	uint32_t flags; /* XAL_OPEN_* */
 };
 
 /* One file-system object, a view into the index. */

@@ -112,12 +112,12 @@ static int bio_dev_read_signature(struct bio_dev *d, const char *devstr)
 	bio_dev_buf_free(d, buf);
 	if (rc == -EIO) {
 		aisio_log(AISIO_LOG_WARNING, devstr,
-			"the start cannot be read (media error); no file-system signature checked");
+			  "the start cannot be read (media error); no file-system signature checked");
 		rc = 0;
 	}
 	if (rc < 0)
 		aisio_log(AISIO_LOG_ERROR, devstr, "reading the start to look for a file system failed: %s",
-			strerror(-rc));
+			  strerror(-rc));
 	return rc;
 }
 
@@ -153,7 +153,7 @@ int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_
 		rc = nvmed_ctrl_ns(d->nv, o.nsid, &d->ns);
 		if (rc < 0) {
 			aisio_log(AISIO_LOG_ERROR, devstr, "no active namespace %u (it has %u)", o.nsid,
-				nvmed_ctrl_ns_count(d->nv));
+				  nvmed_ctrl_ns_count(d->nv));
 			goto fail;
 		}
 		d->backend = nvmed_ctrl_pci(d->nv)->ops->name;
@@ -288,7 +288,7 @@ int bio_queue_create(struct bio_dev *d, unsigned qdepth, struct bio_queue **out)
 			rc = kio_queue_register_buffer(q->kq, d->arena.va, d->arena.len);
 			if (rc < 0) /* plain buffers still work, only slower */
 				aisio_log(AISIO_LOG_WARNING, kio_dev_path(d->kd),
-					"no registered buffers (%s); using plain ones", strerror(-rc));
+					  "no registered buffers (%s); using plain ones", strerror(-rc));
 		}
 	}
 	*out = q;

@@ -35,7 +35,7 @@ int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind)
 	if (fd < 0) {
 		int err = errno;
 		aisio_log(AISIO_LOG_ERROR, NULL, "memfd_create(%s) failed: %s",
-			kind == DMA_KIND_HUGEPAGE ? "hugetlb" : "plain", strerror(err));
+			  kind == DMA_KIND_HUGEPAGE ? "hugetlb" : "plain", strerror(err));
 		return -err;
 	}
 	if (ftruncate(fd, (off_t)len) < 0) {
@@ -51,12 +51,12 @@ int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind)
 		close(fd);
 		if (kind == DMA_KIND_HUGEPAGE)
 			aisio_log(AISIO_LOG_ERROR, NULL,
-				"no hugepages for %zu MiB of DMA memory: reserve them with "
-				"`sysctl vm.nr_hugepages=N` (2 MiB each) or `aisio hugepages --reserve N`",
-				len >> 20);
+				  "no hugepages for %zu MiB of DMA memory: reserve them with "
+				  "`sysctl vm.nr_hugepages=N` (2 MiB each) or `aisio hugepages --reserve N`",
+				  len >> 20);
 		else
 			aisio_log(AISIO_LOG_ERROR, NULL, "mapping %zu bytes of DMA memory failed: %s", len,
-				strerror(err));
+				  strerror(err));
 		return -ENOMEM;
 	}
 	/* Real devices DMA by bus address: the pages must never move or be swapped. */
@@ -65,7 +65,7 @@ int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind)
 		munmap(va, len);
 		close(fd);
 		aisio_log(AISIO_LOG_ERROR, NULL, "mlock of %zu bytes failed (%s): raise the memlock limit (ulimit -l)",
-			len, strerror(err));
+			  len, strerror(err));
 		return -err;
 	}
 	m->va = va;
@@ -109,7 +109,7 @@ int dma_mem_phys_map(struct dma_mem *m)
 		if (!(ent & (1ull << 63)) || pfn == 0) {
 			/* Not present, or the kernel hides PFNs from non-root readers. */
 			aisio_log(AISIO_LOG_ERROR, NULL,
-				"no physical address for DMA page %zu (need root and locked pages)", i);
+				  "no physical address for DMA page %zu (need root and locked pages)", i);
 			rc = -EPERM;
 			break;
 		}

@@ -307,7 +307,7 @@ static int emu_ns_init(struct emu_ctrl *c)
 			void *p = mmap(NULL, c->o.ns_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 			if (p == MAP_FAILED) {
 				aisio_log(AISIO_LOG_ERROR, "emu", "no memory for a %llu MiB RAM namespace",
-					(unsigned long long)(c->o.ns_bytes >> 20));
+					  (unsigned long long)(c->o.ns_bytes >> 20));
 				return -ENOMEM;
 			}
 			ns->data = p;

@@ -195,8 +195,8 @@ int emu_opts_parse(struct emu_opts *o, const char *spec)
 			return -EINVAL;
 		}
 		if (rc < 0) {
-			aisio_log(AISIO_LOG_ERROR, "emu",
-				"bad value '%s' for option '%s' (see aisio perf --help)", eq + 1, opts);
+			aisio_log(AISIO_LOG_ERROR, "emu", "bad value '%s' for option '%s' (see aisio perf --help)",
+				  eq + 1, opts);
 			return -EINVAL;
 		}
 		opts = next;
@@ -206,8 +206,7 @@ int emu_opts_parse(struct emu_opts *o, const char *spec)
 	uint64_t lba = 1ull << o->lba_shift;
 	if (o->ns_bytes < lba || o->ns_bytes % lba) {
 		aisio_log(AISIO_LOG_ERROR, "emu",
-			"namespace size %" PRIu64 " is not a multiple of the LBA size %" PRIu64,
-			o->ns_bytes, lba);
+			  "namespace size %" PRIu64 " is not a multiple of the LBA size %" PRIu64, o->ns_bytes, lba);
 		return -EINVAL;
 	}
 	if (o->ns_type == EMU_NS_RAM && o->ns_bytes * o->nr_ns > (64ull << 30)) {

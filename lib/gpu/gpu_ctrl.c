@@ -387,8 +387,8 @@ int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr)
 	*out = NULL;
 	if (strncmp(devstr, "gpuemu:", 7)) {
 		aisio_log(AISIO_LOG_ERROR, devstr,
-			"GPU-initiated I/O runs against gpuemu:... devices; a real controller's GPU "
-			"queues are not yet run on hardware (docs/GPU.md)");
+			  "GPU-initiated I/O runs against gpuemu:... devices; a real controller's GPU "
+			  "queues are not yet run on hardware (docs/GPU.md)");
 		return strchr(devstr, ':') && !strncmp(devstr, "emu:", 4) ? -EINVAL : -EOPNOTSUPP;
 	}
 	if (gpu_probe(why, sizeof(why))) {

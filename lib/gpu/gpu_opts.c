@@ -143,10 +143,9 @@ int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec)
 			goto bad;
 		continue;
 bad:
-		aisio_log(AISIO_LOG_ERROR, NULL,
-			"gpuemu:%s: bad option '%s%s%s' (see aisio perf cuda-run --help)", spec, tok,
-			eq ? "=" : "", eq ? eq : "");
-		return -EINVAL;
+	aisio_log(AISIO_LOG_ERROR, NULL, "gpuemu:%s: bad option '%s%s%s' (see aisio perf cuda-run --help)", spec, tok,
+		  eq ? "=" : "", eq ? eq : "");
+	return -EINVAL;
 	}
 	if (o->ns_bytes < (1ull << o->lba_shift) || (o->ns_bytes & ((1ull << o->lba_shift) - 1))) {
 		aisio_log(AISIO_LOG_ERROR, NULL, "gpuemu:%s: size must be a multiple of the LBA size", spec);

@@ -21,7 +21,7 @@ int gpu_bar_register(void *bar0, size_t len, void **dev_bar0)
 	cudaError_t e = cudaHostRegister(bar0, len, cudaHostRegisterIoMemory | cudaHostRegisterMapped);
 	if (e != cudaSuccess) {
 		aisio_log(AISIO_LOG_ERROR, "gpu", "register BAR0 (%zu bytes) for GPU access: %s", len,
-			cudaGetErrorString(e));
+			  cudaGetErrorString(e));
 		return -EIO;
 	}
 	e = cudaHostGetDevicePointer(dev_bar0, bar0, 0);

@@ -106,8 +106,7 @@ static int probe_nvme_char(struct kio_dev *d)
 	int nsid = ioctl(d->fd, NVME_IOCTL_ID);
 	if (nsid <= 0) {
 		int rc = nsid < 0 ? -errno : -ENODEV;
-		aisio_log(AISIO_LOG_ERROR, d->path, "not an NVMe namespace device (NVME_IOCTL_ID: %s)",
-			strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, d->path, "not an NVMe namespace device (NVME_IOCTL_ID: %s)", strerror(-rc));
 		return rc;
 	}
 	d->nsid = (uint32_t)nsid;
@@ -117,7 +116,7 @@ static int probe_nvme_char(struct kio_dev *d)
 	int rc = nvme_admin_identify(d->fd, 0, d->nsid, buf);
 	if (rc < 0) {
 		aisio_log(AISIO_LOG_ERROR, d->path, "identify namespace %u failed: %s", d->nsid,
-			rc == -EIO ? "NVMe error status" : strerror(-rc));
+			  rc == -EIO ? "NVMe error status" : strerror(-rc));
 		goto out;
 	}
 	const struct nvme_id_ns *ns = buf;
@@ -130,7 +129,8 @@ static int probe_nvme_char(struct kio_dev *d)
 	if (f->ms) {
 		/* Passthrough would have to move the metadata too; nothing here needs it. */
 		aisio_log(AISIO_LOG_ERROR, d->path,
-			"namespace %u is formatted with %u bytes of metadata per LBA (not supported)", d->nsid, f->ms);
+			  "namespace %u is formatted with %u bytes of metadata per LBA (not supported)", d->nsid,
+			  f->ms);
 		rc = -ENOTSUP;
 		goto out;
 	}
@@ -173,7 +173,7 @@ int kio_dev_open(struct kio_dev **out, const char *path, const struct kio_dev_op
 		return -EINVAL;
 	if (!kio_backend_built()) {
 		aisio_log(AISIO_LOG_ERROR, path,
-			"the kernel I/O backends are not built (liburing was not found at build time)");
+			  "the kernel I/O backends are not built (liburing was not found at build time)");
 		return -ENOTSUP;
 	}
 	struct kio_dev *d = calloc(1, sizeof(*d));
@@ -217,7 +217,7 @@ int kio_dev_open(struct kio_dev **out, const char *path, const struct kio_dev_op
 	if (d->fd < 0) {
 		rc = -errno;
 		aisio_log(AISIO_LOG_ERROR, path, "open: %s%s", strerror(-rc),
-			rc == -EINVAL && (flags & O_DIRECT) ? " (the file system may not support O_DIRECT)" : "");
+			  rc == -EINVAL && (flags & O_DIRECT) ? " (the file system may not support O_DIRECT)" : "");
 		goto fail;
 	}
 	switch (d->kind) {

@@ -126,8 +126,8 @@ int kio_queue_create(struct kio_dev *d, unsigned depth, struct kio_queue **out)
 	}
 	if (rc < 0) {
 		aisio_log(AISIO_LOG_ERROR, d->path, "io_uring setup (depth %u%s%s%s) failed: %s", depth,
-			q->passthru ? ", 128-byte SQEs" : "", d->opts.sqpoll ? ", SQPOLL" : "",
-			d->opts.iopoll ? ", IOPOLL" : "", strerror(-rc));
+			  q->passthru ? ", 128-byte SQEs" : "", d->opts.sqpoll ? ", SQPOLL" : "",
+			  d->opts.iopoll ? ", IOPOLL" : "", strerror(-rc));
 		free(q->reqs);
 		free(q->free_slots);
 		free(q);
@@ -396,7 +396,7 @@ void kio_queue_destroy(struct kio_queue *q)
 	}
 	if (inflight) {
 		aisio_log(AISIO_LOG_WARNING, q->dev->path, "%u commands still in flight after %u ms; cancelling them",
-			inflight, KIO_DESTROY_WAIT_MS);
+			  inflight, KIO_DESTROY_WAIT_MS);
 		for (uint32_t i = 0; i < q->depth; i++) {
 			struct kio_req *r = &q->reqs[i];
 			if (r->cb) {
@@ -439,7 +439,7 @@ int kio_queue_register_buffer(struct kio_queue *q, void *base, size_t len)
 	free(iov);
 	if (rc < 0) {
 		aisio_log(AISIO_LOG_ERROR, q->dev->path, "registering %zu bytes of buffers failed: %s%s", len,
-			strerror(-rc), rc == -ENOMEM ? " (RLIMIT_MEMLOCK?)" : "");
+			  strerror(-rc), rc == -ENOMEM ? " (RLIMIT_MEMLOCK?)" : "");
 		return rc;
 	}
 	q->buf_base = base;

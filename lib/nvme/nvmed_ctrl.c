@@ -32,7 +32,7 @@ static int nvmed_wait_ready(struct nvmed_ctrl *c, int rdy)
 		uint32_t csts = csts_read(c);
 		if (csts == 0xffffffffu) {
 			aisio_log(AISIO_LOG_ERROR, c->pci->name,
-				"controller does not answer (registers read all ones)");
+				  "controller does not answer (registers read all ones)");
 			return -ENODEV;
 		}
 		if (!!(csts & NVME_CSTS_RDY) == rdy)
@@ -42,8 +42,8 @@ static int nvmed_wait_ready(struct nvmed_ctrl *c, int rdy)
 			return -EIO;
 		}
 		if (nvmed_now_ms() - start > c->ready_timeout_ms) {
-			aisio_log(AISIO_LOG_ERROR, c->pci->name,
-				"CSTS.RDY did not become %d within CAP.TO (%u ms)", rdy, c->ready_timeout_ms);
+			aisio_log(AISIO_LOG_ERROR, c->pci->name, "CSTS.RDY did not become %d within CAP.TO (%u ms)",
+				  rdy, c->ready_timeout_ms);
 			return -ETIMEDOUT;
 		}
 		nvmed_sleep_us(100);
@@ -145,7 +145,7 @@ int nvmed_identify(struct nvmed_ctrl *c, uint8_t cns, uint32_t nsid, void *buf4k
 	int rc = nvmed_admin(c, &cmd, buf4k, 4096, false, NULL, &st);
 	if (rc == -EIO)
 		aisio_log(AISIO_LOG_ERROR, c->pci->name, "identify cns %u nsid %u failed: %s", cns, nsid,
-			nvmed_status_str(st));
+			  nvmed_status_str(st));
 	return rc;
 }
 
@@ -258,7 +258,7 @@ static int nvmed_check_cap(struct nvmed_ctrl *c)
 		why = "BAR0 too small for the doorbells";
 	if (why) {
 		aisio_log(AISIO_LOG_ERROR, c->pci->name, "unusable controller: %s (CAP 0x%016llx)", why,
-			(unsigned long long)cap);
+			  (unsigned long long)cap);
 		return -ENODEV;
 	}
 	c->mqes = NVME_CAP_MQES(cap);
@@ -399,8 +399,9 @@ int nvmed_ctrl_open(struct nvmed_ctrl **out, const char *devstr, const struct nv
 	uint32_t cc = pci_mmio_read32(c->pci, NVME_REG_CC);
 	if (cc != 0xffffffffu && (cc & NVME_CC_EN))
 		aisio_log(AISIO_LOG_WARNING, c->pci->name,
-			"the controller was left enabled (CSTS 0x%x; by a process that did not close "
-			"it, or the driver it was bound to before); resetting it", csts_read(c));
+			  "the controller was left enabled (CSTS 0x%x; by a process that did not close "
+			  "it, or the driver it was bound to before); resetting it",
+			  csts_read(c));
 	rc = nvmed_bring_up(c);
 	if (rc < 0)
 		goto fail_enabled;
@@ -472,7 +473,7 @@ int nvmed_ctrl_reset(struct nvmed_ctrl *c)
 		nvmed_qpair_reinit(qp);
 		if (q > c->max_qpairs) {
 			aisio_log(AISIO_LOG_ERROR, c->pci->name,
-				"queue %u lost: the controller now grants %u queue pairs", q, c->max_qpairs);
+				  "queue %u lost: the controller now grants %u queue pairs", q, c->max_qpairs);
 			qp->failed = -ENXIO;
 			qp->nfree = 0;
 			rc = -ENXIO;

@@ -91,7 +91,7 @@ int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct
 	if (!qp->reqs || !qp->free_cids || !qp->splits || !qp->free_splits || !qp->sq || !qp->cq ||
 	    (qp->prp_pages_per_cid && !qp->prp_lists)) {
 		aisio_log(AISIO_LOG_ERROR, c->pci->name,
-			"no DMA memory for a queue pair of depth %u (raise the DMA pool size)", depth);
+			  "no DMA memory for a queue pair of depth %u (raise the DMA pool size)", depth);
 		nvmed_qpair_release(qp);
 		return -ENOMEM;
 	}
@@ -132,8 +132,8 @@ static int nvmed_qpair_fail(struct nvmed_qpair *qp, uint32_t csts)
 {
 	if (!qp->failed)
 		aisio_log(AISIO_LOG_ERROR, qp->ctrl->pci->name,
-			"controller %s (CSTS 0x%x); queue %u stopped, reset the controller",
-			csts == 0xffffffffu ? "is gone" : "reports fatal status", csts, qp->qid);
+			  "controller %s (CSTS 0x%x); queue %u stopped, reset the controller",
+			  csts == 0xffffffffu ? "is gone" : "reports fatal status", csts, qp->qid);
 	qp->failed = -ENXIO;
 	qp->nfree = 0; /* makes submit fail fast; reinit rebuilds the free list */
 	return -ENXIO;
@@ -161,7 +161,7 @@ int nvmed_qpair_check(struct nvmed_qpair *qp)
 			qp->timeouts++;
 			qp->ntimedout++;
 			aisio_log(AISIO_LOG_ERROR, qp->ctrl->pci->name, "queue %u command %u timed out after %u ms",
-				qp->qid, cid, now - r->tick);
+				  qp->qid, cid, now - r->tick);
 			if (NVMED_CB_CALLS(cb))
 				cb(qp, r->arg, -ETIMEDOUT, NULL);
 		}
@@ -288,13 +288,14 @@ int nvmed_qpair_create(struct nvmed_ctrl *c, unsigned depth, struct nvmed_qpair 
 {
 	if (depth < 2 || depth > c->mqes + 1u || depth > 65536) {
 		aisio_log(AISIO_LOG_ERROR, c->pci->name,
-			"queue depth %u not possible: the controller takes 2..%u entries (MQES)", depth, c->mqes + 1u);
+			  "queue depth %u not possible: the controller takes 2..%u entries (MQES)", depth,
+			  c->mqes + 1u);
 		return -EINVAL;
 	}
 	int qid = nvmed_qid_alloc(c);
 	if (qid < 0) {
 		aisio_log(AISIO_LOG_ERROR, c->pci->name, "no I/O queue left: the controller granted %u queue pairs",
-			c->max_qpairs);
+			  c->max_qpairs);
 		return qid;
 	}
 	pthread_mutex_lock(&c->lock);

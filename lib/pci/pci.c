@@ -84,9 +84,11 @@ int pci_dev_open(struct pci_dev **out, const char *devstr)
 		spec = devstr + 4;
 	} else {
 		if (pci_parse_bdf(devstr, dev->bdf) < 0) {
-			aisio_log(AISIO_LOG_ERROR, NULL, "'%s' is not a device: expected a PCI address (0000:01:00.0), "
-				"an emulated controller (emu:null, emu:ram:256M, emu:file:PATH) or a path (/dev/nvme0n1, "
-				"/dev/ng0n1, a file)", devstr);
+			aisio_log(AISIO_LOG_ERROR, NULL,
+				  "'%s' is not a device: expected a PCI address (0000:01:00.0), "
+				  "an emulated controller (emu:null, emu:ram:256M, emu:file:PATH) "
+				  "or a path (/dev/nvme0n1, /dev/ng0n1, a file)",
+				  devstr);
 			rc = -EINVAL;
 			goto fail;
 		}
@@ -105,11 +107,12 @@ int pci_dev_open(struct pci_dev **out, const char *devstr)
 		} else {
 			if (drv[0])
 				aisio_log(AISIO_LOG_ERROR, dev->bdf,
-					"bound to the kernel driver '%s'; aisio leaves it alone. "
-					"Unbind it first: aisio bind %s vfio-pci", drv, dev->bdf);
+					  "bound to the kernel driver '%s'; aisio leaves it alone. "
+					  "Unbind it first: aisio bind %s vfio-pci",
+					  drv, dev->bdf);
 			else
 				aisio_log(AISIO_LOG_ERROR, dev->bdf,
-					"bound to no driver; bind it first: aisio bind %s vfio-pci", dev->bdf);
+					  "bound to no driver; bind it first: aisio bind %s vfio-pci", dev->bdf);
 			rc = drv[0] ? -EBUSY : -ENODEV;
 			goto fail;
 		}

@@ -64,7 +64,7 @@ static int uio_open(struct pci_dev *dev, const char *bdf)
 	if (st->cfg_fd < 0) {
 		rc = -errno;
 		aisio_log(AISIO_LOG_ERROR, bdf, "cannot open config space %s: %s%s", path, strerror(-rc),
-			rc == -EACCES ? " (needs root)" : "");
+			  rc == -EACCES ? " (needs root)" : "");
 		goto fail;
 	}
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", bdf);
@@ -72,7 +72,7 @@ static int uio_open(struct pci_dev *dev, const char *bdf)
 	if (st->res_fd < 0) {
 		rc = -errno;
 		aisio_log(AISIO_LOG_ERROR, bdf, "cannot open BAR0 %s: %s%s", path, strerror(-rc),
-			rc == -EACCES ? " (needs root)" : "");
+			  rc == -EACCES ? " (needs root)" : "");
 		goto fail;
 	}
 	struct stat sb;
@@ -85,8 +85,7 @@ static int uio_open(struct pci_dev *dev, const char *bdf)
 	void *va = mmap(NULL, st->bar0_map_len, PROT_READ | PROT_WRITE, MAP_SHARED, st->res_fd, 0);
 	if (va == MAP_FAILED) {
 		rc = -errno;
-		aisio_log(AISIO_LOG_ERROR, bdf, "mmap of BAR0 (%zu bytes) failed: %s", st->bar0_map_len,
-			strerror(-rc));
+		aisio_log(AISIO_LOG_ERROR, bdf, "mmap of BAR0 (%zu bytes) failed: %s", st->bar0_map_len, strerror(-rc));
 		goto fail;
 	}
 	st->bar0_map = va;
@@ -101,8 +100,8 @@ static int uio_open(struct pci_dev *dev, const char *bdf)
 	uint32_t cc = pci_mmio_read32(dev, NVME_REG_CC);
 	if (cc != 0xffffffffu && (cc & NVME_CC_EN))
 		aisio_log(AISIO_LOG_WARNING, bdf,
-			"the controller was left enabled (by a process that did not close it, or "
-			"the driver it was bound to before); stopping its DMA and resetting it");
+			  "the controller was left enabled (by a process that did not close it, or "
+			  "the driver it was bound to before); stopping its DMA and resetting it");
 	rc = uio_bus_master(dev, false);
 	if (rc < 0)
 		goto fail_opened;
@@ -140,7 +139,7 @@ static int uio_dma_map(struct pci_dev *dev, struct dma_mem *m)
 	int rc = dma_mem_phys_map(m);
 	if (rc < 0) {
 		aisio_log(AISIO_LOG_ERROR, dev->bdf, "cannot find the physical addresses of DMA memory: %s",
-			strerror(-rc));
+			  strerror(-rc));
 		return rc;
 	}
 	m->iova_base = 0;

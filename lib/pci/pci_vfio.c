@@ -64,8 +64,8 @@ static int vfio_group_of(const char *bdf, int *group_id)
 	ssize_t n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0) {
 		aisio_log(AISIO_LOG_ERROR, bdf,
-			"no IOMMU group: the IOMMU is off. Boot with intel_iommu=on (or amd_iommu=on), "
-			"or bind the function to uio_pci_generic instead");
+			  "no IOMMU group: the IOMMU is off. Boot with intel_iommu=on (or amd_iommu=on), "
+			  "or bind the function to uio_pci_generic instead");
 		return -ENODEV;
 	}
 	link[n] = 0;
@@ -149,7 +149,7 @@ static int vfio_map_bar0(struct pci_dev *dev, struct vfio_state *st)
 	}
 	if (probe.size == 0 || !(probe.flags & VFIO_REGION_INFO_FLAG_MMAP)) {
 		aisio_log(AISIO_LOG_ERROR, dev->bdf, "BAR0 is %s",
-			probe.size == 0 ? "not implemented" : "not mappable through vfio");
+			  probe.size == 0 ? "not implemented" : "not mappable through vfio");
 		return -ENOTSUP;
 	}
 	size_t len = probe.size;
@@ -185,7 +185,7 @@ static int vfio_map_bar0(struct pci_dev *dev, struct vfio_state *st)
 	if (va == MAP_FAILED) {
 		int err = errno;
 		aisio_log(AISIO_LOG_ERROR, dev->bdf, "mmap of BAR0 (%llu bytes) failed: %s",
-			(unsigned long long)probe.size, strerror(err));
+			  (unsigned long long)probe.size, strerror(err));
 		return -err;
 	}
 	st->bar0_map = va;
@@ -226,7 +226,7 @@ static int vfio_open(struct pci_dev *dev, const char *bdf)
 	if (st->container < 0) {
 		rc = -errno;
 		aisio_log(AISIO_LOG_ERROR, bdf, "cannot open /dev/vfio/vfio: %s (is the vfio module loaded?)",
-			strerror(-rc));
+			  strerror(-rc));
 		goto fail;
 	}
 	if (ioctl(st->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
@@ -238,8 +238,9 @@ static int vfio_open(struct pci_dev *dev, const char *bdf)
 	if (ioctl(st->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) <= 0) {
 		iommu_type = VFIO_TYPE1_IOMMU;
 		if (ioctl(st->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) <= 0) {
-			aisio_log(AISIO_LOG_ERROR, bdf, "the kernel offers no type1 IOMMU for vfio "
-				"(load vfio_iommu_type1)");
+			aisio_log(AISIO_LOG_ERROR, bdf,
+				  "the kernel offers no type1 IOMMU for vfio "
+				  "(load vfio_iommu_type1)");
 			rc = -ENOTSUP;
 			goto fail;
 		}
@@ -251,7 +252,7 @@ static int vfio_open(struct pci_dev *dev, const char *bdf)
 	if (st->group < 0) {
 		rc = -errno;
 		aisio_log(AISIO_LOG_ERROR, bdf, "cannot open its IOMMU group %s: %s%s", path, strerror(-rc),
-			rc == -EBUSY ? " (the group is in use by another process)" : "");
+			  rc == -EBUSY ? " (the group is in use by another process)" : "");
 		goto fail;
 	}
 	struct vfio_group_status gs = {.argsz = sizeof(gs)};
@@ -261,16 +262,17 @@ static int vfio_open(struct pci_dev *dev, const char *bdf)
 		goto fail;
 	}
 	if (!(gs.flags & VFIO_GROUP_FLAGS_VIABLE)) {
-		aisio_log(AISIO_LOG_ERROR, bdf, "IOMMU group %d is not viable: every function in "
-			"/sys/kernel/iommu_groups/%d/devices must be bound to vfio-pci (or to no driver)",
-			st->group_id, st->group_id);
+		aisio_log(AISIO_LOG_ERROR, bdf,
+			  "IOMMU group %d is not viable: every function in "
+			  "/sys/kernel/iommu_groups/%d/devices must be bound to vfio-pci (or to no driver)",
+			  st->group_id, st->group_id);
 		rc = -EBUSY;
 		goto fail;
 	}
 	if (ioctl(st->group, VFIO_GROUP_SET_CONTAINER, &st->container) < 0) {
 		rc = -errno;
 		aisio_log(AISIO_LOG_ERROR, bdf, "cannot attach IOMMU group %d to a container: %s", st->group_id,
-			strerror(-rc));
+			  strerror(-rc));
 		goto fail;
 	}
 	st->group_attached = true;
@@ -379,7 +381,7 @@ static int vfio_dma_map(struct pci_dev *dev, struct dma_mem *m)
 	uint64_t min_pg = st->pgsizes & -st->pgsizes;
 	if (min_pg == 0 || m->len % min_pg || (uintptr_t)m->va % min_pg) {
 		aisio_log(AISIO_LOG_ERROR, dev->bdf,
-			"DMA memory at %p (%zu bytes) is not aligned to the IOMMU page size", (void *)m->va, m->len);
+			  "DMA memory at %p (%zu bytes) is not aligned to the IOMMU page size", (void *)m->va, m->len);
 		return -EINVAL;
 	}
 	if (st->nmaps == st->maps_cap) {
@@ -406,8 +408,8 @@ static int vfio_dma_map(struct pci_dev *dev, struct dma_mem *m)
 	if (ioctl(st->container, VFIO_IOMMU_MAP_DMA, &map) < 0) {
 		int err = errno;
 		aisio_log(AISIO_LOG_ERROR, dev->bdf, "VFIO_IOMMU_MAP_DMA of %zu bytes at IOVA 0x%llx failed: %s%s",
-			m->len, (unsigned long long)iova, strerror(err),
-			err == ENOMEM ? " (memlock limit? see ulimit -l)" : "");
+			  m->len, (unsigned long long)iova, strerror(err),
+			  err == ENOMEM ? " (memlock limit? see ulimit -l)" : "");
 		return -err;
 	}
 	st->maps[st->nmaps++] = (struct vfio_mapping){iova, m->len};
@@ -428,7 +430,7 @@ static void vfio_dma_unmap(struct pci_dev *dev, struct dma_mem *m)
 		};
 		if (ioctl(st->container, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0)
 			aisio_log(AISIO_LOG_ERROR, dev->bdf, "VFIO_IOMMU_UNMAP_DMA at IOVA 0x%llx failed: %s",
-				(unsigned long long)m->iova_base, strerror(errno));
+				  (unsigned long long)m->iova_base, strerror(errno));
 		st->maps[i] = st->maps[--st->nmaps];
 		m->iova_base = 0;
 		return;
@@ -442,8 +444,8 @@ static int vfio_cfg_rw(struct pci_dev *dev, bool write, void *buf, size_t len, u
 			  : pread(st->device, buf, len, (off_t)(st->cfg_offset + off));
 	if (n != (ssize_t)len) {
 		int err = n < 0 ? errno : EIO;
-		aisio_log(AISIO_LOG_ERROR, dev->bdf, "config space %s at 0x%llx failed: %s",
-			write ? "write" : "read", (unsigned long long)off, strerror(err));
+		aisio_log(AISIO_LOG_ERROR, dev->bdf, "config space %s at 0x%llx failed: %s", write ? "write" : "read",
+			  (unsigned long long)off, strerror(err));
 		return -err;
 	}
 	return 0;

@@ -534,8 +534,7 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 	if (b->root == UINT32_MAX)
 		return xal_err(b, -EUCLEAN, "no root directory indexed");
 	if (b->inodes[b->root].type != XAL_TYPE_DIR)
-		return xal_err(b, -EUCLEAN, "root inode %llu is not a directory",
-			       (unsigned long long)b->root_ino);
+		return xal_err(b, -EUCLEAN, "root inode %llu is not a directory", (unsigned long long)b->root_ino);
 	for (uint64_t i = 0, last = 0; i < b->n_dents; i++) {
 		uint64_t ino = b->dent_ino[i];
 		uint32_t idx;
@@ -564,8 +563,7 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 			err2 = xal_build_find(b, ino, &idx);
 		}
 		if (err2)
-			return xal_err(b, -EUCLEAN,
-				       "directory entry '%s' names inode %llu, which is not allocated",
+			return xal_err(b, -EUCLEAN, "directory entry '%s' names inode %llu, which is not allocated",
 				       b->names + b->dents[i].name + 1, (unsigned long long)b->dent_ino[i]);
 		b->dents[i].inode = idx;
 	}

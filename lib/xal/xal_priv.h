@@ -130,9 +130,10 @@ struct xal_build {
 	uint32_t block_size;
 	uint32_t root;              /* index of the root inode, UINT32_MAX until set */
 	uint64_t root_ino;
-	const char *source;         /* the image or mount path, the device of messages; NULL: a watch
-				     * update, whose failure its caller resolves, logs nothing */
-	int logged;                 /* a failure was logged: later ones only unwind */
+	/* the image or mount path, the device of messages; NULL: a watch update, whose failure its
+	 * caller resolves, logs nothing */
+	const char *source;
+	int logged; /* a failure was logged: later ones only unwind */
 };
 
 int xal_build_init(struct xal_build *b, uint64_t inodes_hint, uint64_t dents_hint, uint64_t exts_hint);

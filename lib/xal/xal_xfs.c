@@ -182,21 +182,19 @@ static int rd(struct xfs_ctx *c, uint64_t off, void *buf, size_t len, const char
 	size_t done = 0;
 
 	if (!in_dev(c, off, len))
-		return xal_err(c->b, -EUCLEAN,
-			       "%s at byte %llu (+%zu) is beyond the end of the device (%llu bytes)", what,
-			       (unsigned long long)off, len, (unsigned long long)c->dev_size);
+		return xal_err(c->b, -EUCLEAN, "%s at byte %llu (+%zu) is beyond the end of the device (%llu bytes)",
+			       what, (unsigned long long)off, len, (unsigned long long)c->dev_size);
 	while (done < len) {
 		ssize_t n = pread(c->fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return xal_err(c->b, -errno, "reading %s at byte %llu: %s",
-				       what, (unsigned long long)off, strerror(errno));
+			return xal_err(c->b, -errno, "reading %s at byte %llu: %s", what, (unsigned long long)off,
+				       strerror(errno));
 		}
 		if (n == 0)
-			return xal_err(c->b, -EIO, "short read of %s at byte %llu",
-				       what, (unsigned long long)off);
+			return xal_err(c->b, -EIO, "short read of %s at byte %llu", what, (unsigned long long)off);
 		done += (size_t)n;
 	}
 	return 0;
@@ -229,12 +227,11 @@ static int read_sb(struct xfs_ctx *c)
 	if ((err = rd(c, 0, sb, sizeof(sb), "superblock")))
 		return err;
 	if (be32(sb) != XFS_SB_MAGIC)
-		return xal_err(c->b, -EMEDIUMTYPE,
-			       "not an XFS file system (superblock magic 0x%08x)", be32(sb));
+		return xal_err(c->b, -EMEDIUMTYPE, "not an XFS file system (superblock magic 0x%08x)", be32(sb));
 	ver = be16(sb + 100) & 0xf;
 	if (ver != 5)
-		return xal_err(c->b, -EOPNOTSUPP,
-			       "XFS version %u file system; only v5 (CRC-enabled) is supported", ver);
+		return xal_err(c->b, -EOPNOTSUPP, "XFS version %u file system; only v5 (CRC-enabled) is supported",
+			       ver);
 	c->bs = be32(sb + 4);
 	c->dblocks = be64(sb + 8);
 	c->rootino = be64(sb + 56);
@@ -255,26 +252,23 @@ static int read_sb(struct xfs_ctx *c)
 		return CORRUPT(c, "superblock: sector size %u", c->sectsize);
 	if (c->isize < 512 || c->isize > 2048 || (c->isize & (c->isize - 1)) || c->isize > c->bs ||
 	    c->inopblock != c->bs / c->isize || c->inopblog > 7 || (1u << c->inopblog) != c->inopblock)
-		return CORRUPT(c, "superblock: inode size %u, %u per block (log %u)", c->isize,
-			       c->inopblock, c->inopblog);
+		return CORRUPT(c, "superblock: inode size %u, %u per block (log %u)", c->isize, c->inopblock,
+			       c->inopblog);
 	if (!c->agcount || c->agblocks < 8 || c->agblklog > 31 || (1ull << c->agblklog) < c->agblocks ||
 	    (c->agblklog && (1ull << (c->agblklog - 1)) >= c->agblocks))
-		return CORRUPT(c, "superblock: %u AGs of %u blocks (log %u)", c->agcount, c->agblocks,
-			       c->agblklog);
+		return CORRUPT(c, "superblock: %u AGs of %u blocks (log %u)", c->agcount, c->agblocks, c->agblklog);
 	if (c->dblocks > (uint64_t)c->agcount * c->agblocks || c->dblocks <= (uint64_t)(c->agcount - 1) * c->agblocks)
-		return CORRUPT(c, "superblock: %llu blocks do not fit %u AGs of %u",
-			       (unsigned long long)c->dblocks, c->agcount, c->agblocks);
+		return CORRUPT(c, "superblock: %llu blocks do not fit %u AGs of %u", (unsigned long long)c->dblocks,
+			       c->agcount, c->agblocks);
 	if (c->dirblklog + c->blocklog > 16)
 		return CORRUPT(c, "superblock: directory block log %u", c->dirblklog);
 	if (c->incompat & XFS_SB_FEAT_INCOMPAT_NEEDSREPAIR)
 		return xal_err(c->b, -EUCLEAN, "the file system needs xfs_repair");
 	if (c->incompat & ~XFS_SB_FEAT_INCOMPAT_KNOWN)
-		return xal_err(c->b, -EOPNOTSUPP,
-			       "unknown incompatible XFS features 0x%x",
+		return xal_err(c->b, -EOPNOTSUPP, "unknown incompatible XFS features 0x%x",
 			       c->incompat & ~XFS_SB_FEAT_INCOMPAT_KNOWN);
 	if (c->dblocks * c->bs > c->dev_size)
-		return xal_err(c->b, -EUCLEAN,
-			       "truncated: the superblock says %llu bytes, the device has %llu",
+		return xal_err(c->b, -EUCLEAN, "truncated: the superblock says %llu bytes, the device has %llu",
 			       (unsigned long long)(c->dblocks * c->bs), (unsigned long long)c->dev_size);
 	c->dirbs = c->bs << c->dirblklog;
 	c->ftype = c->incompat & XFS_SB_FEAT_INCOMPAT_FTYPE;
@@ -308,15 +302,14 @@ static int sbt_walk(struct xfs_ctx *c, const struct sbt *t, uint32_t agno, uint3
 	if (be32(blk) != t->magic)
 		return CORRUPT(c, "AG %u %s block %u: bad magic 0x%08x", agno, t->name, agbno, be32(blk));
 	if (be16(blk + 4) != level)
-		return CORRUPT(c, "AG %u %s block %u: level %u, expected %u", agno, t->name, agbno,
-			       be16(blk + 4), level);
+		return CORRUPT(c, "AG %u %s block %u: level %u, expected %u", agno, t->name, agbno, be16(blk + 4),
+			       level);
 	if (be32(blk + 48) != agno)
 		return CORRUPT(c, "AG %u %s block %u: owner AG %u", agno, t->name, agbno, be32(blk + 48));
 	nrecs = be16(blk + 6);
 	maxrecs = (c->bs - XFS_SBLOCK_HDR) / (level ? t->keysize + 4 : t->recsize);
 	if (nrecs > maxrecs || (!nrecs && !root))
-		return CORRUPT(c, "AG %u %s block %u: %u records (at most %u)", agno, t->name, agbno,
-			       nrecs, maxrecs);
+		return CORRUPT(c, "AG %u %s block %u: %u records (at most %u)", agno, t->name, agbno, nrecs, maxrecs);
 	if (!level) {
 		for (uint32_t i = 0; i < nrecs; i++)
 			if ((err = t->cb(c, agno, agbno, blk + XFS_SBLOCK_HDR + i * t->recsize)))
@@ -343,8 +336,8 @@ static int inobt_rec(struct xfs_ctx *c, uint32_t agno, uint32_t agbno, const uin
 
 	if ((startino & 63) || (startino >> c->inopblog) >= c->agblocks ||
 	    (c->have_key && startino <= c->last_key))
-		return CORRUPT(c, "AG %u inobt block %u: record start inode %u out of order or range",
-			       agno, agbno, startino);
+		return CORRUPT(c, "AG %u inobt block %u: record start inode %u out of order or range", agno, agbno,
+			       startino);
 	c->have_key = true;
 	c->last_key = startino;
 	for (int i = 0; i < 16; i++)
@@ -377,8 +370,8 @@ static int refc_rec(struct xfs_ctx *c, uint32_t agno, uint32_t agbno, const uint
 		return 0;  /* CoW staging extents: not shared data */
 	if (!len || start >= c->agblocks || len > c->agblocks - start ||
 	    (c->have_key && start < c->last_key))
-		return CORRUPT(c, "AG %u refcount block %u: record %u+%u out of order or range", agno,
-			       agbno, start, len);
+		return CORRUPT(c, "AG %u refcount block %u: record %u+%u out of order or range", agno, agbno, start,
+			       len);
 	c->have_key = true;
 	c->last_key = (uint64_t)start + len;
 	if (refs < 2)
@@ -478,8 +471,8 @@ static int bmbt_walk(struct xfs_ctx *c, uint64_t ino, uint64_t fsb, uint32_t lev
 	int err;
 
 	if (fsb_to_lin(c, fsb, 1, &lin))
-		return CORRUPT(c, "inode %llu bmbt: block pointer %llu out of range",
-			       (unsigned long long)ino, (unsigned long long)fsb);
+		return CORRUPT(c, "inode %llu bmbt: block pointer %llu out of range", (unsigned long long)ino,
+			       (unsigned long long)fsb);
 	if ((err = rd(c, lin * c->bs, blk, c->bs, "bmbt block")))
 		return err;
 	if (be32(blk) != XFS_BMAP_CRC_MAGIC || be16(blk + 4) != level || be64(blk + 56) != ino)
@@ -523,8 +516,8 @@ static int read_fork(struct xfs_ctx *c, uint64_t ino, int fmt, const uint8_t *fo
 		uint32_t maxrecs = fsize < 4 ? 0 : (uint32_t)((fsize - 4) / 16);
 
 		if (level < 1 || level > XAL_XFS_MAXLEVELS - 1 || !nrecs || nrecs > maxrecs)
-			return CORRUPT(c, "inode %llu: bmbt root level %u with %u records",
-				       (unsigned long long)ino, level, nrecs);
+			return CORRUPT(c, "inode %llu: bmbt root level %u with %u records", (unsigned long long)ino,
+				       level, nrecs);
 		for (uint32_t i = 0; i < nrecs; i++) {
 			int err = bmbt_walk(c, ino, be64(fork + 4 + maxrecs * 8 + i * 8), level - 1);
 
@@ -618,12 +611,11 @@ static int sf_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx, const uint8_t *
 		pos += 3 + nl + (c->ftype ? 1 : 0) + i8;
 	}
 	if ((err = xal_build_dir_done(c->b, idx, first)))
-		return CORRUPT(c, "inode %llu: shortform directory holds a name twice",
-			       (unsigned long long)ino);
+		return CORRUPT(c, "inode %llu: shortform directory holds a name twice", (unsigned long long)ino);
 	return 0;
 bad:
-	return CORRUPT(c, "inode %llu: shortform directory entry runs past its %llu bytes",
-		       (unsigned long long)ino, (unsigned long long)size);
+	return CORRUPT(c, "inode %llu: shortform directory entry runs past its %llu bytes", (unsigned long long)ino,
+		       (unsigned long long)size);
 }
 
 static int dir_data_block(struct xfs_ctx *c, uint64_t ino, uint64_t dblk, const uint8_t *d)
@@ -640,8 +632,8 @@ static int dir_data_block(struct xfs_ctx *c, uint64_t ino, uint64_t dblk, const 
 				       (unsigned long long)ino, (unsigned long long)dblk, count);
 		end = c->dirbs - 8 - (size_t)count * 8;
 	} else if (magic != XFS_DIR3_DATA_MAGIC) {
-		return CORRUPT(c, "directory inode %llu block %llu: bad magic 0x%08x",
-			       (unsigned long long)ino, (unsigned long long)dblk, magic);
+		return CORRUPT(c, "directory inode %llu block %llu: bad magic 0x%08x", (unsigned long long)ino,
+			       (unsigned long long)dblk, magic);
 	}
 	if (be64(d + 40) != ino)
 		return CORRUPT(c, "directory inode %llu block %llu: owner %llu", (unsigned long long)ino,
@@ -781,8 +773,10 @@ static int read_dirs(struct xfs_ctx *c)
 				err = 0;
 				for (uint32_t k = 0; k < (1u << c->dirblklog) && !err; k++) {
 					if (map_block(c->dext + pd->ext0, pd->next, f + k, &lin))
-						return CORRUPT(c, "directory inode %llu: directory block %llu is partly a hole",
-							       (unsigned long long)pd->ino, (unsigned long long)it->dblk);
+						return CORRUPT(
+							c,
+							"directory inode %llu: directory block %llu is partly a hole",
+							(unsigned long long)pd->ino, (unsigned long long)it->dblk);
 					err = rd(c, lin * c->bs, c->dbuf + (size_t)k * c->bs, c->bs, "directory block");
 				}
 			}
@@ -792,8 +786,7 @@ static int read_dirs(struct xfs_ctx *c)
 				return err;
 		}
 		if ((err = xal_build_dir_done(c->b, pd->idx, first)))
-			return CORRUPT(c, "directory inode %llu holds a name twice",
-				       (unsigned long long)pd->ino);
+			return CORRUPT(c, "directory inode %llu holds a name twice", (unsigned long long)pd->ino);
 	}
 	return 0;
 }
@@ -814,15 +807,15 @@ static int remote_symlink(struct xfs_ctx *c, uint64_t ino, uint32_t idx, uint64_
 			n = be32(c->dbuf + 8);
 			if (be32(c->dbuf) != XFS_SYMLINK_MAGIC || n > c->bs - XFS_SYMLINK_HDR || n > size - got ||
 			    be64(c->dbuf + 32) != ino)
-				return CORRUPT(c, "symlink inode %llu block %llu: bad header",
-					       (unsigned long long)ino, (unsigned long long)lin);
+				return CORRUPT(c, "symlink inode %llu block %llu: bad header", (unsigned long long)ino,
+					       (unsigned long long)lin);
 			memcpy(target + got, c->dbuf + XFS_SYMLINK_HDR, n);
 			got += n;
 		}
 	}
 	if (got != size)
-		return CORRUPT(c, "symlink inode %llu: %zu of %llu target bytes found",
-			       (unsigned long long)ino, got, (unsigned long long)size);
+		return CORRUPT(c, "symlink inode %llu: %zu of %llu target bytes found", (unsigned long long)ino, got,
+			       (unsigned long long)size);
 	return xal_build_symlink(c->b, idx, target, got);
 }
 
@@ -843,11 +836,11 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, const uint8_t *d)
 	int err;
 
 	if (be16(d) != XFS_DINODE_MAGIC || d[4] != 3 || be64(d + 152) != ino)
-		return CORRUPT(c, "inode %llu: bad magic 0x%04x, version %u or number %llu",
-			       (unsigned long long)ino, be16(d), d[4], (unsigned long long)be64(d + 152));
+		return CORRUPT(c, "inode %llu: bad magic 0x%04x, version %u or number %llu", (unsigned long long)ino,
+			       be16(d), d[4], (unsigned long long)be64(d + 152));
 	if (forkoff * 8u > lit)
-		return CORRUPT(c, "inode %llu: fork offset %u beyond the literal area",
-			       (unsigned long long)ino, forkoff);
+		return CORRUPT(c, "inode %llu: fork offset %u beyond the literal area", (unsigned long long)ino,
+			       forkoff);
 	fsize = forkoff ? forkoff * 8u : lit;
 	nextents = (flags2 & XFS_DIFLAG2_NREXT64) ? be64(d + 24) : be32(d + 76);
 	type = xal_type_from_mode(mode);
@@ -926,8 +919,7 @@ static int read_chunks(struct xfs_ctx *c)
 			if (!chunk_span(c, &c->chunks[ahead], &off, &len))
 				willneed(c, off, len);
 		if (chunk_span(c, cr, &off, &len))
-			return CORRUPT(c, "AG %u: inode chunk at agino %u runs past the AG", cr->agno,
-				       cr->startino);
+			return CORRUPT(c, "AG %u: inode chunk at agino %u runs past the AG", cr->agno, cr->startino);
 		if ((err = rd(c, off, c->chunk, len, "inode chunk")))
 			return err;
 		for (int k = first; k <= last; k++) {

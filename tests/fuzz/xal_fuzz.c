@@ -53,7 +53,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64];
-	struct xal_opts o = { .backend = XAL_BACKEND_XFS };
+	struct xal_opts o = {.backend = XAL_BACKEND_XFS};
 	struct xal *x;
 	size_t pos = 4;
 	uint64_t sum = 0;

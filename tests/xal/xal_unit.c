@@ -178,8 +178,8 @@ static void capture(void *arg, enum aisio_log_level level, const char *dev, cons
 static void test_open_errors(void)
 {
 	char path[] = "/tmp/xal-unit-XXXXXX";
-	struct captured eb = { .n = 0 };
-	struct xal_opts o = { 0 };
+	struct captured eb = {.n = 0};
+	struct xal_opts o = {0};
 	struct xal *x = NULL;
 	int fd;
 
