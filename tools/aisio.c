@@ -17,14 +17,12 @@ struct command {
 
 static const struct command commands[] = {
 	{"perf", cmd_perf, "run | verify | cuda-run | cuda-verify: I/O benchmark and data check"},
-#ifdef AISIO_HAVE_CMD_DEVICES
 	{"devices", cmd_devices, "list NVMe PCI functions, their drivers, namespaces and users"},
 	{"bind", cmd_bind, "bind a PCI function to vfio-pci, uio_pci_generic or nvme"},
 	{"hugepages", cmd_hugepages, "show or reserve hugepages for DMA memory"},
 	{"id-ctrl", cmd_id_ctrl, "identify controller of a user-space bound or emulated device"},
 	{"id-ns", cmd_id_ns, "identify namespace"},
 	{"smart-log", cmd_smart_log, "SMART / health log"},
-#endif
 #ifdef AISIO_HAVE_CMD_XAL
 	{"xal", cmd_xal, "ls | extents | stats: file extents from a mounted file system or an XFS device"},
 #endif

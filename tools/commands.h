@@ -5,13 +5,13 @@
 
 int cmd_perf(int argc, char **argv);          /* perf.c: run, verify (and cuda-* via gpu_cmd.c) */
 
-/* devices_cmd.c */
-int cmd_devices(int argc, char **argv);
-int cmd_bind(int argc, char **argv);
-int cmd_hugepages(int argc, char **argv);
-int cmd_id_ctrl(int argc, char **argv);
-int cmd_id_ns(int argc, char **argv);
-int cmd_smart_log(int argc, char **argv);
+/* the device commands, one file each (devices.h) */
+int cmd_devices(int argc, char **argv);    /* devices_list.c */
+int cmd_bind(int argc, char **argv);       /* devices_bind.c */
+int cmd_hugepages(int argc, char **argv);  /* devices_hugepages.c */
+int cmd_id_ctrl(int argc, char **argv);    /* devices_admin.c */
+int cmd_id_ns(int argc, char **argv);      /* devices_admin.c */
+int cmd_smart_log(int argc, char **argv);  /* devices_admin.c */
 
 /* xal_cmd.c */
 int cmd_xal(int argc, char **argv);

@@ -73,7 +73,7 @@ void pci_dev_dma_unmap(struct pci_dev *dev, struct dma_mem *m);
 int pci_dev_bus_master(struct pci_dev *dev, bool on);
 int pci_dev_reset(struct pci_dev *dev);
 
-/* Parse "[dddd:]bb:dd.f" into the canonical "dddd:bb:dd.f". */
+/* Parse "[dddd:]bb:dd.f" (hex; nothing else, no "0x") into the canonical "dddd:bb:dd.f"; -EINVAL otherwise. */
 int pci_parse_bdf(const char *s, char out[16]);
 
 /* Backends. vfio and uio are Linux-only and need root. */

@@ -1,69 +1,66 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Device-string dispatch to a PCI backend, exclusive locking of real functions. */
+/* Device-string dispatch to a PCI backend; a real function is locked (pci_lock.c) before it is opened. */
 #include <aisio/pci.h>
 #include <aisio/log.h>
+#include <aisio/pci_sysfs.h>
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+/* 1..max hex digits at *p, then the separator sep (0: the end of the string). */
+static int bdf_field(const char **p, unsigned max, char sep, unsigned *out)
+{
+	unsigned v = 0, n = 0;
+	for (; n < max && isxdigit((unsigned char)**p); n++, (*p)++) {
+		int c = tolower((unsigned char)**p);
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+	}
+	if (n == 0 || **p != sep)
+		return -EINVAL;
+	if (sep)
+		(*p)++;
+	*out = v;
+	return 0;
+}
 
 int pci_parse_bdf(const char *s, char out[16])
 {
+	/* strictly [dddd:]bb:dd.f in hex: the result names sysfs entries and lock files */
 	unsigned dom = 0, bus, dev, fn;
-	char tail;
-	if (sscanf(s, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &tail) == 4) {
-		/* full form */
-	} else if (sscanf(s, "%x:%x.%x%c", &bus, &dev, &fn, &tail) == 3) {
-		dom = 0;
-	} else {
+	const char *p = s;
+	int colons = 0;
+	for (const char *c = s; *c; c++)
+		colons += *c == ':';
+	if (colons == 2 && bdf_field(&p, 4, ':', &dom) < 0)
 		return -EINVAL;
-	}
-	if (dom > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
+	if ((colons != 1 && colons != 2) || bdf_field(&p, 2, ':', &bus) < 0 || bdf_field(&p, 2, '.', &dev) < 0 ||
+	    bdf_field(&p, 1, 0, &fn) < 0)
+		return -EINVAL;
+	if (dev > 0x1f || fn > 7)
 		return -EINVAL;
 	snprintf(out, 16, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
 	return 0;
 }
 
-/* The kernel driver a function is bound to, "" when none. */
-static int pci_sysfs_driver(const char *bdf, char *drv, size_t len)
+/* The exclusive lock of a real function (lib/pci/pci_lock.c). */
+static int pci_dev_lock(struct pci_dev *dev)
 {
-	char path[PATH_MAX], link[PATH_MAX];
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -ENODEV;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
-	ssize_t n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0) {
-		drv[0] = 0;
-		return 0;
+	long holder;
+	int fd = pci_lock(NULL, dev->bdf, &holder);
+	if (fd == -EBUSY) {
+		char path[PATH_MAX];
+		pci_lock_path(NULL, dev->bdf, path, sizeof(path));
+		if (holder)
+			aisio_log(AISIO_LOG_ERROR, dev->bdf, "already open in aisio process %ld (lock %s)", holder, path);
+		else
+			aisio_log(AISIO_LOG_ERROR, dev->bdf, "already open in another aisio process (lock %s)", path);
 	}
-	link[n] = 0;
-	const char *base = strrchr(link, '/');
-	snprintf(drv, len, "%s", base ? base + 1 : link);
-	return 0;
-}
-
-static int pci_lock(struct pci_dev *dev)
-{
-	char path[PATH_MAX];
-	const char *dir = access("/run/lock", W_OK) == 0 ? "/run/lock" : "/tmp";
-	snprintf(path, sizeof(path), "%s/aisio-%s.lock", dir, dev->bdf);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
-		aisio_log(AISIO_LOG_ERROR, dev->bdf, "already open in another aisio process (lock %s)", path);
-		return -EBUSY;
-	}
+		return fd;
 	dev->lock_fd = fd;
 	return 0;
 }
@@ -93,7 +90,7 @@ int pci_dev_open(struct pci_dev **out, const char *devstr)
 			goto fail;
 		}
 		char drv[64];
-		rc = pci_sysfs_driver(dev->bdf, drv, sizeof(drv));
+		rc = pci_sysfs_driver(NULL, dev->bdf, drv, sizeof(drv));
 		if (rc < 0) {
 			aisio_log(AISIO_LOG_ERROR, dev->bdf, "no PCI function at this address on this machine");
 			goto fail;
@@ -117,7 +114,7 @@ int pci_dev_open(struct pci_dev **out, const char *devstr)
 			goto fail;
 		}
 		spec = dev->bdf;
-		rc = pci_lock(dev);
+		rc = pci_dev_lock(dev);
 		if (rc < 0)
 			goto fail;
 	}
@@ -127,8 +124,7 @@ int pci_dev_open(struct pci_dev **out, const char *devstr)
 	*out = dev;
 	return 0;
 fail:
-	if (dev->lock_fd >= 0)
-		close(dev->lock_fd);
+	pci_unlock(dev->lock_fd);
 	free(dev);
 	return rc;
 }
@@ -141,8 +137,7 @@ void pci_dev_close(struct pci_dev *dev)
 	if (dev->backend != PCI_BACKEND_EMU)
 		pci_dev_bus_master(dev, false);
 	dev->ops->close(dev);
-	if (dev->lock_fd >= 0)
-		close(dev->lock_fd);
+	pci_unlock(dev->lock_fd);
 	free(dev);
 }
 

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Device commands of the aisio tool, one file per verb:
+ *
+ *   aisio devices [--json]                       devices_list.c: NVMe PCI functions, driver, IOMMU group,
+ *                                                namespaces, use
+ *   aisio bind BDF vfio-pci|uio_pci_generic|nvme|none                         devices_bind.c
+ *   aisio hugepages [--reserve N] [--json]                                    devices_hugepages.c
+ *   aisio id-ctrl [--json] DEVICE                                             devices_admin.c
+ *   aisio id-ns [--nsid N] [--json] DEVICE                                    devices_admin.c
+ *   aisio smart-log [--json] DEVICE                                           devices_admin.c
+ *
+ * What the system says about a function (sysfs, mounts, holders, processes, aisio's lock)
+ * comes from the PCI layer's discovery (include/aisio/pci_sysfs.h). The identify and log
+ * commands open the function with the user-space driver, so they work where nvme-cli cannot:
+ * on functions bound to vfio-pci or uio_pci_generic, and on emulated controllers (emu:...).
+ *
+ * This header holds what those files share.
+ */
+#ifndef AISIO_TOOLS_DEVICES_H
+#define AISIO_TOOLS_DEVICES_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SYS_PCI "/sys/bus/pci/devices"
+
+/* A JSON string of at most maxlen bytes of s; bytes outside printable ASCII escaped. */
+static inline void json_str(FILE *f, const char *s, size_t maxlen)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < maxlen && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* Write val to a sysfs or procfs attribute file in one write. */
+static inline int attr_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(val);
+	ssize_t n = write(fd, val, len);
+	int err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+#endif /* AISIO_TOOLS_DEVICES_H */
