@@ -3,7 +3,8 @@
 #ifndef AISIO_TOOLS_COMMANDS_H
 #define AISIO_TOOLS_COMMANDS_H
 
-int cmd_perf(int argc, char **argv);          /* perf.c: run, verify (and cuda-* via gpu_cmd.c) */
+/* perf_opts.c: run (perf_run.c), verify (perf_verify.c), and cuda-* via gpu_cmd.c */
+int cmd_perf(int argc, char **argv);
 
 /* the device commands, one file each (devices.h) */
 int cmd_devices(int argc, char **argv);    /* devices_list.c */
