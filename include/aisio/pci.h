@@ -6,8 +6,8 @@
  *   0000:01:00.0 / 01:00.0   whichever of vfio-pci / uio_pci_generic the function is bound to
  *   emu:<namespace spec>     the software NVMe controller (lib/emu), see emu.h
  *
- * Opening a real function takes an exclusive lock on it (a second open fails with
- * -EBUSY). Closing turns bus mastering off before returning, so no DMA lands in
+ * Opening a real function takes aisio's exclusive lock on it (pci_lock in pci_sysfs.h;
+ * a second open fails with -EBUSY). Closing turns bus mastering off before returning, so no DMA lands in
  * memory freed afterwards; the NVMe layer disables the controller before that.
  *
  * Ownership: the caller owns the pci_dev until pci_dev_close. Thread-safety: open,
