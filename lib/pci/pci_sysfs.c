@@ -399,7 +399,7 @@ static void fn_users(const char *root, struct pci_sysfs_fn *fn)
 	if (d) {
 		struct dirent *e;
 		while ((e = readdir(d)))
-			if (strncmp(e->d_name, "uio", 3) == 0 && n < MAX_NODES)
+			if (strncmp(e->d_name, "uio", 3) == 0 && n < MAX_NODES - 1) /* room for the BAR below */
 				snprintf(nodes[n++], sizeof(nodes[0]), "/dev/%.40s", e->d_name);
 		closedir(d);
 	}
