@@ -26,8 +26,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SYS_PCI "/sys/bus/pci/devices"
-
 /* A JSON string of at most maxlen bytes of s; bytes outside printable ASCII escaped. */
 static inline void json_str(FILE *f, const char *s, size_t maxlen)
 {

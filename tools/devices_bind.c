@@ -122,7 +122,7 @@ int cmd_bind(int argc, char **argv)
 		}
 	}
 	/* driver_override makes the next probe pick exactly this driver (and "none" none at all). */
-	snprintf(path, sizeof(path), SYS_PCI "/%s/driver_override", bdf);
+	snprintf(path, sizeof(path), PCI_SYSFS_DEVICES "/%s/driver_override", bdf);
 	rc = attr_write(path, strcmp(drv, "none") == 0 ? "\n" : drv);
 	if (rc < 0) {
 		fprintf(stderr, "aisio bind: %s: writing %s failed: %s%s\n", bdf, path, strerror(-rc),
@@ -130,7 +130,7 @@ int cmd_bind(int argc, char **argv)
 		goto out;
 	}
 	if (fn.driver[0]) {
-		snprintf(path, sizeof(path), SYS_PCI "/%s/driver/unbind", bdf);
+		snprintf(path, sizeof(path), PCI_SYSFS_DEVICES "/%s/driver/unbind", bdf);
 		rc = attr_write(path, bdf);
 		if (rc < 0) {
 			fprintf(stderr, "aisio bind: %s: unbinding from %s failed: %s\n", bdf, fn.driver, strerror(-rc));

@@ -125,7 +125,7 @@ int cmd_devices(int argc, char **argv)
 	struct pci_sysfs_list list;
 	int rc = pci_sysfs_list(NULL, &list);
 	if (rc < 0) {
-		fprintf(stderr, "aisio: cannot list %s: %s\n", SYS_PCI, strerror(-rc));
+		fprintf(stderr, "aisio: cannot list %s: %s\n", PCI_SYSFS_DEVICES, strerror(-rc));
 		return 1;
 	}
 	if (list.mounts_err)

@@ -21,6 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The PCI functions, under the root. */
+#define PCI_SYSFS_DEVICES "/sys/bus/pci/devices"
+
 #define PCI_SYSFS_MAX_NS 64    /* namespaces listed per function */
 #define PCI_SYSFS_MAX_MOUNTS 8 /* mount points listed per namespace (with its partitions) */
 #define PCI_SYSFS_MAX_USERS 4  /* processes listed per function */

@@ -22,8 +22,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define SYS_PCI "/sys/bus/pci/devices"
-
 int pci_root_path(char *out, size_t len, const char *root, const char *fmt, ...)
 {
 	if (!root)
@@ -64,7 +62,7 @@ static int read_attr(char *buf, size_t len, const char *path)
 static int fn_attr(char *buf, size_t len, const char *root, const char *bdf, const char *attr)
 {
 	char path[PATH_MAX];
-	int rc = pci_root_path(path, sizeof(path), root, SYS_PCI "/%s/%s", bdf, attr);
+	int rc = pci_root_path(path, sizeof(path), root, PCI_SYSFS_DEVICES "/%s/%s", bdf, attr);
 	return rc < 0 ? rc : read_attr(buf, len, path);
 }
 
@@ -73,7 +71,7 @@ static void fn_link_name(char *out, size_t len, const char *root, const char *bd
 {
 	char path[PATH_MAX], target[PATH_MAX];
 	out[0] = 0;
-	if (pci_root_path(path, sizeof(path), root, SYS_PCI "/%s/%s", bdf, link) < 0)
+	if (pci_root_path(path, sizeof(path), root, PCI_SYSFS_DEVICES "/%s/%s", bdf, link) < 0)
 		return;
 	ssize_t n = readlink(path, target, sizeof(target) - 1);
 	if (n < 0)
@@ -86,7 +84,7 @@ static void fn_link_name(char *out, size_t len, const char *root, const char *bd
 static int fn_exists(const char *root, const char *bdf)
 {
 	char path[PATH_MAX];
-	int rc = pci_root_path(path, sizeof(path), root, SYS_PCI "/%s", bdf);
+	int rc = pci_root_path(path, sizeof(path), root, PCI_SYSFS_DEVICES "/%s", bdf);
 	if (rc < 0)
 		return rc;
 	struct stat st;
@@ -287,7 +285,7 @@ static void fn_ctrl(const char *root, const char *bdf, char *ctrl, size_t len)
 {
 	char path[PATH_MAX];
 	ctrl[0] = 0;
-	if (pci_root_path(path, sizeof(path), root, SYS_PCI "/%s/nvme", bdf) < 0)
+	if (pci_root_path(path, sizeof(path), root, PCI_SYSFS_DEVICES "/%s/nvme", bdf) < 0)
 		return;
 	DIR *d = opendir(path);
 	if (!d)
@@ -320,7 +318,7 @@ static int fn_namespaces(const char *root, struct pci_sysfs_fn *fn, const struct
 	ctrl_attr(fn->model, sizeof(fn->model), root, fn, "model");
 	ctrl_attr(fn->firmware, sizeof(fn->firmware), root, fn, "firmware_rev");
 	char path[PATH_MAX];
-	if (pci_root_path(path, sizeof(path), root, SYS_PCI "/%s/nvme/%s", fn->bdf, fn->ctrl) < 0)
+	if (pci_root_path(path, sizeof(path), root, PCI_SYSFS_DEVICES "/%s/nvme/%s", fn->bdf, fn->ctrl) < 0)
 		return 0;
 	DIR *d = opendir(path);
 	if (!d)
@@ -393,7 +391,7 @@ static void fn_users(const char *root, struct pci_sysfs_fn *fn)
 	if (fn->iommu_group >= 0 && strcmp(fn->driver, "vfio-pci") == 0)
 		snprintf(nodes[n++], sizeof(nodes[0]), "/dev/vfio/%d", fn->iommu_group);
 	char path[PATH_MAX];
-	if (pci_root_path(path, sizeof(path), root, SYS_PCI "/%s/uio", fn->bdf) < 0)
+	if (pci_root_path(path, sizeof(path), root, PCI_SYSFS_DEVICES "/%s/uio", fn->bdf) < 0)
 		return;
 	DIR *d = opendir(path);
 	if (d) {
@@ -534,7 +532,7 @@ static int nvme_bdfs(const char *root, char (**out)[16], size_t *count)
 	*out = NULL;
 	*count = 0;
 	char path[PATH_MAX];
-	int rc = pci_root_path(path, sizeof(path), root, SYS_PCI);
+	int rc = pci_root_path(path, sizeof(path), root, PCI_SYSFS_DEVICES);
 	if (rc < 0)
 		return rc;
 	DIR *d = opendir(path);
