@@ -122,7 +122,7 @@ SCENARIOS = {
         doc="io_uring on /dev/nvme0n1, passthrough on /dev/ng0n1 (NVMe statuses), one namespace switched "
             "nvme -> vfio-pci -> nvme with bytes compared on every path",
         iommu=True, disks=[("64M", "raw")], qemu=NVME_PLAIN,
-        needs=["tools/aisio", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw", "tests/vm/vm-kio-status"], timeout=120),
+        needs=["tools/aisio", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw", "tests/vm/vm-kio-status"], timeout=200),
 }
 
 
