@@ -20,6 +20,8 @@
 #ifndef AISIO_TOOLS_DEVICES_H
 #define AISIO_TOOLS_DEVICES_H
 
+#include "json.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,21 +29,6 @@
 #include <unistd.h>
 
 /* A JSON string of at most maxlen bytes of s; bytes outside printable ASCII escaped. */
-static inline void json_str(FILE *f, const char *s, size_t maxlen)
-{
-	fputc('"', f);
-	for (size_t i = 0; i < maxlen && s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 /* Write val to a sysfs or procfs attribute file in one write. */
 static inline int attr_write(const char *path, const char *val)
 {

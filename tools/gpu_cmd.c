@@ -16,6 +16,7 @@
 
 #include "aisio_version.h"
 #include "commands.h"
+#include "json.h"
 
 #ifndef AISIO_HAVE_GPU
 
@@ -271,20 +272,6 @@ static void machine_date(char *machine, size_t ml, char *date, size_t dl)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(date, dl, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
 }
 
 static const char *api_name(unsigned api)
@@ -560,11 +547,11 @@ int cmd_perf_cuda(int argc, char **argv)
 	if (a.json) {
 		printf("{\"command\":\"%s\",\"version\":\"%s\",\"machine\":", a.verify ? "cuda-verify" : "cuda-run",
 		       AISIO_VERSION);
-		json_str(machine);
+		json_string(stdout, machine);
 		printf(",\"date\":\"%s\",\"gpu\":", date);
-		json_str(gpu_name());
+		json_string(stdout, gpu_name());
 		printf(",\"params\":{\"device\":");
-		json_str(a.dev);
+		json_string(stdout, a.dev);
 		printf(",\"iopattern\":\"%s%s\",\"iosize\":%" PRIu64 ",\"qdepth\":%u,\"nqueues\":%u,\"api\":\"%s\","
 		       "\"queues\":\"%s\",\"grid\":%u,\"block\":%u,\"depth\":%u,\"runtime\":%g,\"engine\":\"%s\","
 		       "\"engine_sms\":%u,\"engine_warps\":%u,\"thread_qd\":%u,\"ablate\":\"%s\"},",
@@ -576,7 +563,7 @@ int cmd_perf_cuda(int argc, char **argv)
 		       "\"p99\":%.3f,\"p999\":%.3f}},",
 		       iops, mib_s, iops * (double)a.iosize / 1e9, failed, p50, p99, p999);
 		printf("\"devices\":[{\"name\":");
-		json_str(a.dev);
+		json_string(stdout, a.dev);
 		printf(",\"iops\":%.0f,\"mib_s\":%.1f,\"failed\":%llu}],", iops, mib_s, failed);
 		printf("\"queues_stats\":{\"sq_doorbells\":%llu,\"cq_doorbells\":%llu,\"completions\":%llu,"
 		       "\"cmds_per_sq_doorbell\":%.2f,\"stray\":%llu,\"failed_queues\":%d,\"engine_cmds\":%llu},",

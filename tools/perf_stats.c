@@ -83,21 +83,6 @@ void cycle_clock_calibrate(struct cycle_clock *cc)
 	cc->ns_per_cycle = 1e9 / cc->hz;
 }
 
-void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 void json_machine(FILE *f)
 {
 	struct utsname u;

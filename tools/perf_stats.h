@@ -4,6 +4,8 @@
 #define AISIO_TOOLS_PERF_STATS_H
 
 #include <stdint.h>
+#include "json.h"
+
 #include <stdio.h>
 #include <time.h>
 
@@ -45,6 +47,5 @@ double mono_seconds(void);
 /* "machine" object for JSON: host, CPU model, CPU count, kernel. And the date. */
 void json_machine(FILE *f);
 void iso_date(char *buf, size_t len);
-void json_string(FILE *f, const char *s);
 
 #endif

@@ -5,6 +5,7 @@
  * by `aisio xal export`.
  */
 #include "commands.h"
+#include "json.h"
 
 #include <aisio/xal.h>
 #include <aisio_version.h>
@@ -41,51 +42,6 @@ static void usage(FILE *f)
 		"  unlink /NAME            remove an exported index\n"
 		"SOURCE: a directory of a mounted file system, an XFS image or block device, or shm:/NAME\n"
 		"options: --json  --backend fiemap|xfs  --lba-size N  --watch  --seconds S (export --watch)\n");
-}
-
-static void json_str(FILE *f, const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	fputc('"', f);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = p[i];
-		size_t n = 0;
-
-		if (c == '"' || c == '\\') {
-			fprintf(f, "\\%c", c);
-			continue;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
-			continue;
-		}
-		if (c < 0x80) {
-			fputc(c, f);
-			continue;
-		}
-		/* Valid UTF-8 passes through; a stray byte is written as \u00XX. */
-		if ((c & 0xe0) == 0xc0 && c >= 0xc2)
-			n = 1;
-		else if ((c & 0xf0) == 0xe0)
-			n = 2;
-		else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
-			n = 3;
-		if (n && i + n < len) {
-			size_t k;
-
-			for (k = 1; k <= n; k++)
-				if ((p[i + k] & 0xc0) != 0x80)
-					break;
-			if (k == n + 1) {
-				fwrite(p + i, 1, n + 1, f);
-				i += n;
-				continue;
-			}
-		}
-		fprintf(f, "\\u%04x", c);
-	}
-	fputc('"', f);
 }
 
 static void json_flags(FILE *f, uint32_t flags)

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <cmocka.h>
 
@@ -39,10 +40,27 @@ static void test_small_exact(void **state)
 	free(h);
 }
 
+/* The tools' one JSON string escaper: quotes, controls, valid UTF-8 kept, stray bytes escaped, cut at maxlen or NUL. */
+static void test_json_str(void **state)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	json_str(f, "a\"b\\c\x01\xc3\xa9\xff\xe2\x82", 64);
+	fputc('|', f);
+	json_str(f, "abcdef", 3);
+	fputc('|', f);
+	json_string(f, "x\ty");
+	fclose(f);
+	assert_string_equal(out, "\"a\\\"b\\\\c\\u0001\xc3\xa9\\u00ff\\u00e2\\u0082\"|\"abc\"|\"x\\u0009y\"");
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uniform),
+		cmocka_unit_test(test_json_str),
 		cmocka_unit_test(test_small_exact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
