@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include <aisio/dma.h>
+#include <aisio/nvme_ring.h>
 #include <aisio/nvme_spec.h>
 #include <aisio/pci.h>
 
@@ -85,7 +86,7 @@ uint64_t nvmed_ctrl_cap(const struct nvmed_ctrl *c);
 uint32_t nvmed_ctrl_max_xfer(const struct nvmed_ctrl *c);
 /* I/O queue pairs granted by Number of Queues. */
 unsigned nvmed_ctrl_max_qpairs(const struct nvmed_ctrl *c);
-/* Highest queue depth (entries) an I/O queue may have: MQES + 1. */
+/* Highest queue depth an I/O queue may have: the largest power of two up to MQES + 1 (rings are powers of two). */
 unsigned nvmed_ctrl_max_qdepth(const struct nvmed_ctrl *c);
 /* Number of active namespaces and their descriptions. */
 int nvmed_ctrl_ns(const struct nvmed_ctrl *c, uint32_t nsid, struct nvmed_ns *out);
@@ -131,7 +132,8 @@ const char *nvmed_status_str(uint16_t status);
 
 /* ---- I/O queue pairs ---- */
 
-/* Create a queue pair of depth entries (2..MQES+1); at most depth - 1 commands in flight. */
+/* Create a queue pair for depth - 1 commands in flight (depth 2..nvmed_ctrl_max_qdepth); its rings have depth
+ * rounded up to a power of two entries (aisio/nvme_ring.h says why). */
 int nvmed_qpair_create(struct nvmed_ctrl *c, unsigned depth, struct nvmed_qpair **out);
 /* Delete SQ then CQ; outstanding commands complete with -ECANCELED. */
 int nvmed_qpair_destroy(struct nvmed_qpair *qp);
@@ -156,7 +158,8 @@ struct nvmed_req {
 /* A callback that is to be called (not a state marker). */
 #define NVMED_CB_CALLS(cb) ((uintptr_t)(cb) > (uintptr_t)NVMED_CB_COUNT)
 
-/* Hot fields first: the submit and poll paths touch the first two cache lines. */
+/* Hot fields first: the submit and poll paths touch the first two cache lines. Ring positions are
+ * free-running counters (aisio/nvme_ring.h): slot = counter & ring_mask, the CQ phase from the counter's lap. */
 struct nvmed_qpair {
 	struct nvme_sqe *sq;
 	volatile struct nvme_cqe *cq;
@@ -164,32 +167,26 @@ struct nvmed_qpair {
 	volatile uint32_t *cq_db;
 	struct nvmed_req *reqs;
 	uint16_t *free_cids;
+	uint32_t sq_tail;
+	uint32_t sq_tail_rung;   /* tail counter last written to the doorbell */
+	uint32_t cq_head;
+	uint32_t ring_mask;      /* ring entries - 1: entries a power of two, at least depth */
 	uint16_t nfree;
-	uint16_t sq_tail;
-	uint16_t sq_tail_rung;   /* tail value last written to the doorbell */
-	uint16_t cq_head;
-	uint16_t depth;
-	uint16_t cq_phase;
+	uint16_t depth;          /* command ids + 1: at most depth - 1 commands in flight */
 	uint16_t qid;
 	uint16_t poll_countdown; /* polls until the next timeout / fatal-status check */
 	uint16_t ntimedout;      /* cids held by timed-out commands until their late completion */
 	uint32_t tick;           /* coarse clock (ms) of the last check */
 	uint8_t lba_shift[NVMED_MAX_NS + 1]; /* per nsid; 0 = not active */
 	uint32_t max_nlb[NVMED_MAX_NS + 1];  /* per nsid: LBAs per command (transfer limit); 0 = not active */
-	/* DMA translation of the controller's memory, copied for locality */
-	uint8_t *dma_va;
-	uint64_t dma_iova_base;
-	uint64_t *dma_iova_pages;
-	unsigned dma_page_shift;
-	size_t dma_len;
+	struct nvme_dma_map dma;  /* DMA translation of the controller's memory, copied for locality */
 	uint32_t max_xfer;
 	/* software controller served by our own poll (inline emu), else NULL */
 	void (*sw_poll)(void *ctx, uint16_t sqid);
 	void *sw_poll_ctx;
 	/* cold */
-	uint8_t *prp_lists;      /* PRP list pages: prp_pages_per_cid per cid */
-	uint64_t prp_lists_iova;
-	uint16_t prp_pages_per_cid;
+	uint8_t *prp_lists;      /* PRP lists: prp_list_bytes per cid */
+	uint32_t prp_list_bytes;
 	uint32_t timeout_ms;
 	int failed;              /* -ENXIO once the controller is found dead */
 	void *user;              /* for the owner: per-queue context */
@@ -208,42 +205,24 @@ struct nvmed_qpair {
 
 #define NVMED_POLL_CHECK_INTERVAL 4096
 
-/* A 64-bit store into an SQE viewed as eight qwords (may alias the struct). */
-typedef uint64_t __attribute__((may_alias)) nvmed_u64_alias;
-
 /* Slow path of poll: clock tick, timeouts, controller status. */
 int nvmed_qpair_check(struct nvmed_qpair *qp);
 /* Slow path of nvmed_qpair_rw: checks what the fast path's one test rejected and
  * splits an I/O over the transfer limit into commands of at most the limit. */
 __attribute__((cold)) int nvmed_qpair_rw_split(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uint64_t slba,
 					   uint32_t nlb, void *buf, nvmed_cb cb, void *arg);
-/* Build a PRP list for transfers spanning more than two pages. */
+/* Slow path of nvmed_qpair_set_prps: the PRP list (in the cid's own list area) of a transfer over two pages. */
 int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf, uint32_t len);
 
-static inline uint64_t nvmed_qpair_iova(const struct nvmed_qpair *qp, const void *va)
-{
-	size_t off = (size_t)((const uint8_t *)va - qp->dma_va);
-	if (!qp->dma_iova_pages)
-		return qp->dma_iova_base + off;
-	return qp->dma_iova_pages[off >> qp->dma_page_shift] + (off & (((size_t)1 << qp->dma_page_shift) - 1));
-}
-
-/* Check that buf/len (len <= max_xfer, so dma_len - len cannot wrap) lies in DMA
+/* Check that buf/len (len <= max_xfer, so dma.len - len cannot wrap) lies in DMA
  * memory and set the data pointer of sqe (PRP1, PRP2 or a PRP list). */
 static inline int nvmed_qpair_set_prps(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, void *buf,
 				       uint32_t len)
 {
-	size_t off = (size_t)((uint8_t *)buf - qp->dma_va);
-	if (__builtin_expect(off > qp->dma_len - len, 0))
+	size_t off = (size_t)((uint8_t *)buf - qp->dma.va);
+	if (__builtin_expect(off > qp->dma.len - len, 0))
 		return -EINVAL;
-	uint64_t iova = nvmed_qpair_iova(qp, buf);
-	uint32_t first = NVMED_PAGE_SIZE - (uint32_t)(iova & (NVMED_PAGE_SIZE - 1));
-	sqe->prp1 = iova;
-	if (len <= first)
-		sqe->prp2 = 0;
-	else if (len <= first + NVMED_PAGE_SIZE)
-		sqe->prp2 = nvmed_qpair_iova(qp, (uint8_t *)buf + first);
-	else
+	if (nvme_prp_pair(&qp->dma, buf, len, NVMED_PAGE_SHIFT, &sqe->prp1, &sqe->prp2))
 		return nvmed_qpair_prp_list(qp, cid, sqe, buf, len);
 	return 0;
 }
@@ -255,8 +234,7 @@ static inline int nvmed_qpair_commit(struct nvmed_qpair *qp, uint16_t cid, nvmed
 	r->cb = cb;
 	r->arg = arg;
 	r->tick = qp->tick;
-	if (++qp->sq_tail == qp->depth)
-		qp->sq_tail = 0;
+	qp->sq_tail++;
 	return cid;
 }
 
@@ -274,7 +252,7 @@ static inline int nvmed_qpair_submit(struct nvmed_qpair *qp, const struct nvme_s
 	if (__builtin_expect(qp->nfree == 0, 0))
 		return qp->failed ? qp->failed : -EAGAIN;
 	uint16_t cid = qp->free_cids[qp->nfree - 1];
-	struct nvme_sqe *sqe = &qp->sq[qp->sq_tail];
+	struct nvme_sqe *sqe = &qp->sq[nvme_ring_slot(qp->sq_tail, qp->ring_mask + 1)];
 	*sqe = *cmd;
 	sqe->cid = cid;
 	if (len) {
@@ -308,18 +286,11 @@ static inline int nvmed_qpair_rw(struct nvmed_qpair *qp, uint8_t opc, uint32_t n
 	if (__builtin_expect(qp->nfree == 0, 0))
 		return qp->failed ? qp->failed : -EAGAIN;
 	uint16_t cid = qp->free_cids[qp->nfree - 1];
-	struct nvme_sqe *sqe = &qp->sq[qp->sq_tail];
+	struct nvme_sqe *sqe = &qp->sq[nvme_ring_slot(qp->sq_tail, qp->ring_mask + 1)];
 	int rc = nvmed_qpair_set_prps(qp, cid, sqe, buf, nlb << qp->lba_shift[nsid]);
 	if (__builtin_expect(rc < 0, 0))
 		return rc;
-	/* dword 0 (opcode, flags 0, cid) and the 64-bit pairs in one store each */
-	nvmed_u64_alias *q = (nvmed_u64_alias *)sqe;
-	q[0] = (uint64_t)opc | ((uint64_t)cid << 16) | ((uint64_t)nsid << 32);
-	q[1] = 0;  /* cdw2, cdw3 */
-	q[2] = 0;  /* mptr */
-	q[5] = slba;                 /* cdw10, cdw11 */
-	q[6] = (uint64_t)(nlb - 1);  /* cdw12, cdw13 */
-	q[7] = 0;  /* cdw14, cdw15 */
+	nvme_sqe_rw(sqe, opc, cid, nsid, slba, nlb);
 	qp->nfree--;
 	return nvmed_qpair_commit(qp, cid, cb, arg);
 }
@@ -342,7 +313,7 @@ static inline void nvmed_qpair_ring(struct nvmed_qpair *qp)
 	if (qp->sq_tail != qp->sq_tail_rung) {
 		/* The SQEs must be globally visible before the controller sees the tail. */
 		__atomic_thread_fence(__ATOMIC_RELEASE);
-		*qp->sq_db = qp->sq_tail;
+		*qp->sq_db = nvme_ring_slot(qp->sq_tail, qp->ring_mask + 1);
 		qp->sq_tail_rung = qp->sq_tail;
 	}
 }
@@ -362,19 +333,22 @@ static inline int nvmed_qpair_poll(struct nvmed_qpair *qp, unsigned max)
 			return rc;
 	}
 	unsigned n = 0;
-	uint16_t head = qp->cq_head;
-	uint32_t phase = (uint32_t)qp->cq_phase << 16; /* where the phase bit sits in dword 3 */
+	/* From the head counter: its slot, stepped here (a compare and a rarely taken branch per entry, where
+	 * the slot of every counter would cost an AND and a branch-free phase flip more), and the phase a
+	 * valid entry has, where it sits in dword 3. */
+	uint32_t slot = nvme_ring_slot(qp->cq_head, qp->ring_mask + 1);
+	uint32_t phase = nvme_ring_phase(qp->cq_head, qp->ring_mask + 1) ? NVME_CQE_DW3_PHASE : 0;
 	while (n < max) {
-		const struct nvme_cqe *e = (const struct nvme_cqe *)&qp->cq[head];
+		const struct nvme_cqe *e = (const struct nvme_cqe *)&qp->cq[slot];
 		/* Read the dword holding cid and status (with the phase bit) first, and
 		 * only then the rest of the entry: acquire orders the later loads. */
 		uint32_t dw3 = __atomic_load_n((const uint32_t *)&e->cid, __ATOMIC_ACQUIRE);
-		if ((dw3 & 0x10000u) != phase)
+		if ((dw3 & NVME_CQE_DW3_PHASE) != phase)
 			break;
-		uint16_t cid = (uint16_t)dw3;
-		if (++head == qp->depth) {
-			head = 0;
-			phase ^= 0x10000u;
+		uint16_t cid = nvme_cqe_dw3_cid(dw3);
+		if (slot++ == qp->ring_mask) {
+			slot = 0; /* a new lap */
+			phase ^= NVME_CQE_DW3_PHASE;
 		}
 		n++;
 		struct nvmed_req *r = &qp->reqs[cid];
@@ -392,7 +366,7 @@ static inline int nvmed_qpair_poll(struct nvmed_qpair *qp, unsigned max)
 		r->cb = NULL;
 		qp->free_cids[qp->nfree++] = cid;
 		int err = 0;
-		if (__builtin_expect(dw3 & 0x0ffe0000u, 0)) {
+		if (__builtin_expect(nvme_cqe_dw3_status(dw3) != 0, 0)) {
 			err = -EIO;
 			qp->errors++;
 		}
@@ -400,10 +374,9 @@ static inline int nvmed_qpair_poll(struct nvmed_qpair *qp, unsigned max)
 			cb(qp, r->arg, err, e);
 	}
 	if (n) {
-		qp->cq_head = head;
-		qp->cq_phase = (uint16_t)(phase >> 16);
+		qp->cq_head += n;
 		qp->completed += n;
-		*qp->cq_db = head;
+		*qp->cq_db = slot;
 	}
 	return (int)n;
 }

@@ -63,7 +63,7 @@ static int nvmed_enable(struct nvmed_ctrl *c)
 {
 	struct nvmed_qpair *aq = c->admin;
 	nvmed_qpair_reinit(aq);
-	pci_mmio_write32(c->pci, NVME_REG_AQA, NVME_AQA(aq->depth - 1u, aq->depth - 1u));
+	pci_mmio_write32(c->pci, NVME_REG_AQA, NVME_AQA(aq->ring_mask, aq->ring_mask));
 	pci_mmio_write64(c->pci, NVME_REG_ASQ, dma_mem_iova(&c->mem, aq->sq));
 	pci_mmio_write64(c->pci, NVME_REG_ACQ, dma_mem_iova(&c->mem, (void *)aq->cq));
 	uint32_t cc = NVME_CC_EN | (0u << NVME_CC_CSS_SHIFT) | (0u << NVME_CC_MPS_SHIFT) | (6u << NVME_CC_IOSQES_SHIFT) |
@@ -479,9 +479,9 @@ int nvmed_ctrl_reset(struct nvmed_ctrl *c)
 			rc = -ENXIO;
 			continue;
 		}
-		int r = nvmed_admin_create_cq(c, (uint16_t)q, qp->depth, dma_mem_iova(&c->mem, (void *)qp->cq));
+		int r = nvmed_admin_create_cq(c, (uint16_t)q, qp->ring_mask + 1, dma_mem_iova(&c->mem, (void *)qp->cq));
 		if (r == 0)
-			r = nvmed_admin_create_sq(c, (uint16_t)q, qp->depth, dma_mem_iova(&c->mem, qp->sq), (uint16_t)q);
+			r = nvmed_admin_create_sq(c, (uint16_t)q, qp->ring_mask + 1, dma_mem_iova(&c->mem, qp->sq), (uint16_t)q);
 		if (r < 0) {
 			qp->failed = -ENXIO;
 			qp->nfree = 0;
@@ -503,7 +503,14 @@ const struct nvme_id_ctrl *nvmed_ctrl_identify_data(const struct nvmed_ctrl *c) 
 uint64_t nvmed_ctrl_cap(const struct nvmed_ctrl *c) { return c->cap; }
 uint32_t nvmed_ctrl_max_xfer(const struct nvmed_ctrl *c) { return c->max_xfer; }
 unsigned nvmed_ctrl_max_qpairs(const struct nvmed_ctrl *c) { return c->max_qpairs; }
-unsigned nvmed_ctrl_max_qdepth(const struct nvmed_ctrl *c) { return c->mqes + 1u; }
+unsigned nvmed_ctrl_max_qdepth(const struct nvmed_ctrl *c)
+{
+	/* the largest power of two up to MQES + 1: a deeper queue's ring would not fit the controller */
+	unsigned d = 1;
+	while (2 * d <= c->mqes + 1u)
+		d *= 2;
+	return d;
+}
 unsigned nvmed_ctrl_ns_count(const struct nvmed_ctrl *c) { return c->nr_ns; }
 
 int nvmed_ctrl_ns(const struct nvmed_ctrl *c, uint32_t nsid, struct nvmed_ns *out)

@@ -16,22 +16,11 @@ uint32_t nvmed_now_ms(void)
 	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
-/* Entries of a PRP list needed for max_xfer bytes, worst case (buffer not page aligned). */
-static unsigned nvmed_prp_pages_per_cmd(uint32_t max_xfer)
-{
-	uint32_t entries = max_xfer / NVMED_PAGE_SIZE + 1;
-	if (entries <= 1)
-		return 0;
-	/* each list page holds 511 entries plus a chain pointer (the last page 512) */
-	return (entries + 510) / 511;
-}
-
 /* Reset indices and the cid free list: the queue memory is as new. */
 void nvmed_qpair_reinit(struct nvmed_qpair *qp)
 {
-	memset((void *)qp->cq, 0, (size_t)qp->depth * sizeof(struct nvme_cqe));
+	memset((void *)qp->cq, 0, ((size_t)qp->ring_mask + 1) * sizeof(struct nvme_cqe));
 	qp->sq_tail = qp->sq_tail_rung = qp->cq_head = 0;
-	qp->cq_phase = 1;
 	qp->nfree = 0;
 	qp->ntimedout = 0;
 	/* hand out low cids first: they are the ones whose PRP pages are warm */
@@ -56,15 +45,17 @@ int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct
 	qp->ctrl = c;
 	qp->qid = qid;
 	qp->depth = (uint16_t)depth;
+	const uint32_t entries = nvme_ring_entries(depth);
+	qp->ring_mask = entries - 1;
 	qp->sq_db = (volatile uint32_t *)(c->pci->bar0 + NVME_SQ_TAIL_DB(qid, c->dstrd));
 	qp->cq_db = (volatile uint32_t *)(c->pci->bar0 + NVME_CQ_HEAD_DB(qid, c->dstrd));
 	qp->timeout_ms = qid ? c->io_timeout_ms : c->admin_timeout_ms;
 	qp->max_xfer = c->max_xfer;
-	qp->dma_va = c->mem.va;
-	qp->dma_len = c->mem.len;
-	qp->dma_iova_base = c->mem.iova_base;
-	qp->dma_iova_pages = c->mem.iova_pages;
-	qp->dma_page_shift = c->mem.page_shift;
+	qp->dma.va = c->mem.va;
+	qp->dma.len = c->mem.len;
+	qp->dma.iova_base = c->mem.iova_base;
+	qp->dma.iova_pages = c->mem.iova_pages;
+	qp->dma.page_shift = c->mem.page_shift;
 	for (unsigned i = 1; i <= NVMED_MAX_NS; i++) {
 		qp->lba_shift[i] = (uint8_t)c->ns[i].lba_shift;
 		qp->max_nlb[i] = c->ns[i].max_lbas;
@@ -79,17 +70,14 @@ int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct
 	qp->nsplits = qid ? (uint16_t)((depth - 1) / 2) : 0;
 	qp->splits = calloc(qp->nsplits + 1u, sizeof(*qp->splits));
 	qp->free_splits = calloc(qp->nsplits + 1u, sizeof(*qp->free_splits));
-	qp->sq = dma_heap_alloc(&c->heap, (size_t)depth * sizeof(struct nvme_sqe), NVMED_PAGE_SIZE);
-	qp->cq = dma_heap_alloc(&c->heap, (size_t)depth * sizeof(struct nvme_cqe), NVMED_PAGE_SIZE);
-	qp->prp_pages_per_cid = (uint16_t)nvmed_prp_pages_per_cmd(c->max_xfer);
-	if (qp->prp_pages_per_cid) {
-		qp->prp_lists = dma_heap_alloc(&c->heap, (size_t)depth * qp->prp_pages_per_cid * NVMED_PAGE_SIZE,
-					       NVMED_PAGE_SIZE);
-		if (qp->prp_lists)
-			qp->prp_lists_iova = dma_mem_iova(&c->mem, qp->prp_lists);
-	}
+	qp->sq = dma_heap_alloc(&c->heap, (size_t)entries * sizeof(struct nvme_sqe), NVMED_PAGE_SIZE);
+	qp->cq = dma_heap_alloc(&c->heap, (size_t)entries * sizeof(struct nvme_cqe), NVMED_PAGE_SIZE);
+	/* list areas at multiples of their size, from a page-aligned start: none crosses a page it need not */
+	qp->prp_list_bytes = nvme_prp_list_bytes(c->max_xfer, NVMED_PAGE_SHIFT);
+	if (qp->prp_list_bytes)
+		qp->prp_lists = dma_heap_alloc(&c->heap, (size_t)depth * qp->prp_list_bytes, NVMED_PAGE_SIZE);
 	if (!qp->reqs || !qp->free_cids || !qp->splits || !qp->free_splits || !qp->sq || !qp->cq ||
-	    (qp->prp_pages_per_cid && !qp->prp_lists)) {
+	    (qp->prp_list_bytes && !qp->prp_lists)) {
 		aisio_log(AISIO_LOG_ERROR, c->pci->name,
 			  "no DMA memory for a queue pair of depth %u (raise the DMA pool size)", depth);
 		nvmed_qpair_release(qp);
@@ -171,25 +159,9 @@ int nvmed_qpair_check(struct nvmed_qpair *qp)
 
 int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf, uint32_t len)
 {
-	if (!qp->prp_pages_per_cid)
-		return -EINVAL;
-	uint64_t *list = (uint64_t *)(qp->prp_lists + (size_t)cid * qp->prp_pages_per_cid * NVMED_PAGE_SIZE);
-	uint32_t first = NVMED_PAGE_SIZE - (uint32_t)(sqe->prp1 & (NVMED_PAGE_SIZE - 1));
-	uint32_t entries = (len - first + NVMED_PAGE_SIZE - 1) / NVMED_PAGE_SIZE;
-	const uint8_t *p = buf + first;
-	sqe->prp2 = nvmed_qpair_iova(qp, list);
-	unsigned slot = 0;
-	for (uint32_t i = 0; i < entries; i++) {
-		if (slot == 511 && entries - i > 1) {
-			/* last slot of a list page with more than one entry to go: chain */
-			list[slot] = nvmed_qpair_iova(qp, list + 512);
-			list += 512;
-			slot = 0;
-		}
-		list[slot++] = nvmed_qpair_iova(qp, p);
-		p += NVMED_PAGE_SIZE;
-	}
-	return 0;
+	uint64_t *list = (uint64_t *)(qp->prp_lists + (size_t)cid * qp->prp_list_bytes);
+	int n = nvme_prp_list(&qp->dma, buf, len, NVMED_PAGE_SHIFT, list, &qp->dma, qp->prp_list_bytes, &sqe->prp2);
+	return n < 0 ? -EINVAL : 0;
 }
 
 /* A command of a split I/O finished; the last one completes the caller's I/O. */
@@ -242,8 +214,8 @@ int nvmed_qpair_rw_split(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uin
 		return -EINVAL; /* this queue pair can never hold that many commands at once */
 	/* check the whole buffer before queueing any command, so nothing is half sent */
 	unsigned shift = qp->lba_shift[nsid];
-	size_t off = (size_t)((uint8_t *)buf - qp->dma_va);
-	if (off > qp->dma_len || ((uint64_t)nlb << shift) > qp->dma_len - off)
+	size_t off = (size_t)((uint8_t *)buf - qp->dma.va);
+	if (off > qp->dma.len || ((uint64_t)nlb << shift) > qp->dma.len - off)
 		return -EINVAL;
 	if (qp->nfree < ncmds || qp->nfree_splits == 0)
 		return qp->failed ? qp->failed : -EAGAIN;
@@ -286,10 +258,10 @@ int nvmed_qpair_drain(struct nvmed_qpair *qp, unsigned timeout_ms)
 
 int nvmed_qpair_create(struct nvmed_ctrl *c, unsigned depth, struct nvmed_qpair **out)
 {
-	if (depth < 2 || depth > c->mqes + 1u || depth > 65536) {
+	if (depth < 2 || depth > nvmed_ctrl_max_qdepth(c)) {
 		aisio_log(AISIO_LOG_ERROR, c->pci->name,
-			  "queue depth %u not possible: the controller takes 2..%u entries (MQES)", depth,
-			  c->mqes + 1u);
+			  "queue depth %u not possible: 2..%u (rings of a power of two entries, MQES %u)", depth,
+			  nvmed_ctrl_max_qdepth(c), c->mqes);
 		return -EINVAL;
 	}
 	int qid = nvmed_qid_alloc(c);
@@ -304,10 +276,10 @@ int nvmed_qpair_create(struct nvmed_ctrl *c, unsigned depth, struct nvmed_qpair 
 	pthread_mutex_unlock(&c->lock);
 	if (rc < 0)
 		goto fail_qid;
-	rc = nvmed_admin_create_cq(c, (uint16_t)qid, depth, dma_mem_iova(&c->mem, (void *)qp->cq));
+	rc = nvmed_admin_create_cq(c, (uint16_t)qid, qp->ring_mask + 1, dma_mem_iova(&c->mem, (void *)qp->cq));
 	if (rc < 0)
 		goto fail_mem;
-	rc = nvmed_admin_create_sq(c, (uint16_t)qid, depth, dma_mem_iova(&c->mem, qp->sq), (uint16_t)qid);
+	rc = nvmed_admin_create_sq(c, (uint16_t)qid, qp->ring_mask + 1, dma_mem_iova(&c->mem, qp->sq), (uint16_t)qid);
 	if (rc < 0)
 		goto fail_cq;
 	pthread_mutex_lock(&c->lock);
