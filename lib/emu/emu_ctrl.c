@@ -78,7 +78,7 @@ void emu_ctrl_dma_unregister(struct emu_ctrl *c, uint64_t iova)
 }
 
 /* Translate a bus address range; NULL when any byte lies outside a registered region. */
-void *emu_iova_to_va(struct emu_ctrl *c, uint64_t iova, size_t len)
+void *emu_iova_to_va(const struct emu_ctrl *c, uint64_t iova, size_t len)
 {
 	uint64_t idx = (iova >> EMU_IOVA_SHIFT) - 1;
 	uint64_t off = iova & ((1ull << EMU_IOVA_SHIFT) - 1);
@@ -112,8 +112,7 @@ void emu_post_cqe(struct emu_cq *cq, struct emu_sq *sq, uint16_t cid, uint32_t d
 	e->sqid = sq->id;
 	/* cid and status with the phase bit go last, in one release store: the host
 	 * polls that dword, and must see the rest of the entry once it sees the phase. */
-	uint32_t dw3 = (uint32_t)cid | ((uint32_t)(((status & 0x7ffu) << 1) | cq->phase) << 16);
-	emu_store32((uint32_t *)&e->cid, dw3);
+	emu_store32((uint32_t *)&e->cid, nvme_cqe_dw3(cid, status, cq->phase));
 	if (++cq->tail == cq->size) {
 		cq->tail = 0;
 		cq->phase ^= 1;

@@ -4,6 +4,7 @@
 #define AISIO_EMU_INTERNAL_H
 
 #include <aisio/emu.h>
+#include <aisio/nvme_ring.h>
 #include <aisio/nvme_spec.h>
 
 #include <pthread.h>
@@ -14,7 +15,8 @@
 #define EMU_MAX_REGIONS 256
 #define EMU_IOVA_SHIFT 40          /* iova = (region + 1) << 40 | offset */
 #define EMU_MAX_ENGINES 64
-#define EMU_PAGE 4096u
+#define EMU_PAGE_SHIFT 12
+#define EMU_PAGE (1u << EMU_PAGE_SHIFT)
 #define EMU_ERRLOG_ENTRIES 64
 
 #define emu_load32(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -129,7 +131,7 @@ struct emu_ctrl {
 };
 
 /* emu_ctrl.c */
-void *emu_iova_to_va(struct emu_ctrl *c, uint64_t iova, size_t len);
+void *emu_iova_to_va(const struct emu_ctrl *c, uint64_t iova, size_t len);
 uint64_t emu_now_ns(void);
 void emu_csts_set(struct emu_ctrl *c, uint32_t set, uint32_t clear);
 void emu_post_cqe(struct emu_cq *cq, struct emu_sq *sq, uint16_t cid, uint32_t dw0, uint16_t status);

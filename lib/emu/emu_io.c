@@ -13,65 +13,35 @@
 /* One writer per counter; relaxed stores so readers on other threads see whole values. */
 #define EMU_COUNT(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
 
+/* PRPs name IOVAs of registered DMA regions; anything else is a Data Transfer Error. */
+static void *emu_prp_map(const void *ctx, uint64_t bus, uint32_t len)
+{
+	return emu_iova_to_va(ctx, bus, len);
+}
+
+/* Pages resolved per step of the walk: a page's worth of pointers on the stack. */
+#define EMU_PRP_CHUNK 512
+
 /*
- * Walk the PRP entries describing len bytes: PRP1 (may carry an offset), then
- * PRP2 as the second page or as a pointer to a PRP list whose last entry chains
- * to the next list page. Every page must be inside registered DMA memory and
- * every entry after the first page-aligned.
+ * Call fn on each piece of memory the PRPs of len bytes name, in order, as the
+ * spec walks them (nvme_prp_walk_next: PRP1 with its offset, PRP2 as the second
+ * page or a list pointer, lists chained through their last entry). Data before a
+ * bad entry is moved, as a controller that fetches in order would.
  */
 uint16_t emu_prp_for_each(struct emu_ctrl *c, uint64_t prp1, uint64_t prp2, uint32_t len, emu_seg_fn fn, void *ctx)
 {
-	uint32_t off = (uint32_t)(prp1 & (EMU_PAGE - 1));
-	if (off & 3)
-		return NVME_SC_PRP_OFFSET_INVALID;
-	uint32_t n = EMU_PAGE - off < len ? EMU_PAGE - off : len;
-	uint8_t *va = emu_iova_to_va(c, prp1, n);
-	if (!va)
-		return NVME_SC_DATA_XFER_ERROR;
-	if (fn(ctx, va, n))
-		return NVME_SC_INTERNAL;
-	len -= n;
-	if (len == 0)
-		return NVME_SC_SUCCESS;
-	if (len <= EMU_PAGE) {
-		if (prp2 & (EMU_PAGE - 1))
-			return NVME_SC_PRP_OFFSET_INVALID;
-		va = emu_iova_to_va(c, prp2, len);
-		if (!va)
-			return NVME_SC_DATA_XFER_ERROR;
-		return fn(ctx, va, len) ? NVME_SC_INTERNAL : NVME_SC_SUCCESS;
-	}
-	/* PRP list: qword aligned, entries up to the end of its page. */
-	if (prp2 & 7)
-		return NVME_SC_PRP_OFFSET_INVALID;
-	uint64_t list_iova = prp2;
-	unsigned chains = 0;
-	while (len) {
-		uint32_t nent = (EMU_PAGE - (uint32_t)(list_iova & (EMU_PAGE - 1))) / 8;
-		const uint64_t *list = emu_iova_to_va(c, list_iova, nent * 8u);
-		if (!list)
-			return NVME_SC_DATA_XFER_ERROR;
-		for (uint32_t i = 0; i < nent && len; i++) {
-			uint64_t e = list[i];
-			if (i == nent - 1 && len > EMU_PAGE) {
-				/* last entry of a full list page, more to come: the next list page */
-				if ((e & 7) || ++chains > 65536)
-					return NVME_SC_PRP_OFFSET_INVALID;
-				list_iova = e;
-				break;
-			}
-			if (e & (EMU_PAGE - 1))
-				return NVME_SC_PRP_OFFSET_INVALID;
-			n = len < EMU_PAGE ? len : EMU_PAGE;
-			va = emu_iova_to_va(c, e, n);
-			if (!va)
-				return NVME_SC_DATA_XFER_ERROR;
-			if (fn(ctx, va, n))
+	struct nvme_prp_walk w;
+	uint64_t seg[EMU_PRP_CHUNK];
+	nvme_prp_walk_init(&w, prp1, prp2, len, EMU_PAGE_SHIFT);
+	for (uint32_t page = 0;;) {
+		uint32_t got;
+		uint16_t st = nvme_prp_walk_next(&w, emu_prp_map, c, seg, EMU_PRP_CHUNK, &got, 0, 1);
+		for (uint32_t i = 0; i < got; i++, page++)
+			if (fn(ctx, (uint8_t *)(uintptr_t)seg[i], nvme_prp_page_len(prp1, len, page, EMU_PAGE_SHIFT)))
 				return NVME_SC_INTERNAL;
-			len -= n;
-		}
+		if (st || !nvme_prp_walk_left(&w))
+			return st;
 	}
-	return NVME_SC_SUCCESS;
 }
 
 struct emu_copy {
@@ -177,8 +147,8 @@ static inline uint16_t emu_io_cmd(struct emu_ctrl *c, const struct nvme_sqe *sqe
 		return NVME_SC_INVALID_FIELD; /* SGLs not supported */
 
 	if (opc == NVME_CMD_READ || opc == NVME_CMD_WRITE || opc == NVME_CMD_WRITE_ZEROES) {
-		uint64_t slba = (uint64_t)sqe->cdw10 | ((uint64_t)sqe->cdw11 << 32);
-		uint32_t nlb = (sqe->cdw12 & 0xffff) + 1;
+		uint64_t slba = nvme_sqe_slba(sqe);
+		uint32_t nlb = nvme_sqe_nlb(sqe);
 		if (emu_unlikely(slba >= ns->nlba || nlb > ns->nlba - slba))
 			return NVME_SC_LBA_RANGE;
 		if (emu_unlikely(c->faults.any)) {
@@ -261,7 +231,7 @@ unsigned emu_serve_sq(struct emu_ctrl *c, struct emu_sq *sq, struct emu_counters
 			break;
 		}
 		if (emu_unlikely(st != 0))
-			emu_log_error(c, sq->id, cid, st, (uint64_t)sqe->cdw10 | ((uint64_t)sqe->cdw11 << 32), sqe->nsid);
+			emu_log_error(c, sq->id, cid, st, nvme_sqe_slba(sqe), sqe->nsid);
 		if (emu_unlikely(drop)) {
 			__atomic_fetch_add(&c->dropped, 1, __ATOMIC_RELAXED);
 			continue;
