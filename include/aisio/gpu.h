@@ -5,9 +5,10 @@
  *
  * The device-side driver (what GPU threads call) is include/aisio/gpu_nvme.cuh;
  * this header holds what both sides share: the queue and namespace descriptors
- * that live in GPU memory, and the address arithmetic (PRPs, doorbells, DMA
- * windows) as inline functions that compile for host and device alike, so the
- * host unit tests check exactly what the GPU runs.
+ * that live in GPU memory, and the address arithmetic (doorbells, DMA windows)
+ * as inline functions that compile for host and device alike, so the host unit
+ * tests check exactly what the GPU runs. Ring counters, SQE/CQE fields and PRPs
+ * are the CPU driver's too: aisio/nvme_ring.h.
  *
  * Ownership: gpu_ctrl_open returns a controller the caller closes; queue pairs,
  * buffers and the engine belong to it and are released by gpu_ctrl_close.
@@ -21,13 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <aisio/hostdev.h>
+#include <aisio/nvme_ring.h>
 #include <aisio/nvme_spec.h>
-
-#ifdef __CUDACC__
-#define GPU_HD __host__ __device__ __forceinline__
-#else
-#define GPU_HD static inline
-#endif
 
 #ifdef __cplusplus
 #include <cstddef>
@@ -62,8 +59,8 @@ struct gpu_nvme_cpl {
 
 /*
  * One I/O queue pair as the GPU driver sees it. Counters (ticket, tail, head) run over all
- * 2^32 values; the ring index is counter & (depth - 1), so depth is a power of two, and the
- * CQ phase expected at counter c is ((c / depth) & 1) ^ 1.
+ * 2^32 values; depth is a power of two, the slot of counter c is nvme_ring_slot(c, depth) and
+ * the phase a valid CQE has there nvme_ring_phase(c, depth) (aisio/nvme_ring.h).
  */
 struct gpu_nvme_queue {
 	/* set by the host, constant while the queue is in use */
@@ -74,9 +71,9 @@ struct gpu_nvme_queue {
 	struct gpu_nvme_cpl *cpl;  /* ncid completion records */
 	uint32_t *cid_map;         /* ncid / 32 words; bit set = id in use */
 	uint32_t *sq_ready;        /* depth words: the ticket whose SQE sits in that slot */
-	uint64_t *prp;             /* ncid PRP lists of prp_stride bytes each (device pointer) */
+	uint64_t *prp;             /* ncid PRP lists of prp_stride bytes each (device pointer, page aligned) */
 	uint64_t prp_bus;          /* bus address of prp[0] */
-	uint32_t prp_stride;       /* bytes of PRP list per command id; 0 = no lists (two pages max) */
+	uint32_t prp_stride;       /* bytes of PRP list per command id (nvme_prp_list_bytes); 0 = no lists */
 	uint32_t depth;            /* SQ and CQ entries, power of two */
 	uint32_t ncid;             /* command ids, power of two, >= 32 */
 	uint16_t qid;
@@ -131,19 +128,19 @@ struct gpu_nvme_ns {
  * ---------------------------------------------------------------------------------------------- */
 
 /* BAR0 offset of a queue's doorbell: SQ tail (cq = 0) or CQ head (cq = 1), stride 4 << dstrd. */
-GPU_HD uint32_t gpu_doorbell_offset(uint16_t qid, int cq, uint32_t dstrd)
+AISIO_HD uint32_t gpu_doorbell_offset(uint16_t qid, int cq, uint32_t dstrd)
 {
 	return cq ? NVME_CQ_HEAD_DB(qid, dstrd) : NVME_SQ_TAIL_DB(qid, dstrd);
 }
 
 /* Bytes of emulated or real BAR0 needed for doorbells of queues 0..max_qid. */
-GPU_HD uint32_t gpu_bar_len(uint16_t max_qid, uint32_t dstrd)
+AISIO_HD uint32_t gpu_bar_len(uint16_t max_qid, uint32_t dstrd)
 {
 	return gpu_doorbell_offset(max_qid, 1, dstrd) + 4u;
 }
 
 /* Bus address of [va, va + len) through the windows; 0 when no single window holds it all. */
-GPU_HD int gpu_dma_translate(const struct gpu_dma_window *win, uint32_t nwin, uint64_t va, uint64_t len,
+AISIO_HD int gpu_dma_translate(const struct gpu_dma_window *win, uint32_t nwin, uint64_t va, uint64_t len,
 			     uint64_t *bus)
 {
 	for (uint32_t i = 0; i < nwin; i++) {
@@ -154,62 +151,6 @@ GPU_HD int gpu_dma_translate(const struct gpu_dma_window *win, uint32_t nwin, ui
 		}
 	}
 	return -14; /* -EFAULT, spelled out: errno.h is not for every device compile */
-}
-
-/* Memory pages a transfer of len bytes at bus address touches. */
-GPU_HD uint32_t gpu_prp_npages(uint64_t bus, uint32_t len, uint32_t page_shift)
-{
-	uint64_t off = bus & ((1ull << page_shift) - 1);
-	return (uint32_t)((off + len + (1ull << page_shift) - 1) >> page_shift);
-}
-
-/*
- * PRP1/PRP2 for a transfer of len > 0 bytes at bus address bus (dword aligned). One page: PRP2 is 0;
- * two pages: PRP2 is the second page; more: list[] (at bus address list_bus, room for list_cap
- * entries, which must not cross a page boundary) gets pages 1..n-1 and PRP2 points at it.
- * Returns the number of list entries written, or -7 (-E2BIG) when the list has no room, -22
- * (-EINVAL) for a bad address or length.
- */
-GPU_HD int gpu_prp_build(uint64_t bus, uint32_t len, uint32_t page_shift, uint64_t *list, uint64_t list_bus,
-			 uint32_t list_cap, uint64_t *prp1, uint64_t *prp2)
-{
-	const uint64_t psz = 1ull << page_shift;
-	if (len == 0 || (bus & 3))
-		return -22;
-	uint32_t n = gpu_prp_npages(bus, len, page_shift);
-	uint64_t page0 = bus & ~(psz - 1);
-	*prp1 = bus;
-	if (n == 1) {
-		*prp2 = 0;
-		return 0;
-	}
-	if (n == 2) {
-		*prp2 = page0 + psz;
-		return 0;
-	}
-	if (n - 1 > list_cap)
-		return -7;
-	for (uint32_t k = 1; k < n; k++)
-		list[k - 1] = page0 + (uint64_t)k * psz;
-	*prp2 = list_bus;
-	return (int)(n - 1);
-}
-
-/*
- * New SQ head counter from a CQE's SQHD index. head and tail are counters (tail = entries
- * published with the doorbell); the controller cannot have consumed past the tail, so an SQHD
- * that would move the head beyond it (a stale or bogus value) leaves the head where it was.
- */
-GPU_HD uint32_t gpu_sqhd_advance(uint32_t head, uint32_t tail, uint16_t sqhd, uint32_t depth)
-{
-	uint32_t d = ((uint32_t)sqhd - head) & (depth - 1);
-	return d <= tail - head ? head + d : head;
-}
-
-/* CQ phase a valid entry has at CQ counter c. */
-GPU_HD uint32_t gpu_cq_phase(uint32_t c, uint32_t depth)
-{
-	return ((c / depth) & 1u) ^ 1u;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -234,7 +175,7 @@ struct gpu_emu_opts {
 	int ns_kind;            /* GPU_NS_* */
 	uint64_t ns_bytes;
 	unsigned lba_shift;     /* 9 or 12 */
-	unsigned mdts;          /* 2^mdts pages per command; 0 = no limit (the driver then caps at 2 MiB) */
+	unsigned mdts;          /* 2^mdts pages per command (up to 10: 4 MiB); 0 = the engine's limit, 4 MiB */
 	unsigned max_qpairs;    /* I/O queue pairs granted */
 	unsigned mqes;          /* 0's based */
 	unsigned dstrd;
@@ -305,24 +246,19 @@ int gpu_ctrl_fault_error(struct gpu_ctrl *c, uint64_t slba, uint64_t elba, uint1
 int gpu_ctrl_fault_drop(struct gpu_ctrl *c, uint64_t slba, uint64_t elba);
 int gpu_ctrl_fault_clear(struct gpu_ctrl *c);
 
-/* Fill the namespace with the LBA stamp of seed (hbm/host namespaces), for reads before writes. */
+/* The host CPU writes the verify stamp of seed (aisio/stamp.h) into every LBA of the namespace (hbm: through
+ * a staging buffer; host: in place), for reads before writes and for data written off the GPU path. Nothing
+ * for a null namespace. Call with the engine stopped. */
 int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed);
+/* The host CPU checks nlb LBAs from slba of the namespace against the stamp of seed: the number of LBAs that
+ * differ (first in *first_bad, may be NULL), or a negative errno. Call with no job running. */
+long long gpu_ctrl_ns_check(struct gpu_ctrl *c, uint64_t seed, uint64_t slba, uint64_t nlb, uint64_t *first_bad);
 
 /* Engine and job steps of the host side: one timestamped message at debug level (include/aisio/log.h). */
 void gpu_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* I/O timeout of every bounded GPU wait, ns: base (default 5 s) times AISIO_TIMEOUT_SCALE. */
 uint64_t gpu_timeout_ns(uint64_t base_ns);
-
-/* ---- LBA stamps (verification data): word w of LBA lba under seed ---- */
-GPU_HD uint64_t gpu_stamp_word(uint64_t seed, uint64_t lba, uint32_t w)
-{
-	uint64_t x = (lba << 20) ^ (uint64_t)w ^ (seed * 0x9e3779b97f4a7c15ull);
-	x ^= x >> 31;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 29;
-	return x;
-}
 
 /* ---- benchmark and verification kernels (aisio perf cuda-run / cuda-verify, tests) ---- */
 
@@ -337,7 +273,7 @@ enum gpu_perf_check { GPU_CHECK_NONE = 0, GPU_CHECK_WRITE_STAMPS = 1, GPU_CHECK_
 #define GPU_LAT_BUCKETS 512
 
 /* Latency histogram bucket of v ns: 8 linear steps per power of two. */
-GPU_HD uint32_t gpu_lat_bucket(uint64_t v)
+AISIO_HD uint32_t gpu_lat_bucket(uint64_t v)
 {
 	if (v < 8)
 		return (uint32_t)v;
@@ -350,7 +286,7 @@ GPU_HD uint32_t gpu_lat_bucket(uint64_t v)
 	return b < GPU_LAT_BUCKETS ? b : GPU_LAT_BUCKETS - 1;
 }
 /* Smallest value of bucket b (the inverse of gpu_lat_bucket). */
-GPU_HD uint64_t gpu_lat_bucket_low(uint32_t b)
+AISIO_HD uint64_t gpu_lat_bucket_low(uint32_t b)
 {
 	if (b < 8)
 		return b;

@@ -49,6 +49,7 @@
 #include <stdint.h>
 
 #include <aisio/gpu.h>
+#include <aisio/nvme_ring.h>
 #include <aisio/nvme_spec.h>
 
 #define GPU_NVME_FULL_MASK 0xffffffffu
@@ -156,7 +157,7 @@ static __device__ __noinline__ uint32_t gpu_nvme_reap(struct gpu_nvme_queue *q, 
 	if (gpu_ld32(&q->cq_lock) || atomicCAS(&q->cq_lock, 0u, 1u) != 0)
 		return 0;
 	__threadfence(); /* acquire: the previous holder's counter updates */
-	const uint32_t depth = q->depth, mask = depth - 1;
+	const uint32_t depth = q->depth;
 	uint32_t head = gpu_ld32(&q->cq_head);
 	uint32_t sqh = gpu_ld32(&q->sq_head);
 	uint32_t n = 0, stray = 0;
@@ -166,16 +167,16 @@ static __device__ __noinline__ uint32_t gpu_nvme_reap(struct gpu_nvme_queue *q, 
 		uint32_t k = 0;
 #pragma unroll
 		for (int i = 0; i < 8; i++)
-			st[i] = gpu_ld16(&q->cq[(head + i) & mask].status);
+			st[i] = gpu_ld16(&q->cq[nvme_ring_slot(head + i, depth)].status);
 #pragma unroll
 		for (int i = 0; i < 8; i++)
-			if (k == (uint32_t)i && NVME_CQE_PHASE(st[i]) == gpu_cq_phase(head + i, depth))
+			if (k == (uint32_t)i && NVME_CQE_PHASE(st[i]) == nvme_ring_phase(head + i, depth))
 				k++;
 		if (k == 0)
 			break;
 		gpu_nvme_fence(q); /* the rest of each entry is read after its phase bit */
 		for (uint32_t i = 0; i < k; i++) {
-			const struct nvme_cqe *e = &q->cq[(head + i) & mask];
+			const struct nvme_cqe *e = &q->cq[nvme_ring_slot(head + i, depth)];
 			uint16_t cid = gpu_ld16(&e->cid);
 			last_sqhd = gpu_ld16(&e->sqhd);
 			uint32_t dw0 = gpu_ld32(&e->dw0);
@@ -189,7 +190,7 @@ static __device__ __noinline__ uint32_t gpu_nvme_reap(struct gpu_nvme_queue *q, 
 	}
 	if (n) {
 		/* SQHD of the newest entry covers the older ones: the head only moves forward */
-		sqh = gpu_sqhd_advance(sqh, gpu_ld32(&q->sq_tail), last_sqhd, depth);
+		sqh = nvme_sqhd_advance(sqh, gpu_ld32(&q->sq_tail), last_sqhd, depth);
 		gpu_st32(&q->cq_head, head);
 		gpu_st32(&q->sq_head, sqh);
 		q->cq_doorbells++;
@@ -197,7 +198,7 @@ static __device__ __noinline__ uint32_t gpu_nvme_reap(struct gpu_nvme_queue *q, 
 		q->stray += stray;
 		/* our reads of the entries are done before the controller may reuse them */
 		gpu_nvme_fence(q);
-		gpu_st32(q->cq_db, head & mask);
+		gpu_st32(q->cq_db, nvme_ring_slot(head, depth));
 	}
 	__threadfence(); /* release: counters and records before the lock */
 	atomicExch(&q->cq_lock, 0u);
@@ -312,7 +313,7 @@ __device__ __forceinline__ void gpu_nvme_sqe_store(struct nvme_sqe *dst, const s
  */
 static __device__ __noinline__ int gpu_nvme_sq_publish(struct gpu_nvme_queue *q, uint32_t upto, struct gpu_nvme_wait *w)
 {
-	const uint32_t mask = q->depth - 1;
+	const uint32_t depth = q->depth;
 	for (;;) {
 		if ((int32_t)(gpu_ld32(&q->sq_tail) - upto) >= 0)
 			return 0;
@@ -320,7 +321,7 @@ static __device__ __noinline__ int gpu_nvme_sq_publish(struct gpu_nvme_queue *q,
 			__threadfence(); /* acquire: the previous holder's sq_tail */
 			const uint32_t tail = gpu_ld32(&q->sq_tail);
 			uint32_t t = tail;
-			while (t - tail < mask && gpu_ld32(&q->sq_ready[t & mask]) == t)
+			while (t - tail < depth - 1 && gpu_ld32(&q->sq_ready[nvme_ring_slot(t, depth)]) == t)
 				t++;
 			if (t != tail) {
 				gpu_st32(&q->sq_tail, t);
@@ -329,7 +330,7 @@ static __device__ __noinline__ int gpu_nvme_sq_publish(struct gpu_nvme_queue *q,
 				 * ready marks, and fences are cumulative) and sq_tail (the reaper bounds SQHD by
 				 * it) are visible before the controller can see the new tail */
 				gpu_nvme_fence(q);
-				gpu_st32(q->sq_db, t & mask);
+				gpu_st32(q->sq_db, nvme_ring_slot(t, depth));
 			}
 			__threadfence();
 			atomicExch(&q->db_lock, 0u);
@@ -366,39 +367,36 @@ __device__ __forceinline__ int gpu_nvme_check_rw(const struct gpu_nvme_ns *ns, c
 	return gpu_nvme_check_rw_bus(ns, buf, slba, nlb, &bus);
 }
 
+/*
+ * PRP1 and PRP2 of bytes at buf (bus address bus: the buffer is bus-contiguous, one DMA window) for command id
+ * cid, with the PRP list, chained past a page when it must be, in the id's list area (aisio/nvme_ring.h).
+ * Returns the list entries, -7 (-E2BIG) when the area has no room, -22 (-EINVAL) for a bad address or length.
+ */
+__device__ __forceinline__ int gpu_nvme_prps(const struct gpu_nvme_ns *ns, const struct gpu_nvme_queue *q, uint16_t cid,
+					     const void *buf, uint64_t bus, uint32_t bytes, uint64_t *prp1, uint64_t *prp2)
+{
+	uint64_t *list = q->prp + (size_t)cid * (q->prp_stride / 8);
+	const struct nvme_dma_map data = {(const uint8_t *)buf, bus, NULL, 0, bytes};
+	const struct nvme_dma_map lists = {(const uint8_t *)list, q->prp_bus + (uint64_t)cid * q->prp_stride, NULL, 0,
+					   q->prp_stride};
+	return nvme_prp_build(&data, buf, bytes, ns->page_shift, list, &lists, q->prp_stride, prp1, prp2);
+}
+
 /* Fill an NVMe read/write SQE for cid (PRP list, if any, in the id's list area). */
 __device__ __forceinline__ int gpu_nvme_prep_rw(const struct gpu_nvme_ns *ns, struct gpu_nvme_queue *q, uint16_t cid,
 						uint8_t opc, void *buf, uint64_t slba, uint32_t nlb, struct nvme_sqe *cmd)
 {
-	if (nlb == 0 || nlb > 65536u || slba + nlb > ns->nsze || slba + nlb < slba)
-		return -EINVAL;
-	uint64_t bytes = (uint64_t)nlb << ns->lba_shift;
-	if (bytes > ns->max_xfer)
-		return -E2BIG;
 	uint64_t bus;
-	if (gpu_dma_translate(ns->win, ns->nwin, (uint64_t)(uintptr_t)buf, bytes, &bus))
-		return -EFAULT;
+	int rc = gpu_nvme_check_rw_bus(ns, buf, slba, nlb, &bus);
+	if (rc)
+		return rc;
 	uint64_t prp1, prp2;
-	uint32_t cap = q->prp_stride / 8;
-	int rc = gpu_prp_build(bus, (uint32_t)bytes, ns->page_shift, q->prp + (size_t)cid * cap,
-			       q->prp_bus + (uint64_t)cid * q->prp_stride, cap, &prp1, &prp2);
+	rc = gpu_nvme_prps(ns, q, cid, buf, bus, nlb << ns->lba_shift, &prp1, &prp2);
 	if (rc < 0)
 		return rc == -7 ? -E2BIG : -EINVAL;
-	cmd->opc = opc;
-	cmd->flags = 0;
-	cmd->cid = cid;
-	cmd->nsid = ns->nsid;
-	cmd->cdw2 = 0;
-	cmd->cdw3 = 0;
-	cmd->mptr = 0;
+	nvme_sqe_rw(cmd, opc, cid, ns->nsid, slba, nlb);
 	cmd->prp1 = prp1;
 	cmd->prp2 = prp2;
-	cmd->cdw10 = (uint32_t)slba;
-	cmd->cdw11 = (uint32_t)(slba >> 32);
-	cmd->cdw12 = nlb - 1;
-	cmd->cdw13 = 0;
-	cmd->cdw14 = 0;
-	cmd->cdw15 = 0;
 	return 0;
 }
 
@@ -459,11 +457,11 @@ static __device__ __noinline__ int gpu_nvme_submit_ex(const struct gpu_nvme_ns *
 	if (rc)
 		return h->err = rc; /* the id stays taken: the queue is failed anyway */
 	const uint32_t t = base + __popc(mask & gpu_lanemask_lt());
-	gpu_nvme_sqe_store(&q->sq[t & (q->depth - 1)], &cmd);
+	gpu_nvme_sqe_store(&q->sq[nvme_ring_slot(t, q->depth)], &cmd);
 	/* SQE, PRP list and the INFLIGHT record before the slot is marked ready (and so before
 	 * any doorbell that covers it) */
 	gpu_nvme_fence(q);
-	gpu_st32(&q->sq_ready[t & (q->depth - 1)], t);
+	gpu_st32(&q->sq_ready[nvme_ring_slot(t, q->depth)], t);
 	__syncwarp(mask);
 	if (lane == leader)
 		rc = gpu_nvme_sq_publish(q, base + n, &h->w);
@@ -579,11 +577,11 @@ static __device__ __noinline__ uint32_t gpu_nvme_warp_reap(struct gpu_nvme_queue
 	if (!got)
 		return 0;
 	__threadfence();
-	const uint32_t depth = q->depth, mask = depth - 1;
+	const uint32_t depth = q->depth;
 	uint32_t head = gpu_ld32(&q->cq_head);
-	const struct nvme_cqe *e = &q->cq[(head + lane) & mask];
+	const struct nvme_cqe *e = &q->cq[nvme_ring_slot(head + lane, depth)];
 	uint16_t st = gpu_ld16(&e->status);
-	uint32_t valid = __ballot_sync(GPU_NVME_FULL_MASK, NVME_CQE_PHASE(st) == gpu_cq_phase(head + lane, depth));
+	uint32_t valid = __ballot_sync(GPU_NVME_FULL_MASK, NVME_CQE_PHASE(st) == nvme_ring_phase(head + lane, depth));
 	uint32_t k = __ffs(~valid) - 1; /* valid prefix; 32 when all are valid */
 	if (valid == GPU_NVME_FULL_MASK)
 		k = 32;
@@ -602,12 +600,12 @@ static __device__ __noinline__ uint32_t gpu_nvme_warp_reap(struct gpu_nvme_queue
 	if (lane == 0 && k) {
 		head += k;
 		gpu_st32(&q->cq_head, head);
-		gpu_st32(&q->sq_head, gpu_sqhd_advance(gpu_ld32(&q->sq_head), gpu_ld32(&q->sq_tail), sqhd, depth));
+		gpu_st32(&q->sq_head, nvme_sqhd_advance(gpu_ld32(&q->sq_head), gpu_ld32(&q->sq_tail), sqhd, depth));
 		q->cq_doorbells++;
 		q->completions += k;
 		q->stray += stray;
 		gpu_nvme_fence(q);
-		gpu_st32(q->cq_db, head & mask);
+		gpu_st32(q->cq_db, nvme_ring_slot(head, depth));
 	}
 	__syncwarp();
 	if (lane == 0) {
@@ -711,9 +709,9 @@ static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns
 			return go || pending ? wrc : res;
 		if (go) {
 			gpu_st32(&q->cpl[cid].state, GPU_CPL_INFLIGHT);
-			gpu_nvme_sqe_store(&q->sq[t & (q->depth - 1)], &cmd);
+			gpu_nvme_sqe_store(&q->sq[nvme_ring_slot(t, q->depth)], &cmd);
 			gpu_nvme_fence(q); /* SQE, PRP list, record before the ready mark */
-			gpu_st32(&q->sq_ready[t & (q->depth - 1)], t);
+			gpu_st32(&q->sq_ready[nvme_ring_slot(t, q->depth)], t);
 		}
 		__syncwarp();
 		if (lane == leader)
@@ -790,7 +788,7 @@ static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *n
 					      bool active, void *buf, uint64_t slba, uint32_t nlb, uint16_t *status)
 {
 	const uint32_t lane = threadIdx.x & 31;
-	const uint32_t depth = q->depth, mask = depth - 1, cmask = q->ncid - 1;
+	const uint32_t depth = q->depth, cmask = q->ncid - 1;
 	uint32_t failed = 0, base = 0, sqh = 0, cqh = 0;
 	if (lane == 0) {
 		failed = (uint32_t)q->failed;
@@ -830,31 +828,17 @@ static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *n
 		struct nvme_sqe cmd;
 		const uint16_t cid = (uint16_t)(t & cmask);
 		uint64_t prp1 = 0, prp2 = 0;
-		const uint32_t cap = q->prp_stride / 8;
 		/* cannot fail: the address is checked and the list area holds the largest transfer's pages */
-		(void)gpu_prp_build(bus, nlb << ns->lba_shift, ns->page_shift, q->prp + (size_t)cid * cap,
-				    q->prp_bus + (uint64_t)cid * q->prp_stride, cap, &prp1, &prp2);
-		cmd.opc = opc;
-		cmd.flags = 0;
-		cmd.cid = cid;
-		cmd.nsid = ns->nsid;
-		cmd.cdw2 = 0;
-		cmd.cdw3 = 0;
-		cmd.mptr = 0;
+		(void)gpu_nvme_prps(ns, q, cid, buf, bus, nlb << ns->lba_shift, &prp1, &prp2);
+		nvme_sqe_rw(&cmd, opc, cid, ns->nsid, slba, nlb);
 		cmd.prp1 = prp1;
 		cmd.prp2 = prp2;
-		cmd.cdw10 = (uint32_t)slba;
-		cmd.cdw11 = (uint32_t)(slba >> 32);
-		cmd.cdw12 = nlb - 1;
-		cmd.cdw13 = 0;
-		cmd.cdw14 = 0;
-		cmd.cdw15 = 0;
-		gpu_nvme_sqe_store(&q->sq[t & mask], &cmd);
+		gpu_nvme_sqe_store(&q->sq[nvme_ring_slot(t, depth)], &cmd);
 	}
 	__syncwarp(); /* every lane's SQE and PRP list before lane 0's fence and doorbell */
 	if (lane == 0) {
 		gpu_nvme_fence(q);
-		gpu_st32(q->sq_db, (base + n) & mask);
+		gpu_st32(q->sq_db, nvme_ring_slot(base + n, depth));
 		q->sq_ticket = base + n;
 		q->sq_tail = base + n;
 		q->sq_doorbells++;
@@ -866,14 +850,14 @@ static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *n
 	uint16_t my_st = 0;     /* this lane's status, handed over when not 0 */
 	while (done != (n == 32 ? GPU_NVME_FULL_MASK : (1u << n) - 1)) {
 		/* cid and status come in the phase bit's 32-bit word (one store by the controller) */
-		const uint32_t dw3 = gpu_ld32((const uint32_t *)&q->cq[(head + lane) & mask].cid);
-		const uint16_t st = (uint16_t)(dw3 >> 16);
+		const uint32_t dw3 = gpu_ld32((const uint32_t *)&q->cq[nvme_ring_slot(head + lane, depth)].cid);
+		const uint16_t st = nvme_cqe_dw3_status(dw3);
 		const uint32_t valid =
-			__ballot_sync(GPU_NVME_FULL_MASK, NVME_CQE_PHASE(st) == gpu_cq_phase(head + lane, depth));
+			__ballot_sync(GPU_NVME_FULL_MASK, nvme_cqe_dw3_phase(dw3) == nvme_ring_phase(head + lane, depth));
 		const uint32_t k = valid == GPU_NVME_FULL_MASK ? 32 : __ffs(~valid) - 1;
 		if (k) {
 			const bool mine = lane < k;
-			const uint32_t r = ((dw3 & 0xffff) - base) & cmask; /* the rank the cid was given to */
+			const uint32_t r = (nvme_cqe_dw3_cid(dw3) - base) & cmask; /* the rank the cid was given to */
 			const uint32_t bit = mine && r < n ? 1u << r : 0u;
 			const uint32_t bits = __reduce_or_sync(GPU_NVME_FULL_MASK, bit);
 			const uint32_t bad = __ballot_sync(GPU_NVME_FULL_MASK, mine && (r >= n || (done & bit)));
@@ -886,12 +870,12 @@ static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *n
 				return go ? -EPROTO : rc;
 			}
 			done |= bits;
-			uint32_t errm = __ballot_sync(GPU_NVME_FULL_MASK, mine && NVME_CQE_STATUS(st) != 0);
+			uint32_t errm = __ballot_sync(GPU_NVME_FULL_MASK, mine && st != 0);
 			while (errm) {
 				const int j = __ffs(errm) - 1;
 				errm &= errm - 1;
 				const uint32_t rj = __shfl_sync(GPU_NVME_FULL_MASK, r, j);
-				const uint16_t sj = (uint16_t)__shfl_sync(GPU_NVME_FULL_MASK, (uint32_t)NVME_CQE_STATUS(st), j);
+				const uint16_t sj = (uint16_t)__shfl_sync(GPU_NVME_FULL_MASK, (uint32_t)st, j);
 				if (go && rank == rj)
 					my_st = sj;
 			}
@@ -911,7 +895,7 @@ static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *n
 	gpu_nvme_fence(q);
 	__syncwarp();
 	if (lane == 0) {
-		gpu_st32(q->cq_db, head & mask);
+		gpu_st32(q->cq_db, nvme_ring_slot(head, depth));
 		q->cq_head = head;
 		q->sq_head = base + n;
 		q->cq_doorbells++;

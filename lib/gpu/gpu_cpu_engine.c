@@ -28,54 +28,32 @@ struct cpu_worker {
 	unsigned id;
 };
 
-static int cpu_in_window(const struct gpuemu_dev *d, uint64_t a, uint64_t len)
-{
-	uint64_t bus;
-	return gpu_dma_translate(d->win, d->nwin, a, len, &bus) == 0;
-}
+/* Pages resolved per step of the PRP walk. */
+#define CPU_PRP_CHUNK 512
 
-/* PRP walk (with chained lists) calling copy for each piece. Returns an NVMe status. */
-static uint16_t cpu_move(const struct gpuemu_dev *d, const struct nvme_sqe *c, uint8_t *nsp, uint64_t bytes, int to_ns)
+/* Move one command's data between the namespace and the pages its PRPs name (the shared walker, chained lists
+ * included). Returns an NVMe status. */
+static uint16_t cpu_move(const struct gpuemu_dev *d, const struct nvme_sqe *c, uint8_t *nsp, uint32_t bytes, int to_ns)
 {
-	const uint64_t psz = 1ull << GPUEMU_PAGE_SHIFT, pmask = psz - 1;
-	uint64_t prp1 = c->prp1;
-	if (prp1 & 3)
-		return NVME_SC_PRP_OFFSET_INVALID;
-	uint32_t n = gpu_prp_npages(prp1, (uint32_t)bytes, GPUEMU_PAGE_SHIFT);
-	uint64_t done = 0, lp = c->prp2;
-	uint32_t li = 0, cap = 0;
-	for (uint32_t k = 0; k < n; k++) {
-		uint64_t a;
-		if (k == 0) {
-			a = prp1;
-		} else if (n == 2) {
-			a = c->prp2;
-		} else {
-			if (k == 1 || li == cap) {
-				if (k > 1) /* the slot after the last entry we used chains to the next list page */
-					lp = *(const uint64_t *)(uintptr_t)(lp + 8ull * li);
-				if ((lp & 7) || !cpu_in_window(d, lp, 8))
-					return NVME_SC_DATA_XFER_ERROR;
-				uint32_t room = (uint32_t)((psz - (lp & pmask)) >> 3);
-				cap = n - k <= room ? n - k : room - 1;
-				li = 0;
-			}
-			a = *(const uint64_t *)(uintptr_t)(lp + 8ull * li++);
-			if (a & pmask)
-				return NVME_SC_PRP_OFFSET_INVALID;
+	struct nvme_prp_walk w;
+	uint64_t seg[CPU_PRP_CHUNK];
+	uint32_t done = 0, page = 0;
+	nvme_prp_walk_init(&w, c->prp1, c->prp2, bytes, GPUEMU_PAGE_SHIFT);
+	for (;;) {
+		uint32_t got;
+		uint16_t st = nvme_prp_walk_next(&w, gpuemu_prp_map, d, seg, CPU_PRP_CHUNK, &got, 0, 1);
+		for (uint32_t i = 0; i < got; i++, page++) {
+			uint32_t len = nvme_prp_page_len(c->prp1, bytes, page, GPUEMU_PAGE_SHIFT);
+			void *host = (void *)(uintptr_t)seg[i];
+			if (to_ns)
+				memcpy(nsp + done, host, len);
+			else
+				memcpy(host, nsp + done, len);
+			done += len;
 		}
-		uint64_t len = psz - (a & pmask);
-		if (len > bytes - done)
-			len = bytes - done;
-		if (!cpu_in_window(d, a, len))
-			return NVME_SC_DATA_XFER_ERROR;
-		if (to_ns)
-			memcpy(nsp + done, (const void *)(uintptr_t)a, len);
-		else
-			memcpy((void *)(uintptr_t)a, nsp + done, len);
-		done += len;
+		if (st || !nvme_prp_walk_left(&w))
+			return st;
 	}
-	return NVME_SC_SUCCESS;
 }
 
 static int cpu_serve(struct gpu_cpu_engine *e, uint32_t qi, unsigned long long *cmds)
@@ -102,8 +80,8 @@ static int cpu_serve(struct gpu_cpu_engine *e, uint32_t qi, unsigned long long *
 		int moves, drop;
 		uint16_t st = gpuemu_check_cmd(d, &d->f, &c, &moves, &drop);
 		if (st == 0 && moves) {
-			uint64_t slba = c.cdw10 | ((uint64_t)c.cdw11 << 32);
-			uint64_t bytes = (uint64_t)((c.cdw12 & 0xffff) + 1) << d->lba_shift;
+			uint64_t slba = nvme_sqe_slba(&c);
+			uint32_t bytes = nvme_sqe_nlb(&c) << d->lba_shift;
 			uint8_t *nsp = d->ns_data + (slba << d->lba_shift);
 			if (c.opc == NVME_CMD_WRITE_ZEROES)
 				memset(nsp, 0, bytes);
@@ -119,8 +97,7 @@ static int cpu_serve(struct gpu_cpu_engine *e, uint32_t qi, unsigned long long *
 		ce[1] = 0;
 		ce[2] = head | ((uint32_t)qid << 16);
 		/* release: data and entry body before the phase bit the GPU polls */
-		__atomic_store_n(&ce[3], (uint32_t)c.cid | ((uint32_t)((uint32_t)st << 1 | Q->cq_phase) << 16),
-				 __ATOMIC_RELEASE);
+		__atomic_store_n(&ce[3], nvme_cqe_dw3(c.cid, st, Q->cq_phase), __ATOMIC_RELEASE);
 		if (++Q->cq_tail == Q->cq_size) {
 			Q->cq_tail = 0;
 			Q->cq_phase ^= 1;

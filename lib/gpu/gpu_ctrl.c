@@ -20,6 +20,7 @@
 
 #include <aisio/gpu.h>
 #include <aisio/log.h>
+#include <aisio/stamp.h>
 
 #include "gpu_internal.h"
 
@@ -506,14 +507,6 @@ const struct gpu_nvme_ns *gpu_ctrl_ns_host(const struct gpu_ctrl *c)
 
 /* ---- queue pairs ---- */
 
-static uint32_t pow2_up(uint32_t x)
-{
-	uint32_t p = 1;
-	while (p < x)
-		p <<= 1;
-	return p;
-}
-
 int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 {
 	if (c->nq) {
@@ -552,9 +545,9 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 		goto out_id;
 	}
 	const uint32_t mqes = c->o.mqes; /* CAP.MQES of the emulated controller */
-	uint32_t depth = pow2_up(qo->depth < 64 ? 64 : qo->depth); /* a full warp (32) fits in depth - 1 */
+	uint32_t depth = nvme_ring_entries(qo->depth < 64 ? 64 : qo->depth); /* a full warp (32) fits in depth - 1 */
 	if (depth > mqes + 1) {
-		depth = pow2_up((mqes + 1) / 2 + 1);
+		depth = nvme_ring_entries((mqes + 1) / 2 + 1);
 		if (depth > mqes + 1)
 			depth >>= 1;
 		if (depth < 64) {
@@ -572,13 +565,9 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 		gpu_err(c, "transfer limit %u below one LBA", max_xfer);
 		goto out_id;
 	}
-	/* PRP list room per command id: pages of the largest transfer plus one for an unaligned start,
-	 * a power of two of bytes (so that no list crosses a page: lists never need chaining) */
-	const uint32_t prp_stride = pow2_up((max_xfer / 4096 + 1) * 8);
-	if (prp_stride > 4096) {
-		gpu_err(c, "transfer limit %u needs chained PRP lists", max_xfer);
-		goto out_id;
-	}
+	/* PRP list room per command id for the largest transfer: within a page a power of two (no list crosses a
+	 * page), beyond it whole pages whose lists chain (nvme_prp_list_bytes) */
+	const uint32_t prp_stride = nvme_prp_list_bytes(max_xfer, 12);
 	const uint32_t base = qo->counter_base & ~(2 * depth - 1); /* phase 1 at the start: an even lap */
 	const int cpu = c->o.engine == GPU_ENGINE_CPU;
 	const unsigned n = qo->nqueues;
@@ -595,12 +584,19 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 	const size_t per_state = (size_t)ncid * sizeof(struct gpu_nvme_cpl) + ncid / 8 + (size_t)depth * 4;
 	uint8_t *state = dev_alloc(c, per_state * n);
 	void *prp_d = NULL;
-	size_t prp_len = (size_t)ncid * prp_stride * n;
-	if (cpu)
-		host_alloc(c, prp_len, &prp_d);
-	else
-		prp_d = dev_alloc(c, prp_len);
-	if (!state || !prp_d || add_window(c, prp_d, prp_len))
+	const size_t prp_len = (size_t)ncid * prp_stride * n;
+	if (prp_len) {
+		/* page aligned, so that each command's list area is aligned to its size */
+		if (cpu)
+			host_alloc(c, prp_len + 4096, &prp_d);
+		else
+			prp_d = dev_alloc(c, prp_len + 4096);
+		if (prp_d && add_window(c, prp_d, prp_len + 4096))
+			prp_d = NULL;
+		if (prp_d)
+			prp_d = (void *)(((uintptr_t)prp_d + 4095) & ~(uintptr_t)4095);
+	}
+	if (!state || (prp_len && !prp_d))
 		goto out_ready;
 	/* rings: page aligned (Create I/O SQ/CQ take one PRP, PC = 1), in one allocation per placement */
 	const size_t sq_bytes = ((size_t)depth * 64 + 4095) & ~(size_t)4095;
@@ -649,7 +645,7 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 		q->cpl = (struct gpu_nvme_cpl *)st;
 		q->cid_map = (uint32_t *)(st + (size_t)ncid * sizeof(struct gpu_nvme_cpl));
 		q->sq_ready = (uint32_t *)(st + (size_t)ncid * sizeof(struct gpu_nvme_cpl) + ncid / 8);
-		q->prp = (uint64_t *)((uint8_t *)prp_d + (size_t)ncid * prp_stride * i);
+		q->prp = prp_d ? (uint64_t *)((uint8_t *)prp_d + (size_t)ncid * prp_stride * i) : NULL;
 		q->prp_bus = (uint64_t)(uintptr_t)q->prp; /* emulator: bus address == device address */
 		q->prp_stride = prp_stride;
 		q->depth = depth;
@@ -747,8 +743,9 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 	int dev = 0, sms = 0, per_sm = 0;
 	cudaGetDevice(&dev);
 	cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-	if (gpuemu_engine_occupancy(c->o.warps, &per_sm) || per_sm < 1) {
-		gpu_err(c, "engine kernel does not fit on an SM with %u warps", c->o.warps);
+	if (gpuemu_engine_occupancy(c->o.warps, c->mdts_bytes, &per_sm) || per_sm < 1) {
+		gpu_err(c, "engine kernel does not fit on an SM with %u warps (a page table of %u bytes of commands each)",
+			c->o.warps, c->mdts_bytes);
 		return -EINVAL;
 	}
 	if (c->o.sms >= (unsigned)sms) {
@@ -929,18 +926,63 @@ int gpu_ctrl_fault_clear(struct gpu_ctrl *c)
 	return fault_push(c);
 }
 
+/* hbm namespaces cross to and from the host through a staging buffer of this many bytes */
+#define GPU_STAGE_BYTES (16u << 20)
+
 int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed)
 {
 	if (!c->dev_h.ns_data)
 		return 0;
+	const unsigned shift = c->o.lba_shift;
+	const uint64_t nlba = c->o.ns_bytes >> shift;
 	if (c->o.ns_kind == GPU_NS_HOST) {
-		uint64_t *w = c->ns_host;
-		uint64_t words = c->o.ns_bytes / 8, per = (1ull << c->o.lba_shift) / 8;
-		for (uint64_t i = 0; i < words; i++)
-			w[i] = gpu_stamp_word(seed, i / per, (uint32_t)(i % per));
+		stamp_fill(c->ns_host, seed, 0, nlba, shift);
 		return 0;
 	}
-	return gpuemu_stamp_fill(c->dev_h.ns_data, c->o.ns_bytes, c->o.lba_shift, seed);
+	uint8_t *stage = malloc(GPU_STAGE_BYTES);
+	if (!stage)
+		return -ENOMEM;
+	int rc = 0;
+	const uint64_t per = GPU_STAGE_BYTES >> shift;
+	for (uint64_t lba = 0; lba < nlba && !rc; lba += per) {
+		const uint64_t n = nlba - lba < per ? nlba - lba : per;
+		stamp_fill(stage, seed, lba, n, shift);
+		rc = cuda_rc(c, cudaMemcpy(c->dev_h.ns_data + (lba << shift), stage, n << shift, cudaMemcpyHostToDevice),
+			     "cudaMemcpy stamps");
+	}
+	free(stage);
+	return rc;
+}
+
+long long gpu_ctrl_ns_check(struct gpu_ctrl *c, uint64_t seed, uint64_t slba, uint64_t nlb, uint64_t *first_bad)
+{
+	const unsigned shift = c->o.lba_shift;
+	if (!c->dev_h.ns_data)
+		return -EINVAL; /* a null namespace keeps nothing to check */
+	if (slba > c->o.ns_bytes >> shift || nlb > (c->o.ns_bytes >> shift) - slba)
+		return -EINVAL;
+	if (c->o.ns_kind == GPU_NS_HOST)
+		return (long long)stamp_check((const uint8_t *)c->ns_host + (slba << shift), seed, slba, nlb, shift, first_bad);
+	uint8_t *stage = malloc(GPU_STAGE_BYTES);
+	if (!stage)
+		return -ENOMEM;
+	long long bad = 0;
+	const uint64_t per = GPU_STAGE_BYTES >> shift;
+	for (uint64_t lba = slba; lba < slba + nlb; lba += per) {
+		const uint64_t n = slba + nlb - lba < per ? slba + nlb - lba : per;
+		if (cuda_rc(c, cudaMemcpy(stage, c->dev_h.ns_data + (lba << shift), n << shift, cudaMemcpyDeviceToHost),
+			    "cudaMemcpy check")) {
+			bad = -EIO;
+			break;
+		}
+		uint64_t fb = 0;
+		uint64_t b = stamp_check(stage, seed, lba, n, shift, &fb);
+		if (b && !bad && first_bad)
+			*first_bad = fb;
+		bad += (long long)b;
+	}
+	free(stage);
+	return bad;
 }
 
 void gpu_ctrl_close(struct gpu_ctrl *c)

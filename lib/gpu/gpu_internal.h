@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <aisio/gpu.h>
+#include <aisio/nvme_ring.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -16,7 +17,7 @@ extern "C" {
 
 #define GPUEMU_MAX_QUEUES 1024
 #define GPUEMU_MAX_WINDOWS 16
-#define GPUEMU_MAX_XFER (2u << 20) /* the engine's page table room when MDTS is 0 */
+#define GPUEMU_MAX_XFER (4u << 20) /* MDTS 0 and the largest MDTS (10): the engine's page tables hold 1025 pages */
 #define GPUEMU_PAGE_SHIFT 12
 
 /* One I/O queue pair as the engine sees it (index qid - 1). Host writes the static fields and the
@@ -90,10 +91,9 @@ struct gpuemu_dev {
 /* Launchers (gpuemu_engine.cu). stream is a cudaStream_t. */
 int gpuemu_engine_launch(const struct gpuemu_dev *dev_d, unsigned blocks, unsigned warps, void *stream,
 			 size_t *smem_out);
-/* Blocks of the engine kernel that fit on one SM with the shared memory it takes. */
-int gpuemu_engine_occupancy(unsigned warps, int *blocks_per_sm);
-/* Fill [ns, ns + bytes) (device pointer) with the LBA stamps of seed. */
-int gpuemu_stamp_fill(uint8_t *ns, uint64_t bytes, uint32_t lba_shift, uint64_t seed);
+/* Blocks of the engine kernel that fit on one SM with the shared memory it takes for commands of up to
+ * max_xfer bytes (a page table per warp). */
+int gpuemu_engine_occupancy(unsigned warps, uint32_t max_xfer, int *blocks_per_sm);
 
 /* CPU engine (gpu_cpu_engine.c): threads serving queues in pinned host memory. */
 struct gpu_cpu_engine;
@@ -102,7 +102,7 @@ unsigned long long gpu_cpu_engine_stop(struct gpu_cpu_engine *e);
 
 /* Command decode shared by the GPU and the CPU engine: NVMe status (SCT << 8 | SC) and whether the
  * command moves data (*moves) or loses its completion (*drop, fault injection). */
-GPU_HD uint16_t gpuemu_check_cmd(const struct gpuemu_dev *d, const struct gpuemu_faults *f, const struct nvme_sqe *c,
+AISIO_HD uint16_t gpuemu_check_cmd(const struct gpuemu_dev *d, const struct gpuemu_faults *f, const struct nvme_sqe *c,
 				 int *moves, int *drop)
 {
 	*moves = 0;
@@ -113,8 +113,8 @@ GPU_HD uint16_t gpuemu_check_cmd(const struct gpuemu_dev *d, const struct gpuemu
 		return NVME_SC_SUCCESS;
 	if (c->opc != NVME_CMD_READ && c->opc != NVME_CMD_WRITE && c->opc != NVME_CMD_WRITE_ZEROES)
 		return NVME_SC_INVALID_OPCODE;
-	uint64_t slba = c->cdw10 | ((uint64_t)c->cdw11 << 32);
-	uint32_t nlb = (c->cdw12 & 0xffff) + 1;
+	uint64_t slba = nvme_sqe_slba(c);
+	uint32_t nlb = nvme_sqe_nlb(c);
 	if (slba >= d->nsze || nlb > d->nsze - slba)
 		return NVME_SC_LBA_RANGE;
 	if (c->opc != NVME_CMD_WRITE_ZEROES && ((uint64_t)nlb << d->lba_shift) > d->max_xfer)
@@ -126,6 +126,15 @@ GPU_HD uint16_t gpuemu_check_cmd(const struct gpuemu_dev *d, const struct gpuemu
 		return (uint16_t)f->err_status;
 	*moves = d->ns_data != 0;
 	return NVME_SC_SUCCESS;
+}
+
+/* PRP walker memory for both engines (nvme_prp_walk_next): bus address == device address inside the DMA
+ * windows, nothing outside them (the command fails with Data Transfer Error instead of a fault). */
+AISIO_HD void *gpuemu_prp_map(const void *ctx, uint64_t bus, uint32_t len)
+{
+	const struct gpuemu_dev *d = (const struct gpuemu_dev *)ctx;
+	uint64_t b;
+	return gpu_dma_translate(d->win, d->nwin, bus, len, &b) == 0 ? (void *)(uintptr_t)bus : NULL;
 }
 
 #ifdef __cplusplus

@@ -17,7 +17,7 @@ const char *gpu_emu_help(void)
 	return "GPU-resident emulated controller: gpuemu:TYPE[:SIZE][,opt=val]...\n"
 	       "  TYPE    null (no data moves, default 1T), hbm (namespace in GPU memory, default 256M),\n"
 	       "          host (namespace in pinned host memory: data crosses PCIe, default 256M)\n"
-	       "  lba=512|4096   LBA size (512)          mdts=N     2^N 4 KiB pages per command, 0 = 2 MiB (8)\n"
+	       "  lba=512|4096   LBA size (512)          mdts=N     2^N 4 KiB pages per command, 0 = 4 MiB (8)\n"
 	       "  qpairs=N       I/O queue pairs (256)    mqes=N     0's based max queue entries (4095)\n"
 	       "  dstrd=N        doorbell stride 4<<N (0) ns=1       one namespace\n"
 	       "  engine=gpu|cpu|fused  who serves the I/O queues: a persistent kernel, host threads (queues\n"
@@ -113,7 +113,7 @@ int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec)
 			goto bad;
 		if (!strcmp(tok, "lba") && (v == 512 || v == 4096))
 			o->lba_shift = v == 512 ? 9 : 12;
-		else if (!strcmp(tok, "mdts") && v <= 9)
+		else if (!strcmp(tok, "mdts") && v <= 10)
 			o->mdts = (unsigned)v;
 		else if (!strcmp(tok, "qpairs") && v >= 1 && v <= GPUEMU_MAX_QUEUES_OPT)
 			o->max_qpairs = (unsigned)v;

@@ -8,6 +8,7 @@
 #include <errno.h>
 
 #include <aisio/gpu_nvme.cuh>
+#include <aisio/stamp.h>
 
 #include "gpu_ablate.cuh"
 #include "gpuemu_engine.cuh"
@@ -41,10 +42,7 @@ __device__ __forceinline__ uint64_t perf_lba(struct perf_ctx *c, uint64_t k, uin
 
 __device__ void perf_fill(const struct gpu_perf_job *j, uint8_t *b, uint64_t lba)
 {
-	const uint32_t per = (1u << j->lba_shift) / 8;
-	uint64_t *w = (uint64_t *)b;
-	for (uint32_t i = 0; i < j->nlb * per; i++)
-		w[i] = gpu_stamp_word(j->seed, lba + i / per, i % per);
+	stamp_fill(b, j->seed, lba, j->nlb, j->lba_shift);
 }
 
 __device__ void perf_poison(const struct gpu_perf_job *j, uint8_t *b)
@@ -59,16 +57,7 @@ __device__ void perf_poison(const struct gpu_perf_job *j, uint8_t *b)
  * is what makes the controller's writes visible, as for any user of the API. */
 __device__ uint32_t perf_check(const struct gpu_perf_job *j, const uint8_t *b, uint64_t lba)
 {
-	const uint32_t per = (1u << j->lba_shift) / 8;
-	const uint64_t *w = (const uint64_t *)b;
-	uint32_t bad = 0;
-	for (uint32_t l = 0; l < j->nlb; l++) {
-		bool ok = true;
-		for (uint32_t i = 0; i < per; i++)
-			ok &= w[l * per + i] == gpu_stamp_word(j->seed, lba + l, i);
-		bad += !ok;
-	}
-	return bad;
+	return (uint32_t)stamp_check(b, j->seed, lba, j->nlb, j->lba_shift, NULL);
 }
 
 __device__ __forceinline__ void perf_done(struct perf_ctx *c, int rc, uint16_t st, uint64_t lba, uint64_t t0)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * GPU-resident emulated NVMe controller: the persistent engine kernel (engine=gpu) around the engine
- * blocks of gpuemu_engine.cuh, its launch, and the namespace stamping kernel.
+ * blocks of gpuemu_engine.cuh, and its launch.
  */
 #include "gpuemu_engine.cuh"
 
@@ -42,27 +42,12 @@ extern "C" int gpuemu_engine_launch(const struct gpuemu_dev *dev_d, unsigned blo
 	return 0;
 }
 
-extern "C" int gpuemu_engine_occupancy(unsigned warps, int *blocks_per_sm)
+extern "C" int gpuemu_engine_occupancy(unsigned warps, uint32_t max_xfer, int *blocks_per_sm)
 {
-	size_t smem = engine_smem(warps, GPUEMU_MAX_XFER);
+	size_t smem = engine_smem(warps, max_xfer);
 	if (cudaFuncSetAttribute(gpuemu_engine, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
 		return -EINVAL;
 	if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, gpuemu_engine, warps * 32, smem) != cudaSuccess)
-		return -EIO;
-	return 0;
-}
-
-__global__ void gpuemu_stamp_kernel(uint64_t *ns, uint64_t words, uint32_t lba_shift, uint64_t seed)
-{
-	const uint32_t per_lba = (1u << lba_shift) / 8;
-	for (uint64_t i = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; i < words; i += (uint64_t)gridDim.x * blockDim.x)
-		ns[i] = gpu_stamp_word(seed, i / per_lba, (uint32_t)(i % per_lba));
-}
-
-extern "C" int gpuemu_stamp_fill(uint8_t *ns, uint64_t bytes, uint32_t lba_shift, uint64_t seed)
-{
-	gpuemu_stamp_kernel<<<1024, 256>>>((uint64_t *)ns, bytes / 8, lba_shift, seed);
-	if (cudaGetLastError() != cudaSuccess || cudaStreamSynchronize(0) != cudaSuccess)
 		return -EIO;
 	return 0;
 }

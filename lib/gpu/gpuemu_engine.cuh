@@ -51,68 +51,29 @@ static __device__ __forceinline__ void eng_fence(uint32_t sys)
 		__threadfence();
 }
 
-static __device__ __forceinline__ bool eng_in_window(const struct gpuemu_dev *d, uint64_t a, uint64_t len)
-{
-	uint64_t bus;
-	return gpu_dma_translate(d->win, d->nwin, a, len, &bus) == 0;
-}
-
 /*
- * Resolve the PRPs of one command into pages[] (page k's bus address, page 0 with its offset cleared),
- * walking chained lists. Uniform across the warp; lanes read list entries in parallel.
- * Returns an NVMe status.
+ * Resolve the PRPs of one command into pages[] (page k's bus address, page 0 with its offset cleared) with the
+ * shared walker (aisio/nvme_ring.h), lane k % 32 mapping and checking page k against the DMA windows; every lane
+ * follows the list pages. Uniform across the warp: the status of the first page that failed. Returns an NVMe
+ * status.
  */
 static __device__ uint16_t eng_prp_pages(const struct gpuemu_dev *d, uint64_t prp1, uint64_t prp2, uint64_t bytes,
-				  uint64_t *pages, uint32_t max_pages, uint32_t lane)
+					 uint64_t *pages, uint32_t max_pages, uint32_t lane)
 {
-	const uint64_t psz = 1ull << GPUEMU_PAGE_SHIFT, pmask = psz - 1;
-	const uint32_t n = gpu_prp_npages(prp1, (uint32_t)bytes, GPUEMU_PAGE_SHIFT);
-	if (prp1 & 3)
-		return NVME_SC_PRP_OFFSET_INVALID;
+	const uint32_t n = nvme_prp_npages(prp1, (uint32_t)bytes, GPUEMU_PAGE_SHIFT);
 	if (n > max_pages)
 		return NVME_SC_INVALID_FIELD;
+	struct nvme_prp_walk w;
+	nvme_prp_walk_init(&w, prp1, prp2, (uint32_t)bytes, GPUEMU_PAGE_SHIFT);
+	uint32_t at = 0;
+	const uint16_t st = nvme_prp_walk_next(&w, gpuemu_prp_map, d, pages, n, &at, lane, 32);
+	/* the earliest failing page's status: page index above, status below */
+	const uint32_t first = __reduce_min_sync(FULL, st ? (at << 16) | st : 0xffffffffu);
+	if (first != 0xffffffffu)
+		return (uint16_t)(first & 0xffffu);
 	if (lane == 0)
-		pages[0] = prp1 & ~pmask;
-	if (n == 2 && lane == 0)
-		pages[1] = prp2;
-	if (n > 2) {
-		uint64_t lp = prp2;
-		uint32_t k = 1;
-		while (k < n) {
-			if ((lp & 7) || !eng_in_window(d, lp, 8))
-				return NVME_SC_DATA_XFER_ERROR;
-			uint32_t cap = (uint32_t)((psz - (lp & pmask)) >> 3);
-			uint32_t left = n - k;
-			uint32_t cnt = left <= cap ? left : cap - 1; /* the last slot chains when more follow */
-			if (!eng_in_window(d, lp, (uint64_t)(cnt + (left > cap)) * 8))
-				return NVME_SC_DATA_XFER_ERROR;
-			for (uint32_t i = lane; i < cnt; i += 32)
-				pages[k + i] = vld64((const void *)(uintptr_t)(lp + 8ull * i));
-			k += cnt;
-			if (k < n)
-				lp = vld64((const void *)(uintptr_t)(lp + 8ull * cnt));
-		}
-	}
+		pages[0] -= prp1 & ((1ull << GPUEMU_PAGE_SHIFT) - 1); /* the copy indexes pages from page 0's start */
 	__syncwarp();
-	/* pages after the first are page aligned, and every byte lies in a window */
-	uint32_t bad = 0;
-	for (uint32_t k = lane; k < n; k += 32) {
-		uint64_t a = pages[k];
-		uint64_t start = k == 0 ? (prp1 & pmask) : 0;
-		uint64_t xfer_off = k == 0 ? 0 : (uint64_t)k * psz - (prp1 & pmask);
-		uint64_t len = psz - start;
-		if (len > bytes - xfer_off)
-			len = bytes - xfer_off;
-		if (k && (a & pmask))
-			bad |= 1;
-		else if (!eng_in_window(d, a + start, len))
-			bad |= 2;
-	}
-	uint32_t any = __reduce_or_sync(FULL, bad);
-	if (any & 1)
-		return NVME_SC_PRP_OFFSET_INVALID;
-	if (any & 2)
-		return NVME_SC_DATA_XFER_ERROR;
 	return NVME_SC_SUCCESS;
 }
 
@@ -248,8 +209,8 @@ static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32
 		const uint8_t opc = (uint8_t)__shfl_sync(FULL, (uint32_t)c.opc, i);
 		const uint64_t prp1 = __shfl_sync(FULL, c.prp1, i);
 		const uint64_t prp2 = __shfl_sync(FULL, c.prp2, i);
-		const uint64_t slba = __shfl_sync(FULL, (uint64_t)c.cdw10 | ((uint64_t)c.cdw11 << 32), i);
-		const uint32_t nlb = (__shfl_sync(FULL, c.cdw12, i) & 0xffff) + 1;
+		const uint64_t slba = __shfl_sync(FULL, nvme_sqe_slba(&c), i);
+		const uint32_t nlb = __shfl_sync(FULL, nvme_sqe_nlb(&c), i);
 		const uint64_t bytes = (uint64_t)nlb << d->lba_shift;
 		uint8_t *nsp = d->ns_data + (slba << d->lba_shift);
 		uint16_t st = 0;
@@ -287,7 +248,7 @@ static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32
 		ve[2] = new_head | ((uint32_t)qid << 16);        /* sqhd, sqid */
 		/* the data (copied above by the whole warp) and the entry body before the phase */
 		eng_fence(sys);
-		ve[3] = (uint32_t)c.cid | ((uint32_t)(((uint32_t)status << 1) | phase) << 16);
+		ve[3] = nvme_cqe_dw3(c.cid, status, phase);
 	}
 	__syncwarp();
 	if (lane == 0) {

@@ -4,6 +4,8 @@
  *   matrix DEVSTR [gpu|host]   write stamps, read back and check, every API, both ring placements
  *   wrap                       one shallow queue, many warps, counters across 2^32
  *   split                      transfer limit, PRP lists, unaligned buffers, refused requests
+ *   chain                      4 MiB commands: PRP lists of three pages, chained, every API, both engines
+ *   cross                      stamps written by the host CPU check on the GPU path and the other way round
  *   faults                     injected error status and dropped completions: errors, no hangs
  *   trap                       a GPU-side fault in a client kernel: teardown without a hang
  * Without a usable GPU every case exits 77 (skipped) with the reason. probe: 0 with a GPU.
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include <aisio/gpu.h>
+#include <aisio/stamp.h>
 
 #include "gpu_test.h"
 
@@ -143,7 +146,9 @@ static void verify_case(const char *dev, int place, int api, unsigned nq, unsign
 	double t0 = now_s();
 	snprintf(current, sizeof(current), "%s rings %s api %s, %u queues x %u warps, depth %u, base 0x%x", dev,
 		 place ? "host" : "gpu", api_names[api], nq, warps_per_q, depth, base);
-	if (env_open(&e, dev, place, api, nq, depth, base, (uint64_t)threads * qd, iosize, 0)) {
+	/* commands over the default transfer limit (1 MiB) raise the queues' limit to their size */
+	if (env_open(&e, dev, place, api, nq, depth, base, (uint64_t)threads * qd, iosize,
+		     iosize > (1u << 20) ? (uint32_t)iosize : 0)) {
 		CHECK(0, "%s: setup", dev);
 		gpu_ctrl_close(e.c);
 		return;
@@ -250,14 +255,14 @@ static void test_split(void)
 	cudaMemcpy(host, e.buf + 512, 65536, cudaMemcpyDeviceToHost);
 	int bad = 0;
 	for (uint32_t i = 0; i < 65536 / 8; i++)
-		bad += ((uint64_t *)host)[i] != gpu_stamp_word(3, 1000 + i / 64, i % 64);
+		bad += ((uint64_t *)host)[i] != stamp_word(3, 1000 + i / 64, i % 64);
 	CHECK(bad == 0, "split read: %d words wrong", bad);
 	/* a dword-aligned (not 16-byte aligned) buffer: the engine's slow path */
 	rc = one(&e, GPU_TEST_SYNC, 2, 4100, 7, 3, &st);
 	cudaMemcpy(host, e.buf + 4100, 1536, cudaMemcpyDeviceToHost);
 	bad = 0;
 	for (uint32_t i = 0; i < 1536 / 4; i++) {
-		uint64_t w = gpu_stamp_word(3, 7 + i / 128, (i % 128) / 2);
+		uint64_t w = stamp_word(3, 7 + i / 128, (i % 128) / 2);
 		bad += ((uint32_t *)host)[i] != (uint32_t)(i % 2 ? w >> 32 : w);
 	}
 	CHECK(rc == 0 && bad == 0, "dword-aligned read rc %d, %d words wrong", rc, bad);
@@ -275,6 +280,104 @@ static void test_split(void)
 	printf("ok split: 64 KiB in 16 KiB commands via PRP lists, unaligned buffers, refused requests\n");
 	free(host);
 	env_close(&e);
+}
+
+/*
+ * Chained PRP lists on the GPU path: a 4 MiB command (gpuemu mdts=10) takes 1023 or 1024 list entries, three
+ * pages of its command id's list area, the first two ending in a chain slot. Every API on the GPU engine, the
+ * CPU engine, and single commands from 512 bytes into a page (every list page full).
+ */
+static void test_chain(void)
+{
+	for (int api = 0; api < 4; api++)
+		verify_case("gpuemu:hbm:64M,mdts=10", 0, api, 1, 1, 64, 0, 4u << 20, 32u << 20);
+	verify_case("gpuemu:host:16M,mdts=10,engine=cpu", 1, GPU_API_THREAD, 1, 1, 64, 0, 4u << 20, 16u << 20);
+	struct env e;
+	snprintf(current, sizeof(current), "chain: single 4 MiB commands at a page offset");
+	if (env_open(&e, "gpuemu:hbm:32M,mdts=10", 0, GPU_API_THREAD, 1, 64, 0, 2, 4u << 20, 4u << 20)) {
+		CHECK(0, "setup");
+		gpu_ctrl_close(e.c);
+		return;
+	}
+	gpu_ctrl_engine_stop(e.c, NULL);
+	CHECK(gpu_ctrl_ns_stamp(e.c, 5) == 0, "stamp");
+	CHECK(gpu_ctrl_engine_start(e.c) == 0, "restart");
+	const uint32_t nlb = (4u << 20) / 512;
+	uint8_t *host = malloc(4u << 20);
+	uint32_t st = 0;
+	for (int mode = GPU_TEST_SYNC; mode <= GPU_TEST_WARP; mode++) {
+		CHECK(cudaMemset(e.buf, 0, 8u << 20) == cudaSuccess, "memset");
+		int rc = one(&e, mode, 2, 512, 4096 + (uint64_t)mode * nlb, nlb, &st);
+		cudaMemcpy(host, e.buf + 512, 4u << 20, cudaMemcpyDeviceToHost);
+		uint64_t first = 0, bad = stamp_check(host, 5, 4096 + (uint64_t)mode * nlb, nlb, 9, &first);
+		CHECK(rc == 0 && bad == 0, "mode %d: 4 MiB read at offset 512: rc %d status 0x%x, %" PRIu64
+		      " LBAs wrong (first %" PRIu64 ")", mode, rc, st, bad, first);
+	}
+	/* written back from there to other LBAs (the same PRP shape), then checked by the host CPU */
+	stamp_fill(host, 6, 40000, nlb, 9);
+	cudaMemcpy(e.buf + 512, host, 4u << 20, cudaMemcpyHostToDevice);
+	int rc = one(&e, GPU_TEST_WARP, 1, 512, 40000, nlb, &st);
+	gpu_ctrl_engine_stop(e.c, NULL);
+	long long bad = gpu_ctrl_ns_check(e.c, 6, 40000, nlb, NULL);
+	CHECK(rc == 0 && bad == 0, "4 MiB write at offset 512: rc %d, %lld LBAs wrong", rc, bad);
+	printf("ok chain: 4 MiB commands through chained PRP lists, reads and a write at a page offset\n");
+	free(host);
+	env_close(&e);
+}
+
+/*
+ * One stamp for every path: the host CPU stamps the namespace (gpu_ctrl_ns_stamp, the stamp compiled for the
+ * host), GPU threads read it and check it with the stamp compiled for the device; then GPU threads write the
+ * stamps of another seed and the host CPU checks them (gpu_ctrl_ns_check), which must also find every LBA
+ * wrong under the old seed.
+ */
+static void cross_case(const char *dev, int place, int api)
+{
+	struct env e;
+	const unsigned threads = api == GPU_API_OWNED ? 64 : 128;
+	snprintf(current, sizeof(current), "cross: %s rings %s api %s", dev, place ? "host" : "gpu", api_names[api]);
+	if (env_open(&e, dev, place, api, 2, 64, 0, threads, 4096, 0)) {
+		CHECK(0, "%s: setup", dev);
+		gpu_ctrl_close(e.c);
+		return;
+	}
+	const unsigned shift = gpu_ctrl_lba_shift(e.c);
+	const uint64_t units = (8u << 20) / 4096, nlb = 4096 >> shift;
+	gpu_ctrl_engine_stop(e.c, NULL);
+	CHECK(gpu_ctrl_ns_stamp(e.c, 11) == 0, "host stamps");
+	CHECK(gpu_ctrl_engine_start(e.c) == 0, "restart");
+	struct gpu_perf_job j = {.ns = gpu_ctrl_ns(e.c), .buf = e.buf, .slots = e.slots, .nlb = (uint32_t)nlb,
+				 .lba_shift = shift, .units = units, .opc = 2 /* read */, .api = (uint32_t)api,
+				 .qdepth = 1, .check = GPU_CHECK_READ_STAMPS, .seed = 11, .grid = threads / 64,
+				 .block = 64};
+	struct gpu_perf_result r;
+	int rc = run(&e, &j, &r);
+	CHECK(rc == 0 && r.failed == 0 && r.ios == units && r.mismatches == 0,
+	      "%s: GPU read of host stamps: rc %d, %llu of %" PRIu64 " done, %llu mismatching LBAs", dev, rc, r.ios, units,
+	      r.mismatches);
+	j.opc = 1; /* write */
+	j.check = GPU_CHECK_WRITE_STAMPS;
+	j.seed = 12;
+	rc = run(&e, &j, &r);
+	CHECK(rc == 0 && r.failed == 0 && r.ios == units, "%s: GPU write: rc %d, %llu done", dev, rc, r.ios);
+	CHECK(gpu_ctrl_engine_stop(e.c, NULL) == 0, "engine stop");
+	uint64_t first = ~0ull;
+	long long bad = gpu_ctrl_ns_check(e.c, 12, 0, units * nlb, &first);
+	long long stale = gpu_ctrl_ns_check(e.c, 11, 0, units * nlb, NULL);
+	CHECK(bad == 0 && stale == (long long)(units * nlb),
+	      "%s: host check of GPU stamps: %lld LBAs wrong (first %" PRIu64 "), %lld under the old seed", dev, bad,
+	      first, stale);
+	printf("ok cross %-34s %-4s rings %-6s host-stamped LBAs checked on the GPU, GPU-stamped on the host\n", dev,
+	       place ? "host" : "gpu", api_names[api]);
+	env_close(&e);
+}
+
+static void test_cross(void)
+{
+	cross_case("gpuemu:hbm:16M", 0, GPU_API_THREAD);
+	cross_case("gpuemu:hbm:16M,lba=4096", 0, GPU_API_OWNED);
+	cross_case("gpuemu:host:16M", 1, GPU_API_WARP);
+	cross_case("gpuemu:host:16M,engine=cpu", 1, GPU_API_THREAD);
 }
 
 static void test_faults(void)
@@ -362,7 +465,7 @@ static void test_trap(void)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: gpu_test matrix DEV [gpu,host]|wrap|split|faults|trap\n");
+		fprintf(stderr, "usage: gpu_test matrix DEV [gpu,host]|wrap|split|chain|cross|faults|trap\n");
 		return 2;
 	}
 	const char *t = argv[1];
@@ -378,6 +481,10 @@ int main(int argc, char **argv)
 			test_wrap();
 		else if (!strcmp(t, "split"))
 			test_split();
+		else if (!strcmp(t, "chain"))
+			test_chain();
+		else if (!strcmp(t, "cross"))
+			test_cross();
 		else if (!strcmp(t, "faults"))
 			test_faults();
 		else if (!strcmp(t, "trap"))
