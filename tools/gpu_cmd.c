@@ -17,6 +17,7 @@
 #include "aisio_version.h"
 #include "commands.h"
 #include "json.h"
+#include "perf_stats.h"
 
 #ifndef AISIO_HAVE_GPU
 
@@ -36,7 +37,7 @@ int cmd_perf_cuda(int argc, char **argv)
 #include <aisio/nvme_spec.h>
 
 struct cuda_args {
-	int verify;
+	int verify, read_only;
 	const char *dev;
 	int opc, random;
 	unsigned qdepth, nqueues, grid, block, api, place, depth, thread_qd;
@@ -105,6 +106,9 @@ static void usage(FILE *f, const char *verb)
 		"  --depth N       ring entries per queue (power of two; default 2 x qdepth, at least 64)\n"
 		"  --size B        bytes of the namespace to use (cuda-verify: 64M or the namespace)\n"
 		"  --seed N        random LBAs and stamps (1)\n"
+		"  --read-only     cuda-verify: the host CPU writes the stamps (every LBA of the namespace), the GPU\n"
+		"                  reads the range back and checks it; without it the GPU writes, and both the GPU\n"
+		"                  and the host CPU check what it wrote (one stamp for every path: aisio/stamp.h)\n"
 		"  --ceiling       also measure cudaMemcpy of 64 MiB pinned host -> GPU (the PCIe ceiling)\n"
 		"  --json          one JSON object instead of the table\n"
 		"  --ablate LIST   benchmark only (cuda-run, --api owned): leave out per-command work to\n"
@@ -126,7 +130,7 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 		{"thread-qd", required_argument, 0, 'T'}, {"json", no_argument, 0, 'j'},
 		{"ceiling", no_argument, 0, 'c'},         {"help", no_argument, 0, 'h'},
 		{"nsid", required_argument, 0, 'N'},      {"ablate", required_argument, 0, 'A'},
-		{0, 0, 0, 0}};
+		{"read-only", no_argument, 0, 'R'},       {0, 0, 0, 0}};
 	memset(a, 0, sizeof(*a));
 	a->verify = !strcmp(argv[0], "cuda-verify");
 	a->opc = NVME_CMD_READ;
@@ -208,6 +212,7 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 				goto bad;
 			break;
 		case 'j': a->json = 1; break;
+		case 'R': a->read_only = 1; break;
 		case 'c': a->ceiling = 1; break;
 		case 'A':
 			if (parse_ablate(a, optarg))
@@ -226,6 +231,10 @@ bad:
 		return -EINVAL;
 	}
 	a->dev = argv[optind];
+	if (a->read_only && !a->verify) {
+		fprintf(stderr, "aisio perf %s: --read-only is for cuda-verify\n", argv[0]);
+		return -EINVAL;
+	}
 	if (a->ablate && (a->verify || (a->ablate_d && a->api != GPU_API_OWNED))) {
 		fprintf(stderr, "aisio perf %s: --ablate is for cuda-run (driver pieces with --api owned)\n", argv[0]);
 		return -EINVAL;
@@ -507,6 +516,11 @@ int cmd_perf_cuda(int argc, char **argv)
 	}
 	if (a.ablate_e)
 		gpu_ctrl_set_ablate(c, a.ablate_e);
+	if (a.read_only && (rc = gpu_ctrl_ns_stamp(c, a.seed))) {
+		fprintf(stderr, "aisio perf cuda-verify: %s: the host could not stamp the namespace: %s\n", a.dev,
+			strerror(-rc));
+		goto out;
+	}
 	if (gpu_ctrl_engine_start(c))
 		goto out;
 
@@ -518,10 +532,12 @@ int cmd_perf_cuda(int argc, char **argv)
 	struct run_out o, w;
 	memset(&w, 0, sizeof(w));
 	if (a.verify) {
-		job.opc = NVME_CMD_WRITE;
 		job.random = 0;
-		job.check = GPU_CHECK_WRITE_STAMPS;
-		rc = run_job(c, &job, bound, &w);
+		if (!a.read_only) {
+			job.opc = NVME_CMD_WRITE;
+			job.check = GPU_CHECK_WRITE_STAMPS;
+			rc = run_job(c, &job, bound, &w);
+		}
 		if (!rc) {
 			job.opc = NVME_CMD_READ;
 			job.check = GPU_CHECK_READ_STAMPS;
@@ -536,6 +552,17 @@ int cmd_perf_cuda(int argc, char **argv)
 	if (rc || erc)
 		goto out;
 	gpu_ctrl_queue_stats(c, &o.sq_db, &o.cq_db, &o.cpls, &o.stray, &o.failed_queues);
+	/* what the GPU wrote, checked on the host CPU with the host's build of the same stamp */
+	long long host_bad = 0;
+	uint64_t host_first = 0;
+	if (a.verify && !a.read_only) {
+		host_bad = gpu_ctrl_ns_check(c, a.seed, 0, units * nlb, &host_first);
+		if (host_bad < 0) {
+			fprintf(stderr, "aisio perf cuda-verify: %s: the host could not read the namespace back: %s\n", a.dev,
+				strerror((int)-host_bad));
+			goto out;
+		}
+	}
 
 	char machine[256], date[64];
 	machine_date(machine, sizeof(machine), date, sizeof(date));
@@ -571,7 +598,10 @@ int cmd_perf_cuda(int argc, char **argv)
 		if (a.ceiling)
 			printf("\"ceiling_gb_s\":%.3f,", ceiling);
 		if (a.verify)
-			printf("\"verified\":%llu,\"mismatches\":%llu,", o.r.ios * nlb, o.r.mismatches);
+			printf("\"verified\":%llu,\"mismatches\":%llu,\"failed\":%llu,\"host_mismatches\":%lld,"
+			       "\"read_only\":%s,",
+			       o.r.ios * nlb - o.r.mismatches, o.r.mismatches, failed * nlb, host_bad,
+			       a.read_only ? "true" : "false");
 		printf("\"seconds\":%.3f}\n", o.secs);
 	} else {
 		printf("%-40s %14s %12s %8s\n", "Device", "IOPS", "MiB/s", "Failed");
@@ -590,9 +620,15 @@ int cmd_perf_cuda(int argc, char **argv)
 		fprintf(stderr, "aisio perf %s: %s: %llu commands failed; first: %s (NVMe status 0x%03x) at LBA %llu\n",
 			argv[0], a.dev, failed, strerror(-o.r.first_rc), o.r.first_status, o.r.first_lba);
 	if (a.verify) {
+		/* the line perf verify prints, in LBAs */
+		const uint64_t good = o.r.ios * nlb - o.r.mismatches;
 		if (!a.json)
-			printf("verified %llu, mismatches %llu, failed %llu\n", o.r.ios * nlb, o.r.mismatches, failed);
-		status = o.r.mismatches || failed || o.r.ios != units ? 1 : 0;
+			verify_line_print(stdout, NULL, good, good << lba_shift, o.r.mismatches, failed * nlb, 0);
+		if (host_bad)
+			fprintf(stderr, "aisio perf cuda-verify: %s: %lld LBAs the GPU wrote do not hold their stamp on the host "
+					"(first LBA %" PRIu64 ")\n",
+				a.dev, host_bad, host_first);
+		status = o.r.mismatches || failed || host_bad || o.r.ios != units ? 1 : 0;
 		if (o.r.ios + o.r.failed != units)
 			fprintf(stderr, "aisio perf cuda-verify: %llu of %" PRIu64 " reads done\n", o.r.ios + o.r.failed,
 				units);

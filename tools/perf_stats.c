@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "perf_stats.h"
 
+#include <inttypes.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -121,4 +122,27 @@ void iso_date(char *buf, size_t len)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* "256 MiB", "3 KiB", "1536 B": the verified amount as a person reads it. */
+static const char *size_text(uint64_t bytes, char *buf, size_t len)
+{
+	if (bytes && bytes % (1u << 20) == 0)
+		snprintf(buf, len, "%" PRIu64 " MiB", bytes >> 20);
+	else if (bytes >= (1u << 20))
+		snprintf(buf, len, "%.1f MiB", (double)bytes / (1u << 20));
+	else if (bytes && bytes % 1024 == 0)
+		snprintf(buf, len, "%" PRIu64 " KiB", bytes >> 10);
+	else
+		snprintf(buf, len, "%" PRIu64 " B", bytes);
+	return buf;
+}
+
+void verify_line_print(FILE *f, const char *prefix, uint64_t verified, uint64_t bytes, uint64_t mismatches,
+		       uint64_t failed, int rc)
+{
+	char size[32];
+	fprintf(f, "%s%sverified %" PRIu64 " LBAs (%s), mismatches %" PRIu64 ", failed %" PRIu64 "%s%s%s\n",
+		prefix ? prefix : "", prefix ? ": " : "", verified, size_text(bytes, size, sizeof(size)), mismatches,
+		failed, rc < 0 ? " (stopped early: " : "", rc < 0 ? strerror(-rc) : "", rc < 0 ? ")" : "");
 }

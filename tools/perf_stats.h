@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Latency histograms, a cycle clock, and what a result records about the machine. */
+/* Latency histograms, a cycle clock, what a result records about the machine, and the verify line. */
 #ifndef AISIO_TOOLS_PERF_STATS_H
 #define AISIO_TOOLS_PERF_STATS_H
 
@@ -47,5 +47,10 @@ double mono_seconds(void);
 /* "machine" object for JSON: host, CPU model, CPU count, kernel. And the date. */
 void json_machine(FILE *f);
 void iso_date(char *buf, size_t len);
+
+/* The line every verify prints (perf verify, cuda-verify), "[PREFIX: ]verified N LBAs (X MiB), mismatches M,
+ * failed F", with " (stopped early: REASON)" when rc < 0. Counts are LBAs; bytes those verified. */
+void verify_line_print(FILE *f, const char *prefix, uint64_t verified, uint64_t bytes, uint64_t mismatches,
+		       uint64_t failed, int rc);
 
 #endif

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* aisio perf verify: LBA-stamped blocks written over the range, read back and compared. */
+/* aisio perf verify: LBA-stamped blocks (aisio/stamp.h, the stamp of every path) written over the range, read
+ * back and compared. */
 #include "perf.h"
 #include "perf_stats.h"
 
 #include <aisio/bio.h>
 #include <aisio/nvmed.h>
+#include <aisio/stamp.h>
 #include <aisio_version.h>
 
 #include <errno.h>
@@ -14,42 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The 8-byte word w of block lba: unique per (seed, lba, word), so misplaced,
- * stale and torn blocks all show. */
-static inline uint64_t stamp_word(uint64_t seed, uint64_t lba, uint64_t w)
-{
-	uint64_t x = (lba * 0x9e3779b97f4a7c15ull) ^ (seed * 0xc2b2ae3d27d4eb4full) ^ (w + 1) * 0x165667b19e3779f9ull;
-	x ^= x >> 31;
-	return x;
-}
-
-static void stamp_fill(uint8_t *buf, uint64_t seed, uint64_t lba, uint32_t nlb, unsigned shift)
-{
-	uint64_t *p = (uint64_t *)buf;
-	uint64_t words = (uint64_t)1 << (shift - 3);
-	for (uint32_t b = 0; b < nlb; b++)
-		for (uint64_t w = 0; w < words; w++)
-			*p++ = stamp_word(seed, lba + b, w);
-}
-
-/* Blocks of buf that do not hold their stamp. */
-static uint64_t stamp_check(const uint8_t *buf, uint64_t seed, uint64_t lba, uint32_t nlb, unsigned shift,
-			    uint64_t *first_bad)
-{
-	const uint64_t *p = (const uint64_t *)buf;
-	uint64_t words = (uint64_t)1 << (shift - 3), bad = 0;
-	for (uint32_t b = 0; b < nlb; b++) {
-		for (uint64_t w = 0; w < words; w++) {
-			if (p[b * words + w] != stamp_word(seed, lba + b, w)) {
-				if (!bad++ && first_bad)
-					*first_bad = lba + b;
-				break;
-			}
-		}
-	}
-	return bad;
-}
 
 struct verify_slot {
 	uint8_t *buf;
@@ -74,28 +40,6 @@ struct verify_result {
 	uint64_t verified_bytes;
 	uint64_t first_bad;
 };
-
-/* "256 MiB", "3 KiB", "1536 B": the verified amount as a person reads it. */
-static const char *size_text(uint64_t bytes, char *buf, size_t len)
-{
-	if (bytes && bytes % (1u << 20) == 0)
-		snprintf(buf, len, "%" PRIu64 " MiB", bytes >> 20);
-	else if (bytes >= (1u << 20))
-		snprintf(buf, len, "%.1f MiB", (double)bytes / (1u << 20));
-	else if (bytes && bytes % 1024 == 0)
-		snprintf(buf, len, "%" PRIu64 " KiB", bytes >> 10);
-	else
-		snprintf(buf, len, "%" PRIu64 " B", bytes);
-	return buf;
-}
-
-static void print_verify_line(const char *prefix, const struct verify_result *r, int rc)
-{
-	char size[32];
-	printf("%s%sverified %" PRIu64 " LBAs (%s), mismatches %" PRIu64 ", failed %" PRIu64 "%s%s%s\n",
-	       prefix ? prefix : "", prefix ? ": " : "", r->verified, size_text(r->verified_bytes, size, sizeof(size)),
-	       r->mismatches, r->failed, rc < 0 ? " (stopped early: " : "", rc < 0 ? strerror(-rc) : "", rc < 0 ? ")" : "");
-}
 
 /* One pass over the range: write (stamp) or read (check), qdepth commands in flight. */
 static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct bio_queue *q, struct verify_slot *slots,
@@ -227,7 +171,8 @@ int perf_verify(struct perf_args *a)
 		if (res.mismatches)
 			fprintf(stderr, "aisio perf verify: %s: first mismatching LBA %" PRIu64 "\n", a->devs[i], res.first_bad);
 		if (!a->json)
-			print_verify_line(a->devs[i], &res, 0);
+			verify_line_print(stdout, a->devs[i], res.verified, res.verified_bytes, res.mismatches,
+					  res.failed, 0);
 		total.verified += res.verified, total.mismatches += res.mismatches, total.failed += res.failed;
 		total.verified_bytes += res.verified_bytes;
 		per_dev[i] = res;
@@ -259,7 +204,8 @@ int perf_verify(struct perf_args *a)
 		       total.verified, total.mismatches, total.failed, rc);
 	} else if (verified_devs) {
 		/* a device refused before any I/O has said why; there is nothing to count */
-		print_verify_line(NULL, &total, rc);
+		verify_line_print(stdout, NULL, total.verified, total.verified_bytes, total.mismatches, total.failed,
+				  rc);
 	}
 	return (rc < 0 || total.mismatches || total.failed) ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Helpers shared by the kio tests: LBA stamps and synchronous I/O through a queue. */
+/* Helpers shared by the kio tests: synchronous I/O through a queue (LBA stamps: aisio/stamp.h). */
 #ifndef AISIO_KIO_TEST_H
 #define AISIO_KIO_TEST_H
 
@@ -9,40 +9,7 @@
 #include <string.h>
 
 #include <aisio/kio.h>
-
-/* Every 8-byte word of an LBA carries (seed, lba, word), so a block read from the
- * wrong place or a torn transfer shows. */
-static inline uint64_t kt_stamp_word(uint64_t seed, uint64_t lba, uint64_t w)
-{
-	uint64_t x = seed ^ (lba * 0x9e3779b97f4a7c15ull) ^ (w << 48) ^ w;
-	x ^= x >> 31;
-	return x * 0xbf58476d1ce4e5b9ull;
-}
-
-static inline void kt_stamp(void *buf, uint64_t slba, uint32_t nlb, unsigned lba_shift, uint64_t seed)
-{
-	uint64_t *p = buf;
-	size_t words = ((size_t)1 << lba_shift) / 8;
-	for (uint32_t b = 0; b < nlb; b++)
-		for (size_t w = 0; w < words; w++)
-			*p++ = kt_stamp_word(seed, slba + b, w);
-}
-
-/* Number of blocks that differ from their stamp. */
-static inline unsigned kt_check(const void *buf, uint64_t slba, uint32_t nlb, unsigned lba_shift, uint64_t seed)
-{
-	const uint64_t *p = buf;
-	size_t words = ((size_t)1 << lba_shift) / 8;
-	unsigned bad = 0;
-	for (uint32_t b = 0; b < nlb; b++) {
-		bool ok = true;
-		for (size_t w = 0; w < words; w++)
-			ok &= p[w] == kt_stamp_word(seed, slba + b, w);
-		bad += !ok;
-		p += words;
-	}
-	return bad;
-}
+#include <aisio/stamp.h>
 
 struct kt_done {
 	int err;

@@ -53,16 +53,16 @@ static void roundtrip(const struct kio_dev_opts *o, uint64_t seed)
 	assert_int_equal(kio_queue_create(d, 16, &q), 0);
 	uint64_t nlba = kio_dev_nlba(d);
 	uint8_t *w = kt_alloc(FILE_BYTES), *r = kt_alloc(FILE_BYTES);
-	kt_stamp(w, 0, (uint32_t)nlba, 9, seed);
+	stamp_fill(w, seed, 0, (uint32_t)nlba, 9);
 	assert_int_equal(kt_stream(q, true, 0, nlba, 256, w, 9), 0);
 	assert_int_equal(kt_sync_flush(q), 0);
 	assert_int_equal(kt_stream(q, false, 0, nlba, 1, r, 9), 0);
-	assert_int_equal(kt_check(r, 0, (uint32_t)nlba, 9, seed), 0);
+	assert_int_equal(stamp_check(r, seed, 0, (uint32_t)nlba, 9, NULL), 0);
 	/* the same through a registered buffer */
 	memset(r, 0, FILE_BYTES);
 	assert_int_equal(kio_queue_register_buffer(q, r, FILE_BYTES), 0);
 	assert_int_equal(kt_stream(q, false, 0, nlba, 64, r, 9), 0);
-	assert_int_equal(kt_check(r, 0, (uint32_t)nlba, 9, seed), 0);
+	assert_int_equal(stamp_check(r, seed, 0, (uint32_t)nlba, 9, NULL), 0);
 	struct kio_queue_stats st;
 	kio_queue_stats(q, &st);
 	assert_int_equal(st.fixed_ios, nlba / 64);
@@ -96,7 +96,7 @@ static void test_buffered(void **state)
 	uint8_t *buf = kt_alloc(8192);
 	assert_int_equal(kt_sync_rw(q, false, 3, 2, buf + 3, NULL), 0);
 	memmove(buf, buf + 3, 1024); /* the stamp check reads aligned words */
-	assert_int_equal(kt_check(buf, 3, 2, 9, 12), 0);
+	assert_int_equal(stamp_check(buf, 12, 3, 2, 9, NULL), 0);
 	kio_queue_destroy(q);
 	kio_dev_close(d);
 	free(buf);

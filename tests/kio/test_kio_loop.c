@@ -148,20 +148,20 @@ static void test_stamped_roundtrip(void **state)
 	uint8_t *w = kt_alloc(IMG_BYTES), *r = kt_alloc(IMG_BYTES);
 	assert_non_null(w);
 	assert_non_null(r);
-	kt_stamp(w, 0, (uint32_t)nlba, 9, 1);
+	stamp_fill(w, 1, 0, (uint32_t)nlba, 9);
 	uint32_t chunk = kio_dev_max_xfer(d) >> 9;
 	if (chunk > 256)
 		chunk = 256;
 	assert_int_equal(kt_stream(q, true, 0, nlba, chunk, w, 9), 0);
 	assert_int_equal(kt_sync_flush(q), 0);
 	assert_int_equal(kt_stream(q, false, 0, nlba, 8, r, 9), 0);
-	assert_int_equal(kt_check(r, 0, (uint32_t)nlba, 9, 1), 0);
+	assert_int_equal(stamp_check(r, 1, 0, (uint32_t)nlba, 9, NULL), 0);
 	/* a single-LBA write at the last block, read back alone */
-	kt_stamp(w, nlba - 1, 1, 9, 2);
+	stamp_fill(w, 2, nlba - 1, 1, 9);
 	assert_int_equal(kt_sync_rw(q, true, nlba - 1, 1, w, NULL), 0);
 	memset(r, 0, 512);
 	assert_int_equal(kt_sync_rw(q, false, nlba - 1, 1, r, NULL), 0);
-	assert_int_equal(kt_check(r, nlba - 1, 1, 9, 2), 0);
+	assert_int_equal(stamp_check(r, 2, nlba - 1, 1, 9, NULL), 0);
 	struct kio_queue_stats st;
 	kio_queue_stats(q, &st);
 	assert_int_equal(st.errors, 0);
@@ -271,7 +271,7 @@ static void test_registered_buffers(void **state)
 	assert_int_equal(got, len);
 	uint32_t nlb = (uint32_t)(len >> 9);
 	uint64_t base = 4096; /* LBA */
-	kt_stamp(reg, base, nlb, 9, 3);
+	stamp_fill(reg, 3, base, nlb, 9);
 	assert_int_equal(kt_stream(q, true, base, nlb, 64, reg, 9), 0);
 	struct kio_queue_stats st;
 	kio_queue_stats(q, &st);
@@ -279,13 +279,13 @@ static void test_registered_buffers(void **state)
 	assert_int_equal(kt_stream(q, false, base, nlb, 16, plain, 9), 0);
 	kio_queue_stats(q, &st);
 	assert_int_equal(st.fixed_ios, nlb / 64); /* plain buffers did not count */
-	assert_int_equal(kt_check(plain, base, nlb, 9, 3), 0);
+	assert_int_equal(stamp_check(plain, 3, base, nlb, 9, NULL), 0);
 	/* plain write, fixed read */
-	kt_stamp(plain, base, nlb, 9, 4);
+	stamp_fill(plain, 4, base, nlb, 9);
 	assert_int_equal(kt_stream(q, true, base, nlb, 128, plain, 9), 0);
 	memset(reg, 0, len);
 	assert_int_equal(kt_stream(q, false, base, nlb, 8, reg, 9), 0);
-	assert_int_equal(kt_check(reg, base, nlb, 9, 4), 0);
+	assert_int_equal(stamp_check(reg, 4, base, nlb, 9, NULL), 0);
 	/* a transfer that runs past the end of the region goes out plain (reg has
 	 * 8 KiB allocated beyond what was registered) */
 	kio_queue_stats(q, &st);
@@ -328,10 +328,10 @@ static void test_sqpoll(void **state)
 	size_t len = 2u << 20;
 	uint8_t *w = kt_alloc(len), *r = kt_alloc(len);
 	assert_int_equal(kio_queue_register_buffer(q, w, len), 0);
-	kt_stamp(w, 0, (uint32_t)(len >> 9), 9, 5);
+	stamp_fill(w, 5, 0, (uint32_t)(len >> 9), 9);
 	assert_int_equal(kt_stream(q, true, 0, len >> 9, 32, w, 9), 0);
 	assert_int_equal(kt_stream(q, false, 0, len >> 9, 8, r, 9), 0);
-	assert_int_equal(kt_check(r, 0, (uint32_t)(len >> 9), 9, 5), 0);
+	assert_int_equal(stamp_check(r, 5, 0, (uint32_t)(len >> 9), 9, NULL), 0);
 	kio_queue_destroy(q);
 	kio_dev_close(d);
 	/* pinned to CPU 0 */
@@ -340,7 +340,7 @@ static void test_sqpoll(void **state)
 	assert_int_equal(kio_queue_create(d, 8, &q), 0);
 	memset(r, 0, 4096);
 	assert_int_equal(kt_sync_rw(q, false, 0, 8, r, NULL), 0);
-	assert_int_equal(kt_check(r, 0, 8, 9, 5), 0);
+	assert_int_equal(stamp_check(r, 5, 0, 8, 9, NULL), 0);
 	kio_queue_destroy(q);
 	kio_dev_close(d);
 	free(w);
@@ -360,7 +360,7 @@ static void test_iopoll(void **state)
 		uint8_t *r = kt_alloc(4096);
 		rc = kt_sync_rw(q, false, 0, 8, r, NULL);
 		if (rc == 0)
-			assert_int_equal(kt_check(r, 0, 8, 9, 5), 0);
+			assert_int_equal(stamp_check(r, 5, 0, 8, 9, NULL), 0);
 		kio_queue_destroy(q);
 		free(r);
 	}
@@ -384,10 +384,10 @@ static void test_4k_lba(void **state)
 	assert_int_equal(kio_queue_create(d, 16, &q), 0);
 	uint32_t nlb = 256;
 	uint8_t *w = kt_alloc(nlb * 4096u), *r = kt_alloc(nlb * 4096u);
-	kt_stamp(w, 100, nlb, 12, 6);
+	stamp_fill(w, 6, 100, nlb, 12);
 	assert_int_equal(kt_stream(q, true, 100, nlb, 16, w, 12), 0);
 	assert_int_equal(kt_stream(q, false, 100, nlb, 1, r, 12), 0);
-	assert_int_equal(kt_check(r, 100, nlb, 12, 6), 0);
+	assert_int_equal(stamp_check(r, 6, 100, nlb, 12, NULL), 0);
 	kio_queue_destroy(q);
 	kio_dev_close(d);
 	free(w);
