@@ -81,6 +81,18 @@ static int env_open(struct env *e, const char *dev, int place, int api, unsigned
 	return gpu_ctrl_engine_start(e->c);
 }
 
+/* env_open, then the host CPU stamps the namespace with seed (the engine stopped meanwhile, as gpu_ctrl_ns_stamp
+ * wants). */
+static int env_open_stamped(struct env *e, const char *dev, int place, int api, unsigned nq, uint64_t slots,
+			    uint64_t iosize, uint32_t max_xfer, uint64_t seed)
+{
+	if (env_open(e, dev, place, api, nq, 64, 0, slots, iosize, max_xfer))
+		return -1;
+	if (gpu_ctrl_engine_stop(e->c, NULL) || gpu_ctrl_ns_stamp(e->c, seed) || gpu_ctrl_engine_start(e->c))
+		return -1;
+	return 0;
+}
+
 static void env_close(struct env *e)
 {
 	unsigned long long cmds = 0;
@@ -238,14 +250,11 @@ static void test_split(void)
 {
 	struct env e;
 	/* transfer limit 16 KiB (qpair option), namespace stamped with seed 3 */
-	if (env_open(&e, "gpuemu:hbm:16M", 0, GPU_API_THREAD, 2, 64, 0, 16, 64 << 10, 16 << 10)) {
+	if (env_open_stamped(&e, "gpuemu:hbm:16M", 0, GPU_API_THREAD, 2, 16, 64 << 10, 16 << 10, 3)) {
 		CHECK(0, "setup");
 		gpu_ctrl_close(e.c);
 		return;
 	}
-	gpu_ctrl_engine_stop(e.c, NULL);
-	CHECK(gpu_ctrl_ns_stamp(e.c, 3) == 0, "stamp");
-	CHECK(gpu_ctrl_engine_start(e.c) == 0, "restart");
 	uint8_t *host = malloc(1 << 20);
 	uint32_t st = 0;
 	/* 64 KiB at an unaligned buffer offset (512): split into 16 KiB commands of 5 pages (PRP lists) */
@@ -294,14 +303,11 @@ static void test_chain(void)
 	verify_case("gpuemu:host:16M,mdts=10,engine=cpu", 1, GPU_API_THREAD, 1, 1, 64, 0, 4u << 20, 16u << 20);
 	struct env e;
 	snprintf(current, sizeof(current), "chain: single 4 MiB commands at a page offset");
-	if (env_open(&e, "gpuemu:hbm:32M,mdts=10", 0, GPU_API_THREAD, 1, 64, 0, 2, 4u << 20, 4u << 20)) {
+	if (env_open_stamped(&e, "gpuemu:hbm:32M,mdts=10", 0, GPU_API_THREAD, 1, 2, 4u << 20, 4u << 20, 5)) {
 		CHECK(0, "setup");
 		gpu_ctrl_close(e.c);
 		return;
 	}
-	gpu_ctrl_engine_stop(e.c, NULL);
-	CHECK(gpu_ctrl_ns_stamp(e.c, 5) == 0, "stamp");
-	CHECK(gpu_ctrl_engine_start(e.c) == 0, "restart");
 	const uint32_t nlb = (4u << 20) / 512;
 	uint8_t *host = malloc(4u << 20);
 	uint32_t st = 0;
@@ -336,16 +342,13 @@ static void cross_case(const char *dev, int place, int api)
 	struct env e;
 	const unsigned threads = api == GPU_API_OWNED ? 64 : 128;
 	snprintf(current, sizeof(current), "cross: %s rings %s api %s", dev, place ? "host" : "gpu", api_names[api]);
-	if (env_open(&e, dev, place, api, 2, 64, 0, threads, 4096, 0)) {
-		CHECK(0, "%s: setup", dev);
+	if (env_open_stamped(&e, dev, place, api, 2, threads, 4096, 0, 11)) {
+		CHECK(0, "%s: setup and host stamps", dev);
 		gpu_ctrl_close(e.c);
 		return;
 	}
 	const unsigned shift = gpu_ctrl_lba_shift(e.c);
 	const uint64_t units = (8u << 20) / 4096, nlb = 4096 >> shift;
-	gpu_ctrl_engine_stop(e.c, NULL);
-	CHECK(gpu_ctrl_ns_stamp(e.c, 11) == 0, "host stamps");
-	CHECK(gpu_ctrl_engine_start(e.c) == 0, "restart");
 	struct gpu_perf_job j = {.ns = gpu_ctrl_ns(e.c), .buf = e.buf, .slots = e.slots, .nlb = (uint32_t)nlb,
 				 .lba_shift = shift, .units = units, .opc = 2 /* read */, .api = (uint32_t)api,
 				 .qdepth = 1, .check = GPU_CHECK_READ_STAMPS, .seed = 11, .grid = threads / 64,
