@@ -260,8 +260,8 @@ int nvmed_qpair_create(struct nvmed_ctrl *c, unsigned depth, struct nvmed_qpair 
 {
 	if (depth < 2 || depth > nvmed_ctrl_max_qdepth(c)) {
 		aisio_log(AISIO_LOG_ERROR, c->pci->name,
-			  "queue depth %u not possible: 2..%u (rings of a power of two entries, MQES %u)", depth,
-			  nvmed_ctrl_max_qdepth(c), c->mqes);
+			  "queue depth %u not possible: the controller takes 2..%u entries (MQES)", depth,
+			  nvmed_ctrl_max_qdepth(c));
 		return -EINVAL;
 	}
 	int qid = nvmed_qid_alloc(c);
