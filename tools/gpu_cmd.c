@@ -558,8 +558,8 @@ int cmd_perf_cuda(int argc, char **argv)
 	if (a.verify && !a.read_only) {
 		host_bad = gpu_ctrl_ns_check(c, a.seed, 0, units * nlb, &host_first);
 		if (host_bad < 0) {
-			fprintf(stderr, "aisio perf cuda-verify: %s: the host could not read the namespace back: %s\n", a.dev,
-				strerror((int)-host_bad));
+			fprintf(stderr, "aisio perf cuda-verify: %s: the host could not read the namespace back: %s\n",
+				a.dev, strerror((int)-host_bad));
 			goto out;
 		}
 	}
@@ -625,8 +625,9 @@ int cmd_perf_cuda(int argc, char **argv)
 		if (!a.json)
 			verify_line_print(stdout, NULL, good, good << lba_shift, o.r.mismatches, failed * nlb, 0);
 		if (host_bad)
-			fprintf(stderr, "aisio perf cuda-verify: %s: %lld LBAs the GPU wrote do not hold their stamp on the host "
-					"(first LBA %" PRIu64 ")\n",
+			fprintf(stderr,
+				"aisio perf cuda-verify: %s: %lld LBAs the GPU wrote do not hold their stamp on the host "
+				"(first LBA %" PRIu64 ")\n",
 				a.dev, host_bad, host_first);
 		status = o.r.mismatches || failed || host_bad || o.r.ios != units ? 1 : 0;
 		if (o.r.ios + o.r.failed != units)

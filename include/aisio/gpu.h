@@ -141,7 +141,7 @@ AISIO_HD uint32_t gpu_bar_len(uint16_t max_qid, uint32_t dstrd)
 
 /* Bus address of [va, va + len) through the windows; 0 when no single window holds it all. */
 AISIO_HD int gpu_dma_translate(const struct gpu_dma_window *win, uint32_t nwin, uint64_t va, uint64_t len,
-			     uint64_t *bus)
+			       uint64_t *bus)
 {
 	for (uint32_t i = 0; i < nwin; i++) {
 		const struct gpu_dma_window *w = &win[i];

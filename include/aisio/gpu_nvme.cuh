@@ -373,7 +373,8 @@ __device__ __forceinline__ int gpu_nvme_check_rw(const struct gpu_nvme_ns *ns, c
  * Returns the list entries, -7 (-E2BIG) when the area has no room, -22 (-EINVAL) for a bad address or length.
  */
 __device__ __forceinline__ int gpu_nvme_prps(const struct gpu_nvme_ns *ns, const struct gpu_nvme_queue *q, uint16_t cid,
-					     const void *buf, uint64_t bus, uint32_t bytes, uint64_t *prp1, uint64_t *prp2)
+					     const void *buf, uint64_t bus, uint32_t bytes, uint64_t *prp1,
+					     uint64_t *prp2)
 {
 	uint64_t *list = q->prp + (size_t)cid * (q->prp_stride / 8);
 	const struct nvme_dma_map data = {(const uint8_t *)buf, bus, NULL, 0, bytes};
@@ -852,8 +853,8 @@ static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *n
 		/* cid and status come in the phase bit's 32-bit word (one store by the controller) */
 		const uint32_t dw3 = gpu_ld32((const uint32_t *)&q->cq[nvme_ring_slot(head + lane, depth)].cid);
 		const uint16_t st = nvme_cqe_dw3_status(dw3);
-		const uint32_t valid =
-			__ballot_sync(GPU_NVME_FULL_MASK, nvme_cqe_dw3_phase(dw3) == nvme_ring_phase(head + lane, depth));
+		const uint32_t valid = __ballot_sync(GPU_NVME_FULL_MASK,
+						     nvme_cqe_dw3_phase(dw3) == nvme_ring_phase(head + lane, depth));
 		const uint32_t k = valid == GPU_NVME_FULL_MASK ? 32 : __ffs(~valid) - 1;
 		if (k) {
 			const bool mine = lane < k;

@@ -89,11 +89,11 @@ AISIO_HD void nvme_sqe_rw(struct nvme_sqe *sqe, uint8_t opc, uint16_t cid, uint3
 {
 	nvme_u64_alias *q = (nvme_u64_alias *)sqe;
 	q[0] = (uint64_t)opc | ((uint64_t)cid << 16) | ((uint64_t)nsid << 32);
-	q[1] = 0;                    /* cdw2, cdw3 */
-	q[2] = 0;                    /* mptr */
-	q[5] = slba;                 /* cdw10, cdw11 */
-	q[6] = (uint64_t)(nlb - 1);  /* cdw12 (NLB, 0's based), cdw13 */
-	q[7] = 0;                    /* cdw14, cdw15 */
+	q[1] = 0;                   /* cdw2, cdw3 */
+	q[2] = 0;                   /* mptr */
+	q[5] = slba;                /* cdw10, cdw11 */
+	q[6] = (uint64_t)(nlb - 1); /* cdw12 (NLB, 0's based), cdw13 */
+	q[7] = 0;                   /* cdw14, cdw15 */
 }
 
 /* Controller side: the starting LBA and the block count of a read, write or write zeroes. */
@@ -278,11 +278,11 @@ typedef void *(*nvme_prp_map_fn)(const void *ctx, uint64_t bus, uint32_t len);
  * nvme_prp_walk_left is 0 or it fails. */
 struct nvme_prp_walk {
 	uint64_t prp1, prp2;
-	uint64_t list;                  /* bus address of the list page part to map next */
-	const volatile uint64_t *slot;  /* the mapped list slot of the next page, NULL before the first list */
-	uint32_t slots_left;            /* page entries mapped at slot */
-	uint32_t left;                  /* bytes of the transfer not yet resolved */
-	uint32_t page;                  /* index of the next page of the transfer */
+	uint64_t list;                 /* bus address of the list page part to map next */
+	const volatile uint64_t *slot; /* the mapped list slot of the next page, NULL before the first list */
+	uint32_t slots_left;           /* page entries mapped at slot */
+	uint32_t left;                 /* bytes of the transfer not yet resolved */
+	uint32_t page;                 /* index of the next page of the transfer */
 	uint32_t chains;
 	uint32_t page_shift;
 };

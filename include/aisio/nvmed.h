@@ -168,24 +168,24 @@ struct nvmed_qpair {
 	struct nvmed_req *reqs;
 	uint16_t *free_cids;
 	uint32_t sq_tail;
-	uint32_t sq_tail_rung;   /* tail counter last written to the doorbell */
+	uint32_t sq_tail_rung; /* tail counter last written to the doorbell */
 	uint32_t cq_head;
-	uint32_t ring_mask;      /* ring entries - 1: entries a power of two, at least depth */
+	uint32_t ring_mask; /* ring entries - 1: entries a power of two, at least depth */
 	uint16_t nfree;
-	uint16_t depth;          /* command ids + 1: at most depth - 1 commands in flight */
+	uint16_t depth; /* command ids + 1: at most depth - 1 commands in flight */
 	uint16_t qid;
 	uint16_t poll_countdown; /* polls until the next timeout / fatal-status check */
 	uint16_t ntimedout;      /* cids held by timed-out commands until their late completion */
 	uint32_t tick;           /* coarse clock (ms) of the last check */
 	uint8_t lba_shift[NVMED_MAX_NS + 1]; /* per nsid; 0 = not active */
 	uint32_t max_nlb[NVMED_MAX_NS + 1];  /* per nsid: LBAs per command (transfer limit); 0 = not active */
-	struct nvme_dma_map dma;  /* DMA translation of the controller's memory, copied for locality */
+	struct nvme_dma_map dma;             /* DMA translation of the controller's memory, copied for locality */
 	uint32_t max_xfer;
 	/* software controller served by our own poll (inline emu), else NULL */
 	void (*sw_poll)(void *ctx, uint16_t sqid);
 	void *sw_poll_ctx;
 	/* cold */
-	uint8_t *prp_lists;      /* PRP lists: prp_list_bytes per cid */
+	uint8_t *prp_lists; /* PRP lists: prp_list_bytes per cid */
 	uint32_t prp_list_bytes;
 	uint32_t timeout_ms;
 	int failed;              /* -ENXIO once the controller is found dead */

@@ -100,8 +100,8 @@ static __device__ __noinline__ int owned_ref_rw(const struct gpu_nvme_ns *ns, st
 	while (seen < n) {
 		const struct nvme_cqe *e = &q->cq[(head + lane) & mask];
 		uint16_t st = gpu_ld16(&e->status);
-		uint32_t valid =
-			__ballot_sync(GPU_NVME_FULL_MASK, NVME_CQE_PHASE(st) == nvme_ring_phase(head + lane, depth));
+		uint32_t valid = __ballot_sync(GPU_NVME_FULL_MASK,
+					       NVME_CQE_PHASE(st) == nvme_ring_phase(head + lane, depth));
 		uint32_t k = valid == GPU_NVME_FULL_MASK ? 32 : __ffs(~valid) - 1;
 		if (k) {
 			uint16_t sqhd = 0;
@@ -122,8 +122,9 @@ static __device__ __noinline__ int owned_ref_rw(const struct gpu_nvme_ns *ns, st
 			seen += k;
 			if (lane == 0) {
 				q->cq_head = head;
-				q->sq_head = (AB & GPU_ABLATE_D_SQHD) ? base + seen
-								       : nvme_sqhd_advance(q->sq_head, base + n, sqhd, depth);
+				q->sq_head = (AB & GPU_ABLATE_D_SQHD)
+						     ? base + seen
+						     : nvme_sqhd_advance(q->sq_head, base + n, sqhd, depth);
 				q->cq_doorbells++;
 				q->completions += k;
 				gpu_nvme_fence(q);

@@ -744,7 +744,8 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 	cudaGetDevice(&dev);
 	cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
 	if (gpuemu_engine_occupancy(c->o.warps, c->mdts_bytes, &per_sm) || per_sm < 1) {
-		gpu_err(c, "engine kernel does not fit on an SM with %u warps (a page table of %u bytes of commands each)",
+		gpu_err(c,
+			"engine kernel does not fit on an SM with %u warps (a page table of %u bytes of commands each)",
 			c->o.warps, c->mdts_bytes);
 		return -EINVAL;
 	}
@@ -947,7 +948,8 @@ int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed)
 	for (uint64_t lba = 0; lba < nlba && !rc; lba += per) {
 		const uint64_t n = nlba - lba < per ? nlba - lba : per;
 		stamp_fill(stage, seed, lba, n, shift);
-		rc = cuda_rc(c, cudaMemcpy(c->dev_h.ns_data + (lba << shift), stage, n << shift, cudaMemcpyHostToDevice),
+		rc = cuda_rc(c,
+			     cudaMemcpy(c->dev_h.ns_data + (lba << shift), stage, n << shift, cudaMemcpyHostToDevice),
 			     "cudaMemcpy stamps");
 	}
 	free(stage);
@@ -962,7 +964,8 @@ long long gpu_ctrl_ns_check(struct gpu_ctrl *c, uint64_t seed, uint64_t slba, ui
 	if (slba > c->o.ns_bytes >> shift || nlb > (c->o.ns_bytes >> shift) - slba)
 		return -EINVAL;
 	if (c->o.ns_kind == GPU_NS_HOST)
-		return (long long)stamp_check((const uint8_t *)c->ns_host + (slba << shift), seed, slba, nlb, shift, first_bad);
+		return (long long)stamp_check((const uint8_t *)c->ns_host + (slba << shift), seed, slba, nlb, shift,
+					      first_bad);
 	uint8_t *stage = malloc(GPU_STAGE_BYTES);
 	if (!stage)
 		return -ENOMEM;

@@ -103,7 +103,7 @@ unsigned long long gpu_cpu_engine_stop(struct gpu_cpu_engine *e);
 /* Command decode shared by the GPU and the CPU engine: NVMe status (SCT << 8 | SC) and whether the
  * command moves data (*moves) or loses its completion (*drop, fault injection). */
 AISIO_HD uint16_t gpuemu_check_cmd(const struct gpuemu_dev *d, const struct gpuemu_faults *f, const struct nvme_sqe *c,
-				 int *moves, int *drop)
+				   int *moves, int *drop)
 {
 	*moves = 0;
 	*drop = 0;

@@ -481,7 +481,8 @@ int nvmed_ctrl_reset(struct nvmed_ctrl *c)
 		}
 		int r = nvmed_admin_create_cq(c, (uint16_t)q, qp->ring_mask + 1, dma_mem_iova(&c->mem, (void *)qp->cq));
 		if (r == 0)
-			r = nvmed_admin_create_sq(c, (uint16_t)q, qp->ring_mask + 1, dma_mem_iova(&c->mem, qp->sq), (uint16_t)q);
+			r = nvmed_admin_create_sq(c, (uint16_t)q, qp->ring_mask + 1, dma_mem_iova(&c->mem, qp->sq),
+						  (uint16_t)q);
 		if (r < 0) {
 			qp->failed = -ENXIO;
 			qp->nfree = 0;

@@ -316,8 +316,10 @@ static void test_chain(void)
 		int rc = one(&e, mode, 2, 512, 4096 + (uint64_t)mode * nlb, nlb, &st);
 		cudaMemcpy(host, e.buf + 512, 4u << 20, cudaMemcpyDeviceToHost);
 		uint64_t first = 0, bad = stamp_check(host, 5, 4096 + (uint64_t)mode * nlb, nlb, 9, &first);
-		CHECK(rc == 0 && bad == 0, "mode %d: 4 MiB read at offset 512: rc %d status 0x%x, %" PRIu64
-		      " LBAs wrong (first %" PRIu64 ")", mode, rc, st, bad, first);
+		CHECK(rc == 0 && bad == 0,
+		      "mode %d: 4 MiB read at offset 512: rc %d status 0x%x, %" PRIu64 " LBAs wrong (first %" PRIu64
+		      ")",
+		      mode, rc, st, bad, first);
 	}
 	/* written back from there to other LBAs (the same PRP shape), then checked by the host CPU */
 	stamp_fill(host, 6, 40000, nlb, 9);
@@ -349,15 +351,24 @@ static void cross_case(const char *dev, int place, int api)
 	}
 	const unsigned shift = gpu_ctrl_lba_shift(e.c);
 	const uint64_t units = (8u << 20) / 4096, nlb = 4096 >> shift;
-	struct gpu_perf_job j = {.ns = gpu_ctrl_ns(e.c), .buf = e.buf, .slots = e.slots, .nlb = (uint32_t)nlb,
-				 .lba_shift = shift, .units = units, .opc = 2 /* read */, .api = (uint32_t)api,
-				 .qdepth = 1, .check = GPU_CHECK_READ_STAMPS, .seed = 11, .grid = threads / 64,
+	struct gpu_perf_job j = {.ns = gpu_ctrl_ns(e.c),
+				 .buf = e.buf,
+				 .slots = e.slots,
+				 .nlb = (uint32_t)nlb,
+				 .lba_shift = shift,
+				 .units = units,
+				 .opc = 2 /* read */,
+				 .api = (uint32_t)api,
+				 .qdepth = 1,
+				 .check = GPU_CHECK_READ_STAMPS,
+				 .seed = 11,
+				 .grid = threads / 64,
 				 .block = 64};
 	struct gpu_perf_result r;
 	int rc = run(&e, &j, &r);
 	CHECK(rc == 0 && r.failed == 0 && r.ios == units && r.mismatches == 0,
-	      "%s: GPU read of host stamps: rc %d, %llu of %" PRIu64 " done, %llu mismatching LBAs", dev, rc, r.ios, units,
-	      r.mismatches);
+	      "%s: GPU read of host stamps: rc %d, %llu of %" PRIu64 " done, %llu mismatching LBAs", dev, rc, r.ios,
+	      units, r.mismatches);
 	j.opc = 1; /* write */
 	j.check = GPU_CHECK_WRITE_STAMPS;
 	j.seed = 12;

@@ -61,8 +61,10 @@ static void prp_chains(void)
 		const struct nvme_dma_map lm = {(const uint8_t *)list, (uint64_t)(uintptr_t)list, NULL, 0, stride};
 		uint64_t p1 = 0, p2 = 0;
 		int n = nvme_prp_build(&data, buf, xfer, 12, list, &lm, stride, &p1, &p2);
-		CHECK(n == 1024 && p1 == (uint64_t)(uintptr_t)buf && p2 == (uint64_t)(uintptr_t)list, "4 MiB: %d entries", n);
-		CHECK(list[511] == (uint64_t)(uintptr_t)(list + 512) && list[1023] == (uint64_t)(uintptr_t)(list + 1024),
+		CHECK(n == 1024 && p1 == (uint64_t)(uintptr_t)buf && p2 == (uint64_t)(uintptr_t)list,
+		      "4 MiB: %d entries", n);
+		CHECK(list[511] == (uint64_t)(uintptr_t)(list + 512) &&
+			      list[1023] == (uint64_t)(uintptr_t)(list + 1024),
 		      "two chain slots");
 		memset(pages, 0, 1100 * sizeof(*pages));
 		uint16_t st = engine_walk(&d, p1, p2, xfer, pages);
@@ -188,7 +190,6 @@ static void test_unit(void)
 	CHECK(strparse_size("64K", &sz) == 0 && sz == 65536, "64K");
 	CHECK(strparse_size("2MiB", &sz) == 0 && sz == 2u << 20, "2MiB");
 	CHECK(strparse_size("x", &sz) != 0, "x");
-
 }
 
 int main(void)

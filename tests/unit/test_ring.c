@@ -81,7 +81,7 @@ struct arena {
 	uint64_t pages[PAGES]; /* bus address of each page */
 	uint32_t inv[PAGES];   /* page of the arena at bus page k */
 	struct nvme_dma_map map;
-	int maps;              /* map calls */
+	int maps; /* map calls */
 };
 
 static struct arena *arena_new(void)
@@ -94,7 +94,8 @@ static struct arena *arena_new(void)
 		a->pages[k] = BUS0 + (uint64_t)b * 4096;
 		a->inv[b] = k;
 	}
-	a->map = (struct nvme_dma_map){.va = a->va, .iova_pages = a->pages, .page_shift = 12, .len = (size_t)PAGES * 4096};
+	a->map = (struct nvme_dma_map){
+		.va = a->va, .iova_pages = a->pages, .page_shift = 12, .len = (size_t)PAGES * 4096};
 	return a;
 }
 
@@ -174,13 +175,13 @@ static void test_prp_roundtrip(void **state)
 	const size_t L = (size_t)3000 * 4096; /* list area, past the data */
 	assert_int_equal(roundtrip(a, 0, 512, L, 0), 0);
 	assert_int_equal(roundtrip(a, 4092, 4, L, 0), 0);
-	assert_int_equal(roundtrip(a, 4092, 8, L, 0), 0);         /* two pages: PRP2 */
+	assert_int_equal(roundtrip(a, 4092, 8, L, 0), 0); /* two pages: PRP2 */
 	assert_int_equal(roundtrip(a, 0, 8192, L, 0), 0);
-	assert_int_equal(roundtrip(a, 512, 8192, L, 4096), 2);    /* three pages: a list */
+	assert_int_equal(roundtrip(a, 512, 8192, L, 4096), 2); /* three pages: a list */
 	assert_int_equal(roundtrip(a, 0, 128u << 10, L, 4096), 31);
-	assert_int_equal(roundtrip(a, 512, 2u << 20, L, 4096), 512); /* one full list page, no chain */
+	assert_int_equal(roundtrip(a, 512, 2u << 20, L, 4096), 512);        /* one full list page, no chain */
 	assert_int_equal(roundtrip(a, 0, (2u << 20) + 8192, L, 8192), 513); /* 511 + chain, then 2 */
-	assert_int_equal(roundtrip(a, 512, 4u << 20, L, 12288), 1024); /* three list pages */
+	assert_int_equal(roundtrip(a, 512, 4u << 20, L, 12288), 1024);      /* three list pages */
 	/* a list that starts 16 bytes before the end of its page: one entry, then the chain */
 	assert_int_equal(roundtrip(a, 0, 64u << 10, L + 4096 - 16, 4096), 15);
 	/* a list ending exactly at its page's last slot takes no chain */
@@ -221,7 +222,8 @@ static void test_prp_list_bytes(void **state)
 		for (size_t boff = 0; boff < 4096; boff += 1020) {
 			uint64_t *list = (uint64_t *)(a->va + (size_t)3000 * 4096);
 			uint64_t p1 = 0, p2 = 0;
-			assert_true(nvme_prp_build(&a->map, a->va + boff, limits[i], 12, list, &a->map, lb, &p1, &p2) >= 0);
+			assert_true(nvme_prp_build(&a->map, a->va + boff, limits[i], 12, list, &a->map, lb, &p1, &p2) >=
+				    0);
 			walk_and_check(a, p1, p2, a->va + boff, limits[i], 1u << 20, 1);
 		}
 	}
@@ -291,9 +293,9 @@ static void test_prp_walk_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_counters),         cmocka_unit_test(test_entries),
-		cmocka_unit_test(test_prp_roundtrip),    cmocka_unit_test(test_prp_build_refusals),
-		cmocka_unit_test(test_prp_list_bytes),   cmocka_unit_test(test_prp_walk_refusals),
+		cmocka_unit_test(test_counters),       cmocka_unit_test(test_entries),
+		cmocka_unit_test(test_prp_roundtrip),  cmocka_unit_test(test_prp_build_refusals),
+		cmocka_unit_test(test_prp_list_bytes), cmocka_unit_test(test_prp_walk_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
