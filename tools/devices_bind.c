@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "devices.h"
 
+#include <aisio/devstr.h>
 #include <aisio/pci.h>
 #include <aisio/pci_sysfs.h>
 
@@ -46,7 +47,7 @@ int cmd_bind(int argc, char **argv)
 		return 2;
 	}
 	char bdf[16];
-	if (pci_parse_bdf(argv[1], bdf) < 0) {
+	if (devstr_pci_addr_parse(argv[1], bdf) < 0) {
 		fprintf(stderr, "aisio bind: '%s' is not a PCI address (expected 0000:01:00.0)\n", argv[1]);
 		return 2;
 	}

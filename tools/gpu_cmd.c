@@ -32,6 +32,7 @@ int cmd_perf_cuda(int argc, char **argv)
 
 #include <cuda_runtime_api.h>
 
+#include <aisio/emu.h>
 #include <aisio/gpu.h>
 #include <aisio/strparse.h>
 #include <aisio/nvme_spec.h>
@@ -89,6 +90,8 @@ static int parse_ablate(struct cuda_args *a, const char *list)
 
 static void usage(FILE *f, const char *verb)
 {
+	char emu_help[4096];
+	emu_opts_help(DEVSTR_GPUEMU, emu_help, sizeof(emu_help));
 	fprintf(f,
 		"usage: aisio perf %s [options] gpuemu:TYPE[:SIZE][,opt=val]...\n"
 		"  --iopattern P   read|write|randread|randwrite (randread; cuda-verify writes then reads)\n"
@@ -115,7 +118,7 @@ static void usage(FILE *f, const char *verb)
 		"                  measure its cost; the I/O is not valid then. Driver (the reference owned\n"
 		"                  path): ref (nothing left out), one of sqe, prp, cpl, fence, sqfence, sqhd,\n"
 		"                  or driver (all six); engine: faults, decode, serialdb (docs/PERFORMANCE.md)\n\n%s",
-		verb, gpu_emu_help());
+		verb, emu_help);
 }
 
 static int parse(struct cuda_args *a, int argc, char **argv)
@@ -409,8 +412,8 @@ int cmd_perf_cuda(int argc, char **argv)
 	rc = gpu_ctrl_open(&c, a.dev);
 	if (rc)
 		return 2;
-	const struct gpu_emu_opts *eo = gpu_ctrl_emu_opts(c);
-	if (a.verify && eo->ns_kind == GPU_NS_NULL) {
+	const struct emu_opts *eo = gpu_ctrl_emu_opts(c);
+	if (a.verify && eo->ns_type == EMU_NS_NULL) {
 		fprintf(stderr, "aisio perf cuda-verify: %s keeps no data: use gpuemu:hbm or gpuemu:host\n", a.dev);
 		gpu_ctrl_close(c);
 		return 2;
@@ -489,9 +492,9 @@ int cmd_perf_cuda(int argc, char **argv)
 	}
 	/* buffers: one per command in flight; runs share them when that would exceed 4 GiB */
 	uint64_t slots = a.api == GPU_API_ASYNC ? (uint64_t)threads * a.thread_qd : threads;
-	if (!a.verify && eo->ns_kind != GPU_NS_NULL && slots * a.iosize > (4ull << 30))
+	if (!a.verify && eo->ns_type != EMU_NS_NULL && slots * a.iosize > (4ull << 30))
 		slots = (4ull << 30) / a.iosize;
-	if (eo->ns_kind == GPU_NS_NULL && !a.verify && slots * a.iosize > (256ull << 20))
+	if (eo->ns_type == EMU_NS_NULL && !a.verify && slots * a.iosize > (256ull << 20))
 		slots = (256ull << 20) / a.iosize; /* a null namespace moves no data */
 	if (slots == 0)
 		slots = 1;
@@ -504,8 +507,8 @@ int cmd_perf_cuda(int argc, char **argv)
 	cudaGetDevice(&dev);
 	cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
 	if (gpu_perf_occupancy(a.block, 0, &per_sm) == 0) {
-		long room = (long)per_sm * (sms - (eo->engine == GPU_ENGINE_GPU ? (int)eo->sms : 0));
-		if (eo->engine == GPU_ENGINE_FUSED)
+		long room = (long)per_sm * (sms - (eo->engine == EMU_ENGINE_GPU ? (int)eo->sms : 0));
+		if (eo->engine == EMU_ENGINE_FUSED)
 			room -= eo->sms; /* the engine blocks ride in the same launch */
 		if ((long)a.grid > room) {
 			fprintf(stderr, "aisio perf %s: %u blocks of %u threads do not fit at once beside the engine (%ld); "
@@ -584,7 +587,7 @@ int cmd_perf_cuda(int argc, char **argv)
 		       "\"engine_sms\":%u,\"engine_warps\":%u,\"thread_qd\":%u,\"ablate\":\"%s\"},",
 		       a.random ? "rand" : "", a.opc == NVME_CMD_READ ? "read" : "write", a.iosize, a.qdepth, a.nqueues,
 		       api_name(a.api), a.place ? "host" : "gpu", a.grid, a.block, depth, a.verify ? 0 : a.runtime,
-		       eo->engine == GPU_ENGINE_CPU ? "cpu" : eo->engine == GPU_ENGINE_FUSED ? "fused" : "gpu", eo->sms,
+		       eo->engine == EMU_ENGINE_CPU ? "cpu" : eo->engine == EMU_ENGINE_FUSED ? "fused" : "gpu", eo->sms,
 		       eo->warps, a.thread_qd, a.ablate ? a.ablate : "");
 		printf("\"total\":{\"iops\":%.0f,\"mib_s\":%.1f,\"gb_s\":%.3f,\"failed\":%llu,\"lat_us\":{\"p50\":%.3f,"
 		       "\"p99\":%.3f,\"p999\":%.3f}},",

@@ -23,6 +23,8 @@ const char *const pattern_names[] = {"read", "write", "randread", "randwrite"};
 
 static void perf_usage(FILE *f)
 {
+	char emu_help[4096];
+	emu_opts_help(DEVSTR_EMU, emu_help, sizeof(emu_help));
 	fprintf(f,
 		"usage: aisio perf run|verify [options] DEVICE...\n"
 		"       aisio perf cuda-run|cuda-verify [options] DEVICE...   (GPU-initiated I/O)\n"
@@ -54,7 +56,7 @@ static void perf_usage(FILE *f)
 		"  it takes --nsid --offset --size (default: whole namespace, at most 1 GiB) --iosize\n"
 		"  --qdepth --seed --force --json.\n"
 		"\n%s",
-		emu_ctrl_help());
+		emu_help);
 }
 
 /* A numeric flag within [min, max], or a message naming the flag and its range. */

@@ -12,5 +12,5 @@ for bs in 4K 16K 64K 256K 1M; do
 done
 run "host-ns read 1M q=128 qd=8" --ceiling --api thread --iopattern randread --iosize 1M --nqueues 128 --qdepth 8 "$DEV"
 # the same into GPU memory from an HBM namespace (no PCIe): the engine's own copy ceiling
-run "hbm-ns read 1M q=128 qd=4" --api thread --iopattern randread --iosize 1M --nqueues 128 --qdepth 4 "gpuemu:hbm:2G,sms=${BW_SMS:-16},warps=8,qpairs=1024"
+run "hbm-ns read 1M q=128 qd=4" --api thread --iopattern randread --iosize 1M --nqueues 128 --qdepth 4 "gpuemu:hbm:2G,sms=${BW_SMS:-16},warps=8,qpairs=1024,mdts=8"
 python3 bench/gpu/table.py "$JSONL"

@@ -10,6 +10,9 @@
  *   /dev/nvme0n1, /path/file   io_uring
  *   /dev/ng0n1                 io_uring NVMe passthrough
  *
+ * Strings are classified by devstr.h; gpuemu: (the GPU layer's) is refused, and so is
+ * homi: for now (-ENOTSUP: no daemon in this build).
+ *
  * Ownership: bio_dev_open returns a device the caller closes after destroying its
  * queues and freeing its buffers. Thread-safety: open, close, queue creation and
  * buffer allocation from any thread (serialized inside); a queue has one owner

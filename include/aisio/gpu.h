@@ -164,34 +164,10 @@ int gpu_probe(char *why, size_t len);
 const char *gpu_name(void);
 
 enum gpu_mem_place { GPU_PLACE_GPU = 0, GPU_PLACE_HOST = 1 };
-/* GPU: a persistent kernel beside the clients' kernels; CPU: host threads; FUSED: the engine's blocks
- * run inside each job's own launch and stop when the job's blocks are done (for tools that serialize
- * kernels or block on launches, such as compute-sanitizer: nothing then runs beside the job). */
-enum gpu_engine_kind { GPU_ENGINE_GPU = 0, GPU_ENGINE_CPU = 1, GPU_ENGINE_FUSED = 2 };
-enum gpu_ns_kind { GPU_NS_NULL = 0, GPU_NS_HBM = 1, GPU_NS_HOST = 2 };
 
-/* Options of a gpuemu device string: gpuemu:TYPE[:SIZE][,opt=val]... (see gpu_emu_help()). */
-struct gpu_emu_opts {
-	int ns_kind;            /* GPU_NS_* */
-	uint64_t ns_bytes;
-	unsigned lba_shift;     /* 9 or 12 */
-	unsigned mdts;          /* 2^mdts pages per command (up to 10: 4 MiB); 0 = the engine's limit, 4 MiB */
-	unsigned max_qpairs;    /* I/O queue pairs granted */
-	unsigned mqes;          /* 0's based */
-	unsigned dstrd;
-	int engine;             /* GPU_ENGINE_* */
-	unsigned sms;           /* engine blocks (one per SM) for the GPU engine */
-	unsigned warps;         /* warps per engine block */
-	unsigned threads;       /* CPU engine threads */
-	/* fault injection: commands touching [err_slba, err_elba] fail with err_status; completions of
-	 * commands touching [drop_slba, drop_elba] never come. elba < slba disables. */
-	uint64_t err_slba, err_elba;
-	uint16_t err_status;
-	uint64_t drop_slba, drop_elba;
-};
-
-int gpu_emu_opts_parse(struct gpu_emu_opts *o, const char *spec); /* spec: what follows "gpuemu:" */
-const char *gpu_emu_help(void);
+/* A gpuemu string's options (namespace type, engine, queues, faults) are a struct emu_opts, parsed by
+ * the emulated controllers' one parser (emu.h: emu_opts_parse, emu_opts_help with DEVSTR_GPUEMU). */
+struct emu_opts;
 
 struct gpu_ctrl;
 struct gpu_perf_job;
@@ -205,12 +181,13 @@ struct gpu_qpair_opts {
 	uint32_t max_xfer;      /* largest command in bytes; 0 = the controller's limit, at most 1 MiB */
 };
 
-/* Open "gpuemu:..." (a PCI address: -EOPNOTSUPP for now, see docs/GPU.md). */
+/* Open "gpuemu:..." (a PCI address: -EOPNOTSUPP for now, see docs/GPU.md; other kinds: -EINVAL,
+ * homi: -ENOTSUP). */
 int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr);
 /* Stop the engine, delete the queues (SQ before CQ), free all memory. Safe after a GPU fault. */
 void gpu_ctrl_close(struct gpu_ctrl *c);
 const char *gpu_ctrl_name(const struct gpu_ctrl *c);
-const struct gpu_emu_opts *gpu_ctrl_emu_opts(const struct gpu_ctrl *c);
+const struct emu_opts *gpu_ctrl_emu_opts(const struct gpu_ctrl *c);
 uint64_t gpu_ctrl_nsze(const struct gpu_ctrl *c);
 unsigned gpu_ctrl_lba_shift(const struct gpu_ctrl *c);
 /* Largest command in bytes the controller takes (MDTS). */

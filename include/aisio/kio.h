@@ -81,10 +81,6 @@ uint32_t kio_dev_max_xfer(const struct kio_dev *d);
 /* Namespace id of an NVMe char device (NVME_IOCTL_ID), 0 for the other kinds. */
 uint32_t kio_dev_nsid(const struct kio_dev *d);
 
-/* True when a path names something kio opens rather than a PCI function or an
- * emulated controller: it starts with '/' or '.' (a file or /dev node). */
-bool kio_path_is_kernel(const char *devstr);
-
 /* ---- queues ---- */
 
 /* Highest depth kio_queue_create accepts. */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A PCI function as the NVMe driver sees it: BAR0, DMA mappings, bus mastering,
- * function reset. The backend is chosen by the device string:
+ * function reset. The backend is chosen by the device string (classified by devstr.h):
  *
  *   0000:01:00.0 / 01:00.0   whichever of vfio-pci / uio_pci_generic the function is bound to
  *   emu:<namespace spec>     the software NVMe controller (lib/emu), see emu.h
+ * Other kinds are refused with the layer that opens them (devstr_refuse).
  *
  * Opening a real function takes aisio's exclusive lock on it (pci_lock in pci_sysfs.h;
  * a second open fails with -EBUSY). Closing turns bus mastering off before returning, so no DMA lands in
@@ -31,7 +32,7 @@ enum pci_backend {
 struct pci_dev;
 struct emu_ctrl;
 
-/* Operations a backend implements; the dispatcher in lib/pci/pci.c picks one. */
+/* Operations a backend implements; pci_dev_open picks one by the device string's kind. */
 struct pci_backend_ops {
 	const char *name;
 	enum dma_kind dma_kind;   /* which memory the backend can map */
@@ -64,7 +65,7 @@ struct pci_dev {
 
 /* Open a device string. On failure prints why to stderr and returns -errno:
  * -ENODEV no such function, -EBUSY bound to a kernel driver or already open,
- * -EINVAL a malformed string. */
+ * -EINVAL a malformed string or one another layer opens, -ENOTSUP homi:. */
 int pci_dev_open(struct pci_dev **out, const char *devstr);
 void pci_dev_close(struct pci_dev *dev);
 
@@ -72,9 +73,6 @@ int pci_dev_dma_map(struct pci_dev *dev, struct dma_mem *m);
 void pci_dev_dma_unmap(struct pci_dev *dev, struct dma_mem *m);
 int pci_dev_bus_master(struct pci_dev *dev, bool on);
 int pci_dev_reset(struct pci_dev *dev);
-
-/* Parse "[dddd:]bb:dd.f" (hex; nothing else, no "0x") into the canonical "dddd:bb:dd.f"; -EINVAL otherwise. */
-int pci_parse_bdf(const char *s, char out[16]);
 
 /* Backends. vfio and uio are Linux-only and need root. */
 extern const struct pci_backend_ops pci_backend_emu;

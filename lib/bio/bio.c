@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* One block I/O API over the user-space driver and the kernel paths. */
 #include <aisio/bio.h>
+#include <aisio/devstr.h>
 #include <aisio/dma.h>
 #include <aisio/kio.h>
 #include <aisio/log.h>
@@ -128,13 +129,18 @@ int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_
 		o = *opts;
 	if (!o.nsid)
 		o.nsid = 1;
+	struct devstr ds;
+	int rc = devstr_parse(&ds, devstr);
+	if (rc < 0)
+		return rc;
+	if (ds.kind != DEVSTR_KERNEL && ds.kind != DEVSTR_PCI && ds.kind != DEVSTR_EMU)
+		return devstr_refuse(&ds, "the block I/O layer");
 	struct bio_dev *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	d->arena.fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
-	int rc;
-	if (kio_path_is_kernel(devstr)) {
+	if (ds.kind == DEVSTR_KERNEL) {
 		struct kio_dev_opts ko = {.sqpoll = o.sqpoll, .sqpoll_cpu = -1, .iopoll = o.iopoll};
 		rc = kio_dev_open(&d->kd, devstr, &ko);
 		if (rc < 0)

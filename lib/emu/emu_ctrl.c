@@ -119,7 +119,7 @@ void emu_post_cqe(struct emu_cq *cq, struct emu_sq *sq, uint16_t cid, uint32_t d
 	}
 }
 
-void emu_sq_free(struct emu_sq *sq)
+static void emu_sq_free(struct emu_sq *sq)
 {
 	if (!sq)
 		return;
@@ -140,7 +140,7 @@ static void emu_engines_quiesce(struct emu_ctrl *c)
 	}
 }
 
-void emu_engine_add_sq(struct emu_ctrl *c, struct emu_sq *sq)
+static void emu_engine_add_sq(struct emu_ctrl *c, struct emu_sq *sq)
 {
 	if (c->nengines == 0)
 		return; /* inline: served by emu_ctrl_serve_sq from c->sqs */
@@ -150,7 +150,7 @@ void emu_engine_add_sq(struct emu_ctrl *c, struct emu_sq *sq)
 	__atomic_store_n(&e->nsq, n + 1, __ATOMIC_RELEASE);
 }
 
-void emu_engine_remove_sq(struct emu_ctrl *c, struct emu_sq *sq)
+static void emu_engine_remove_sq(struct emu_ctrl *c, struct emu_sq *sq)
 {
 	if (c->nengines == 0)
 		return;
@@ -176,11 +176,100 @@ void emu_ctrl_serve_sq(void *ctx, uint16_t sqid)
 		emu_serve_sq(c, sq, &sq->inline_cnt);
 }
 
+/* ---- the admin server's model (emu_admin.h): queues as this controller's engines serve them ---- */
+
+static uint16_t emu_model_xfer(void *ctx, const struct nvme_sqe *sqe, void *buf, uint32_t len, int to_host)
+{
+	return emu_prp_copy(ctx, sqe->prp1, sqe->prp2, buf, len, to_host);
+}
+
+static uint16_t emu_model_cq_create(void *ctx, uint16_t qid, uint32_t size, uint64_t base)
+{
+	struct emu_ctrl *c = ctx;
+	struct nvme_cqe *ring = emu_iova_to_va(c, base, (size_t)size * sizeof(struct nvme_cqe));
+	if (!ring)
+		return NVME_SC_DATA_XFER_ERROR;
+	struct emu_cq *cq = calloc(1, sizeof(*cq));
+	if (!cq)
+		return NVME_SC_INTERNAL;
+	cq->ring = ring;
+	cq->size = size;
+	cq->phase = 1;
+	cq->id = qid;
+	cq->head_db = (volatile uint32_t *)(c->bar + NVME_CQ_HEAD_DB(qid, c->o.dstrd));
+	emu_store32((uint32_t *)cq->head_db, 0);
+	cq->engine = c->nengines ? (qid - 1) % c->nengines : 0;
+	c->cqs[qid] = cq;
+	return NVME_SC_SUCCESS;
+}
+
+static uint16_t emu_model_sq_create(void *ctx, uint16_t qid, uint32_t size, uint64_t base, uint16_t cqid)
+{
+	struct emu_ctrl *c = ctx;
+	struct nvme_sqe *ring = emu_iova_to_va(c, base, (size_t)size * sizeof(struct nvme_sqe));
+	if (!ring)
+		return NVME_SC_DATA_XFER_ERROR;
+	struct emu_sq *sq = calloc(1, sizeof(*sq));
+	struct emu_delayed *delayed = calloc(size, sizeof(*delayed));
+	if (!sq || !delayed) {
+		free(sq);
+		free(delayed);
+		return NVME_SC_INTERNAL;
+	}
+	sq->ring = ring;
+	sq->size = size;
+	sq->id = qid;
+	sq->cq = c->cqs[cqid];
+	sq->delayed = delayed;
+	sq->tail_db = (volatile uint32_t *)(c->bar + NVME_SQ_TAIL_DB(qid, c->o.dstrd));
+	emu_store32((uint32_t *)sq->tail_db, 0);
+	__atomic_store_n(&c->sqs[qid], sq, __ATOMIC_RELEASE);
+	emu_engine_add_sq(c, sq);
+	return NVME_SC_SUCCESS;
+}
+
+static void emu_model_sq_delete(void *ctx, uint16_t qid)
+{
+	struct emu_ctrl *c = ctx;
+	struct emu_sq *sq = c->sqs[qid];
+	emu_engine_remove_sq(c, sq);
+	__atomic_store_n(&c->sqs[qid], NULL, __ATOMIC_RELEASE);
+	/* inline mode: keep what this SQ served for SMART (its poller has stopped) */
+	struct emu_counters sum = c->inline_retired;
+	emu_counters_add(&sum, &sq->inline_cnt);
+	c->inline_retired = sum;
+	emu_sq_free(sq);
+}
+
+static void emu_model_cq_delete(void *ctx, uint16_t qid)
+{
+	struct emu_ctrl *c = ctx;
+	free(c->cqs[qid]);
+	c->cqs[qid] = NULL;
+}
+
+static void emu_model_counters(void *ctx, struct emu_counters *sum)
+{
+	emu_counters_sum(ctx, sum);
+}
+
+static const struct emu_admin_model emu_model = {
+	.serial = "AISIO-EMU-0001",
+	.model = "aisio emulated NVMe controller",
+	.oncs = NVME_ONCS_DSM | NVME_ONCS_WRITE_ZEROES,
+	.xfer = emu_model_xfer,
+	.cq_create = emu_model_cq_create,
+	.sq_create = emu_model_sq_create,
+	.sq_delete = emu_model_sq_delete,
+	.cq_delete = emu_model_cq_delete,
+	.counters = emu_model_counters,
+};
+
 /* ---- control thread: CC handshake and the admin queue ---- */
 
 static void emu_disable(struct emu_ctrl *c)
 {
-	emu_delete_all_io_queues(c);
+	emu_admin_reset(c->admin);
 	emu_sq_free(c->sqs[0]);
 	free(c->cqs[0]);
 	c->sqs[0] = NULL;
@@ -188,7 +277,6 @@ static void emu_disable(struct emu_ctrl *c)
 	c->enabled = 0;
 	__atomic_store_n(&c->fatal, 0, __ATOMIC_RELEASE);
 	c->fatal_countdown = c->o.fatal_after;
-	c->nr_qpairs_granted = 0;
 	c->resets++;
 }
 
@@ -223,7 +311,6 @@ static int emu_enable(struct emu_ctrl *c)
 	sq->tail_db = emu_reg(c, NVME_SQ_TAIL_DB(0, c->o.dstrd));
 	emu_store32(sq->tail_db, 0);
 	emu_store32(cq->head_db, 0);
-	cq->nsq = 1;
 	c->sqs[0] = sq;
 	c->cqs[0] = cq;
 	c->enabled = 1;
@@ -240,10 +327,8 @@ static void emu_serve_admin(struct emu_ctrl *c, int *busy)
 		struct nvme_sqe sqe = sq->ring[sq->head];
 		if (++sq->head == sq->size)
 			sq->head = 0;
-		uint32_t dw0 = 0;
-		uint16_t st = emu_admin_cmd(c, &sqe, &dw0);
-		if (st)
-			emu_log_error(c, 0, sqe.cid, st, 0, sqe.nsid);
+		uint32_t dw0;
+		uint16_t st = emu_admin_cmd(c->admin, &sqe, &dw0);
 		c->admin_cmds++;
 		emu_post_cqe(sq->cq, sq, sqe.cid, dw0, st);
 		*busy = 1;
@@ -326,6 +411,8 @@ static int emu_ns_init(struct emu_ctrl *c)
 
 int emu_ctrl_create(struct emu_ctrl **out, const struct emu_opts *o)
 {
+	if (o->kind != DEVSTR_EMU)
+		return -EINVAL; /* gpuemu: options are for lib/gpu */
 	struct emu_ctrl *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -333,14 +420,14 @@ int emu_ctrl_create(struct emu_ctrl **out, const struct emu_opts *o)
 	c->o = *o;
 	c->bar_fd = -1;
 	pthread_mutex_init(&c->region_lock, NULL);
-	pthread_mutex_init(&c->log_lock, NULL);
 	c->db_stride = 4u << o->dstrd;
 	c->mdts_bytes = o->mdts ? EMU_PAGE << o->mdts : 0;
 	c->fatal_countdown = o->fatal_after;
 	c->faults.err_slba = o->err_slba, c->faults.err_elba = o->err_elba, c->faults.err_status = o->err_status;
 	c->faults.drop_slba = o->drop_slba, c->faults.drop_elba = o->drop_elba;
 	c->faults.delay_slba = o->delay_slba, c->faults.delay_elba = o->delay_elba, c->faults.delay_us = o->delay_us;
-	c->faults.any = (o->err_elba > 0) | (o->drop_elba > 0) | (o->delay_us > 0);
+	c->faults.any = (o->err_elba >= o->err_slba) | (o->drop_elba >= o->drop_slba) |
+			(o->delay_elba >= o->delay_slba && o->delay_us > 0);
 	for (unsigned i = 0; i <= EMU_MAX_NS; i++)
 		c->ns[i].fd = -1;
 
@@ -372,7 +459,9 @@ int emu_ctrl_create(struct emu_ctrl **out, const struct emu_opts *o)
 	rc = emu_ns_init(c);
 	if (rc < 0)
 		goto fail;
-	emu_identify_init(c);
+	rc = emu_admin_create(&c->admin, &c->o, c->ns[1].nlba, &emu_model, c);
+	if (rc < 0)
+		goto fail;
 
 	c->nengines = o->threads;
 	if (c->nengines) {
@@ -451,8 +540,8 @@ void emu_ctrl_destroy(struct emu_ctrl *c)
 		munmap(c->bar, c->bar_len);
 	if (c->bar_fd >= 0)
 		close(c->bar_fd);
+	emu_admin_destroy(c->admin);
 	pthread_mutex_destroy(&c->region_lock);
-	pthread_mutex_destroy(&c->log_lock);
 	free(c);
 }
 
@@ -500,8 +589,9 @@ void emu_ctrl_fault_fatal(struct emu_ctrl *c)
 void emu_ctrl_fault_clear(struct emu_ctrl *c)
 {
 	__atomic_store_n(&c->faults.any, 0, __ATOMIC_RELEASE);
+	/* elba below slba: off */
 	c->faults.err_elba = c->faults.drop_elba = c->faults.delay_elba = 0;
-	c->faults.err_slba = c->faults.drop_slba = c->faults.delay_slba = 0;
+	c->faults.err_slba = c->faults.drop_slba = c->faults.delay_slba = 1;
 	c->faults.delay_us = 0;
 }
 

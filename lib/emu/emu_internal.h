@@ -5,6 +5,7 @@
 
 #include <aisio/emu.h>
 #include <aisio/nvme_ring.h>
+#include <aisio/emu_admin.h>
 #include <aisio/nvme_spec.h>
 
 #include <pthread.h>
@@ -17,7 +18,6 @@
 #define EMU_MAX_ENGINES 64
 #define EMU_PAGE_SHIFT 12
 #define EMU_PAGE (1u << EMU_PAGE_SHIFT)
-#define EMU_ERRLOG_ENTRIES 64
 
 #define emu_load32(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define emu_store32(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -34,13 +34,6 @@ struct emu_ns {
 	int fd;         /* file namespaces */
 };
 
-/* Counters of one serving thread (engine, or the inline poller): one writer each. */
-struct emu_counters {
-	uint64_t io_cmds;
-	uint64_t reads, writes;
-	uint64_t lbas_read, lbas_written;
-};
-
 struct emu_cq {
 	struct nvme_cqe *ring;
 	volatile uint32_t *head_db;
@@ -49,7 +42,6 @@ struct emu_cq {
 	uint32_t head;   /* last head read from the doorbell */
 	uint16_t phase;
 	uint16_t id;
-	int nsq;         /* SQs posting here */
 	int engine;
 };
 
@@ -67,7 +59,7 @@ struct emu_sq {
 	uint16_t id;
 	struct emu_delayed *delayed;  /* held back completions (delay fault) */
 	unsigned ndelayed;
-	struct emu_counters inline_cnt; /* inline mode: written by the one thread that polls this SQ */
+	struct emu_counters inline_cnt; /* inline mode: written by the one thread that polls this SQ (one writer) */
 };
 
 struct emu_engine {
@@ -77,7 +69,7 @@ struct emu_engine {
 	struct emu_sq **sqs;          /* max_qpairs slots */
 	unsigned nsq;                 /* published with release */
 	uint64_t epoch;               /* bumped every sweep: safe-to-free point for the control thread */
-	struct emu_counters cnt;      /* written by this engine only */
+	struct emu_counters cnt;      /* I/O counters, written by this engine only */
 	int stop;
 };
 
@@ -103,10 +95,10 @@ struct emu_ctrl {
 	/* DMA regions */
 	struct emu_region regions[EMU_MAX_REGIONS];
 	pthread_mutex_t region_lock;
-	/* queues: index 0 is the admin queue */
+	/* queues: index 0 is the admin queue; the admin server decides which exist */
 	struct emu_sq **sqs;
 	struct emu_cq **cqs;
-	unsigned nr_qpairs_granted;
+	struct emu_admin *admin;
 	/* threads */
 	pthread_t ctl_thread;
 	int ctl_stop;
@@ -122,12 +114,6 @@ struct emu_ctrl {
 	uint64_t admin_cmds;
 	uint64_t dropped;
 	uint64_t resets;
-	struct nvme_error_log errlog[EMU_ERRLOG_ENTRIES];
-	uint64_t error_count;
-	pthread_mutex_t log_lock;
-	/* features */
-	uint32_t feat_arbitration, feat_power, feat_vwc;
-	struct nvme_id_ctrl idc;
 };
 
 /* emu_ctrl.c */
@@ -136,15 +122,6 @@ uint64_t emu_now_ns(void);
 void emu_csts_set(struct emu_ctrl *c, uint32_t set, uint32_t clear);
 void emu_post_cqe(struct emu_cq *cq, struct emu_sq *sq, uint16_t cid, uint32_t dw0, uint16_t status);
 int emu_cq_full(struct emu_cq *cq);
-void emu_engine_add_sq(struct emu_ctrl *c, struct emu_sq *sq);
-void emu_engine_remove_sq(struct emu_ctrl *c, struct emu_sq *sq);
-void emu_sq_free(struct emu_sq *sq);
-
-/* emu_admin.c */
-uint16_t emu_admin_cmd(struct emu_ctrl *c, const struct nvme_sqe *sqe, uint32_t *dw0);
-void emu_delete_all_io_queues(struct emu_ctrl *c);
-void emu_identify_init(struct emu_ctrl *c);
-void emu_log_error(struct emu_ctrl *c, uint16_t sqid, uint16_t cid, uint16_t status, uint64_t lba, uint32_t nsid);
 
 /* emu_io.c */
 typedef int (*emu_seg_fn)(void *ctx, uint8_t *va, uint32_t len);

@@ -99,9 +99,10 @@ static void emu_zero_range(struct emu_ctrl *c, struct emu_ns *ns, uint64_t slba,
 	}
 }
 
+/* [a, b] is off when b < a. */
 static int emu_overlaps(uint64_t slba, uint64_t nlb, uint64_t a, uint64_t b)
 {
-	return b > 0 && slba <= b && slba + nlb - 1 >= a;
+	return a <= b && slba <= b && slba + nlb - 1 >= a;
 }
 
 /* Fault rules for an LBA range: returns an error status, or sets *drop / *delay_us. */
@@ -231,7 +232,7 @@ unsigned emu_serve_sq(struct emu_ctrl *c, struct emu_sq *sq, struct emu_counters
 			break;
 		}
 		if (emu_unlikely(st != 0))
-			emu_log_error(c, sq->id, cid, st, nvme_sqe_slba(sqe), sqe->nsid);
+			emu_admin_log_error(c->admin, sq->id, cid, st, nvme_sqe_slba(sqe), sqe->nsid);
 		if (emu_unlikely(drop)) {
 			__atomic_fetch_add(&c->dropped, 1, __ATOMIC_RELAXED);
 			continue;

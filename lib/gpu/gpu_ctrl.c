@@ -2,7 +2,8 @@
 /*
  * Host setup for device-initiated I/O: open a controller driven by GPU threads, create I/O queue
  * pairs for the GPU through the controller's admin commands, place rings and buffers, and run the
- * GPU-resident emulated controller (gpuemu) whose admin queue is served here on the CPU.
+ * GPU-resident emulated controller (gpuemu) whose admin commands are served here on the CPU, by the
+ * emulated controllers' one admin server (lib/emu, emu_admin.h) over this file's model.
  *
  * Allocation rule: nothing is freed while an engine kernel runs (cudaFree synchronizes the device
  * and would wait for the persistent kernel forever), so buffers come before the engine starts and
@@ -18,11 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <aisio/devstr.h>
+#include <aisio/emu.h>
+#include <aisio/emu_admin.h>
 #include <aisio/gpu.h>
 #include <aisio/log.h>
 #include <aisio/stamp.h>
 
 #include "gpu_internal.h"
+
+_Static_assert(GPUEMU_MAX_QUEUES >= EMU_MAX_QPAIRS, "the engine's queue table holds every qpairs= value");
 
 #define GPU_MAX_ALLOCS 64
 
@@ -33,7 +39,7 @@ struct gpu_alloc {
 
 struct gpu_ctrl {
 	char name[160];
-	struct gpu_emu_opts o;
+	struct emu_opts o;
 	uint64_t timeout_ns;
 	/* engine state: shadow here, the engine's copy in dev_d (GPU engine) */
 	struct gpuemu_dev dev_h;
@@ -45,9 +51,7 @@ struct gpu_ctrl {
 	void *ns_host;               /* host view of a host namespace */
 	struct gpu_alloc allocs[GPU_MAX_ALLOCS];
 	unsigned nallocs;
-	/* admin data */
-	struct nvme_id_ctrl idc;
-	struct nvme_id_ns idn;
+	struct emu_admin *admin; /* the admin commands' server (lib/emu) */
 	uint32_t mdts_bytes;
 	/* queues */
 	unsigned nq;
@@ -196,7 +200,7 @@ static void *host_alloc(struct gpu_ctrl *c, size_t len, void **dptr)
 
 static int engine_sync_dev(struct gpu_ctrl *c)
 {
-	if (c->o.engine == GPU_ENGINE_CPU)
+	if (c->o.engine == EMU_ENGINE_CPU)
 		return 0; /* the CPU engine reads dev_h itself */
 	return cuda_rc(c, cudaMemcpy(c->dev_d, &c->dev_h, sizeof(c->dev_h), cudaMemcpyHostToDevice), "cudaMemcpy dev");
 }
@@ -221,7 +225,7 @@ void *gpu_ctrl_buf_alloc(struct gpu_ctrl *c, size_t len)
 		return NULL;
 	}
 	void *d = NULL;
-	if (c->o.engine == GPU_ENGINE_CPU) {
+	if (c->o.engine == EMU_ENGINE_CPU) {
 		if (!host_alloc(c, len, &d))
 			return NULL;
 	} else {
@@ -236,7 +240,7 @@ void *gpu_ctrl_buf_alloc(struct gpu_ctrl *c, size_t len)
 
 static int qtab_put(struct gpu_ctrl *c, unsigned qi, int fields_too)
 {
-	if (c->o.engine == GPU_ENGINE_CPU) {
+	if (c->o.engine == EMU_ENGINE_CPU) {
 		struct gpuemu_queue *e = &c->qtab_e[qi];
 		uint32_t en = c->qtab_h[qi].enabled;
 		if (fields_too) {
@@ -261,162 +265,154 @@ static int qtab_put(struct gpu_ctrl *c, unsigned qi, int fields_too)
 		       "cudaMemcpy");
 }
 
-/* Execute one admin command. Returns 0, an NVMe status (> 0), or a negative errno. */
-static int emu_admin(struct gpu_ctrl *c, const struct nvme_sqe *cmd, uint32_t *dw0)
+/* Publish a queue's new state to the engine; its creation also marks rings in pinned host memory
+ * (the engine then fences at system scope for that queue) and widens the engine's queue scan. */
+static uint16_t gpuemu_queue_enable(struct gpu_ctrl *c, uint16_t qid, uint32_t bit, uint64_t base)
 {
-	const uint16_t qid = (uint16_t)(cmd->cdw10 & 0xffff);
-	const uint32_t qsize = (cmd->cdw10 >> 16) + 1;
-	const unsigned qi = qid - 1u;
-	*dw0 = 0;
-	switch (cmd->opc) {
-	case NVME_ADMIN_IDENTIFY: {
-		void *dst = (void *)(uintptr_t)cmd->prp1; /* the admin queue is served on the CPU: host addresses */
-		if ((cmd->cdw10 & 0xff) == NVME_ID_CNS_CTRL)
-			memcpy(dst, &c->idc, sizeof(c->idc));
-		else if ((cmd->cdw10 & 0xff) == NVME_ID_CNS_NS && cmd->nsid == 1)
-			memcpy(dst, &c->idn, sizeof(c->idn));
-		else
-			return cmd->nsid != 1 ? NVME_SC_INVALID_NS : NVME_SC_INVALID_FIELD;
-		return 0;
+	struct gpuemu_queue *q = &c->qtab_h[qid - 1];
+	struct cudaPointerAttributes pa;
+	if (cudaPointerGetAttributes(&pa, (void *)(uintptr_t)base) == cudaSuccess && pa.type == cudaMemoryTypeHost)
+		q->sys = 1;
+	else if (!q->enabled)
+		q->sys = 0;
+	q->enabled |= bit;
+	if (qid > c->dev_h.nq) {
+		c->dev_h.nq = qid;
+		if (engine_sync_dev(c))
+			goto fail;
 	}
-	case NVME_ADMIN_SET_FEATURES:
-	case NVME_ADMIN_GET_FEATURES:
-		if ((cmd->cdw10 & 0xff) != NVME_FEAT_NUM_QUEUES)
-			return NVME_SC_INVALID_FIELD;
-		*dw0 = (c->o.max_qpairs - 1) | ((c->o.max_qpairs - 1) << 16);
-		return 0;
-	case NVME_ADMIN_CREATE_CQ:
-	case NVME_ADMIN_CREATE_SQ: {
-		const int is_cq = cmd->opc == NVME_ADMIN_CREATE_CQ;
-		const uint32_t bit = is_cq ? 2 : 1;
-		if (qid == 0 || qid > c->o.max_qpairs)
-			return NVME_SC_QID_INVALID;
-		if (c->qtab_h[qi].enabled & bit)
-			return NVME_SC_QID_INVALID;
-		if (qsize < 2 || qsize > c->o.mqes + 1)
-			return NVME_SC_QUEUE_SIZE;
-		if (!(cmd->cdw11 & NVME_QUEUE_PHYS_CONTIG) || (cmd->prp1 & 0xfff))
-			return NVME_SC_INVALID_FIELD; /* CAP.CQR = 1: contiguous, page-aligned queues only */
-		if (!is_cq) {
-			uint16_t cqid = (uint16_t)(cmd->cdw11 >> 16);
-			if (cqid == 0 || cqid > c->o.max_qpairs || !(c->qtab_h[cqid - 1].enabled & 2))
-				return NVME_SC_CQ_INVALID;
-			if (cqid != qid)
-				return NVME_SC_INVALID_FIELD; /* emulator: an SQ posts to the CQ of its own number */
-		}
-		struct gpuemu_queue *q = &c->qtab_h[qi];
-		if (is_cq) {
-			q->cq_base = cmd->prp1;
-			q->cq_size = qsize;
-			q->cq_tail = 0;
-			q->cq_phase = 1;
-		} else {
-			q->sq_base = cmd->prp1;
-			q->sq_size = qsize;
-			q->sq_head = 0;
-		}
-		/* a ring in pinned host memory: the engine fences at system scope for this queue */
-		struct cudaPointerAttributes pa;
-		if (cudaPointerGetAttributes(&pa, (void *)(uintptr_t)cmd->prp1) == cudaSuccess &&
-		    pa.type == cudaMemoryTypeHost)
-			q->sys = 1;
-		else if (!q->enabled)
-			q->sys = 0;
-		q->enabled |= bit;
-		if (qid > c->dev_h.nq) {
-			c->dev_h.nq = qid;
-			int rc = engine_sync_dev(c);
-			if (rc)
-				return rc;
-		}
-		return qtab_put(c, qi, 1);
-	}
-	case NVME_ADMIN_DELETE_SQ:
-	case NVME_ADMIN_DELETE_CQ: {
-		const uint32_t bit = cmd->opc == NVME_ADMIN_DELETE_CQ ? 2 : 1;
-		if (qid == 0 || qid > c->o.max_qpairs || !(c->qtab_h[qi].enabled & bit))
-			return NVME_SC_QID_INVALID;
-		if (bit == 2 && (c->qtab_h[qi].enabled & 1))
-			return NVME_SC_INVALID_QUEUE_DELETE;
-		c->qtab_h[qi].enabled &= ~bit;
-		return qtab_put(c, qi, 0);
-	}
-	default:
-		return NVME_SC_INVALID_OPCODE;
-	}
+	if (qtab_put(c, qid - 1u, 1))
+		goto fail;
+	return NVME_SC_SUCCESS;
+fail:
+	q->enabled &= ~bit;
+	return NVME_SC_INTERNAL;
 }
+
+/* The admin commands are served here, on the CPU, with host addresses: their data is the host
+ * buffer at PRP1, within one memory page (what gpu_ctrl_qpairs_create sends). */
+static uint16_t gpuemu_xfer(void *ctx, const struct nvme_sqe *sqe, void *buf, uint32_t len, int to_host)
+{
+	void *host = (void *)(uintptr_t)sqe->prp1;
+	if (!host || (sqe->prp1 & 4095) + len > 4096)
+		return NVME_SC_DATA_XFER_ERROR;
+	if (to_host)
+		memcpy(host, buf, len);
+	else
+		memcpy(buf, host, len);
+	return NVME_SC_SUCCESS;
+}
+
+static uint16_t gpuemu_cq_create(void *ctx, uint16_t qid, uint32_t size, uint64_t base)
+{
+	struct gpu_ctrl *c = ctx;
+	struct gpuemu_queue *q = &c->qtab_h[qid - 1];
+	q->cq_base = base;
+	q->cq_size = size;
+	q->cq_tail = 0;
+	q->cq_phase = 1;
+	return gpuemu_queue_enable(c, qid, 2, base);
+}
+
+static uint16_t gpuemu_sq_create(void *ctx, uint16_t qid, uint32_t size, uint64_t base, uint16_t cqid)
+{
+	struct gpu_ctrl *c = ctx;
+	if (cqid != qid)
+		return NVME_SC_INVALID_FIELD; /* emulator: an SQ posts to the CQ of its own number */
+	struct gpuemu_queue *q = &c->qtab_h[qid - 1];
+	q->sq_base = base;
+	q->sq_size = size;
+	q->sq_head = 0;
+	return gpuemu_queue_enable(c, qid, 1, base);
+}
+
+/* Deleting cannot fail; after a GPU fault (a sticky CUDA error) only the host's table changes. */
+static void gpuemu_queue_disable(struct gpu_ctrl *c, uint16_t qid, uint32_t bit)
+{
+	c->qtab_h[qid - 1].enabled &= ~bit;
+	if (!c->faulted)
+		qtab_put(c, qid - 1u, 0);
+}
+
+static void gpuemu_sq_delete(void *ctx, uint16_t qid)
+{
+	gpuemu_queue_disable(ctx, qid, 1);
+}
+
+static void gpuemu_cq_delete(void *ctx, uint16_t qid)
+{
+	gpuemu_queue_disable(ctx, qid, 2);
+}
+
+static const struct emu_admin_model gpuemu_model = {
+	.serial = "aisio-gpuemu-0001",
+	.model = "aisio GPU-resident emulated NVMe",
+	.oncs = NVME_ONCS_WRITE_ZEROES, /* the engine serves Read, Write, Write Zeroes, Flush */
+	.xfer = gpuemu_xfer,
+	.cq_create = gpuemu_cq_create,
+	.sq_create = gpuemu_sq_create,
+	.sq_delete = gpuemu_sq_delete,
+	.cq_delete = gpuemu_cq_delete,
+	.counters = NULL, /* the engine counts commands, not reads and writes apart */
+};
 
 static int admin(struct gpu_ctrl *c, struct nvme_sqe *cmd, uint32_t *dw0, const char *what)
 {
 	uint32_t d = 0;
-	int rc = emu_admin(c, cmd, &d);
-	if (rc > 0) {
-		gpu_err(c, "%s: NVMe status 0x%03x", what, rc);
+	uint16_t st = emu_admin_cmd(c->admin, cmd, &d);
+	if (st) {
+		gpu_err(c, "%s: NVMe status 0x%03x", what, st);
 		return -EIO;
 	}
 	if (dw0)
 		*dw0 = d;
-	return rc;
+	return 0;
 }
 
 /* ---- open / close ---- */
-
-static void emu_identify_init(struct gpu_ctrl *c)
-{
-	struct nvme_id_ctrl *id = &c->idc;
-	memset(id, 0, sizeof(*id));
-	id->vid = 0x1b36;
-	memcpy(id->sn, "aisio-gpuemu-0001   ", 20);
-	memset(id->mn, ' ', sizeof(id->mn));
-	memcpy(id->mn, "aisio GPU-resident emulated NVMe", 32);
-	memcpy(id->fr, "0.1     ", 8);
-	id->mdts = (uint8_t)c->o.mdts;
-	id->ver = 0x00020000;
-	id->sqes = 0x66;
-	id->cqes = 0x44;
-	id->nn = 1;
-	id->oncs = NVME_ONCS_WRITE_ZEROES;
-	struct nvme_id_ns *ns = &c->idn;
-	memset(ns, 0, sizeof(*ns));
-	ns->nsze = ns->ncap = ns->nuse = c->o.ns_bytes >> c->o.lba_shift;
-	ns->lbaf[0].ds = (uint8_t)c->o.lba_shift;
-}
 
 int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr)
 {
 	char why[256];
 	*out = NULL;
-	if (strncmp(devstr, "gpuemu:", 7)) {
+	struct devstr ds;
+	int rc = devstr_parse(&ds, devstr);
+	if (rc < 0)
+		return rc;
+	if (ds.kind == DEVSTR_PCI) {
 		aisio_log(AISIO_LOG_ERROR, devstr,
 			  "GPU-initiated I/O runs against gpuemu:... devices; a real controller's GPU "
 			  "queues are not yet run on hardware (docs/GPU.md)");
-		return strchr(devstr, ':') && !strncmp(devstr, "emu:", 4) ? -EINVAL : -EOPNOTSUPP;
+		return -EOPNOTSUPP;
 	}
-	if (gpu_probe(why, sizeof(why))) {
-		aisio_log(AISIO_LOG_ERROR, devstr, "%s", why);
-		return -ENODEV;
-	}
+	if (ds.kind != DEVSTR_GPUEMU)
+		return devstr_refuse(&ds, "the GPU layer");
 	struct gpu_ctrl *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	snprintf(c->name, sizeof(c->name), "%s", devstr);
-	int rc = gpu_emu_opts_parse(&c->o, devstr + 7);
+	rc = emu_opts_parse(&c->o, DEVSTR_GPUEMU, ds.spec);
 	if (rc) {
 		free(c);
 		return rc;
+	}
+	if (gpu_probe(why, sizeof(why))) {
+		aisio_log(AISIO_LOG_ERROR, devstr, "%s", why);
+		free(c);
+		return -ENODEV;
 	}
 	c->timeout_ns = gpu_timeout_ns(5000000000ull);
 	c->mdts_bytes = c->o.mdts ? (4096u << c->o.mdts) : GPUEMU_MAX_XFER;
 	if (c->mdts_bytes > GPUEMU_MAX_XFER)
 		c->mdts_bytes = GPUEMU_MAX_XFER;
-	emu_identify_init(c);
 
-	const int cpu = c->o.engine == GPU_ENGINE_CPU;
+	const int cpu = c->o.engine == EMU_ENGINE_CPU;
 	struct gpuemu_dev *d = &c->dev_h;
 	void *ctl_d = NULL;
 	c->ctl_h = host_alloc(c, sizeof(struct gpuemu_ctl), &ctl_d);
 	c->qtab_h = calloc(GPUEMU_MAX_QUEUES, sizeof(*c->qtab_h));
-	if (!c->ctl_h || !c->qtab_h)
+	if (!c->ctl_h || !c->qtab_h ||
+	    emu_admin_create(&c->admin, &c->o, c->o.ns_bytes >> c->o.lba_shift, &gpuemu_model, c))
 		goto fail;
 	d->ctl = cpu ? c->ctl_h : ctl_d;
 	size_t bar_len = gpu_bar_len(GPUEMU_MAX_QUEUES, c->o.dstrd);
@@ -446,15 +442,11 @@ int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr)
 	d->f.err_status = c->o.err_status;
 	d->f.drop_slba = c->o.drop_slba;
 	d->f.drop_elba = c->o.drop_elba;
-	if (c->o.ns_kind == GPU_NS_HBM) {
-		if (cpu) {
-			gpu_err(c, "engine=cpu serves host memory only: use gpuemu:host or gpuemu:null");
-			goto fail;
-		}
+	if (c->o.ns_type == EMU_NS_HBM) {
 		d->ns_data = dev_alloc(c, c->o.ns_bytes);
 		if (!d->ns_data)
 			goto fail;
-	} else if (c->o.ns_kind == GPU_NS_HOST) {
+	} else if (c->o.ns_type == EMU_NS_HOST) {
 		void *nd = NULL;
 		c->ns_host = host_alloc(c, c->o.ns_bytes, &nd);
 		if (!c->ns_host)
@@ -480,17 +472,17 @@ const char *gpu_ctrl_name(const struct gpu_ctrl *c)
 {
 	return c->name;
 }
-const struct gpu_emu_opts *gpu_ctrl_emu_opts(const struct gpu_ctrl *c)
+const struct emu_opts *gpu_ctrl_emu_opts(const struct gpu_ctrl *c)
 {
 	return &c->o;
 }
 uint64_t gpu_ctrl_nsze(const struct gpu_ctrl *c)
 {
-	return c->idn.nsze;
+	return c->o.ns_bytes >> c->o.lba_shift;
 }
 unsigned gpu_ctrl_lba_shift(const struct gpu_ctrl *c)
 {
-	return c->idn.lbaf[NVME_NS_FLBAS_INDEX(c->idn.flbas)].ds;
+	return c->o.lba_shift;
 }
 uint32_t gpu_ctrl_mdts_bytes(const struct gpu_ctrl *c)
 {
@@ -516,11 +508,14 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 	/* what the controller says about itself, through the same admin commands a real one takes */
 	struct nvme_sqe cmd;
 	uint32_t dw0 = 0;
-	struct nvme_id_ctrl *idc = calloc(1, sizeof(*idc));
-	struct nvme_id_ns *idn = calloc(1, sizeof(*idn));
+	/* a page each: the data of an admin command fits the page at PRP1 */
+	struct nvme_id_ctrl *idc = aligned_alloc(4096, sizeof(*idc));
+	struct nvme_id_ns *idn = aligned_alloc(4096, sizeof(*idn));
 	int rc = -ENOMEM;
 	if (!idc || !idn)
 		goto out_id;
+	memset(idc, 0, sizeof(*idc));
+	memset(idn, 0, sizeof(*idn));
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.opc = NVME_ADMIN_IDENTIFY;
 	cmd.cdw10 = NVME_ID_CNS_CTRL;
@@ -569,7 +564,7 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 	 * page), beyond it whole pages whose lists chain (nvme_prp_list_bytes) */
 	const uint32_t prp_stride = nvme_prp_list_bytes(max_xfer, 12);
 	const uint32_t base = qo->counter_base & ~(2 * depth - 1); /* phase 1 at the start: an even lap */
-	const int cpu = c->o.engine == GPU_ENGINE_CPU;
+	const int cpu = c->o.engine == EMU_ENGINE_CPU;
 	const unsigned n = qo->nqueues;
 
 	c->queues_h = calloc(n, sizeof(*c->queues_h));
@@ -729,9 +724,9 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 	__sync_synchronize();
 	c->dev_h.stop = 0;
 	c->dev_h.fused_done = 0;
-	if (c->o.engine != GPU_ENGINE_CPU && engine_sync_dev(c))
+	if (c->o.engine != EMU_ENGINE_CPU && engine_sync_dev(c))
 		return -EIO;
-	if (c->o.engine == GPU_ENGINE_CPU) {
+	if (c->o.engine == EMU_ENGINE_CPU) {
 		int rc = gpu_cpu_engine_start(&c->cpu, &c->dev_h, c->o.threads);
 		if (rc) {
 			gpu_err(c, "CPU engine: %s", strerror(-rc));
@@ -754,7 +749,7 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 		return -EINVAL;
 	}
 	c->blocks = c->o.sms;
-	if (c->o.engine == GPU_ENGINE_FUSED) {
+	if (c->o.engine == EMU_ENGINE_FUSED) {
 		/* nothing runs between jobs: each job's launch carries the engine (gpu_ctrl_job_prepare) */
 		c->fused_cmds = 0;
 		c->fused_jobs = 0;
@@ -807,7 +802,7 @@ int gpu_ctrl_job_prepare(struct gpu_ctrl *c, struct gpu_perf_job *job)
 	job->eng = NULL;
 	job->eng_blocks = 0;
 	job->eng_smem = 0;
-	if (c->o.engine != GPU_ENGINE_FUSED)
+	if (c->o.engine != EMU_ENGINE_FUSED)
 		return 0;
 	if (!c->running) {
 		gpu_err(c, "engine=fused: gpu_ctrl_engine_start first");
@@ -851,7 +846,7 @@ int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 	__atomic_store_n(&c->ctl_h->stop, 1u, __ATOMIC_RELEASE);
 	gpu_trace("engine stop requested");
 	int rc = 0;
-	if (c->o.engine == GPU_ENGINE_FUSED) {
+	if (c->o.engine == EMU_ENGINE_FUSED) {
 		int wd = 0;
 		unsigned long long n = c->fused_cmds + (c->fused_jobs ? ctl_cmds(c, &wd) : 0);
 		if (wd)
@@ -896,7 +891,7 @@ int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 
 static int fault_push(struct gpu_ctrl *c)
 {
-	if (c->o.engine == GPU_ENGINE_CPU) {
+	if (c->o.engine == EMU_ENGINE_CPU) {
 		__sync_synchronize();
 		return 0;
 	}
@@ -936,7 +931,7 @@ int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed)
 		return 0;
 	const unsigned shift = c->o.lba_shift;
 	const uint64_t nlba = c->o.ns_bytes >> shift;
-	if (c->o.ns_kind == GPU_NS_HOST) {
+	if (c->o.ns_type == EMU_NS_HOST) {
 		stamp_fill(c->ns_host, seed, 0, nlba, shift);
 		return 0;
 	}
@@ -963,7 +958,7 @@ long long gpu_ctrl_ns_check(struct gpu_ctrl *c, uint64_t seed, uint64_t slba, ui
 		return -EINVAL; /* a null namespace keeps nothing to check */
 	if (slba > c->o.ns_bytes >> shift || nlb > (c->o.ns_bytes >> shift) - slba)
 		return -EINVAL;
-	if (c->o.ns_kind == GPU_NS_HOST)
+	if (c->o.ns_type == EMU_NS_HOST)
 		return (long long)stamp_check((const uint8_t *)c->ns_host + (slba << shift), seed, slba, nlb, shift,
 					      first_bad);
 	uint8_t *stage = malloc(GPU_STAGE_BYTES);
@@ -996,23 +991,25 @@ void gpu_ctrl_close(struct gpu_ctrl *c)
 		/* the engine kernel may still read these: leak rather than free under it; process exit
 		 * tears the context down */
 		aisio_log(AISIO_LOG_WARNING, c->name, "engine still running at close: memory left to process exit");
+		emu_admin_destroy(c->admin);
 		free(c->queues_h);
 		free(c->qtab_h);
 		free(c);
 		return;
 	}
 	/* delete the queues through the admin queue, SQ before CQ, as with a real controller */
-	for (unsigned i = c->nq; i-- > 0;) {
+	for (unsigned i = c->nq; c->admin && i-- > 0;) {
 		struct nvme_sqe cmd;
 		uint32_t dw0;
 		memset(&cmd, 0, sizeof(cmd));
 		cmd.opc = NVME_ADMIN_DELETE_SQ;
 		cmd.cdw10 = i + 1;
-		if (emu_admin(c, &cmd, &dw0) == 0) {
+		if (emu_admin_cmd(c->admin, &cmd, &dw0) == 0) {
 			cmd.opc = NVME_ADMIN_DELETE_CQ;
-			emu_admin(c, &cmd, &dw0);
+			emu_admin_cmd(c->admin, &cmd, &dw0);
 		}
 	}
+	emu_admin_destroy(c->admin);
 	if (c->stream)
 		cudaStreamDestroy((cudaStream_t)c->stream);
 	for (unsigned i = c->nallocs; i-- > 0;) {

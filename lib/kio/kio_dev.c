@@ -23,11 +23,6 @@
 #define KIO_FILE_MAX_XFER (1u << 20)
 #define KIO_FALLBACK_MAX_XFER (128u << 10)
 
-bool kio_path_is_kernel(const char *devstr)
-{
-	return devstr && (devstr[0] == '/' || devstr[0] == '.');
-}
-
 int kio_ng_to_block_name(const char *path, char *out, size_t outlen)
 {
 	const char *base = strrchr(path, '/');

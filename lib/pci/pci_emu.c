@@ -8,7 +8,7 @@
 static int emu_open(struct pci_dev *dev, const char *spec)
 {
 	struct emu_opts o;
-	int rc = emu_opts_parse(&o, spec);
+	int rc = emu_opts_parse(&o, DEVSTR_EMU, spec);
 	if (rc < 0)
 		return rc;
 	rc = emu_ctrl_create(&dev->emu, &o);

@@ -4,6 +4,7 @@
  * belongs to the open file, so two opens conflict even within one process, and the kernel
  * drops it when its holder dies. Who holds it is read from proc/locks, never by taking it.
  */
+#include <aisio/devstr.h>
 #include <aisio/pci.h>
 #include <aisio/pci_sysfs.h>
 
@@ -23,7 +24,7 @@ int pci_lock_path(const char *root, const char *bdf, char *out, size_t len)
 {
 	/* the canonical address, never the caller's spelling, goes into the file name */
 	char canon[16];
-	if (pci_parse_bdf(bdf, canon) < 0)
+	if (devstr_pci_addr_parse(bdf, canon) < 0)
 		return -EINVAL;
 	/* One place for every process whatever its privileges, so that the opener and anyone
 	 * looking agree: run/lock where the system has it, else tmp. */

@@ -4,6 +4,7 @@
  * sysfs (sys/bus/pci/devices/<bdf>, sys/class/block), mounts from proc/self/mountinfo and
  * proc/swaps, processes from proc/PID/fd, aisio's own users from its lock (pci_lock.c).
  */
+#include <aisio/devstr.h>
 #include <aisio/pci.h>
 #include <aisio/pci_sysfs.h>
 
@@ -95,7 +96,7 @@ int pci_sysfs_driver(const char *root, const char *bdf, char *drv, size_t len)
 {
 	drv[0] = 0;
 	char canon[16];
-	if (pci_parse_bdf(bdf, canon) < 0)
+	if (devstr_pci_addr_parse(bdf, canon) < 0)
 		return -EINVAL;
 	int rc = fn_exists(root, canon);
 	if (rc < 0)
@@ -115,7 +116,7 @@ static bool class_is_nvme(const char *root, const char *bdf)
 int pci_sysfs_is_nvme(const char *root, const char *bdf)
 {
 	char canon[16];
-	if (pci_parse_bdf(bdf, canon) < 0)
+	if (devstr_pci_addr_parse(bdf, canon) < 0)
 		return -EINVAL;
 	int rc = fn_exists(root, canon);
 	if (rc < 0)
@@ -502,7 +503,7 @@ int pci_sysfs_fn_load(const char *root, const char *bdf, struct pci_sysfs_fn *fn
 {
 	memset(fn, 0, sizeof(*fn));
 	char canon[16];
-	if (pci_parse_bdf(bdf, canon) < 0)
+	if (devstr_pci_addr_parse(bdf, canon) < 0)
 		return -EINVAL;
 	int rc = fn_exists(root, canon);
 	if (rc < 0)
@@ -543,7 +544,7 @@ static int nvme_bdfs(const char *root, char (**out)[16], size_t *count)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		char canon[16];
-		if (e->d_name[0] == '.' || pci_parse_bdf(e->d_name, canon) < 0 || strcmp(canon, e->d_name) != 0 ||
+		if (e->d_name[0] == '.' || devstr_pci_addr_parse(e->d_name, canon) < 0 || strcmp(canon, e->d_name) != 0 ||
 		    !class_is_nvme(root, e->d_name))
 			continue;
 		if (n == cap) {

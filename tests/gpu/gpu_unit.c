@@ -3,8 +3,7 @@
  * Address arithmetic of the GPU driver (doorbells, DMA windows for dma-buf imported GPU memory),
  * the shared ring header as the GPU side uses it (counters wrapping 2^32, PRPs built from one
  * bus-contiguous buffer into a command id's list area, chained past a page, and walked back the way
- * gpuemu's engines walk them, 32 lanes at once), the verify stamp, latency buckets and gpuemu device
- * strings. The same inline functions run on the GPU; this test needs no GPU and no CUDA, so it runs on
+ * gpuemu's engines walk them, 32 lanes at once), the verify stamp, latency buckets. The same inline functions run on the GPU; this test needs no GPU and no CUDA, so it runs on
  * every machine.
  */
 #include <inttypes.h>
@@ -165,27 +164,7 @@ static void test_unit(void)
 		prev = b;
 	}
 
-	/* device strings */
-	struct gpu_emu_opts o;
-	CHECK(gpu_emu_opts_parse(&o, "null") == 0 && o.ns_kind == GPU_NS_NULL && o.ns_bytes == 1ull << 40, "null");
-	CHECK(gpu_emu_opts_parse(&o, "hbm:1G,lba=4096,qpairs=64,mqes=1023,mdts=5,sms=4,warps=4,dstrd=1") == 0 &&
-		      o.ns_kind == GPU_NS_HBM && o.ns_bytes == 1ull << 30 && o.lba_shift == 12 && o.max_qpairs == 64 &&
-		      o.mqes == 1023 && o.mdts == 5 && o.sms == 4 && o.warps == 4 && o.dstrd == 1,
-	      "hbm options");
-	CHECK(gpu_emu_opts_parse(&o, "host:64M,engine=cpu,threads=3,err_slba=10,err_elba=20,err_status=0x281") == 0 &&
-		      o.engine == GPU_ENGINE_CPU && o.threads == 3 && o.err_slba == 10 && o.err_elba == 20 &&
-		      o.err_status == 0x281,
-	      "host options");
-	CHECK(gpu_emu_opts_parse(&o, "hbm:64M,err=10-20:282,drop=30-31") == 0 && o.err_slba == 10 && o.err_elba == 20 &&
-		      o.err_status == 0x282 && o.drop_slba == 30 && o.drop_elba == 31,
-	      "fault ranges as for emu:");
-	CHECK(gpu_emu_opts_parse(&o, "hbm:64M,err=10-20") == 0 && o.err_status == NVME_SC_READ_ERROR, "err default status");
-	fprintf(stderr, "(the errors printed next are expected)\n");
-	CHECK(gpu_emu_opts_parse(&o, "hbm:64M,err=20-10") != 0, "err range backwards");
-	CHECK(gpu_emu_opts_parse(&o, "hbm:64M,drop=1-2:5") != 0, "drop takes no status");
-	CHECK(gpu_emu_opts_parse(&o, "ram:1G") != 0, "unknown type");
-	CHECK(gpu_emu_opts_parse(&o, "hbm:1G,lba=1000") != 0, "bad lba");
-	CHECK(gpu_emu_opts_parse(&o, "hbm:1000") != 0, "size not a multiple of the LBA");
+	/* sizes as device strings and flags write them (the gpuemu: options: tests/unit/test_emu_opts.c) */
 	uint64_t sz;
 	CHECK(strparse_size("64K", &sz) == 0 && sz == 65536, "64K");
 	CHECK(strparse_size("2MiB", &sz) == 0 && sz == 2u << 20, "2MiB");

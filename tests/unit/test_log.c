@@ -124,13 +124,15 @@ static void test_emu_option_error(void **state)
 	struct emu_opts o;
 
 	stderr_begin(&s);
-	int rc = emu_opts_parse(&o, "null,color=blue");
+	int rc = emu_opts_parse(&o, DEVSTR_EMU, "null,color=blue");
 	assert_string_equal(stderr_end(&s), "");
 	assert_int_equal(rc, -EINVAL);
 	assert_int_equal(c->n, 1);
 	assert_int_equal(c->level[0], AISIO_LOG_ERROR);
 	assert_string_equal(c->dev[0], "emu");
-	assert_string_equal(c->msg[0], "unknown option 'color' (see aisio perf --help)");
+	assert_string_equal(c->msg[0],
+			    "unknown option 'color' (known: lba, ns, mdts, qpairs, mqes, threads, dstrd, to, "
+			    "rdy_delay, err, drop, delay, fatal_after)");
 }
 
 /* An empty image and one of zeros: one message each (the first failure, not the unwinding), the
@@ -195,12 +197,14 @@ static void test_default_sink(void **state)
 
 	aisio_log_hook_set(NULL, NULL);
 	stderr_begin(&s);
-	int rc = emu_opts_parse(&o, "null,color=blue");
+	int rc = emu_opts_parse(&o, DEVSTR_EMU, "null,color=blue");
 	aisio_log(AISIO_LOG_WARNING, NULL, "no device: %d", 7);
 	const char *out = stderr_end(&s);
 	assert_int_equal(rc, -EINVAL);
-	assert_string_equal(out, "aisio: emu: unknown option 'color' (see aisio perf --help)\n"
-				 "aisio: no device: 7\n");
+	assert_string_equal(out,
+			    "aisio: emu: unknown option 'color' (known: lba, ns, mdts, qpairs, mqes, threads, dstrd, "
+			    "to, rdy_delay, err, drop, delay, fatal_after)\n"
+			    "aisio: no device: 7\n");
 	assert_int_equal(c->n, 0);
 }
 

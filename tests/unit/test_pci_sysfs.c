@@ -6,6 +6,7 @@
  * native-multipath namespace name), one bridge. proc/locks is the kernel's own, so the lock
  * holder is what the kernel says.
  */
+#include <aisio/devstr.h>
 #include <aisio/pci.h>
 #include <aisio/pci_sysfs.h>
 
@@ -344,11 +345,11 @@ static void test_parse_bdf(void **state)
 	};
 	char out[16];
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		assert_int_equal(pci_parse_bdf(good[i].in, out), 0);
+		assert_int_equal(devstr_pci_addr_parse(good[i].in, out), 0);
 		assert_string_equal(out, good[i].out);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (pci_parse_bdf(bad[i], out) != -EINVAL)
+		if (devstr_pci_addr_parse(bad[i], out) != -EINVAL)
 			fail_msg("'%s' was taken as a PCI address", bad[i]);
 	}
 }
