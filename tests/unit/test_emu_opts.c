@@ -126,14 +126,14 @@ static void test_gpuemu_options(void **state)
 {
 	struct emu_opts o;
 	assert_int_equal(
-		emu_opts_parse(&o, DEVSTR_GPUEMU, "hbm:1G,lba=4096,qpairs=1024,mqes=4095,mdts=9,sms=4,warps=4,dstrd=1"),
+		emu_opts_parse(&o, DEVSTR_GPUEMU, "hbm:1G,lba=4096,qpairs=1024,mqes=4095,mdts=10,sms=4,warps=4,dstrd=1"),
 		0);
 	assert_int_equal(o.ns_type, EMU_NS_HBM);
 	assert_int_equal(o.ns_bytes, 1ull << 30);
 	assert_int_equal(o.lba_shift, 12);
 	assert_int_equal(o.max_qpairs, 1024);
 	assert_int_equal(o.mqes, 4095);
-	assert_int_equal(o.mdts, 9);
+	assert_int_equal(o.mdts, 10);
 	assert_int_equal(o.sms, 4);
 	assert_int_equal(o.warps, 4);
 	assert_int_equal(o.dstrd, 1);
@@ -214,7 +214,7 @@ static void test_gpuemu_refused(void **state)
 		"hbm:64M,err=20-10",
 		"hbm:64M,drop=1-2:5",
 		"null,ns=2",
-		"null,mdts=10",
+		"null,mdts=11",
 		"null,mqes=62",
 		"null,threads=0",
 		"null,qpairs=1025",
