@@ -34,6 +34,7 @@ int cmd_perf_cuda(int argc, char **argv)
 
 #include <aisio/emu.h>
 #include <aisio/gpu.h>
+#include <aisio/gpuemu.h>
 #include <aisio/strparse.h>
 #include <aisio/nvme_spec.h>
 

@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * GPU layer, host side: controllers driven by GPU threads, the I/O queue pairs
- * those threads use, and the GPU-resident emulated controller (gpuemu).
+ * GPU layer, host side of the device-initiated driver: controllers driven by GPU threads, the I/O
+ * queue pairs those threads use, and the mappings a real controller needs (BAR0, dma-buf).
  *
  * The device-side driver (what GPU threads call) is include/aisio/gpu_nvme.cuh;
  * this header holds what both sides share: the queue and namespace descriptors
  * that live in GPU memory, and the address arithmetic (doorbells, DMA windows)
  * as inline functions that compile for host and device alike, so the host unit
  * tests check exactly what the GPU runs. Ring counters, SQE/CQE fields and PRPs
- * are the CPU driver's too: aisio/nvme_ring.h.
+ * are the CPU driver's too: aisio/nvme_ring.h. The GPU-resident emulated
+ * controller (gpuemu: options, engine, faults, namespace stamps) is aisio/gpuemu.h.
  *
  * Ownership: gpu_ctrl_open returns a controller the caller closes; queue pairs,
  * buffers and the engine belong to it and are released by gpu_ctrl_close.
  * Thread-safety: one host thread drives a gpu_ctrl; GPU threads use the device
  * descriptors concurrently as gpu_nvme.cuh describes.
- * Errors: negative errno; a message naming the device goes to stderr.
+ * Errors: negative errno; a message naming the device through the log hook (aisio/log.h).
  */
 #ifndef AISIO_GPU_H
 #define AISIO_GPU_H
@@ -23,7 +24,6 @@
 #include <stdint.h>
 
 #include <aisio/hostdev.h>
-#include <aisio/nvme_ring.h>
 #include <aisio/nvme_spec.h>
 
 #ifdef __cplusplus
@@ -165,10 +165,6 @@ const char *gpu_name(void);
 
 enum gpu_mem_place { GPU_PLACE_GPU = 0, GPU_PLACE_HOST = 1 };
 
-/* A gpuemu string's options (namespace type, engine, queues, faults) are a struct emu_opts, parsed by
- * the emulated controllers' one parser (emu.h: emu_opts_parse, emu_opts_help with DEVSTR_GPUEMU). */
-struct emu_opts;
-
 struct gpu_ctrl;
 struct gpu_perf_job;
 
@@ -187,7 +183,6 @@ int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr);
 /* Stop the engine, delete the queues (SQ before CQ), free all memory. Safe after a GPU fault. */
 void gpu_ctrl_close(struct gpu_ctrl *c);
 const char *gpu_ctrl_name(const struct gpu_ctrl *c);
-const struct emu_opts *gpu_ctrl_emu_opts(const struct gpu_ctrl *c);
 uint64_t gpu_ctrl_nsze(const struct gpu_ctrl *c);
 unsigned gpu_ctrl_lba_shift(const struct gpu_ctrl *c);
 /* Largest command in bytes the controller takes (MDTS). */
@@ -206,30 +201,6 @@ int gpu_ctrl_queue_stats(struct gpu_ctrl *c, unsigned long long *sq_db, unsigned
 /* Data buffer the controller can reach: GPU memory, or pinned host memory mapped into the GPU when the
  * controller's engine is the CPU. Freed by gpu_ctrl_close. */
 void *gpu_ctrl_buf_alloc(struct gpu_ctrl *c, size_t len);
-
-/* Start and stop the engine that serves the I/O queues (gpuemu). start waits until every engine
- * block runs; stop returns its command count. Bounded. */
-int gpu_ctrl_engine_start(struct gpu_ctrl *c);
-int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds);
-/* Before each job launch: with engine=fused, fill the job's engine fields (the engine then runs in
- * the job's launch); otherwise nothing. Call with no job running. */
-int gpu_ctrl_job_prepare(struct gpu_ctrl *c, struct gpu_perf_job *job);
-/* Benchmark only (aisio perf cuda-run --ablate): engine work to leave out, GPU_ABLATE_E_*. Before
- * gpu_ctrl_engine_start. */
-void gpu_ctrl_set_ablate(struct gpu_ctrl *c, uint32_t engine_bits);
-
-/* Fault injection at run time (gpuemu): same meaning as the options. */
-int gpu_ctrl_fault_error(struct gpu_ctrl *c, uint64_t slba, uint64_t elba, uint16_t status);
-int gpu_ctrl_fault_drop(struct gpu_ctrl *c, uint64_t slba, uint64_t elba);
-int gpu_ctrl_fault_clear(struct gpu_ctrl *c);
-
-/* The host CPU writes the verify stamp of seed (aisio/stamp.h) into every LBA of the namespace (hbm: through
- * a staging buffer; host: in place), for reads before writes and for data written off the GPU path. Nothing
- * for a null namespace. Call with the engine stopped. */
-int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed);
-/* The host CPU checks nlb LBAs from slba of the namespace against the stamp of seed: the number of LBAs that
- * differ (first in *first_bad, may be NULL), or a negative errno. Call with no job running. */
-long long gpu_ctrl_ns_check(struct gpu_ctrl *c, uint64_t seed, uint64_t slba, uint64_t nlb, uint64_t *first_bad);
 
 /* Engine and job steps of the host side: one timestamped message at debug level (include/aisio/log.h). */
 void gpu_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -23,6 +23,7 @@
 #include <aisio/emu.h>
 #include <aisio/emu_admin.h>
 #include <aisio/gpu.h>
+#include <aisio/gpuemu.h>
 #include <aisio/log.h>
 #include <aisio/stamp.h>
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <aisio/gpu.h>
+#include <aisio/gpuemu.h>
 #include <aisio/stamp.h>
 
 #include "gpu_test.h"

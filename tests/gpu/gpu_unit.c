@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <aisio/gpu.h>
+#include <aisio/gpuemu.h>
 #include <aisio/nvme_ring.h>
 #include <aisio/stamp.h>
 #include <aisio/strparse.h>
