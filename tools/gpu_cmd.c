@@ -38,6 +38,8 @@ int cmd_perf_cuda(int argc, char **argv)
 #include <aisio/strparse.h>
 #include <aisio/nvme_spec.h>
 
+#include "gpu_perf.h"
+
 struct cuda_args {
 	int verify, read_only;
 	const char *dev;
@@ -353,7 +355,7 @@ static int run_job(struct gpu_ctrl *c, struct gpu_perf_job *job, double bound_s,
 	/* on the job's stream, not the legacy one: nothing here may wait for the running engine */
 	if (cudaMemcpyAsync(rd, &o->r, sizeof(o->r), cudaMemcpyHostToDevice, s) != cudaSuccess)
 		goto out;
-	if ((rc = gpu_ctrl_job_prepare(c, job)))
+	if ((rc = gpu_ctrl_fused_prepare(c, job->grid, job->block, &job->eng)))
 		goto out;
 	gpu_trace("launching the job: %u blocks of %u threads", job->grid, job->block);
 	rc = gpu_perf_launch(job, s, 0);

@@ -751,7 +751,7 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 	}
 	c->blocks = c->o.sms;
 	if (c->o.engine == EMU_ENGINE_FUSED) {
-		/* nothing runs between jobs: each job's launch carries the engine (gpu_ctrl_job_prepare) */
+		/* nothing runs between jobs: each job's launch carries the engine (gpu_ctrl_fused_prepare) */
 		c->fused_cmds = 0;
 		c->fused_jobs = 0;
 		c->running = 1;
@@ -798,19 +798,17 @@ static unsigned long long ctl_cmds(const struct gpu_ctrl *c, int *watchdog)
 	return n;
 }
 
-int gpu_ctrl_job_prepare(struct gpu_ctrl *c, struct gpu_perf_job *job)
+int gpu_ctrl_fused_prepare(struct gpu_ctrl *c, unsigned grid, unsigned block, struct gpu_fused_engine *e)
 {
-	job->eng = NULL;
-	job->eng_blocks = 0;
-	job->eng_smem = 0;
+	memset(e, 0, sizeof(*e));
 	if (c->o.engine != EMU_ENGINE_FUSED)
 		return 0;
 	if (!c->running) {
 		gpu_err(c, "engine=fused: gpu_ctrl_engine_start first");
 		return -EINVAL;
 	}
-	if (job->block < 32 || job->block % 32) {
-		gpu_err(c, "engine=fused: the job's blocks (%u threads) are the engine's blocks too: whole warps", job->block);
+	if (block < 32 || block % 32) {
+		gpu_err(c, "engine=fused: the job's blocks (%u threads) are the engine's blocks too: whole warps", block);
 		return -EINVAL;
 	}
 	/* the previous job's engine blocks are done (its launch completed): keep their counts */
@@ -822,12 +820,12 @@ int gpu_ctrl_job_prepare(struct gpu_ctrl *c, struct gpu_perf_job *job)
 	c->dev_h.fused_done = 0;
 	if (engine_sync_dev(c))
 		return -EIO;
-	job->eng = c->dev_d;
-	job->eng_blocks = c->blocks;
-	job->eng_smem = (job->block / 32) * (c->dev_h.max_xfer / (1u << GPUEMU_PAGE_SHIFT) + 1) * 8;
+	e->dev = c->dev_d;
+	e->blocks = c->blocks;
+	e->smem = (block / 32) * (c->dev_h.max_xfer / (1u << GPUEMU_PAGE_SHIFT) + 1) * 8;
 	c->fused_jobs = 1;
-	gpu_trace("engine=fused: job of %u blocks with %u engine blocks of %u warps", job->grid, job->eng_blocks,
-		  job->block / 32);
+	gpu_trace("engine=fused: job of %u blocks with %u engine blocks of %u warps", grid, e->blocks,
+		  block / 32);
 	return 0;
 }
 

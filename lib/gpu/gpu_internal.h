@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include <aisio/gpu.h>
+#include <aisio/gpuemu.h>
 #include <aisio/nvme_ring.h>
 
 #ifdef __cplusplus

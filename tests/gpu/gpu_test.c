@@ -24,6 +24,7 @@
 #include <aisio/gpuemu.h>
 #include <aisio/stamp.h>
 
+#include "../../tools/gpu_perf.h"
 #include "gpu_test.h"
 
 static int failures;
@@ -119,7 +120,7 @@ static int run(struct env *e, struct gpu_perf_job *j, struct gpu_perf_result *r)
 	/* the result copies go on the job's stream: nothing here may wait for the running engine */
 	if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess ||
 	    cudaMemcpyAsync(e->res, r, sizeof(*r), cudaMemcpyHostToDevice, s) != cudaSuccess ||
-	    gpu_ctrl_job_prepare(e->c, j) || gpu_perf_launch(j, s, 0))
+	    gpu_ctrl_fused_prepare(e->c, j->grid, j->block, &j->eng) || gpu_perf_launch(j, s, 0))
 		return -EIO;
 	double end = now_s() + (double)gpu_timeout_ns(30000000000ull) / 1e9 + (double)j->runtime_ns / 1e9;
 	double t0 = now_s();

@@ -18,6 +18,7 @@
 #include <aisio/strparse.h>
 
 #include "../../lib/gpu/gpu_internal.h"
+#include "../../tools/gpu_perf.h"
 #include "gpu_test.h"
 
 static int failures;

@@ -10,8 +10,9 @@
 #include <aisio/gpu_nvme.cuh>
 #include <aisio/stamp.h>
 
+#include "gpu_perf.h"
 #include "gpu_ablate.cuh"
-#include "gpuemu_engine.cuh"
+#include "gpuemu_engine.cuh" /* engine=fused: the engine blocks, from lib/gpu */
 
 struct perf_ctx {
 	const struct gpu_perf_job *j;
@@ -256,13 +257,13 @@ __global__ void gpu_perf_kernel(const struct gpu_perf_job job)
 __global__ void gpu_perf_fused_kernel(const struct gpu_perf_job job)
 {
 	extern __shared__ uint64_t fused_smem[];
-	struct gpuemu_dev *d = (struct gpuemu_dev *)job.eng;
-	const uint32_t clients = gridDim.x - job.eng_blocks;
-	if (blockIdx.x < job.eng_blocks) {
-		gpuemu_engine_block(d, blockIdx.x, job.eng_blocks, fused_smem, clients);
+	struct gpuemu_dev *d = (struct gpuemu_dev *)job.eng.dev;
+	const uint32_t clients = gridDim.x - job.eng.blocks;
+	if (blockIdx.x < job.eng.blocks) {
+		gpuemu_engine_block(d, blockIdx.x, job.eng.blocks, fused_smem, clients);
 		return;
 	}
-	perf_body(&job, blockIdx.x - job.eng_blocks, clients);
+	perf_body(&job, blockIdx.x - job.eng.blocks, clients);
 	__syncthreads();
 	if (threadIdx.x == 0) {
 		__threadfence(); /* the block's results before its count */
@@ -275,13 +276,13 @@ extern "C" int gpu_perf_launch(const struct gpu_perf_job *job, void *stream, siz
 	const size_t need = GPU_LAT_BUCKETS * sizeof(unsigned long long);
 	if (smem < need)
 		smem = need;
-	if (job->eng) {
-		if (smem < job->eng_smem)
-			smem = job->eng_smem;
+	if (job->eng.dev) {
+		if (smem < job->eng.smem)
+			smem = job->eng.smem;
 		if (cudaFuncSetAttribute(gpu_perf_fused_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) !=
 		    cudaSuccess)
 			return -EINVAL;
-		gpu_perf_fused_kernel<<<job->grid + job->eng_blocks, job->block, smem, (cudaStream_t)stream>>>(*job);
+		gpu_perf_fused_kernel<<<job->grid + job->eng.blocks, job->block, smem, (cudaStream_t)stream>>>(*job);
 		return cudaGetLastError() == cudaSuccess ? 0 : -EIO;
 	}
 	if (cudaFuncSetAttribute(gpu_perf_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
