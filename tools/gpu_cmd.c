@@ -39,6 +39,9 @@ int cmd_perf_cuda(int argc, char **argv)
 #include <aisio/nvme_spec.h>
 
 #include "gpu_perf.h"
+#ifdef AISIO_GPU_ABLATE
+#include "gpu_ablate.h"
+#endif
 
 struct cuda_args {
 	int verify, read_only;
@@ -49,47 +52,9 @@ struct cuda_args {
 	double runtime;
 	uint64_t seed;
 	int json, ceiling;
-	uint32_t ablate_d, ablate_e;
-	const char *ablate;
+	const char *ablate;          /* --ablate as given (bench/gpu/aisio-ablate only; NULL otherwise) */
+	uint32_t ablate_d, ablate_e; /* its driver and engine bits */
 };
-
-/* --ablate (benchmark only): names of the pieces of per-command work to leave out */
-static const struct {
-	const char *name;
-	uint32_t d, e;
-} ablate_names[] = {
-	{"ref", GPU_ABLATE_D_REF, 0},         {"sqe", GPU_ABLATE_D_SQE, 0},
-	{"prp", GPU_ABLATE_D_PRP, 0},         {"cpl", GPU_ABLATE_D_CPL, 0},
-	{"fence", GPU_ABLATE_D_FENCE, 0},     {"sqfence", GPU_ABLATE_D_SQFENCE, 0},
-	{"sqhd", GPU_ABLATE_D_SQHD, 0},       {"driver", 0x3f, 0},
-	{"faults", 0, GPU_ABLATE_E_FAULTS},   {"decode", 0, GPU_ABLATE_E_DECODE},
-	{"serialdb", 0, GPU_ABLATE_E_SERIALDB},
-};
-
-static int parse_ablate(struct cuda_args *a, const char *list)
-{
-	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", list);
-	char *save = NULL;
-	for (char *tok = strtok_r(buf, ",+", &save); tok; tok = strtok_r(NULL, ",+", &save)) {
-		size_t i;
-		for (i = 0; i < sizeof(ablate_names) / sizeof(ablate_names[0]); i++)
-			if (!strcmp(tok, ablate_names[i].name))
-				break;
-		if (i == sizeof(ablate_names) / sizeof(ablate_names[0]))
-			return -EINVAL;
-		a->ablate_d |= ablate_names[i].d;
-		a->ablate_e |= ablate_names[i].e;
-	}
-	if (a->ablate_d)
-		a->ablate_d |= GPU_ABLATE_D_REF; /* the pieces apply to the reference owned path */
-	/* one driver piece at a time, or all of them (the instantiated variants) */
-	uint32_t p = a->ablate_d & ~GPU_ABLATE_D_REF;
-	if (p && p != 0x3f && (p & (p - 1)))
-		return -EINVAL;
-	a->ablate = list;
-	return 0;
-}
 
 static void usage(FILE *f, const char *verb)
 {
@@ -117,10 +82,13 @@ static void usage(FILE *f, const char *verb)
 		"                  and the host CPU check what it wrote (one stamp for every path: aisio/stamp.h)\n"
 		"  --ceiling       also measure cudaMemcpy of 64 MiB pinned host -> GPU (the PCIe ceiling)\n"
 		"  --json          one JSON object instead of the table\n"
+#ifdef AISIO_GPU_ABLATE
 		"  --ablate LIST   benchmark only (cuda-run, --api owned): leave out per-command work to\n"
 		"                  measure its cost; the I/O is not valid then. Driver (the reference owned\n"
 		"                  path): ref (nothing left out), one of sqe, prp, cpl, fence, sqfence, sqhd,\n"
-		"                  or driver (all six); engine: faults, decode, serialdb (docs/PERFORMANCE.md)\n\n%s",
+		"                  or driver (all six); engine: faults, decode, serialdb (docs/PERFORMANCE.md)\n"
+#endif
+		"\n%s",
 		verb, emu_help);
 }
 
@@ -135,8 +103,11 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 		{"size", required_argument, 0, 'z'},      {"seed", required_argument, 0, 'S'},
 		{"thread-qd", required_argument, 0, 'T'}, {"json", no_argument, 0, 'j'},
 		{"ceiling", no_argument, 0, 'c'},         {"help", no_argument, 0, 'h'},
-		{"nsid", required_argument, 0, 'N'},      {"ablate", required_argument, 0, 'A'},
-		{"read-only", no_argument, 0, 'R'},       {0, 0, 0, 0}};
+		{"nsid", required_argument, 0, 'N'},      {"read-only", no_argument, 0, 'R'},
+#ifdef AISIO_GPU_ABLATE
+		{"ablate", required_argument, 0, 'A'},
+#endif
+		{0, 0, 0, 0}};
 	memset(a, 0, sizeof(*a));
 	a->verify = !strcmp(argv[0], "cuda-verify");
 	a->opc = NVME_CMD_READ;
@@ -220,10 +191,13 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 		case 'j': a->json = 1; break;
 		case 'R': a->read_only = 1; break;
 		case 'c': a->ceiling = 1; break;
+#ifdef AISIO_GPU_ABLATE
 		case 'A':
-			if (parse_ablate(a, optarg))
+			if (gpu_ablate_parse(optarg, &a->ablate_d, &a->ablate_e))
 				goto bad;
+			a->ablate = optarg;
 			break;
+#endif
 		case 'h': usage(stdout, argv[0]); return 1;
 		default: usage(stderr, argv[0]); return -EINVAL;
 		}
@@ -241,10 +215,12 @@ bad:
 		fprintf(stderr, "aisio perf %s: --read-only is for cuda-verify\n", argv[0]);
 		return -EINVAL;
 	}
+#ifdef AISIO_GPU_ABLATE
 	if (a->ablate && (a->verify || (a->ablate_d && a->api != GPU_API_OWNED))) {
 		fprintf(stderr, "aisio perf %s: --ablate is for cuda-run (driver pieces with --api owned)\n", argv[0]);
 		return -EINVAL;
 	}
+#endif
 	if (!a->qdepth || !a->nqueues || !a->iosize || a->thread_qd < 1 || a->thread_qd > 8) {
 		fprintf(stderr, "aisio perf %s: --qdepth, --nqueues, --iosize must be > 0, --thread-qd 1..8\n", argv[0]);
 		return -EINVAL;
@@ -520,8 +496,10 @@ int cmd_perf_cuda(int argc, char **argv)
 			goto out;
 		}
 	}
+#ifdef AISIO_GPU_ABLATE
 	if (a.ablate_e)
 		gpu_ctrl_set_ablate(c, a.ablate_e);
+#endif
 	if (a.read_only && (rc = gpu_ctrl_ns_stamp(c, a.seed))) {
 		fprintf(stderr, "aisio perf cuda-verify: %s: the host could not stamp the namespace: %s\n", a.dev,
 			strerror(-rc));
@@ -533,7 +511,10 @@ int cmd_perf_cuda(int argc, char **argv)
 	struct gpu_perf_job job = {.ns = gpu_ctrl_ns(c), .buf = buf, .slots = slots, .nlb = nlb, .lba_shift = lba_shift,
 				   .units = units, .slba0 = 0, .opc = (uint32_t)a.opc, .random = (uint32_t)a.random,
 				   .api = a.api, .qdepth = a.thread_qd, .seed = a.seed, .grid = a.grid,
-				   .block = a.block, .res = res, .ablate = a.ablate_d};
+				   .block = a.block, .res = res};
+#ifdef AISIO_GPU_ABLATE
+	job.ablate = a.ablate_d;
+#endif
 	const double bound = a.runtime + (double)gpu_timeout_ns(60000000000ull) / 1e9;
 	struct run_out o, w;
 	memset(&w, 0, sizeof(w));

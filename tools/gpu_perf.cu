@@ -11,7 +11,9 @@
 #include <aisio/stamp.h>
 
 #include "gpu_perf.h"
-#include "gpu_ablate.cuh"
+#ifdef AISIO_GPU_ABLATE
+#include "gpu_ablate.cuh" /* bench/gpu: the reference owned path with pieces left out */
+#endif
 #include "gpuemu_engine.cuh" /* engine=fused: the engine blocks, from lib/gpu */
 
 struct perf_ctx {
@@ -205,9 +207,12 @@ static __device__ __forceinline__ void perf_body(const struct gpu_perf_job *j, u
 				perf_poison(j, b);
 			uint16_t st = 0;
 			int rc;
+#ifdef AISIO_GPU_ABLATE
 			if (j->api == GPU_API_OWNED && j->ablate)
 				rc = owned_ref_dispatch(j->ablate, ns, oq, (uint8_t)j->opc, active, b, l, j->nlb, &st);
-			else if (j->api == GPU_API_OWNED)
+			else
+#endif
+			if (j->api == GPU_API_OWNED)
 				rc = gpu_nvme_owned_rw(ns, oq, (uint8_t)j->opc, active, b, l, j->nlb, &st);
 			else
 				rc = gpu_nvme_warp_rw(ns, qi, (uint8_t)j->opc, active, b, l, j->nlb, &st);

@@ -77,7 +77,9 @@ struct gpu_perf_job {
 	uint32_t api;                 /* GPU_API_* */
 	uint32_t qdepth;              /* async: in flight per thread (1..8) */
 	uint32_t check;               /* GPU_CHECK_* */
-	uint32_t ablate;              /* benchmark only: GPU_ABLATE_D_* (0 in every real use) */
+#ifdef AISIO_GPU_ABLATE
+	uint32_t ablate;              /* bench/gpu/aisio-ablate only: GPU_ABLATE_D_* */
+#endif
 	uint64_t runtime_ns;          /* time-bound run; 0: each thread covers its units once */
 	uint64_t seed;                /* random LBAs and the stamps */
 	uint32_t grid, block;
@@ -86,20 +88,6 @@ struct gpu_perf_job {
 	 * (gpu_ctrl_fused_prepare before each launch); all zero otherwise */
 	struct gpu_fused_engine eng;
 };
-
-/*
- * Benchmark only (aisio perf cuda-run --ablate): pieces of per-command work left out, to measure
- * what each costs. The results are not valid I/O (cuda-verify refuses them). D: the owned-queue
- * driver; REF selects the owned path as it was before its per-round work was cut (the pieces below
- * apply to it). The engine's pieces: GPU_ABLATE_E_* (aisio/gpuemu.h).
- */
-#define GPU_ABLATE_D_SQE 0x1u      /* build and store only opc, cid, nsid, slba, nlb of the SQE */
-#define GPU_ABLATE_D_PRP 0x2u      /* no request checks, no DMA-window translation, no PRP build */
-#define GPU_ABLATE_D_CPL 0x4u      /* no completion records (write, post, read back, cid match) */
-#define GPU_ABLATE_D_FENCE 0x8u    /* no fence between a CQE's phase and the rest of it */
-#define GPU_ABLATE_D_SQFENCE 0x10u /* no per-lane fence after the SQE stores (lane 0's stays) */
-#define GPU_ABLATE_D_SQHD 0x20u    /* no SQHD read; SQ head from a plain load */
-#define GPU_ABLATE_D_REF 0x80u     /* the reference (previous) owned path */
 
 /* Launch a job on stream (cudaStream_t) with dynamic shared memory of at least smem bytes. */
 int gpu_perf_launch(const struct gpu_perf_job *job, void *stream, size_t smem);

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # figure: where the owned path's time goes: IOPS at 512 B, 264 owned queues on gpuemu:null (33 engine SMs x 8 warps, a warp per queue), the reference owned path with one piece of per-command work left out at a time (driver: SQE fields, request checks + PRPs, completion records, per-CQE fence, per-lane SQE fence, SQHD; engine: fault settings, command decode, serial doorbell reads), then the current path
-# usage: JSONL=out.jsonl bench/gpu/owned_breakdown.sh   (AISIO=path/to/aisio, RUNTIME=seconds, REPEAT=n)
+# usage: JSONL=out.jsonl bench/gpu/owned_breakdown.sh   (AISIO_ABLATE=path/to/aisio-ablate or AISIO=path/to/aisio, RUNTIME=seconds, REPEAT=n)
 set -u
 cd "$(dirname "$0")/../.."
 . bench/gpu/common.sh
+# every row runs bench/gpu/aisio-ablate (bench/gpu/meson.build: aisio and its GPU layer built with the ablation
+# switches, which the library and aisio lack), the rows without --ablate too: one binary for the whole table
+AISIO=${AISIO_ABLATE:-$(dirname "$AISIO")/../bench/gpu/aisio-ablate}
 : >"$JSONL"
 DEV="gpuemu:null,sms=33,warps=8,qpairs=1024"
 O="--api owned --iosize 512 --nqueues 264"

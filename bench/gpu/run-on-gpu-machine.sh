@@ -23,7 +23,7 @@ if has build; then
 	t0=$(date +%s)
 	# the GPU targets first (the rest of the tree is built after, and may not stop us)
 	{ [ -f $B/build.ninja ] || meson setup $B -Dcuda=enabled; } >"$OUTDIR/build.log" 2>&1 &&
-		ninja -C $B tools/aisio tests/gpu/gpu_test tests/gpu/gpu_unit >>"$OUTDIR/build.log" 2>&1
+		ninja -C $B tools/aisio tests/gpu/gpu_test tests/gpu/gpu_unit bench/gpu/aisio-ablate >>"$OUTDIR/build.log" 2>&1
 	rc=$?
 	ninja -C $B >>"$OUTDIR/build.log" 2>&1 || note "note: the whole tree did not build (see build.log)"
 	note "build: rc $rc in $(($(date +%s) - t0)) s"

@@ -40,12 +40,6 @@ struct gpu_fused_engine {
 /* Before each launch of a client grid of grid blocks of block threads (whole warps): with engine=fused,
  * reset the engine's counts and fill *e; otherwise zero *e (nothing to carry). Call with no job running. */
 int gpu_ctrl_fused_prepare(struct gpu_ctrl *c, unsigned grid, unsigned block, struct gpu_fused_engine *e);
-/* Benchmark only (aisio perf cuda-run --ablate): engine work to leave out, GPU_ABLATE_E_*. Before
- * gpu_ctrl_engine_start. */
-void gpu_ctrl_set_ablate(struct gpu_ctrl *c, uint32_t engine_bits);
-#define GPU_ABLATE_E_FAULTS 0x1u   /* the engine reads no fault settings and checks none */
-#define GPU_ABLATE_E_DECODE 0x2u   /* the engine reads only the command id and posts success */
-#define GPU_ABLATE_E_SERIALDB 0x4u /* reference: SQ and CQ doorbells read one after the other */
 
 /* Fault injection at run time: same meaning as the options. */
 int gpu_ctrl_fault_error(struct gpu_ctrl *c, uint64_t slba, uint64_t elba, uint16_t status);

@@ -829,11 +829,14 @@ int gpu_ctrl_fused_prepare(struct gpu_ctrl *c, unsigned grid, unsigned block, st
 	return 0;
 }
 
+#ifdef AISIO_GPU_ABLATE
+/* bench/gpu/aisio-ablate only (bench/gpu/gpu_ablate.h) */
 void gpu_ctrl_set_ablate(struct gpu_ctrl *c, uint32_t engine_bits)
 {
 	c->dev_h.ablate = engine_bits;
 	engine_sync_dev(c);
 }
+#endif
 
 int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 {

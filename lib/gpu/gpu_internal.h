@@ -11,6 +11,10 @@
 #include <aisio/gpuemu.h>
 #include <aisio/nvme_ring.h>
 
+#ifdef AISIO_GPU_ABLATE
+#include "gpu_ablate.h" /* bench/gpu: the engine's ablation switches */
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -81,9 +85,11 @@ struct gpuemu_dev {
 				     * block when it sees ctl->stop (the host's flag): in GPU memory,
 				     * because hundreds of warps polling one host-memory word over PCIe
 				     * slowed every engine warp down several times (measured) */
-	uint32_t ablate;            /* benchmark only: GPU_ABLATE_E_* */
 	uint32_t fused_done;        /* engine=fused: client blocks of the job that finished */
-	uint32_t pad_fused;
+#ifdef AISIO_GPU_ABLATE
+	uint32_t ablate;            /* bench/gpu/aisio-ablate only: GPU_ABLATE_E_* */
+	uint32_t pad_ablate;
+#endif
 	struct gpu_dma_window win[GPUEMU_MAX_WINDOWS]; /* memory PRPs may point at (bus == va) */
 	struct gpuemu_faults f;
 };

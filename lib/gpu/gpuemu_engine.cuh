@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The GPU-resident emulated controller's device code (see gpuemu_engine.cu), in a header so that the
- * engine=fused job kernel (gpu_perf.cu) runs the very same engine blocks inside its own launch.
+ * engine=fused job kernel (tools/gpu_perf.cu) runs the very same engine blocks inside its own launch.
  *
  * Warp w of W serves the queues qid - 1 = w, w + W, ... ; a queue is always served by the same warp,
  * which alone writes its engine state (SQ head, CQ tail and phase). One service round of a queue:
@@ -22,6 +22,9 @@
 #include <stdint.h>
 
 #include "gpu_internal.h"
+
+/* bench/gpu/aisio-ablate builds this engine with AISIO_GPU_ABLATE: the work named by d->ablate
+ * (GPU_ABLATE_E_*, bench/gpu/gpu_ablate.h) is then left out. The library's engine has none of it. */
 
 #define ENGINE_UNROLL 8
 
@@ -128,9 +131,12 @@ static __device__ void eng_copy(uint8_t *nsp, const uint64_t *pages, uint64_t of
 
 /* One service round of queue qi. Returns whether it found work. */
 static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32_t lane, uint64_t *pages, uint32_t max_pages,
-			  unsigned long long *dropped, uint32_t ab)
+			  unsigned long long *dropped)
 {
 	struct gpuemu_queue *Q = &d->q[qi];
+#ifdef AISIO_GPU_ABLATE
+	const uint32_t ab = d->ablate;
+#endif
 	/* The queue's fields are constant while it is enabled (the caller checked enabled, fenced), and
 	 * sq_head..cmds are this warp's own: plain loads, L1 hits. Values another agent writes (the
 	 * doorbells) are read by lane 0 with volatile loads and broadcast: the warp decides as one. */
@@ -140,13 +146,16 @@ static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32
 	uint32_t *sqdb = (uint32_t *)(d->bar + gpu_doorbell_offset(qid, 0, d->dstrd));
 	uint32_t *cqdb = (uint32_t *)(d->bar + gpu_doorbell_offset(qid, 1, d->dstrd));
 	uint32_t tail, cqh;
+#ifdef AISIO_GPU_ABLATE
 	if (ab & GPU_ABLATE_E_SERIALDB) {
 		/* reference: the CQ head doorbell is read only once the SQ tail showed work */
 		tail = __shfl_sync(FULL, lane == 0 ? vld32(sqdb) : 0u, 0);
 		if (tail >= sq_size || tail == Q->sq_head)
 			return false;
 		cqh = __shfl_sync(FULL, lane == 1 ? vld32(cqdb) : 0u, 1);
-	} else {
+	} else
+#endif
+	{
 		/* both doorbells in one load instruction (lane 0 the SQ tail, lane 1 the CQ head): one
 		 * memory round trip per round instead of two (measured, docs/PERFORMANCE.md) */
 		const uint32_t dbv = lane < 2 ? vld32(lane ? cqdb : sqdb) : 0u;
@@ -168,11 +177,14 @@ static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32
 
 	const uint64_t sq_base = Q->sq_base, cq_base = Q->cq_base;
 	struct gpuemu_faults f;
+#ifdef AISIO_GPU_ABLATE
 	if (ab & GPU_ABLATE_E_FAULTS) {
 		f.err_slba = f.drop_slba = 1; /* elba < slba: off */
 		f.err_elba = f.drop_elba = 0;
 		f.err_status = 0;
-	} else {
+	} else
+#endif
+	{
 		f.err_slba = vld64(&d->f.err_slba);
 		f.err_elba = vld64(&d->f.err_elba);
 		f.drop_slba = vld64(&d->f.drop_slba);
@@ -183,11 +195,14 @@ static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32
 	struct nvme_sqe c;
 	uint16_t status = 0;
 	int moves = 0, drop = 0;
+#ifdef AISIO_GPU_ABLATE
 	if (lane < n && (ab & GPU_ABLATE_E_DECODE)) {
-		/* benchmark only: the command id, and success */
+		/* the command id, and success */
 		const volatile uint32_t *src = (const volatile uint32_t *)(uintptr_t)(sq_base + (uint64_t)((head + lane) % sq_size) * 64);
 		c.cid = (uint16_t)(src[0] >> 16);
-	} else if (lane < n) {
+	} else
+#endif
+	if (lane < n) {
 		const volatile uint4 *src = (const volatile uint4 *)(uintptr_t)(sq_base + (uint64_t)((head + lane) % sq_size) * 64);
 		uint4 *dst = (uint4 *)&c;
 #pragma unroll
@@ -292,7 +307,6 @@ static __device__ void gpuemu_engine_block(const struct gpuemu_dev *d, uint32_t 
 	const uint32_t W = nblk * wpb;
 	const uint32_t gw = blk_id * wpb + wib;
 	const uint32_t max_pages = d->max_xfer / (1u << GPUEMU_PAGE_SHIFT) + 1;
-	const uint32_t ab = d->ablate;
 	uint64_t *pages = smem + (size_t)wib * max_pages;
 	struct gpuemu_ctl *ctl = d->ctl;
 	struct gpuemu_ctl_blk *blk = &ctl->blk[blk_id];
@@ -345,7 +359,7 @@ static __device__ void gpuemu_engine_block(const struct gpuemu_dev *d, uint32_t 
 				continue;
 			if (k >= 32 && __shfl_sync(FULL, lane == 0 ? vld32(&d->q[qi].enabled) : 0u, 0) != 3)
 				continue;
-			busy |= eng_serve(d, qi, lane, pages, max_pages, &dropped, ab);
+			busy |= eng_serve(d, qi, lane, pages, max_pages, &dropped);
 		}
 		/* a long quiet spell: back off a little (a few hundred ns of latency after it) */
 		idle = busy ? 0 : idle + 1;

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Benchmark only (aisio perf cuda-run --ablate): the owned-queue path as it was before its per-round
- * work was cut, with compile-time switches that leave out one piece of per-command work each
- * (GPU_ABLATE_D_* in aisio/gpu.h), so that docs/PERFORMANCE.md can say what each piece costs.
+ * Benchmark only (bench/gpu/aisio-ablate perf cuda-run --ablate): the owned-queue path as it was before
+ * its per-round work was cut, with compile-time switches that leave out one piece of per-command work
+ * each (GPU_ABLATE_D_* in gpu_ablate.h), so that docs/PERFORMANCE.md can say what each piece costs.
  * With a piece left out the commands are still served, but what the API promises (checked requests,
- * statuses, ordering) no longer holds: cuda-verify refuses --ablate. Nothing else includes this.
+ * statuses, ordering) no longer holds: cuda-verify refuses --ablate. Only
+ * tools/gpu_perf.cu built with AISIO_GPU_ABLATE (bench/gpu/meson.build) includes this.
  */
 #ifndef AISIO_GPU_ABLATE_CUH
 #define AISIO_GPU_ABLATE_CUH
 
 #include <aisio/gpu_nvme.cuh>
+
+#include "gpu_ablate.h"
 
 template <uint32_t AB>
 static __device__ __noinline__ int owned_ref_rw(const struct gpu_nvme_ns *ns, struct gpu_nvme_queue *q, uint8_t opc,
