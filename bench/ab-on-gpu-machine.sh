@@ -27,3 +27,4 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
 fi
 RUNTIME=${GPU_RUNTIME:-2} bench/gpu/ab.sh "$O/gpu" "$OLD" "$NEW" ${ROUNDS:-2} 2>&1 | tail -8 | tee -a "$O/summary.txt"
 BARE_RING=$PWD/build-gpu/bench/cpu/bare_ring RUNTIME=${CPU_RUNTIME:-3} bench/cpu/ab_one_thread.sh "$O/cpu" "$OLD" "$NEW" ${ROUNDS:-2} 2>&1 | tail -7 | tee -a "$O/summary.txt"
+tar -czf "$O/results.tgz" -C "$O" cpu gpu

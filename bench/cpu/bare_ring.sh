@@ -12,7 +12,7 @@ mkdir -p "$out"
 ncpu=$(nproc)
 maxq=$(( ncpu > 9 ? 8 : ncpu - 1 )); [ "$maxq" -ge 1 ] || maxq=1
 printf '%-8s %14s\n' queues IOPS
-for q in 1 2 4 8; do
+for q in ${QUEUES:-1 2 4 8}; do
   [ "$q" -le "$maxq" ] || break
   devs=()
   for ((i = 0; i < q; i++)); do devs+=("emu:null,threads=1,dstrd=4"); done

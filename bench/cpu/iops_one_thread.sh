@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # figure: IOPS of ONE submitting thread, 512 B randread, QD 128, null namespaces, 1..N queues each with its own engine thread
-# usage: bench/cpu/iops_one_thread.sh [OUTDIR]   (default bench/results/<host>-<date>)
+# usage: bench/cpu/iops_one_thread.sh [OUTDIR]   (default bench/results/<host>-<date>)  (QUEUES="1 2 4 8" by default)
 # The submitting thread runs on CPU 0; each queue is on its own emulated controller
 # with one engine thread, so the submitting thread is the bottleneck. Doorbells are
 # 64 bytes apart (dstrd=4) so no two queues share a cache line.
@@ -13,7 +13,7 @@ mkdir -p "$out"
 ncpu=$(nproc)
 maxq=$(( ncpu > 9 ? 8 : ncpu - 1 )); [ "$maxq" -ge 1 ] || maxq=1
 printf '%-8s %14s %10s %10s\n' queues IOPS p50_us p99_us
-for q in 1 2 4 8; do
+for q in ${QUEUES:-1 2 4 8}; do
   [ "$q" -le "$maxq" ] || break
   devs=()
   for ((i = 0; i < q; i++)); do devs+=("emu:null,threads=1,dstrd=4"); done
