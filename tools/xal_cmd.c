@@ -26,6 +26,7 @@ struct xopts {
 	enum xal_backend backend;
 	double seconds;
 	int watch;
+	int ignore_log;
 };
 
 static void usage(FILE *f)
@@ -41,7 +42,8 @@ static void usage(FILE *f)
 		"  export SOURCE /NAME     index into POSIX shared memory NAME (--watch: keep it updated)\n"
 		"  unlink /NAME            remove an exported index\n"
 		"SOURCE: a directory of a mounted file system, an XFS image or block device, or shm:/NAME\n"
-		"options: --json  --backend fiemap|xfs  --lba-size N  --watch  --seconds S (export --watch)\n");
+		"options: --json  --backend fiemap|xfs  --lba-size N  --watch  --seconds S (export --watch)\n"
+		"         --ignore-log  index an XFS image whose log needs recovery (answers may be stale: warned)\n");
 }
 
 static void json_flags(FILE *f, uint32_t flags)
@@ -76,6 +78,8 @@ static int open_source(const char *src, const struct xopts *o, struct xal **x)
 	}
 	if (o->watch)
 		xo.flags |= XAL_OPEN_WATCHABLE;
+	if (o->ignore_log)
+		xo.flags |= XAL_OPEN_IGNORE_LOG;
 	rc = xal_open(x, src, &xo);
 	if (rc)
 		fprintf(stderr, "aisio xal: %s: %s\n", src, strerror(-rc));
@@ -241,13 +245,13 @@ static int do_stats(struct xal *x, const char *src, const struct xopts *o)
 		       "\"inodes\": %llu, \"reachable\": %llu, \"dirs\": %llu, \"files\": %llu, \"symlinks\": %llu, "
 		       "\"others\": %llu, \"dentries\": %llu, \"extents\": %llu, \"name_bytes\": %llu, "
 		       "\"hash_slots\": %llu, \"hash_collisions\": %llu, \"mem_bytes\": %llu, "
-		       "\"bytes_per_inode_excl_extents\": %.1f, \"index_seconds\": %.6f}\n",
+		       "\"bytes_per_inode_excl_extents\": %.1f, \"index_seconds\": %.6f, \"log_dirty\": %s}\n",
 		       s.backend, s.fstype, s.block_size, (unsigned long long)s.part_offset,
 		       (unsigned long long)s.inodes, (unsigned long long)s.reachable, (unsigned long long)s.dirs,
 		       (unsigned long long)s.files, (unsigned long long)s.symlinks, (unsigned long long)s.others,
 		       (unsigned long long)s.dentries, (unsigned long long)s.extents, (unsigned long long)s.name_bytes,
 		       (unsigned long long)s.hash_slots, (unsigned long long)s.hash_collisions,
-		       (unsigned long long)s.mem_bytes, per_file, s.index_seconds);
+		       (unsigned long long)s.mem_bytes, per_file, s.index_seconds, s.log_dirty ? "true" : "false");
 		return 0;
 	}
 	printf("source          %s\n", src);
@@ -264,6 +268,8 @@ static int do_stats(struct xal *x, const char *src, const struct xopts *o)
 	printf("memory          %llu bytes (%.1f per inode + 16 per extent)\n", (unsigned long long)s.mem_bytes,
 	       per_file);
 	printf("index time      %.3f s\n", s.index_seconds);
+	if (s.log_dirty)
+		printf("log             needs recovery, ignored (--ignore-log): answers may be stale\n");
 	return 0;
 }
 
@@ -387,6 +393,11 @@ static int do_export(struct xal *x, const char *name, const struct xopts *o)
 		if (o->seconds > 0 && el >= o->seconds)
 			break;
 		rc = xal_watch_poll(x, 200);
+		if (rc == -EAGAIN) {
+			fprintf(stderr, "aisio xal export --watch: files changed while re-indexed; kept the last index\n");
+			rc = 0;
+			continue;
+		}
 		if (rc < 0) {
 			fprintf(stderr, "aisio xal export --watch: %s\n", strerror(-rc));
 			break;
@@ -409,7 +420,7 @@ int cmd_xal(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },         { "backend", required_argument, NULL, 'b' },
 		{ "lba-size", required_argument, NULL, 'l' }, { "seconds", required_argument, NULL, 's' },
 		{ "watch", no_argument, NULL, 'w' },        { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "ignore-log", no_argument, NULL, 'i' },   { NULL, 0, NULL, 0 },
 	};
 	struct xopts o = { 0 };
 	const char *verb, *src, *arg;
@@ -422,9 +433,10 @@ int cmd_xal(int argc, char **argv)
 	}
 	verb = argv[1];
 	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "jb:l:s:wh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, "jb:l:s:whi", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': o.json = 1; break;
+		case 'i': o.ignore_log = 1; break;
 		case 'w': o.watch = 1; break;
 		case 's': o.seconds = atof(optarg); break;
 		case 'l':

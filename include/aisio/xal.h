@@ -20,7 +20,11 @@
  *
  * Errors are negative errno; a corrupt on-disk structure gives -EUCLEAN. The
  * first failure of an open is logged through aisio_log (include/aisio/log.h),
- * the device being the source path, the message naming the block.
+ * the device being the source path, the message naming the block. The XFS
+ * backend verifies every metadata block it reads (CRC32c, owner, UUID, bounds)
+ * and the whole tree (no block owned twice, link counts) before it answers, and
+ * refuses a file system whose log needs recovery (docs/XAL.md says what each
+ * error means).
  *
  * Ownership: the caller owns a struct xal from xal_open/xal_shm_open until
  * xal_close; struct xal_inode and names returned point into it and live as long.
@@ -77,10 +81,24 @@ enum xal_type {
 /* Flags of xal_opts.flags */
 #define XAL_OPEN_NO_SYNC   0x1u  /* FIEMAP without FIEMAP_FLAG_SYNC (dirty files show delalloc) */
 #define XAL_OPEN_WATCHABLE 0x2u  /* keep what xal_watch_start needs (FIEMAP backend) */
+/* XFS: index even when the log needs recovery; the index then reflects the disk without the
+ * log's changes (files deleted, grown or created since the last checkpoint are wrong):
+ * xal_stats.log_dirty says so, and every open of such an index (xal_open, xal_shm_open)
+ * logs a warning */
+#define XAL_OPEN_IGNORE_LOG 0x4u
+
+/* Reads len bytes at byte off of the device into buf: 0 or a negative errno. */
+typedef int (*xal_read_fn)(void *arg, uint64_t off, void *buf, size_t len);
 
 struct xal_opts {
 	enum xal_backend backend;
-	uint32_t flags; /* XAL_OPEN_* */
+	uint32_t flags;         /* XAL_OPEN_* */
+	/* XFS backend on a device that is no file (a namespace behind the user-space driver,
+	 * a test image in memory): read it through read(read_arg, ...), read_size bytes;
+	 * the source string then only names it in messages */
+	xal_read_fn read;
+	void *read_arg;
+	uint64_t read_size;
 };
 
 /* One file-system object, a view into the index. */
@@ -120,6 +138,8 @@ struct xal_stats {
 	double index_seconds;   /* time the last full index took */
 	uint64_t updates_incremental;  /* watch updates applied to the changed objects only */
 	uint64_t updates_full;  /* watch updates that re-indexed the whole tree */
+	bool log_dirty;         /* XFS: the log needed recovery and was ignored (XAL_OPEN_IGNORE_LOG):
+				 * answers may be stale; callers should warn with every answer */
 };
 
 struct xal;
@@ -208,8 +228,12 @@ bool xal_shm_replaced(const struct xal *xal);
  * is re-read (new entries indexed, whole subtrees for new directories), a written
  * file re-mapped. A directory moved together with changes inside it, an inotify
  * queue overflow, or garbage from earlier updates past the live size re-index
- * the whole tree instead (xal_stats counts both kinds). Returns the number of
- * objects updated (0 on timeout) or a negative errno.
+ * the whole tree instead (xal_stats counts both kinds). Every update ends with
+ * the check that no two files' extents share a block unless both are flagged
+ * shared; when they do (blocks moved between files while events were read) the
+ * whole tree is re-indexed. Returns the number of objects updated (0 on
+ * timeout) or a negative errno; -EAGAIN when the files kept changing through
+ * the re-index too: the shared copy keeps its last good state, poll again.
  */
 int xal_watch_start(struct xal *xal);
 int xal_watch_poll(struct xal *xal, int timeout_ms);

@@ -23,6 +23,35 @@ int xal_err(struct xal_build *b, int err, const char *fmt, ...)
 	return err;
 }
 
+const char *xal_name_escape(const char *name, size_t len, char *buf, size_t buflen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (!buflen)
+		return buf;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		/* room for one escape and the "..." that says the name goes on */
+		if (o + 4 + 4 > buflen) {
+			memcpy(buf + o, "...", buflen - o > 3 ? 3 : buflen - o - 1);
+			o += buflen - o > 3 ? 3 : buflen - o - 1;
+			break;
+		}
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+			buf[o++] = (char)ch;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[ch >> 4];
+			buf[o++] = hex[ch & 15];
+		}
+	}
+	buf[o] = 0;
+	return buf;
+}
+
 int xal_grow(void **p, uint64_t *cap, uint64_t need, size_t elem, int zero)
 {
 	uint64_t ncap;
@@ -127,6 +156,7 @@ void xal_build_free(struct xal_build *b)
 	free(b->inodes);
 	free(b->dents);
 	free(b->dent_ino);
+	free(b->dotdot);
 	free(b->exts);
 	free(b->names);
 	free(b->map_ino);
@@ -279,7 +309,7 @@ static int names_add(struct xal_build *b, const char *s, size_t len, int with_le
 	return 0;
 }
 
-int xal_build_dent(struct xal_build *b, const char *name, size_t len, uint64_t child_ino)
+int xal_build_dent_typed(struct xal_build *b, const char *name, size_t len, uint64_t child_ino, enum xal_type type)
 {
 	uint64_t cap;
 	uint32_t off;
@@ -287,6 +317,9 @@ int xal_build_dent(struct xal_build *b, const char *name, size_t len, uint64_t c
 
 	if (len == 0 || len > 255)
 		return -ENAMETOOLONG;
+	/* No file system stores these in a name; the backends say where one came from. */
+	if (memchr(name, '/', len) || memchr(name, 0, len))
+		return -EUCLEAN;
 	if (b->n_dents >= UINT32_MAX - 1)
 		return -EOVERFLOW;
 	cap = b->cap_dents;
@@ -302,9 +335,24 @@ int xal_build_dent(struct xal_build *b, const char *name, size_t len, uint64_t c
 	if ((err = names_add(b, name, len, 1, &off)))
 		return err;
 	b->dents[b->n_dents].name = off;
-	b->dents[b->n_dents].inode = UINT32_MAX;
+	b->dents[b->n_dents].inode = (uint32_t)type;  /* until the entries are resolved */
 	b->dent_ino[b->n_dents] = child_ino;
 	b->n_dents++;
+	return 0;
+}
+
+int xal_build_dent(struct xal_build *b, const char *name, size_t len, uint64_t child_ino)
+{
+	return xal_build_dent_typed(b, name, len, child_ino, XAL_TYPE_UNKNOWN);
+}
+
+int xal_build_dotdot(struct xal_build *b, uint32_t dir_idx, uint64_t parent_ino)
+{
+	int err = xal_grow((void **)&b->dotdot, &b->cap_dotdot, (uint64_t)dir_idx + 1, sizeof(*b->dotdot), 1);
+
+	if (err)
+		return err;
+	b->dotdot[dir_idx] = parent_ino;
 	return 0;
 }
 
@@ -525,16 +573,105 @@ out:
 	return err;
 }
 
+static const char *dent_name_esc(const struct xal_build *b, uint64_t i, char *esc)
+{
+	const char *n = b->names + b->dents[i].name;
+
+	return xal_name_escape(n + 1, (unsigned char)n[0], esc, XAL_NAME_ESC_MAX);
+}
+
+/*
+ * Exact link counts (after the entries are resolved): a file has as many names
+ * as links, a directory one name (none for the root) and 2 + its subdirectories
+ * links, and its ".." names the directory that holds it. A name moved onto
+ * another file, a lost entry or a directory named twice breaks one of these.
+ */
+static int check_links(struct xal_build *b)
+{
+	uint32_t *names = calloc(b->n_inodes + 1, sizeof(*names));
+	uint32_t *subdirs = calloc(b->n_inodes + 1, sizeof(*subdirs));
+	uint32_t *parent = malloc((b->n_inodes + 1) * sizeof(*parent));
+	char esc[XAL_NAME_ESC_MAX];
+	int err = 0;
+
+	if (!names || !subdirs || !parent) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t d = 0; d < b->n_inodes; d++) {
+		const struct xal_ino_rec *r = &b->inodes[d];
+
+		if (r->type != XAL_TYPE_DIR)
+			continue;
+		for (uint64_t k = r->first; k < (uint64_t)r->first + r->count; k++) {
+			uint32_t c = b->dents[k].inode;
+
+			names[c]++;
+			parent[c] = (uint32_t)d;
+			if (b->inodes[c].type == XAL_TYPE_DIR)
+				subdirs[d]++;
+			if (c == b->root) {
+				err = xal_err(b, -EUCLEAN,
+					      "directory inode %llu: entry '%s' names the root directory",
+					      (unsigned long long)r->ino, dent_name_esc(b, k, esc));
+				goto out;
+			}
+		}
+	}
+	for (uint64_t i = 0; i < b->n_inodes; i++) {
+		const struct xal_ino_rec *r = &b->inodes[i];
+		uint64_t dd, up;
+
+		if (r->type != XAL_TYPE_DIR) {
+			if (r->nlink != names[i]) {
+				err = xal_err(b, -EUCLEAN,
+					      "inode %llu (%s) has %u links, the directories hold %u names of it",
+					      (unsigned long long)r->ino, xal_type_str((enum xal_type)r->type), r->nlink,
+					      names[i]);
+				goto out;
+			}
+			continue;
+		}
+		/* An unlinked directory (removed while still open, on a frozen file system) has no name. */
+		if (names[i] > (i == b->root || !r->nlink ? 0u : 1u) || (r->nlink && i != b->root && !names[i])) {
+			err = xal_err(b, -EUCLEAN, "directory inode %llu (%u links) has %u names",
+				      (unsigned long long)r->ino, r->nlink, names[i]);
+			goto out;
+		}
+		if (r->nlink && r->nlink != 2ull + subdirs[i]) {
+			err = xal_err(b, -EUCLEAN,
+				      "directory inode %llu has %u links, and 2 + %u subdirectories", (unsigned long long)r->ino,
+				      r->nlink, subdirs[i]);
+			goto out;
+		}
+		dd = i < b->cap_dotdot ? b->dotdot[i] : 0;
+		up = i == b->root ? r->ino : names[i] ? b->inodes[parent[i]].ino : dd;
+		if (dd != up) {
+			err = xal_err(b, -EUCLEAN,
+				      "directory inode %llu: '..' names inode %llu, its parent is inode %llu",
+				      (unsigned long long)r->ino, (unsigned long long)dd, (unsigned long long)up);
+			goto out;
+		}
+	}
+out:
+	free(names);
+	free(subdirs);
+	free(parent);
+	return err;
+}
+
 int xal_build_finish(struct xal_build *b, struct xal *x)
 {
 	struct xal_hdr *h = x->hdr;
 	uint64_t slots, reach, dups;
+	int exact = b->exact_links;
 	int err;
 
 	if (b->root == UINT32_MAX)
 		return xal_err(b, -EUCLEAN, "no root directory indexed");
 	if (b->inodes[b->root].type != XAL_TYPE_DIR)
-		return xal_err(b, -EUCLEAN, "root inode %llu is not a directory", (unsigned long long)b->root_ino);
+		return xal_err(b, -EUCLEAN, "root inode %llu is not a directory",
+			       (unsigned long long)b->root_ino);
 	for (uint64_t i = 0, last = 0; i < b->n_dents; i++) {
 		uint64_t ino = b->dent_ino[i];
 		uint32_t idx;
@@ -562,11 +699,26 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 		} else {
 			err2 = xal_build_find(b, ino, &idx);
 		}
-		if (err2)
-			return xal_err(b, -EUCLEAN, "directory entry '%s' names inode %llu, which is not allocated",
-				       b->names + b->dents[i].name + 1, (unsigned long long)b->dent_ino[i]);
+		if (err2) {
+			char esc[XAL_NAME_ESC_MAX];
+
+			return xal_err(b, -EUCLEAN,
+				       "directory entry '%s' names inode %llu, which is not allocated",
+				       dent_name_esc(b, i, esc), (unsigned long long)b->dent_ino[i]);
+		}
+		if (b->dents[i].inode != XAL_TYPE_UNKNOWN && b->dents[i].inode != b->inodes[idx].type) {
+			char esc[XAL_NAME_ESC_MAX];
+
+			return xal_err(b, -EUCLEAN,
+				       "directory entry '%s' says inode %llu is a %s, the inode is a %s",
+				       dent_name_esc(b, i, esc), (unsigned long long)ino,
+				       xal_type_str((enum xal_type)b->dents[i].inode),
+				       xal_type_str((enum xal_type)b->inodes[idx].type));
+		}
 		b->dents[i].inode = idx;
 	}
+	if (b->exact_links && (err = check_links(b)))
+		return err;
 	free(b->dent_ino);
 	b->dent_ino = NULL;
 	free(b->map_ino);
@@ -600,7 +752,185 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 		return err;
 	h->reachable = reach;
 	h->hash_collisions = dups;
+	if (exact) {
+		uint64_t linked = 0;
+
+		for (uint64_t i = 0; i < h->n_inodes; i++)
+			linked += x->inodes[i].nlink != 0;
+		/* Link counts matched the names, so only a cycle of directories cut off from the root is left. */
+		if (reach != linked)
+			return xal_err(b, -EUCLEAN,
+				       "%llu inodes have links, %llu are reachable from the root: directories form a cycle",
+				       (unsigned long long)linked, (unsigned long long)reach);
+	}
 	return 0;
+}
+
+/* ---- blocks with two owners ---- */
+
+#define CLAIM_DIGIT_BITS 11
+#define CLAIM_DIGITS 6  /* 66 bits: any 64-bit start */
+
+int xal_claims_sort(struct xal_claim *v, size_t n)
+{
+	uint32_t (*hist)[1u << CLAIM_DIGIT_BITS];
+	struct xal_claim *tmp, *src = v, *dst;
+	size_t k;
+
+	uint64_t max = 0;
+	int digits = 0;
+
+	for (k = 1; k < n && v[k - 1].start <= v[k].start; k++)
+		;
+	if (k >= n)
+		return 0;  /* already in order: the usual case for an image written in one pass */
+	if (n < 64) {
+		for (size_t i = 1; i < n; i++) {
+			struct xal_claim c = v[i];
+			size_t j = i;
+
+			for (; j && v[j - 1].start > c.start; j--)
+				v[j] = v[j - 1];
+			v[j] = c;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		max = v[i].start > max ? v[i].start : max;
+	for (; digits < CLAIM_DIGITS && (digits == 0 || max >> (digits * CLAIM_DIGIT_BITS)); digits++)
+		;
+	hist = calloc((size_t)digits, sizeof(*hist));
+	tmp = malloc(n * sizeof(*tmp));
+	if (!hist || !tmp) {
+		free(hist);
+		free(tmp);
+		return -ENOMEM;
+	}
+	/* LSD radix sort: one pass counts every digit, a digit all claims share is skipped. */
+	for (size_t i = 0; i < n; i++)
+		for (int d = 0; d < digits; d++)
+			hist[d][(v[i].start >> (d * CLAIM_DIGIT_BITS)) & ((1u << CLAIM_DIGIT_BITS) - 1)]++;
+	dst = tmp;
+	for (int d = 0; d < digits; d++) {
+		uint32_t sum = 0;
+		int shift = d * CLAIM_DIGIT_BITS;
+
+		if (hist[d][(src[0].start >> shift) & ((1u << CLAIM_DIGIT_BITS) - 1)] == n)
+			continue;
+		for (uint32_t b = 0; b < (1u << CLAIM_DIGIT_BITS); b++) {
+			uint32_t c = hist[d][b];
+
+			hist[d][b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[hist[d][(src[i].start >> shift) & ((1u << CLAIM_DIGIT_BITS) - 1)]++] = src[i];
+		dst = src;
+		src = src == v ? tmp : v;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(tmp);
+	free(hist);
+	return 0;
+}
+
+int xal_claims_overlap(const struct xal_claim *v, size_t n, size_t *a, size_t *b)
+{
+	/* The claim reaching furthest so far, and the one of those that are not shared. */
+	uint64_t end_all = 0, end_own = 0;
+	size_t who_all = 0, who_own = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool shared = v[i].len & XAL_CLAIM_SHARED;
+		uint64_t end = v[i].start + (v[i].len & XAL_CLAIM_LEN_MAX);
+
+		if (v[i].start < end_own || (!shared && v[i].start < end_all)) {
+			*a = v[i].start < end_own ? who_own : who_all;
+			*b = i;
+			return 1;
+		}
+		if (end > end_all) {
+			end_all = end;
+			who_all = i;
+		}
+		if (!shared && end > end_own) {
+			end_own = end;
+			who_own = i;
+		}
+	}
+	return 0;
+}
+
+int xal_index_check_overlaps(const struct xal *x, const char *source)
+{
+	const struct xal_hdr *h = x->hdr;
+	uint64_t nbm = (h->n_inodes + 63) / 64 + 1;
+	uint64_t *seen = calloc(nbm, 8);
+	uint32_t *stack = NULL;
+	struct xal_claim *v = NULL;
+	size_t n = 0, cap = 0, depth = 0, capst = 0, i, j;
+	int err = 0;
+
+	if (!seen)
+		return -ENOMEM;
+	if (h->root >= h->n_inodes)
+		goto out;
+	/* Every file reachable from the root once (hard links, garbage of replaced runs left out). */
+	visited_test_set(seen, h->root);
+	if ((err = xal_push((void **)&stack, &depth, &capst, &h->root, sizeof(*stack))))
+		goto out;
+	while (depth) {
+		const struct xal_ino_rec *d = &x->inodes[stack[--depth]];
+
+		for (uint64_t k = d->first; k < (uint64_t)d->first + d->count && k < h->n_dents; k++) {
+			uint32_t c = x->dents[k].inode;
+			const struct xal_ino_rec *r;
+
+			if (c >= h->n_inodes || visited_test_set(seen, c))
+				continue;
+			r = &x->inodes[c];
+			if (r->type == XAL_TYPE_DIR && (err = xal_push((void **)&stack, &depth, &capst, &c, sizeof(c))))
+				goto out;
+			for (uint64_t e = r->first; r->type == XAL_TYPE_REG && e < (uint64_t)r->first + r->count &&
+						    e < h->n_exts; e++) {
+				const struct xal_ext_rec *er = &x->exts[e];
+				uint32_t fl = (uint32_t)(er->w0 >> XAL_REC_FOFF_BITS);
+				struct xal_claim cl = { er->w1 & XAL_REC_PBLK_MAX, (uint32_t)(er->w1 >> XAL_REC_PBLK_BITS), c };
+
+				if (fl & XAL_EXT_NO_RAW_READ)
+					continue;  /* no place on the device (delalloc, inline, unknown) */
+				if (fl & XAL_EXT_SHARED)
+					cl.len |= XAL_CLAIM_SHARED;
+				if ((err = xal_push((void **)&v, &n, &cap, &cl, sizeof(cl))))
+					goto out;
+			}
+		}
+	}
+	if ((err = xal_claims_sort(v, n)))
+		goto out;
+	if (xal_claims_overlap(v, n, &i, &j)) {
+		err = -EAGAIN;
+		if (source)
+			aisio_log(AISIO_LOG_ERROR, source,
+				  "inodes %llu and %llu both have an extent on disk byte %llu: the files changed while "
+				  "they were read",
+				  (unsigned long long)x->inodes[v[i].owner].ino,
+				  (unsigned long long)x->inodes[v[j].owner].ino,
+				  (unsigned long long)(v[j].start * h->block_size));
+	}
+out:
+	free(seen);
+	free(stack);
+	free(v);
+	return err;
+}
+
+void xal_warn_log_dirty(const char *source)
+{
+	aisio_log(AISIO_LOG_WARNING, source,
+		  "warning: indexed although the log needs recovery (ignored on request): files changed since "
+		  "its last checkpoint may be missing, stale or wrong in every answer of this index");
 }
 
 void xal_pools_free(struct xal *x)
@@ -629,21 +959,26 @@ static double now_s(void)
 }
 
 /* Indexes x->source into fresh pools of x (x->hdr must point at x->local). */
-static int index_source(struct xal *x, enum xal_backend be)
+static int index_source(struct xal *x, enum xal_backend be, const char *source)
 {
+	struct xal_opts o = { .backend = be, .flags = x->open_flags, .read = x->read, .read_arg = x->read_arg,
+			      .read_size = x->read_size };
 	struct xal_build b;
 	double t0 = now_s();
 	int err;
 
 	if ((err = xal_build_init(&b, 0, 0, 0)))
 		return err;
-	b.source = x->source;
+	b.source = source;
 	if (be == XAL_BACKEND_FIEMAP)
 		err = xal_fiemap_index(&b, x->source, x->open_flags, x->hdr);
 	else
-		err = xal_xfs_index(&b, x->source, x->hdr);
+		err = xal_xfs_index(&b, x->source, &o, x->hdr);
 	if (!err)
 		err = xal_build_finish(&b, x);
+	/* The XFS backend checked every block it read against every other; FIEMAP answers per file. */
+	if (!err && be == XAL_BACKEND_FIEMAP)
+		err = xal_index_check_overlaps(x, source);
 	xal_build_free(&b);
 	x->hdr->backend = be;
 	x->hdr->index_seconds = now_s() - t0;
@@ -659,7 +994,11 @@ int xal_reindex(struct xal *x)
 	nx.hdr = &nx.local;
 	nx.source = x->source;
 	nx.open_flags = x->open_flags;
-	err = index_source(&nx, (enum xal_backend)x->local.backend);
+	nx.read = x->read;
+	nx.read_arg = x->read_arg;
+	nx.read_size = x->read_size;
+	/* A watch update logs nothing: its caller resolves the failure (compaction, a retry). */
+	err = index_source(&nx, (enum xal_backend)x->local.backend, NULL);
 	if (err) {
 		xal_pools_free(&nx);
 		return err;
@@ -697,39 +1036,52 @@ int xal_open(struct xal **out, const char *source, const struct xal_opts *opts)
 		return -EINVAL;
 	if (!opts)
 		opts = &def;
-	if (stat(source, &st)) {
-		err = -errno;
-		aisio_log(AISIO_LOG_ERROR, source, "%s", strerror(-err));
-		return err;
-	}
 	be = opts->backend;
-	if (be == XAL_BACKEND_AUTO)
-		be = S_ISDIR(st.st_mode) ? XAL_BACKEND_FIEMAP : XAL_BACKEND_XFS;
-	if (be == XAL_BACKEND_FIEMAP && !S_ISDIR(st.st_mode)) {
-		aisio_log(AISIO_LOG_ERROR, source, "the FIEMAP backend needs a directory of a mounted file system");
-		return -ENOTDIR;
-	}
-	if (be == XAL_BACKEND_XFS && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		aisio_log(AISIO_LOG_ERROR, source, "the XFS backend needs an image file or a block device");
-		return -EINVAL;
+	if (opts->read) {
+		if (be == XAL_BACKEND_FIEMAP || (opts->flags & XAL_OPEN_WATCHABLE)) {
+			aisio_log(AISIO_LOG_ERROR, source, "a device read through a function has only the XFS backend");
+			return -EINVAL;
+		}
+		be = XAL_BACKEND_XFS;
+	} else {
+		if (stat(source, &st)) {
+			err = -errno;
+			aisio_log(AISIO_LOG_ERROR, source, "%s", strerror(-err));
+			return err;
+		}
+		if (be == XAL_BACKEND_AUTO)
+			be = S_ISDIR(st.st_mode) ? XAL_BACKEND_FIEMAP : XAL_BACKEND_XFS;
+		if (be == XAL_BACKEND_FIEMAP && !S_ISDIR(st.st_mode)) {
+			aisio_log(AISIO_LOG_ERROR, source, "the FIEMAP backend needs a directory of a mounted file system");
+			return -ENOTDIR;
+		}
+		if (be == XAL_BACKEND_XFS && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+			aisio_log(AISIO_LOG_ERROR, source, "the XFS backend needs an image file or a block device");
+			return -EINVAL;
+		}
 	}
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
 	x->hdr = &x->local;
 	x->open_flags = opts->flags;
+	x->read = opts->read;
+	x->read_arg = opts->read_arg;
+	x->read_size = opts->read_size;
 	x->source = strdup(source);
 	if (!x->source) {
 		free(x);
 		return -ENOMEM;
 	}
-	err = index_source(x, be);
+	err = index_source(x, be, x->source);
 	if (err) {
 		xal_close(x);
 		return err;
 	}
 	x->local.magic = XAL_MAGIC;
 	x->local.version = XAL_VERSION;
+	if (x->local.flags & XAL_HDR_LOG_DIRTY)
+		xal_warn_log_dirty(source);
 	*out = x;
 	return 0;
 }
@@ -1095,6 +1447,7 @@ int xal_stats(const struct xal *x, struct xal_stats *s)
 	s->index_seconds = h->index_seconds;
 	s->updates_incremental = x->updates_incremental;
 	s->updates_full = x->updates_full;
+	s->log_dirty = __atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & XAL_HDR_LOG_DIRTY;
 	for (uint64_t i = 0; i < h->n_inodes && i < x->cap_inodes; i++) {
 		switch (x->inodes[i].type) {
 		case XAL_TYPE_DIR: s->dirs++; break;

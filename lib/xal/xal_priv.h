@@ -59,6 +59,7 @@ struct xal_hent {
 #define XAL_HENT_DUP  0x2
 
 #define XAL_HDR_REPLACED 0x1u  /* the writer moved on to a larger object under the same name */
+#define XAL_HDR_LOG_DIRTY 0x2u /* XFS: indexed with a log that needs recovery (XAL_OPEN_IGNORE_LOG) */
 #define XAL_MAGIC 0x31584c4153494f41ull  /* "AOISALX1" */
 #define XAL_VERSION 1
 
@@ -104,6 +105,9 @@ struct xal {
 	char *shm_name;         /* exported under this name */
 	char *source;
 	uint32_t open_flags;
+	xal_read_fn read;       /* xal_opts.read and its argument and size, for a re-index */
+	void *read_arg;
+	uint64_t read_size;
 	struct xal_watch *watch;
 	/* watch mode: records of replaced runs (xal_update.c), and how updates went */
 	uint64_t garbage_dents, garbage_exts;
@@ -115,7 +119,8 @@ struct xal {
 struct xal_build {
 	struct xal_ino_rec *inodes;
 	uint64_t n_inodes, cap_inodes;
-	struct xal_dent *dents;     /* during the build: inode field unused, child ino in dent_ino */
+	struct xal_dent *dents;     /* during the build: inode field the type the entry gives (enum
+				     * xal_type, UNKNOWN if none), child inode number in dent_ino */
 	uint64_t *dent_ino;
 	uint64_t n_dents, cap_dents;
 	struct xal_ext_rec *exts;
@@ -130,10 +135,18 @@ struct xal_build {
 	uint32_t block_size;
 	uint32_t root;              /* index of the root inode, UINT32_MAX until set */
 	uint64_t root_ino;
-	/* the image or mount path, the device of messages; NULL: a watch update, whose failure its
-	 * caller resolves, logs nothing */
-	const char *source;
-	int logged; /* a failure was logged: later ones only unwind */
+	/*
+	 * Set by a backend that reads a whole, quiescent file system (XFS): link counts
+	 * must equal the names found, every linked inode must be reachable, and every
+	 * directory's ".." (dotdot, by inode index; 0 where none was found) must name
+	 * the directory that holds it.
+	 */
+	int exact_links;
+	uint64_t *dotdot;
+	uint64_t cap_dotdot;
+	const char *source;         /* the image or mount path, the device of messages; NULL: a watch
+				     * update, whose failure its caller resolves, logs nothing */
+	int logged;                 /* a failure was logged: later ones only unwind */
 };
 
 int xal_build_init(struct xal_build *b, uint64_t inodes_hint, uint64_t dents_hint, uint64_t exts_hint);
@@ -146,6 +159,10 @@ int xal_build_find(const struct xal_build *b, uint64_t ino, uint32_t *idx);
 int xal_build_extent(struct xal_build *b, uint64_t foff, uint64_t doff, uint64_t len, uint32_t flags);
 int xal_build_extent_blocks(struct xal_build *b, uint64_t fblk, uint64_t pblk, uint64_t nblk, uint32_t flags);
 int xal_build_dent(struct xal_build *b, const char *name, size_t len, uint64_t child_ino);
+/* The same with the type the entry records (checked against the inode's at the end). */
+int xal_build_dent_typed(struct xal_build *b, const char *name, size_t len, uint64_t child_ino, enum xal_type type);
+/* Records the ".." a directory names (exact_links builds). */
+int xal_build_dotdot(struct xal_build *b, uint32_t dir_idx, uint64_t parent_ino);
 /* Sorts the entries [first, n_dents) of one directory by name; sets its first/count. */
 int xal_build_dir_done(struct xal_build *b, uint32_t dir_idx, uint64_t first);
 int xal_build_symlink(struct xal_build *b, uint32_t idx, const char *target, size_t len);
@@ -164,6 +181,41 @@ size_t xal_path_next(const char **p);
 int xal_push(void **v, size_t *n, size_t *cap, const void *e, size_t elem);
 /* Logs the first failure of a build (it names the structure that failed) through aisio_log; returns err. */
 int xal_err(struct xal_build *b, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The warning of an index built past a dirty log, at every open of it (xal_open, xal_shm_open). */
+void xal_warn_log_dirty(const char *source);
+/* A name from the disk as a message may show it: printable ASCII but '\\' kept, other bytes as \xNN,
+ * long names cut with "..."; returns buf. */
+const char *xal_name_escape(const char *name, size_t len, char *buf, size_t buflen);
+#define XAL_NAME_ESC_MAX 200  /* buffer that holds any escaped name */
+
+/* CRC32c register update, no inversion in or out (as the kernel's crc32c()); xal_crc.c or xal_crc_isal.c. */
+uint32_t xal_crc32c(uint32_t crc, const void *buf, size_t len);
+/* Which implementation xal_crc32c uses: "isa-l", "sse4.2" or "bitwise". */
+const char *xal_crc32c_impl(void);
+
+/*
+ * Disk blocks an object claims, for the check that no block has two owners
+ * (file-system blocks counted from the start of the device).
+ */
+struct xal_claim {
+	uint64_t start;
+	uint32_t len;     /* blocks, with XAL_CLAIM_SHARED */
+	uint32_t owner;   /* inode index, or a backend's metadata code >= XAL_CLAIM_META */
+};
+#define XAL_CLAIM_SHARED 0x80000000u  /* a reflinked extent: may share blocks with other shared claims */
+#define XAL_CLAIM_LEN_MAX 0x7fffffffu
+#define XAL_CLAIM_META 0xffffff00u
+/* Sorts by start (radix, a temporary copy); -ENOMEM. */
+int xal_claims_sort(struct xal_claim *v, size_t n);
+/* On sorted claims: 1 and the pair (*a, *b) at the first block claimed twice unless both are shared; else 0. */
+int xal_claims_overlap(const struct xal_claim *v, size_t n, size_t *a, size_t *b);
+/*
+ * No two files reachable in x have extents on the same block unless both are
+ * flagged shared (FIEMAP builds and watch updates; the XFS backend checks every
+ * block it read itself). -EAGAIN, with a message naming both inodes logged
+ * for source (none when NULL): files changed while the tree was read.
+ */
+int xal_index_check_overlaps(const struct xal *x, const char *source);
 
 static inline enum xal_type xal_type_from_mode(uint32_t mode)
 {
@@ -217,7 +269,7 @@ static inline uint64_t xal_hash_child(uint64_t parent, int parent_is_root, const
 #include <sys/types.h>
 uint64_t xal_part_offset(dev_t dev);
 int xal_fiemap_index(struct xal_build *b, const char *dir, uint32_t flags, struct xal_hdr *hdr);
-int xal_xfs_index(struct xal_build *b, const char *dev, struct xal_hdr *hdr);
+int xal_xfs_index(struct xal_build *b, const char *dev, const struct xal_opts *opts, struct xal_hdr *hdr);
 /* Watch mode: index the entry NAME of the open directory dfd (a directory with its whole subtree)
  * into b, *idx its index there; dev is the file system's device (mount points are not crossed). */
 int xal_fiemap_entry(struct xal_build *b, int dfd, const char *name, dev_t dev, uint32_t flags, uint32_t *idx);

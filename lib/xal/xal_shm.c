@@ -77,6 +77,8 @@ static int fill_region(struct xal *x, struct xal_hdr *h)
 	h->n_exts = x->local.n_exts;
 	h->n_names = x->local.n_names;
 	h->index_seconds = x->local.index_seconds;
+	/* readers see that answers may be stale; the writer's REPLACED bit is its own */
+	__atomic_fetch_or(&h->flags, x->local.flags & XAL_HDR_LOG_DIRTY, __ATOMIC_RELEASE);
 	if (x->hash && x->n_hash == h->n_hash) {
 		/* the writer keeps its own table at the region's size: copy, no walk */
 		memcpy(v.hash, x->hash, h->n_hash * sizeof(*v.hash));
@@ -283,6 +285,8 @@ int xal_shm_open(struct xal **out, const char *name)
 	view_region(x, h);
 	x->map = map;
 	x->map_len = (size_t)st.st_size;
+	if (__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & XAL_HDR_LOG_DIRTY)
+		xal_warn_log_dirty(name);
 	*out = x;
 	return 0;
 bad:

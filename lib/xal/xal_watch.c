@@ -9,7 +9,10 @@
  *   - a file written or its attributes changed (link count): re-map it,
  *   - a directory moved along with changes inside it, a queue overflow, or
  *     garbage past the live size: re-index the whole tree,
- * and publishes the result under the seqlock (into the shared region if exported).
+ * checks that no two files' extents share a block (unless both are shared:
+ * reflink), re-indexing the whole tree when they do (a file's blocks moved to
+ * another between two events), and publishes the result under the seqlock
+ * (into the shared region if exported).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -358,7 +361,7 @@ static int reindex(struct xal *x, struct xal_watch *w, int *updated)
 }
 
 /* Applies one burst: the changed directories, then the written files. */
-static int update(struct xal *x, struct xal_watch *w, int *updated)
+static int update_changes(struct xal *x, struct xal_watch *w, int *updated)
 {
 	int err = 0;
 
@@ -431,6 +434,33 @@ static int update(struct xal *x, struct xal_watch *w, int *updated)
 	}
 	xal_links_apply(x, &w->links);
 	return x->hash_stale ? xal_update_hash(x) : 0;
+}
+
+/*
+ * One burst, then the whole-index check: extents on one block in two files mean
+ * the blocks of one moved to the other between the events read so far, and a
+ * full re-index (which checks itself) reads them again. Should the files keep
+ * changing through that too, it is tried once more after a quiet period; the
+ * error then leaves the shared region at its last good state.
+ */
+static int update(struct xal *x, struct xal_watch *w, int *updated)
+{
+	uint64_t full_before = x->updates_full;
+	int err = update_changes(x, w, updated);
+
+	if (!err && x->updates_full == full_before)
+		err = xal_index_check_overlaps(x, NULL);
+	else if (err != -EAGAIN)
+		return err;
+	if (err == -EAGAIN)
+		err = reindex(x, w, updated);
+	if (err == -EAGAIN) {
+		struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
+
+		(void)poll(&pfd, 1, XAL_WATCH_SETTLE_MS * 5);
+		err = reindex(x, w, updated);
+	}
+	return err;
 }
 
 int xal_watch_poll(struct xal *x, int timeout_ms)

@@ -160,6 +160,67 @@ static void test_strings(void)
 	CHECK(xal_path_hash("a/b") != xal_path_hash("ab"));
 }
 
+static void test_crc_escape(void)
+{
+	char buf[XAL_NAME_ESC_MAX], longname[300];
+
+	/* the CRC32c check value, and the same through two calls */
+	CHECK(~xal_crc32c(~0u, "123456789", 9) == 0xe3069283u);
+	CHECK(~xal_crc32c(xal_crc32c(~0u, "1234", 4), "56789", 5) == 0xe3069283u);
+	CHECK(xal_crc32c_impl()[0]);
+	CHECK(!strcmp(xal_name_escape("a\x01/\\b\xff", 6, buf, sizeof(buf)), "a\\x01/\\x5cb\\xff"));
+	memset(longname, 0x07, sizeof(longname));
+	xal_name_escape(longname, sizeof(longname), buf, sizeof(buf));
+	CHECK(strlen(buf) < sizeof(buf) && !strcmp(buf + strlen(buf) - 3, "..."));
+}
+
+static void test_claims(void)
+{
+	struct xal_claim v[64];
+	size_t a, b, n = 0;
+
+	/* sorted by start whatever the order given (radix, several digits) */
+	for (uint64_t i = 0; i < 40; i++)
+		v[n++] = (struct xal_claim){ ((i * 7919) % 40) * 3 + ((i & 1) ? (1ull << 40) : 0), 3, (uint32_t)i };
+	CHECK(xal_claims_sort(v, n) == 0);
+	for (size_t i = 1; i < n; i++)
+		CHECK(v[i - 1].start < v[i].start);
+	CHECK(!xal_claims_overlap(v, n, &a, &b));  /* adjacent, never overlapping */
+	/* an overlap of two owners; of two shared claims (allowed); shared with owned (not) */
+	n = 0;
+	v[n++] = (struct xal_claim){ 10, 10, 1 };
+	v[n++] = (struct xal_claim){ 15, 2, 2 };
+	CHECK(xal_claims_overlap(v, n, &a, &b) && a == 0 && b == 1);
+	n = 0;
+	v[n++] = (struct xal_claim){ 10, 10 | XAL_CLAIM_SHARED, 1 };
+	v[n++] = (struct xal_claim){ 12, 4 | XAL_CLAIM_SHARED, 2 };
+	v[n++] = (struct xal_claim){ 20, 1, 3 };
+	CHECK(!xal_claims_overlap(v, n, &a, &b));
+	v[n++] = (struct xal_claim){ 19, 3 | XAL_CLAIM_SHARED, 4 };
+	CHECK(xal_claims_sort(v, n) == 0);
+	CHECK(xal_claims_overlap(v, n, &a, &b) && v[a].owner == 4 && v[b].owner == 3);
+	n = 0;
+	v[n++] = (struct xal_claim){ 0, 100, 1 };
+	v[n++] = (struct xal_claim){ 50, 1 | XAL_CLAIM_SHARED, 2 };
+	CHECK(xal_claims_overlap(v, n, &a, &b) && a == 0 && b == 1);
+}
+
+/* A device in memory: xal_opts.read. */
+struct membuf {
+	const uint8_t *p;
+	size_t len;
+};
+
+static int mem_read(void *arg, uint64_t off, void *buf, size_t len)
+{
+	const struct membuf *m = arg;
+
+	if (off > m->len || len > m->len - off)
+		return -EIO;
+	memcpy(buf, m->p + off, len);
+	return 0;
+}
+
 /* The messages of xal_open, through the log hook: the last one, and how many came. */
 struct captured {
 	char dev[256], msg[256];
@@ -208,8 +269,43 @@ static void test_open_errors(void)
 		CHECK(xal_open(&x, "/tmp", &o) == -EINVAL);
 		unlink(path);
 	}
+	{
+		static uint8_t img[65536];
+		struct membuf m = { img, sizeof(img) };
+		struct xal_opts mo = { .read = mem_read, .read_arg = &m, .read_size = sizeof(img) };
+
+		CHECK(xal_open(&x, "memory", &mo) == -EMEDIUMTYPE && strstr(eb.msg, "not an XFS") &&
+		      !strcmp(eb.dev, "memory"));
+		memcpy(img, "XFSB", 4);
+		img[101] = 5;
+		img[102] = 2;  /* 512-byte sectors */
+		CHECK(xal_open(&x, "memory", &mo) == -EUCLEAN && strstr(eb.msg, "superblock: bad checksum"));
+		mo.flags = XAL_OPEN_WATCHABLE;  /* no watch without a directory */
+		CHECK(xal_open(&x, "memory", &mo) == -EINVAL);
+	}
 	aisio_log_hook_set(NULL, NULL);
 }
+
+/* The whole-index overlap check of FIEMAP builds and watch updates. */
+static void test_index_overlap(struct xal *x)
+{
+	struct captured eb = { .n = 0 };
+	struct xal_inode in;
+	uint64_t w1;
+
+	aisio_log_hook_set(capture, &eb);
+	CHECK(xal_index_check_overlaps(x, "sample") == 0);
+	/* give the first extent of "a" a block of "zeta" */
+	CHECK(xal_lookup(x, "a", &in) == 0);
+	w1 = x->exts[x->inodes[in.idx].first].w1;
+	x->exts[x->inodes[in.idx].first].w1 = 1001 | (w1 & ~XAL_REC_PBLK_MAX);
+	CHECK(xal_index_check_overlaps(x, "sample") == -EAGAIN && strstr(eb.msg, "inodes 104 and 101") && eb.n == 1);
+	CHECK(xal_index_check_overlaps(x, NULL) == -EAGAIN && eb.n == 1);  /* a watch update: silent */
+	x->exts[x->inodes[in.idx].first].w1 = w1;
+	CHECK(xal_index_check_overlaps(x, "sample") == 0);
+	aisio_log_hook_set(NULL, NULL);
+}
+
 
 static void test_shm(struct xal *x)
 {
@@ -262,6 +358,9 @@ int main(void)
 
 	check_index(x);
 	test_strings();
+	test_crc_escape();
+	test_claims();
+	test_index_overlap(x);
 	test_open_errors();
 	test_shm(x);
 	xal_close(x);
