@@ -614,6 +614,106 @@ static uint64_t log_rec_blocks(const uint8_t *h, uint64_t *hblks)
 	return *hblks + (be32(h + 12) + XLOG_BBSIZE - 1) / XLOG_BBSIZE;
 }
 
+#define XLOG_START_TRANS 0x01
+#define XLOG_COMMIT_TRANS 0x02
+#define XLOG_PARTIAL_TRANS (0x04 | 0x08 | 0x10) /* continued, was continued, end */
+#define XFS_TRANSACTION 0x69
+#define XFS_LOG_CLIENT 0xaa
+#define XFS_TRANS_HEADER_MAGIC 0x5452414eu /* "TRAN", host (little) endian like every log item */
+#define XFS_LI_BUF 0x123c
+#define XLOG_FMT_LINUX_LE 1
+#define XLOG_COVER_RECORDS 16
+
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p + 4) << 32 | le32(p); }
+
+/*
+ * Whether the records from the tail to the head change nothing but the
+ * superblock: a covered log (xfs_log_cover: a frozen or idle file system logs
+ * its superblock twice after writing everything in place, so that recovery
+ * finds nothing to replay but that). Anything else (another log item, an
+ * operation split over records, a record of more than 32 KiB, a big-endian
+ * log) counts as changes not written yet.
+ */
+static int log_covered(struct log_ctx *l, uint64_t tail_lsn, uint64_t head, bool *covered)
+{
+	uint64_t r = (uint32_t)tail_lsn, hblks;
+	uint8_t *h = l->buf, *d = l->buf + XLOG_BBSIZE;
+	int err;
+
+	*covered = false;
+	for (int n = 0; r != head; n++) {
+		uint32_t len, regions = 0, state = 0;  /* 0: start, 1: header, 2: item, 3: its regions */
+		uint64_t nb, blocks;
+
+		if (n == XLOG_COVER_RECORDS || r >= l->nblk || (err = log_read(l, r, 1, h)))
+			return n == XLOG_COVER_RECORDS || r >= l->nblk ? 0 : err;
+		len = be32(h + 12);
+		blocks = log_rec_blocks(h, &hblks);
+		nb = (len + XLOG_BBSIZE - 1) / XLOG_BBSIZE;
+		if (be32(h) != XLOG_HEADER_MAGIC || (n == 0 && be64(h + 16) != tail_lsn) || hblks != 1 || !len ||
+		    nb + 1 > XLOG_READ_BBLKS || nb > 64 || be32(h + 300) != XLOG_FMT_LINUX_LE ||
+		    memcmp(h + 304, l->c->uuid, 16))
+			return 0;
+		/* the record's data, its first word per block given back from the header */
+		for (uint64_t b = 0; b < nb; b++) {
+			if ((err = log_read(l, log_wrap(l, (int64_t)(r + 1 + b)), 1, d + b * XLOG_BBSIZE)))
+				return err;
+			memcpy(d + b * XLOG_BBSIZE, h + 44 + 4 * b, 4);
+		}
+		/* h_num_logops operations; the rest of the record is padding */
+		for (uint32_t pos = 0, op = 0; op < be32(h + 40); op++) {
+			uint32_t olen;
+			uint8_t client, flags;
+			const uint8_t *p;
+
+			if (len - pos < 12)
+				return 0;
+			olen = be32(d + pos + 4);
+			client = d[pos + 8];
+			flags = d[pos + 9];
+			p = d + pos + 12;
+			if (olen > len - pos - 12 || (flags & XLOG_PARTIAL_TRANS))
+				return 0;
+			if (client == XFS_LOG_CLIENT && (flags & XLOG_UNMOUNT_TRANS)) {
+				;  /* an unmount record: changes nothing */
+			} else if (client != XFS_TRANSACTION) {
+				return 0;
+			} else if (flags & XLOG_START_TRANS) {
+				if (state != 0)
+					return 0;
+				state = 1;
+			} else if (flags & XLOG_COMMIT_TRANS) {
+				if (state != 2)
+					return 0;
+				state = 0;
+			} else if (state == 1) {
+				if (olen < 16 || le32(p) != XFS_TRANS_HEADER_MAGIC)
+					return 0;
+				state = 2;
+			} else if (state == 2) {
+				/* a buffer item of the superblock (disk address 0, one sector) */
+				if (olen < 16 || le16(p) != XFS_LI_BUF || le16(p + 2) < 2 || le64(p + 8) != 0 ||
+				    le16(p + 6) != l->c->sectsize / XLOG_BBSIZE)
+					return 0;
+				regions = le16(p + 2) - 1u;
+				state = 3;
+			} else if (state == 3) {
+				if (--regions == 0)
+					state = 2;
+			} else {
+				return 0;
+			}
+			pos += 12 + olen;
+		}
+		if (state != 0)
+			return 0;
+		r = log_wrap(l, (int64_t)(r + blocks));
+	}
+	*covered = true;
+	return 0;
+}
+
 /*
  * As the kernel's log recovery finds it: the head is where the cycle number
  * drops (a hole of writes in flight moves it back), a record torn at the head
@@ -625,7 +725,7 @@ static int log_is_clean(struct xfs_ctx *c, bool *clean, char *why, size_t whylen
 {
 	struct log_ctx l = { .c = c };
 	uint32_t c0, cl, stop;
-	uint64_t head, hb, hblks, lin;
+	uint64_t head, hb, hblks, lin, tail_lsn;
 	int err, found;
 	uint8_t *h;
 
@@ -695,20 +795,25 @@ static int log_is_clean(struct xfs_ctx *c, bool *clean, char *why, size_t whylen
 		snprintf(why, whylen, "the log record at block %llu is of another file system", (unsigned long long)hb);
 		goto out;
 	}
-	if (be32(h + 8) < 1 || be32(h + 8) > 2 || log_wrap(&l, (int64_t)(hb + log_rec_blocks(h, &hblks))) != head ||
-	    be32(h + 40) != 1) {
-		snprintf(why, whylen, "the last log record (block %llu) is not an unmount record",
-			 (unsigned long long)hb);
+	if (be32(h + 8) < 1 || be32(h + 8) > 2 || log_wrap(&l, (int64_t)(hb + log_rec_blocks(h, &hblks))) != head) {
+		snprintf(why, whylen, "the log record at block %llu does not end at the head", (unsigned long long)hb);
 		goto out;
 	}
-	if ((err = log_read(&l, log_wrap(&l, (int64_t)(hb + hblks)), 1, h)))
-		goto out;
-	/* The op header after the record header: flags at byte 9 (its first word carries the cycle). */
-	if (h[9] & XLOG_UNMOUNT_TRANS)
-		*clean = true;
-	else
-		snprintf(why, whylen, "the last log record (block %llu) is not an unmount record",
-			 (unsigned long long)hb);
+	tail_lsn = be64(h + 24);
+	if (be32(h + 40) == 1) {
+		if ((err = log_read(&l, log_wrap(&l, (int64_t)(hb + hblks)), 1, h)))
+			goto out;
+		/* The op header after the record header: flags at byte 9 (its first word carries the cycle). */
+		if (h[9] & XLOG_UNMOUNT_TRANS) {
+			*clean = true;
+			goto out;
+		}
+	}
+	/* Frozen, or idle at a crash: the log is covered, every change is written in place. */
+	err = log_covered(&l, tail_lsn, head, clean);
+	if (!err && !*clean)
+		snprintf(why, whylen, "changes between log blocks %u and %llu are not all written in place",
+			 (uint32_t)tail_lsn, (unsigned long long)head);
 out:
 	free(l.buf);
 	return err;

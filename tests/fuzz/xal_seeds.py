@@ -7,8 +7,9 @@ writes their non-zero runs in the target's sparse-image format).
 Images made with `mkfs.xfs -p` (shortform and block directories, inline symlinks, devices) need
 nothing else; with root, images are also populated through loop mounts (B+tree files of one and two
 levels, leaf, node and B+tree directories, 16 KiB directory blocks, reflinks with a copy-on-write
-clone, unwritten extents, remote symlinks, extended attributes, hard links) and one is left with a
-dirty log (seeded twice: flags 0, refused; flags 2, XAL_OPEN_IGNORE_LOG).
+clone, unwritten extents, remote symlinks, extended attributes, hard links), one is left with a
+dirty log (seeded twice: flags 0, refused; flags 2, XAL_OPEN_IGNORE_LOG) and one copied while frozen
+(a covered log).
 
 usage: xal_seeds.py XAL_FUZZ_REPLAY OUT_DIR
 """
@@ -177,6 +178,23 @@ def main():
             finally:
                 subprocess.run(["umount", mnt], check=True)
             seeds += [("1k-dirty", img, 0), ("1k-dirty-ignored", img, 2)]
+            # frozen: the log covered (its last records log only the superblock), not clean
+            img = f"{tmp}/1k-frozen-src.img"
+            mkimage(img, ["-b", "size=1024"])
+            subprocess.run(["mount", "-o", "loop", img, mnt], check=True)
+            try:
+                for i in range(4):
+                    with open(f"{mnt}/f{i}", "w") as f:
+                        f.write("x" * (i + 1) * 1000)
+                os.sync()
+                subprocess.run(["xfs_freeze", "-f", mnt], check=True)
+                try:
+                    subprocess.run(["cp", "--sparse=always", img, f"{tmp}/1k-frozen.img"], check=True)
+                finally:
+                    subprocess.run(["xfs_freeze", "-u", mnt], check=True)
+            finally:
+                subprocess.run(["umount", mnt], check=True)
+            seeds.append(("1k-frozen", f"{tmp}/1k-frozen.img", 0))
         else:
             print("not root: only the mkfs.xfs -p images are seeded")
         for name, img, flags in seeds:

@@ -14,6 +14,8 @@ hang or (under ASan/UBSan) touch memory it should not, and must never hand out a
    error, or the undamaged answer, or an answer that satisfies every invariant (types known, sizes below
    2^63, extents in order, inside the file system and on no other file's blocks unless both are shared,
    link counts equal to the names, every path's parent a directory).
+3. A copy of the file system taken while frozen (its log covered, not clean) indexes, and equals what the
+   FIEMAP backend saw at the freeze.
 
 usage: xal_corrupt.py XAL_TOOL      (root for the loop mount that populates the image; else exit 77)
 environment: XAL_CORRUPT_SEED (default: random, printed), XAL_CORRUPT_TRIALS (per half, default 600)
@@ -26,10 +28,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xalcorpus import Mount, dump, mkimage, need_root_and, run, workdir  # noqa: E402
+from xalcorpus import Mount, compare, dump, mkimage, need_root_and, run, workdir  # noqa: E402
 
 TOOL = sys.argv[1]
-need_root_and("mkfs.xfs", "xfs_db", "xfs_io", "mount", "umount")
+need_root_and("mkfs.xfs", "xfs_db", "xfs_io", "xfs_freeze", "mount", "umount")
 BS = 4096
 EUCLEAN = "Structure needs cleaning"
 
@@ -398,6 +400,33 @@ def targeted(wd, base, g, objs, errors):
                 errors.append(f"dirty log with --ignore-log: rc {rc}: {err.strip()[:400]}")
 
 
+def frozen(wd, base, errors):
+    """A frozen file system covers its log (its last records change only the superblock, everything is
+    written in place): the copy taken while frozen indexes, and equals what FIEMAP saw at the freeze."""
+    img, mnt = f"{wd}/frozen-src.img", f"{wd}/mnt3"
+    subprocess.run(["cp", "--sparse=always", base, img], check=True)
+    with Mount(img, mnt) as m:
+        for i in range(30):
+            with open(f"{m}/fz{i}", "w") as f:
+                f.write("f" * (i + 1) * 700)
+        os.unlink(f"{m}/few")
+        os.sync()
+        run("xfs_freeze", "-f", m)
+        try:
+            subprocess.run(["cp", "--sparse=always", img, f"{wd}/frozen.img"], check=True)
+            view = dump(TOOL, m)
+        finally:
+            run("xfs_freeze", "-u", m)
+    rc, out, err = xal(f"{wd}/frozen.img", "dump")
+    errs = []
+    if rc != 0:
+        errs.append(f"frozen copy: rc {rc}: {err.strip()[:300]}")
+    else:
+        compare("frozen", parse_dump(out), view, ["type", "size", "nlink", "extents"], "xfs", "fiemap", errs)
+    print(f"  {'FAIL' if errs else 'ok  '} frozen file system (covered log): indexes, equal to FIEMAP at the freeze")
+    errors += errs
+
+
 def ptr_of(img, ino, i):
     ptrs = db_print(img, f"inode {ino}", "p u3.bmbt.ptrs")
     return ptrs["u3.bmbt.ptrs" + ptrs_key(ptrs)].split()[i - 1].split(":")[1]
@@ -493,9 +522,10 @@ def main():
         objs_dump = dump(TOOL, base)
         assert set(objs_dump) == set(objs)
         targeted(wd, base, g, objs, errors)
+        frozen(wd, base, errors)
         random_halves(wd, base, g, objs, errors)
     finally:
-        for m in (mnt, f"{wd}/mnt2"):
+        for m in (mnt, f"{wd}/mnt2", f"{wd}/mnt3"):
             subprocess.run(["umount", m], stderr=subprocess.DEVNULL)
         shutil.rmtree(wd, ignore_errors=True)
     for e in errors:
