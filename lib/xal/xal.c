@@ -317,9 +317,6 @@ int xal_build_dent_typed(struct xal_build *b, const char *name, size_t len, uint
 
 	if (len == 0 || len > 255)
 		return -ENAMETOOLONG;
-	/* No file system stores these in a name; the backends say where one came from. */
-	if (memchr(name, '/', len) || memchr(name, 0, len))
-		return -EUCLEAN;
 	if (b->n_dents >= UINT32_MAX - 1)
 		return -EOVERFLOW;
 	cap = b->cap_dents;
@@ -348,12 +345,32 @@ int xal_build_dent(struct xal_build *b, const char *name, size_t len, uint64_t c
 
 int xal_build_dotdot(struct xal_build *b, uint32_t dir_idx, uint64_t parent_ino)
 {
-	int err = xal_grow((void **)&b->dotdot, &b->cap_dotdot, (uint64_t)dir_idx + 1, sizeof(*b->dotdot), 1);
+	struct xal_dotdot d = { dir_idx, parent_ino };
 
-	if (err)
-		return err;
-	b->dotdot[dir_idx] = parent_ino;
-	return 0;
+	return xal_push((void **)&b->dotdot, &b->n_dotdot, &b->cap_dotdot, &d, sizeof(d));
+}
+
+static int dotdot_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct xal_dotdot *)a)->dir, y = ((const struct xal_dotdot *)b)->dir;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The ".." a directory names, 0 if none was recorded (b->dotdot sorted by dir). */
+static uint64_t dotdot_of(const struct xal_build *b, uint32_t dir)
+{
+	size_t lo = 0, hi = b->n_dotdot;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (b->dotdot[mid].dir < dir)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < b->n_dotdot && b->dotdot[lo].dir == dir ? b->dotdot[lo].parent : 0;
 }
 
 int xal_name_order(const char *a, size_t alen, const char *b, size_t blen)
@@ -586,77 +603,69 @@ static const char *dent_name_esc(const struct xal_build *b, uint64_t i, char *es
  * links, and its ".." names the directory that holds it. A name moved onto
  * another file, a lost entry or a directory named twice breaks one of these.
  */
-static int check_links(struct xal_build *b)
+static int check_links(struct xal_build *b, const uint32_t *names, const uint8_t *ctype)
 {
-	uint32_t *names = calloc(b->n_inodes + 1, sizeof(*names));
-	uint32_t *subdirs = calloc(b->n_inodes + 1, sizeof(*subdirs));
-	uint32_t *parent = malloc((b->n_inodes + 1) * sizeof(*parent));
 	char esc[XAL_NAME_ESC_MAX];
 	int err = 0;
 
-	if (!names || !subdirs || !parent) {
-		err = -ENOMEM;
-		goto out;
-	}
+	/* Directories are parsed in inode order, so the list is mostly sorted already. */
+	for (size_t k = 1; k < b->n_dotdot; k++)
+		if (b->dotdot[k - 1].dir > b->dotdot[k].dir) {
+			qsort(b->dotdot, b->n_dotdot, sizeof(*b->dotdot), dotdot_cmp);
+			break;
+		}
+	/* Per directory: its subdirectories, and that their ".." name it; names counted per inode. */
 	for (uint64_t d = 0; d < b->n_inodes; d++) {
 		const struct xal_ino_rec *r = &b->inodes[d];
+		uint64_t subdirs = 0;
 
 		if (r->type != XAL_TYPE_DIR)
 			continue;
 		for (uint64_t k = r->first; k < (uint64_t)r->first + r->count; k++) {
 			uint32_t c = b->dents[k].inode;
+			uint64_t dd;
 
-			names[c]++;
-			parent[c] = (uint32_t)d;
-			if (b->inodes[c].type == XAL_TYPE_DIR)
-				subdirs[d]++;
 			if (c == b->root) {
-				err = xal_err(b, -EUCLEAN,
-					      "directory inode %llu: entry '%s' names the root directory",
+				err = xal_err(b, -EUCLEAN, "directory inode %llu: entry '%s' names the root directory",
 					      (unsigned long long)r->ino, dent_name_esc(b, k, esc));
 				goto out;
 			}
+			if (ctype[k] != XAL_TYPE_DIR)
+				continue;
+			subdirs++;
+			dd = dotdot_of(b, c);
+			if (dd != r->ino) {
+				err = xal_err(b, -EUCLEAN, "directory inode %llu: '..' names inode %llu, its parent is inode %llu",
+					      (unsigned long long)b->inodes[c].ino, (unsigned long long)dd,
+					      (unsigned long long)r->ino);
+				goto out;
+			}
+		}
+		/* an unlinked directory (removed while still open, on a frozen file system) is empty */
+		if (r->nlink ? r->nlink != 2 + subdirs : subdirs != 0) {
+			err = xal_err(b, -EUCLEAN, "directory inode %llu has %u links, and 2 + %llu subdirectories",
+				      (unsigned long long)r->ino, r->nlink, (unsigned long long)subdirs);
+			goto out;
 		}
 	}
 	for (uint64_t i = 0; i < b->n_inodes; i++) {
 		const struct xal_ino_rec *r = &b->inodes[i];
-		uint64_t dd, up;
 
 		if (r->type != XAL_TYPE_DIR) {
 			if (r->nlink != names[i]) {
-				err = xal_err(b, -EUCLEAN,
-					      "inode %llu (%s) has %u links, the directories hold %u names of it",
+				err = xal_err(b, -EUCLEAN, "inode %llu (%s) has %u links, the directories hold %u names of it",
 					      (unsigned long long)r->ino, xal_type_str((enum xal_type)r->type), r->nlink,
 					      names[i]);
 				goto out;
 			}
-			continue;
-		}
-		/* An unlinked directory (removed while still open, on a frozen file system) has no name. */
-		if (names[i] > (i == b->root || !r->nlink ? 0u : 1u) || (r->nlink && i != b->root && !names[i])) {
-			err = xal_err(b, -EUCLEAN, "directory inode %llu (%u links) has %u names",
-				      (unsigned long long)r->ino, r->nlink, names[i]);
-			goto out;
-		}
-		if (r->nlink && r->nlink != 2ull + subdirs[i]) {
-			err = xal_err(b, -EUCLEAN,
-				      "directory inode %llu has %u links, and 2 + %u subdirectories", (unsigned long long)r->ino,
-				      r->nlink, subdirs[i]);
-			goto out;
-		}
-		dd = i < b->cap_dotdot ? b->dotdot[i] : 0;
-		up = i == b->root ? r->ino : names[i] ? b->inodes[parent[i]].ino : dd;
-		if (dd != up) {
-			err = xal_err(b, -EUCLEAN,
-				      "directory inode %llu: '..' names inode %llu, its parent is inode %llu",
-				      (unsigned long long)r->ino, (unsigned long long)dd, (unsigned long long)up);
+		} else if (i == b->root ? dotdot_of(b, (uint32_t)i) != r->ino
+					: names[i] != (r->nlink ? 1u : 0u)) {
+			err = xal_err(b, -EUCLEAN, "directory inode %llu (%u links) has %u names%s", (unsigned long long)r->ino,
+				      r->nlink, names[i], i == b->root ? " or its '..' is not itself" : "");
 			goto out;
 		}
 	}
 out:
-	free(names);
-	free(subdirs);
-	free(parent);
 	return err;
 }
 
@@ -665,6 +674,8 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 	struct xal_hdr *h = x->hdr;
 	uint64_t slots, reach, dups;
 	int exact = b->exact_links;
+	uint32_t *names = NULL;  /* exact_links: names of each inode, and the type of each entry's inode */
+	uint8_t *ctype = NULL;
 	int err;
 
 	if (b->root == UINT32_MAX)
@@ -672,6 +683,10 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 	if (b->inodes[b->root].type != XAL_TYPE_DIR)
 		return xal_err(b, -EUCLEAN, "root inode %llu is not a directory",
 			       (unsigned long long)b->root_ino);
+	if (exact && (!(names = calloc(b->n_inodes + 1, sizeof(*names))) || !(ctype = malloc(b->n_dents + 1)))) {
+		err = -ENOMEM;
+		goto out_links;
+	}
 	for (uint64_t i = 0, last = 0; i < b->n_dents; i++) {
 		uint64_t ino = b->dent_ino[i];
 		uint32_t idx;
@@ -702,22 +717,30 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 		if (err2) {
 			char esc[XAL_NAME_ESC_MAX];
 
-			return xal_err(b, -EUCLEAN,
-				       "directory entry '%s' names inode %llu, which is not allocated",
-				       dent_name_esc(b, i, esc), (unsigned long long)b->dent_ino[i]);
+			err = xal_err(b, -EUCLEAN, "directory entry '%s' names inode %llu, which is not allocated",
+				      dent_name_esc(b, i, esc), (unsigned long long)b->dent_ino[i]);
+			goto out_links;
 		}
 		if (b->dents[i].inode != XAL_TYPE_UNKNOWN && b->dents[i].inode != b->inodes[idx].type) {
 			char esc[XAL_NAME_ESC_MAX];
 
-			return xal_err(b, -EUCLEAN,
-				       "directory entry '%s' says inode %llu is a %s, the inode is a %s",
-				       dent_name_esc(b, i, esc), (unsigned long long)ino,
-				       xal_type_str((enum xal_type)b->dents[i].inode),
-				       xal_type_str((enum xal_type)b->inodes[idx].type));
+			err = xal_err(b, -EUCLEAN, "directory entry '%s' says inode %llu is a %s, the inode is a %s",
+				      dent_name_esc(b, i, esc), (unsigned long long)ino,
+				      xal_type_str((enum xal_type)b->dents[i].inode),
+				      xal_type_str((enum xal_type)b->inodes[idx].type));
+			goto out_links;
 		}
 		b->dents[i].inode = idx;
+		if (exact) {
+			names[idx]++;
+			ctype[i] = (uint8_t)b->inodes[idx].type;
+		}
 	}
-	if (b->exact_links && (err = check_links(b)))
+	err = exact ? check_links(b, names, ctype) : 0;
+out_links:
+	free(names);
+	free(ctype);
+	if (err)
 		return err;
 	free(b->dent_ino);
 	b->dent_ino = NULL;
@@ -837,26 +860,16 @@ int xal_claims_sort(struct xal_claim *v, size_t n)
 
 int xal_claims_overlap(const struct xal_claim *v, size_t n, size_t *a, size_t *b)
 {
-	/* The claim reaching furthest so far, and the one of those that are not shared. */
-	uint64_t end_all = 0, end_own = 0;
-	size_t who_all = 0, who_own = 0;
+	struct xal_sweep s = { 0 };
+	struct xal_claim other;
 
 	for (size_t i = 0; i < n; i++) {
-		bool shared = v[i].len & XAL_CLAIM_SHARED;
-		uint64_t end = v[i].start + (v[i].len & XAL_CLAIM_LEN_MAX);
-
-		if (v[i].start < end_own || (!shared && v[i].start < end_all)) {
-			*a = v[i].start < end_own ? who_own : who_all;
+		if (xal_sweep_add(&s, &v[i], &other)) {
+			/* the claim it overlaps is an earlier one: find it by its content */
+			for (*a = 0; *a < i && memcmp(&v[*a], &other, sizeof(other)); (*a)++)
+				;
 			*b = i;
 			return 1;
-		}
-		if (end > end_all) {
-			end_all = end;
-			who_all = i;
-		}
-		if (!shared && end > end_own) {
-			end_own = end;
-			who_own = i;
 		}
 	}
 	return 0;

@@ -138,12 +138,15 @@ struct xal_build {
 	/*
 	 * Set by a backend that reads a whole, quiescent file system (XFS): link counts
 	 * must equal the names found, every linked inode must be reachable, and every
-	 * directory's ".." (dotdot, by inode index; 0 where none was found) must name
-	 * the directory that holds it.
+	 * directory's ".." (dotdot: per directory, by inode index) must name the
+	 * directory that holds it.
 	 */
 	int exact_links;
-	uint64_t *dotdot;
-	uint64_t cap_dotdot;
+	struct xal_dotdot {
+		uint32_t dir;       /* inode index */
+		uint64_t parent;    /* inode number its ".." names */
+	} *dotdot;
+	size_t n_dotdot, cap_dotdot;
 	const char *source;         /* the image or mount path, the device of messages; NULL: a watch
 				     * update, whose failure its caller resolves, logs nothing */
 	int logged;                 /* a failure was logged: later ones only unwind */
@@ -209,6 +212,37 @@ struct xal_claim {
 int xal_claims_sort(struct xal_claim *v, size_t n);
 /* On sorted claims: 1 and the pair (*a, *b) at the first block claimed twice unless both are shared; else 0. */
 int xal_claims_overlap(const struct xal_claim *v, size_t n, size_t *a, size_t *b);
+
+/*
+ * The same rule fed one claim at a time in start order (claims of several
+ * sorted streams merged as they come): the claim reaching furthest so far, and
+ * the one of those that are not shared.
+ */
+struct xal_sweep {
+	uint64_t end_all, end_own;
+	struct xal_claim who_all, who_own;
+};
+
+/* 1, and in *other the claim c overlaps, when c shares a block it may not share; else 0. */
+static inline int xal_sweep_add(struct xal_sweep *s, const struct xal_claim *c, struct xal_claim *other)
+{
+	int shared = (c->len & XAL_CLAIM_SHARED) != 0;
+	uint64_t end = c->start + (c->len & XAL_CLAIM_LEN_MAX);
+
+	if (c->start < s->end_own || (!shared && c->start < s->end_all)) {
+		*other = c->start < s->end_own ? s->who_own : s->who_all;
+		return 1;
+	}
+	if (end > s->end_all) {
+		s->end_all = end;
+		s->who_all = *c;
+	}
+	if (!shared && end > s->end_own) {
+		s->end_own = end;
+		s->who_own = *c;
+	}
+	return 0;
+}
 /*
  * No two files reachable in x have extents on the same block unless both are
  * flagged shared (FIEMAP builds and watch updates; the XFS backend checks every

@@ -177,6 +177,7 @@ struct xfs_ctx {
 	uint8_t blocklog, agblklog, inopblog, dirblklog;
 	uint64_t dblocks, rblocks, rootino, logstart;
 	uint64_t sysino[5];  /* realtime bitmap and summary, quota inodes: no names */
+	uint64_t sysino_max;
 	uint32_t incompat, ro_compat;
 	uint16_t versionnum;
 	uint8_t uuid[16];    /* of the file system (log records) */
@@ -343,8 +344,22 @@ static int fsb_to_lin(const struct xfs_ctx *c, uint64_t fsb, uint64_t len, uint6
 	return 0;
 }
 
+/* A metadata block's UUID is the file system's (two words, no call: it runs once per inode). */
+static bool uuid_ok(const struct xfs_ctx *c, const uint8_t *u)
+{
+	uint64_t a, b2, x, y;
+
+	memcpy(&a, u, 8);
+	memcpy(&b2, u + 8, 8);
+	memcpy(&x, c->meta_uuid, 8);
+	memcpy(&y, c->meta_uuid + 8, 8);
+	return a == x && b2 == y;
+}
+
 static bool is_sysino(const struct xfs_ctx *c, uint64_t ino)
 {
+	if (ino > c->sysino_max)
+		return false;
 	for (size_t i = 0; i < sizeof(c->sysino) / sizeof(c->sysino[0]); i++)
 		if (c->sysino[i] && c->sysino[i] == ino)
 			return true;
@@ -450,9 +465,12 @@ static int read_sb(struct xfs_ctx *c)
 	c->ro_compat = be32(sb + 212);
 	c->incompat = be32(sb + 216);
 	c->sysino[4] = be64(sb + 232);  /* project quota */
-	for (size_t i = 0; i < sizeof(c->sysino) / sizeof(c->sysino[0]); i++)
+	for (size_t i = 0; i < sizeof(c->sysino) / sizeof(c->sysino[0]); i++) {
 		if (c->sysino[i] == NULLFSBLOCK)
 			c->sysino[i] = 0;  /* NULLFSINO: none */
+		if (c->sysino[i] > c->sysino_max)
+			c->sysino_max = c->sysino[i];
+	}
 	memcpy(c->meta_uuid, (c->incompat & XFS_SB_FEAT_INCOMPAT_META_UUID) ? sb + 248 : sb + 32, 16);
 	if (c->blocklog < 9 || c->blocklog > 16 || c->bs != 1u << c->blocklog || c->sectsize > c->bs) {
 		CORRUPT(c, "superblock: block size %u, log %u, sector size %u", c->bs, c->blocklog,
@@ -921,7 +939,7 @@ static int sbt_walk(struct xfs_ctx *c, const struct sbt *t, uint32_t agno, uint3
 	if (be16(blk + 4) != level)
 		return CORRUPT(c, "AG %u %s block %u: level %u, expected %u", agno, t->name, agbno,
 			       be16(blk + 4), level);
-	if (be32(blk + 48) != agno || memcmp(blk + 32, c->meta_uuid, 16) ||
+	if (be32(blk + 48) != agno || !uuid_ok(c, blk + 32) ||
 	    be64(blk + 16) != lin_daddr(c, (uint64_t)agno * c->agblocks + agbno))
 		return CORRUPT(c, "AG %u %s block %u: owner AG %u, address %llu or UUID of another block",
 			       agno, t->name, agbno, be32(blk + 48), (unsigned long long)be64(blk + 16));
@@ -1088,7 +1106,7 @@ static int ag_header(struct xfs_ctx *c, uint32_t agno, uint32_t sector, const ch
 	if (!cksum_ok(c->sect, c->sectsize, crc_off))
 		return CORRUPT(c, "AG %u %s (byte %llu): bad checksum", agno, name, (unsigned long long)off);
 	if (be32(c->sect) != magic || be32(c->sect + (magic == XFS_AGFL_MAGIC ? 4 : 8)) != agno ||
-	    memcmp(c->sect + uuid_off, c->meta_uuid, 16))
+	    !uuid_ok(c, c->sect + uuid_off))
 		return CORRUPT(c, "AG %u %s (byte %llu): bad magic 0x%08x, sequence or UUID", agno, name,
 			       (unsigned long long)off, be32(c->sect));
 	return 0;
@@ -1221,7 +1239,7 @@ static int bmbt_walk(struct xfs_ctx *c, struct fork *f, uint64_t ino, uint64_t f
 		return CORRUPT(c, "inode %llu bmbt block %llu: bad checksum", (unsigned long long)ino,
 			       (unsigned long long)lin);
 	if (be32(blk) != XFS_BMAP_CRC_MAGIC || be16(blk + 4) != level || be64(blk + 56) != ino ||
-	    be64(blk + 24) != lin_daddr(c, lin) || memcmp(blk + 40, c->meta_uuid, 16))
+	    be64(blk + 24) != lin_daddr(c, lin) || !uuid_ok(c, blk + 40))
 		return CORRUPT(c, "inode %llu bmbt block %llu: magic 0x%08x level %u owner %llu, expected level "
 			       "%u (or its address or UUID is another block's)", (unsigned long long)ino, (unsigned long long)lin, be32(blk), be16(blk + 4),
 			       (unsigned long long)be64(blk + 56), level);
@@ -1314,7 +1332,7 @@ static uint64_t fork_blocks(const struct fork *f)
 	return n;
 }
 
-static int claim_fork(struct xfs_ctx *c, const struct fork *f, uint32_t owner)
+static inline int claim_fork(struct xfs_ctx *c, const struct fork *f, uint32_t owner)
 {
 	for (size_t i = 0; i < f->n; i++) {
 		int err = claim(c, f->v[i].lin, f->v[i].len, owner);
@@ -1410,24 +1428,56 @@ static enum xal_type ftype_type(unsigned ft)
 	return ft < XFS_DIR3_FT_MAX ? t[ft] : XAL_TYPE_UNKNOWN;
 }
 
-/* One entry's name and inode number, as xfs_dir2_namecheck and xfs_verify_dir_ino want them. */
-static int dent_check(struct xfs_ctx *c, uint64_t dir, const uint8_t *name, size_t nl, uint64_t ino, unsigned ft,
-		      const char *where)
+/* No byte of the word is 0 or '/' (the exact zero-byte test, on w and on w ^ "////////"). */
+static inline bool word_clean(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t x = w ^ (ones * '/');
+
+	return !(((w - ones) & ~w & highs) | ((x - ones) & ~x & highs));
+}
+
+/* A name without '/' or NUL (xfs_dir2_namecheck), eight bytes at a time: it runs once per entry. */
+static inline bool name_ok(const uint8_t *p, size_t n)
+{
+	uint64_t w;
+	size_t k = 0;
+
+	for (; k + 8 <= n; k += 8) {
+		memcpy(&w, p + k, 8);
+		if (!word_clean(w))
+			return false;
+	}
+	for (; k < n; k++)
+		if (!p[k] || p[k] == '/')
+			return false;
+	return true;
+}
+
+/* The message of a bad entry (out of the way of the check, which runs once per entry). */
+static __attribute__((cold, noinline)) int dent_bad(struct xfs_ctx *c, uint64_t dir, const uint8_t *name, size_t nl,
+						     uint64_t ino, unsigned ft, const char *where)
 {
 	char esc[XAL_NAME_ESC_MAX];
 
-	if (memchr(name, '/', nl) || memchr(name, 0, nl))
-		return CORRUPT(c, "directory inode %llu %s: name '%s' holds '/' or NUL",
-			       (unsigned long long)dir, where, xal_name_escape((const char *)name, nl, esc, sizeof(esc)));
-	if (!ino_ok(c, ino) || is_sysino(c, ino))
-		return CORRUPT(c, "directory inode %llu %s: entry '%s' names inode %llu, which cannot be",
-			       (unsigned long long)dir, where, xal_name_escape((const char *)name, nl, esc, sizeof(esc)),
-			       (unsigned long long)ino);
+	xal_name_escape((const char *)name, nl, esc, sizeof(esc));
+	if (!name_ok(name, nl))
+		return CORRUPT(c, "directory inode %llu %s: name '%s' holds '/' or NUL", (unsigned long long)dir, where,
+			       esc);
 	if (ft >= XFS_DIR3_FT_MAX)
-		return CORRUPT(c, "directory inode %llu %s: entry '%s' has file type %u",
-			       (unsigned long long)dir, where, xal_name_escape((const char *)name, nl, esc, sizeof(esc)),
-			       ft);
-	return 0;
+		return CORRUPT(c, "directory inode %llu %s: entry '%s' has file type %u", (unsigned long long)dir, where,
+			       esc, ft);
+	return CORRUPT(c, "directory inode %llu %s: entry '%s' names inode %llu, which cannot be",
+		       (unsigned long long)dir, where, esc, (unsigned long long)ino);
+}
+
+/* One entry's name and inode number, as xfs_dir2_namecheck and xfs_verify_dir_ino want them. */
+static inline int dent_check(struct xfs_ctx *c, uint64_t dir, const uint8_t *name, size_t nl, uint64_t ino,
+			     unsigned ft, const char *where)
+{
+	if (name_ok(name, nl) && ft < XFS_DIR3_FT_MAX && ino_ok(c, ino) && !is_sysino(c, ino))
+		return 0;
+	return dent_bad(c, dir, name, nl, ino, ft, where);
 }
 
 static int sf_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx, const uint8_t *fork, size_t fsize, uint64_t size)
@@ -1513,7 +1563,7 @@ static int dir_data_block(struct xfs_ctx *c, struct pdir *pd, const struct ditem
 	if (magic != (pd->leaf ? XFS_DIR3_DATA_MAGIC : XFS_DIR3_BLOCK_MAGIC) || (!pd->leaf && pd->nitems != 1))
 		return CORRUPT(c, "directory inode %llu block %llu: bad magic 0x%08x",
 			       (unsigned long long)pd->ino, (unsigned long long)it->dblk, magic);
-	if (be64(d + 40) != pd->ino || be64(d + 8) != lin_daddr(c, it->lin0) || memcmp(d + 24, c->meta_uuid, 16))
+	if (be64(d + 40) != pd->ino || be64(d + 8) != lin_daddr(c, it->lin0) || !uuid_ok(c, d + 24))
 		return CORRUPT(c, "directory inode %llu block %llu: owner %llu, address %llu or UUID of another "
 			       "block", (unsigned long long)pd->ino, (unsigned long long)it->dblk,
 			       (unsigned long long)be64(d + 40), (unsigned long long)be64(d + 8));
@@ -1809,7 +1859,7 @@ static int remote_symlink(struct xfs_ctx *c, uint64_t ino, uint32_t idx, uint64_
 				       (unsigned long long)ino, (unsigned long long)e->lin);
 		if (be32(c->dbuf) != XFS_SYMLINK_MAGIC || be32(c->dbuf + 4) != got || be32(c->dbuf + 8) != n ||
 		    be64(c->dbuf + 32) != ino || be64(c->dbuf + 40) != lin_daddr(c, e->lin) ||
-		    memcmp(c->dbuf + 16, c->meta_uuid, 16))
+		    !uuid_ok(c, c->dbuf + 16))
 			return CORRUPT(c, "symlink inode %llu block %llu: bad header", (unsigned long long)ino,
 				       (unsigned long long)e->lin);
 		memcpy(target + got, c->dbuf + XFS_SYMLINK_HDR, n);
@@ -1840,7 +1890,7 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, uint8_t *d)
 
 	if (!cksum_ok(d, c->isize, XFS_DINODE_CRC_OFF))
 		return CORRUPT(c, "inode %llu: bad checksum", (unsigned long long)ino);
-	if (be16(d) != XFS_DINODE_MAGIC || d[4] != 3 || be64(d + 152) != ino || memcmp(d + 160, c->meta_uuid, 16))
+	if (be16(d) != XFS_DINODE_MAGIC || d[4] != 3 || be64(d + 152) != ino || !uuid_ok(c, d + 160))
 		return CORRUPT(c, "inode %llu: bad magic 0x%04x, version %u, number %llu or UUID",
 			       (unsigned long long)ino, be16(d), d[4], (unsigned long long)be64(d + 152));
 	type = xal_type_from_mode(mode);
@@ -2085,36 +2135,118 @@ out:
 	return err;
 }
 
-/* Every block read or mapped has one owner (or several shared owners, as many as the refcount btree says). */
+/* The regular files' extents in the pool, one claim at a time in inode order (realtime ones left out). */
+struct file_claims {
+	const struct xal_build *b;
+	uint64_t k;                      /* next inode */
+	const struct xal_ext_rec *e, *end;  /* extents of the current one left */
+	const struct xal_claim *v;       /* or a sorted copy, when the pool is not in disk order */
+	size_t n, i;
+};
+
+static inline bool file_claim_next(struct file_claims *it, struct xal_claim *out)
+{
+	const struct xal_build *b = it->b;
+
+	if (it->v) {
+		if (it->i == it->n)
+			return false;
+		*out = it->v[it->i++];
+		return true;
+	}
+	for (;;) {
+		uint32_t fl;
+
+		while (it->e == it->end) {
+			const struct xal_ino_rec *r;
+
+			if (it->k == b->n_inodes)
+				return false;
+			r = &b->inodes[it->k++];
+			if (r->type == XAL_TYPE_REG) {
+				it->e = b->exts + r->first;
+				it->end = it->e + r->count;
+			}
+		}
+		fl = (uint32_t)(it->e->w0 >> XAL_REC_FOFF_BITS);
+		if (fl & XAL_EXT_UNKNOWN) {
+			it->e++;  /* realtime */
+			continue;
+		}
+		out->start = it->e->w1 & XAL_REC_PBLK_MAX;
+		out->len = (uint32_t)(it->e->w1 >> XAL_REC_PBLK_BITS) | ((fl & XAL_EXT_SHARED) ? XAL_CLAIM_SHARED : 0);
+		out->owner = (uint32_t)(it->k - 1);
+		it->e++;
+		return true;
+	}
+}
+
+/* One pass of the sweep over the merged streams; -EAGAIN when the files' stream turns out of order. */
+static int sweep_claims(struct xfs_ctx *c, struct file_claims *it, struct xal_claim **shared, size_t *nshared,
+			size_t *capshared)
+{
+	struct xal_sweep sw = { 0 };
+	struct xal_claim fc, other;
+	uint64_t last_file = 0;
+	size_t i = 0;
+	bool more = file_claim_next(it, &fc);
+
+	*nshared = 0;
+	while (more || i < c->nclaims) {
+		struct xal_claim cl;
+		int err;
+
+		if (more && (i == c->nclaims || fc.start < c->claims[i].start)) {
+			if (fc.start < last_file)
+				return -EAGAIN;
+			last_file = fc.start;
+			cl = fc;
+			more = file_claim_next(it, &fc);
+		} else {
+			cl = c->claims[i++];
+		}
+		if (cl.start + (cl.len & XAL_CLAIM_LEN_MAX) > c->dblocks)
+			return claim_clash(c, &cl, &cl, "lies beyond the end of the file system");
+		if (xal_sweep_add(&sw, &cl, &other))
+			return claim_clash(c, &other, &cl, "has two owners");
+		if ((cl.len & XAL_CLAIM_SHARED) && (err = xal_push((void **)shared, nshared, capshared, &cl, sizeof(cl))))
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Every block read or mapped has one owner (or several shared owners, as many
+ * as the refcount btree says). Metadata claims are sorted; the files' come
+ * from the pool as they are while it is in disk order (an image written in one
+ * pass), else from a sorted copy; the two streams are merged into one sweep.
+ */
 static int check_claims(struct xfs_ctx *c)
 {
-	struct xal_build *b = c->b;
-	size_t i, j;
+	struct file_claims it = { .b = c->b };
+	struct xal_claim *copy = NULL, *shared = NULL, fc;
+	size_t ncopy = 0, capcopy = 0, nshared = 0, capshared = 0;
 	int err;
 
-	for (uint64_t k = 0; k < b->n_inodes; k++) {
-		const struct xal_ino_rec *r = &b->inodes[k];
-
-		for (uint64_t e = r->first; r->type == XAL_TYPE_REG && e < (uint64_t)r->first + r->count; e++) {
-			const struct xal_ext_rec *er = &b->exts[e];
-			uint32_t fl = (uint32_t)(er->w0 >> XAL_REC_FOFF_BITS);
-
-			if (fl & XAL_EXT_UNKNOWN)
-				continue;  /* realtime */
-			if ((err = claim(c, er->w1 & XAL_REC_PBLK_MAX, er->w1 >> XAL_REC_PBLK_BITS, (uint32_t)k)))
-				return err;
-			if (fl & XAL_EXT_SHARED)
-				c->claims[c->nclaims - 1].len |= XAL_CLAIM_SHARED;
-		}
-	}
 	if ((err = xal_claims_sort(c->claims, c->nclaims)))
 		return err;
-	for (i = 0; i < c->nclaims; i++)
-		if (c->claims[i].start + (c->claims[i].len & XAL_CLAIM_LEN_MAX) > c->dblocks)
-			return claim_clash(c, &c->claims[i], &c->claims[i], "lies beyond the end of the file system");
-	if (xal_claims_overlap(c->claims, c->nclaims, &i, &j))
-		return claim_clash(c, &c->claims[i], &c->claims[j], "has two owners");
-	return check_refcounts(c, c->claims, c->nclaims);
+	err = sweep_claims(c, &it, &shared, &nshared, &capshared);
+	if (err == -EAGAIN) {
+		it = (struct file_claims){ .b = c->b };
+		while (file_claim_next(&it, &fc))
+			if ((err = xal_push((void **)&copy, &ncopy, &capcopy, &fc, sizeof(fc))))
+				goto out;
+		if ((err = xal_claims_sort(copy, ncopy)))
+			goto out;
+		it = (struct file_claims){ .b = c->b, .v = copy, .n = ncopy };
+		err = sweep_claims(c, &it, &shared, &nshared, &capshared);
+	}
+	if (!err)
+		err = check_refcounts(c, shared, nshared);
+out:
+	free(copy);
+	free(shared);
+	return err;
 }
 
 int xal_xfs_index(struct xal_build *b, const char *dev, const struct xal_opts *opts, struct xal_hdr *hdr)
