@@ -532,12 +532,52 @@ static void hash_insert(struct xal_hent *t, uint64_t mask, uint64_t h, uint32_t 
 	t[s].flags = XAL_HENT_USED;
 }
 
+/*
+ * Inserts into the path hash wait in a short queue, their slot prefetched when
+ * they join it: a table of 16 bytes per slot and two slots per path is far
+ * larger than the caches, and one insert at a time waited for one memory miss
+ * after another (the whole walk of 1M paths took about 0.35 s, most of it there).
+ */
+#define HASH_AHEAD 16
+
+struct hash_queue {
+	struct xal_hent *t;
+	uint64_t mask, *dups;
+	struct {
+		uint64_t hash;
+		uint32_t inode;
+	} q[HASH_AHEAD];
+	unsigned n, head;
+};
+
+static void hash_queue_add(struct hash_queue *hq, uint64_t hash, uint32_t inode)
+{
+	unsigned k;
+
+	if (hq->n == HASH_AHEAD) {
+		hash_insert(hq->t, hq->mask, hq->q[hq->head].hash, hq->q[hq->head].inode, hq->dups);
+		hq->head = (hq->head + 1) % HASH_AHEAD;
+		hq->n--;
+	}
+	__builtin_prefetch(&hq->t[xal_mix64(hash) & hq->mask], 1);
+	k = (hq->head + hq->n++) % HASH_AHEAD;
+	hq->q[k].hash = hash;
+	hq->q[k].inode = inode;
+}
+
+static void hash_queue_flush(struct hash_queue *hq)
+{
+	for (; hq->n; hq->n--, hq->head = (hq->head + 1) % HASH_AHEAD)
+		hash_insert(hq->t, hq->mask, hq->q[hq->head].hash, hq->q[hq->head].inode, hq->dups);
+}
+
 /* Walks the finished pools from the root: counts reachable inodes, fills the path hash. */
 int xal_hash_build(struct xal *x, struct xal_hent *t, uint64_t mask, uint64_t *reachable, uint64_t *dups)
 {
 	struct xal_hdr *h = x->hdr;
 	uint64_t nbm = (h->n_inodes + 63) / 64 + 1;
 	uint64_t *dirs = calloc(nbm, 8), *seen = calloc(nbm, 8);
+	struct hash_queue hq = { .t = t, .mask = mask, .dups = dups };
 	struct walk_frame *st = NULL;
 	uint64_t depth = 0, cap = 0;
 	int err = 0;
@@ -576,13 +616,15 @@ int xal_hash_build(struct xal *x, struct xal_hent *t, uint64_t mask, uint64_t *r
 		if (!visited_test_set(seen, e->inode))
 			(*reachable)++;
 		if (t)
-			hash_insert(t, mask, hh, e->inode, dups);
+			hash_queue_add(&hq, hh, e->inode);
 		if (c->type == XAL_TYPE_DIR && !visited_test_set(dirs, e->inode)) {
 			if ((err = grow((void **)&st, &cap, depth + 1, sizeof(*st))))
 				goto out;
 			st[depth++] = (struct walk_frame){ .dir = e->inode, .hash = hh };
 		}
 	}
+	if (t)
+		hash_queue_flush(&hq);
 out:
 	free(st);
 	free(dirs);
