@@ -144,7 +144,11 @@ struct xal_stats {
 
 struct xal;
 
-/* Index SOURCE (see above). */
+/*
+ * Index SOURCE (see above). -EUCLEAN: the XFS image is corrupt or its log needs
+ * recovery (the logged message says which); -EAGAIN (FIEMAP): two files' extents
+ * on one block, the tree changed while it was read: open again.
+ */
 int xal_open(struct xal **xal, const char *source, const struct xal_opts *opts);
 void xal_close(struct xal *xal);
 
