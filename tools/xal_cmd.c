@@ -394,7 +394,8 @@ static int do_export(struct xal *x, const char *name, const struct xopts *o)
 			break;
 		rc = xal_watch_poll(x, 200);
 		if (rc == -EAGAIN) {
-			fprintf(stderr, "aisio xal export --watch: files changed while re-indexed; kept the last index\n");
+			fprintf(stderr,
+				"aisio xal export --watch: files changed while re-indexed; kept the last index\n");
 			rc = 0;
 			continue;
 		}
@@ -417,10 +418,10 @@ static int do_export(struct xal *x, const char *name, const struct xopts *o)
 int cmd_xal(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{ "json", no_argument, NULL, 'j' },         { "backend", required_argument, NULL, 'b' },
-		{ "lba-size", required_argument, NULL, 'l' }, { "seconds", required_argument, NULL, 's' },
-		{ "watch", no_argument, NULL, 'w' },        { "help", no_argument, NULL, 'h' },
-		{ "ignore-log", no_argument, NULL, 'i' },   { NULL, 0, NULL, 0 },
+		{"json", no_argument, NULL, 'j'},           {"backend", required_argument, NULL, 'b'},
+		{"lba-size", required_argument, NULL, 'l'}, {"seconds", required_argument, NULL, 's'},
+		{"watch", no_argument, NULL, 'w'},          {"help", no_argument, NULL, 'h'},
+		{"ignore-log", no_argument, NULL, 'i'},     {NULL, 0, NULL, 0},
 	};
 	struct xopts o = { 0 };
 	const char *verb, *src, *arg;

@@ -76,7 +76,7 @@ static double rate(uint32_t (*f)(uint32_t, const uint8_t *, size_t), const uint8
 
 int main(int argc, char **argv)
 {
-	static const size_t sizes[] = { 512, 2048, 4096, 16384, 65536 };
+	static const size_t sizes[] = {512, 2048, 4096, 16384, 65536};
 	int json = argc > 1 && !strcmp(argv[1], "--json");
 	uint8_t *buf = malloc(256 << 10);
 
@@ -92,7 +92,8 @@ int main(int argc, char **argv)
 		table[i] = c;
 	}
 	if (json)
-		printf("{\"figure\": \"crc32c GB/s by block size\", \"library\": \"%s\", \"rows\": [", xal_crc32c_impl());
+		printf("{\"figure\": \"crc32c GB/s by block size\", \"library\": \"%s\", \"rows\": [",
+		       xal_crc32c_impl());
 	else
 		printf("%8s %14s %14s %14s\n", "block", xal_crc32c_impl(), "sse4.2 x1", "table");
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {

@@ -92,7 +92,7 @@ typedef int (*xal_read_fn)(void *arg, uint64_t off, void *buf, size_t len);
 
 struct xal_opts {
 	enum xal_backend backend;
-	uint32_t flags;         /* XAL_OPEN_* */
+	uint32_t flags; /* XAL_OPEN_* */
 	/* XFS backend on a device that is no file (a namespace behind the user-space driver,
 	 * a test image in memory): read it through read(read_arg, ...), read_size bytes;
 	 * the source string then only names it in messages */

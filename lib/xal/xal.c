@@ -332,7 +332,7 @@ int xal_build_dent_typed(struct xal_build *b, const char *name, size_t len, uint
 	if ((err = names_add(b, name, len, 1, &off)))
 		return err;
 	b->dents[b->n_dents].name = off;
-	b->dents[b->n_dents].inode = (uint32_t)type;  /* until the entries are resolved */
+	b->dents[b->n_dents].inode = (uint32_t)type; /* until the entries are resolved */
 	b->dent_ino[b->n_dents] = child_ino;
 	b->n_dents++;
 	return 0;
@@ -345,7 +345,7 @@ int xal_build_dent(struct xal_build *b, const char *name, size_t len, uint64_t c
 
 int xal_build_dotdot(struct xal_build *b, uint32_t dir_idx, uint64_t parent_ino)
 {
-	struct xal_dotdot d = { dir_idx, parent_ino };
+	struct xal_dotdot d = {dir_idx, parent_ino};
 
 	return xal_push((void **)&b->dotdot, &b->n_dotdot, &b->cap_dotdot, &d, sizeof(d));
 }
@@ -577,7 +577,7 @@ int xal_hash_build(struct xal *x, struct xal_hent *t, uint64_t mask, uint64_t *r
 	struct xal_hdr *h = x->hdr;
 	uint64_t nbm = (h->n_inodes + 63) / 64 + 1;
 	uint64_t *dirs = calloc(nbm, 8), *seen = calloc(nbm, 8);
-	struct hash_queue hq = { .t = t, .mask = mask, .dups = dups };
+	struct hash_queue hq = {.t = t, .mask = mask, .dups = dups};
 	struct walk_frame *st = NULL;
 	uint64_t depth = 0, cap = 0;
 	int err = 0;
@@ -677,7 +677,8 @@ static int check_links(struct xal_build *b, const uint32_t *names, const uint8_t
 			subdirs++;
 			dd = dotdot_of(b, c);
 			if (dd != r->ino) {
-				err = xal_err(b, -EUCLEAN, "directory inode %llu: '..' names inode %llu, its parent is inode %llu",
+				err = xal_err(b, -EUCLEAN,
+					      "directory inode %llu: '..' names inode %llu, its parent is inode %llu",
 					      (unsigned long long)b->inodes[c].ino, (unsigned long long)dd,
 					      (unsigned long long)r->ino);
 				goto out;
@@ -695,15 +696,16 @@ static int check_links(struct xal_build *b, const uint32_t *names, const uint8_t
 
 		if (r->type != XAL_TYPE_DIR) {
 			if (r->nlink != names[i]) {
-				err = xal_err(b, -EUCLEAN, "inode %llu (%s) has %u links, the directories hold %u names of it",
-					      (unsigned long long)r->ino, xal_type_str((enum xal_type)r->type), r->nlink,
-					      names[i]);
+				err = xal_err(b, -EUCLEAN,
+					      "inode %llu (%s) has %u links, the directories hold %u names of it",
+					      (unsigned long long)r->ino, xal_type_str((enum xal_type)r->type),
+					      r->nlink, names[i]);
 				goto out;
 			}
-		} else if (i == b->root ? dotdot_of(b, (uint32_t)i) != r->ino
-					: names[i] != (r->nlink ? 1u : 0u)) {
-			err = xal_err(b, -EUCLEAN, "directory inode %llu (%u links) has %u names%s", (unsigned long long)r->ino,
-				      r->nlink, names[i], i == b->root ? " or its '..' is not itself" : "");
+		} else if (i == b->root ? dotdot_of(b, (uint32_t)i) != r->ino : names[i] != (r->nlink ? 1u : 0u)) {
+			err = xal_err(b, -EUCLEAN, "directory inode %llu (%u links) has %u names%s",
+				      (unsigned long long)r->ino, r->nlink, names[i],
+				      i == b->root ? " or its '..' is not itself" : "");
 			goto out;
 		}
 	}
@@ -716,15 +718,14 @@ int xal_build_finish(struct xal_build *b, struct xal *x)
 	struct xal_hdr *h = x->hdr;
 	uint64_t slots, reach, dups;
 	int exact = b->exact_links;
-	uint32_t *names = NULL;  /* exact_links: names of each inode, and the type of each entry's inode */
+	uint32_t *names = NULL; /* exact_links: names of each inode, and the type of each entry's inode */
 	uint8_t *ctype = NULL;
 	int err;
 
 	if (b->root == UINT32_MAX)
 		return xal_err(b, -EUCLEAN, "no root directory indexed");
 	if (b->inodes[b->root].type != XAL_TYPE_DIR)
-		return xal_err(b, -EUCLEAN, "root inode %llu is not a directory",
-			       (unsigned long long)b->root_ino);
+		return xal_err(b, -EUCLEAN, "root inode %llu is not a directory", (unsigned long long)b->root_ino);
 	if (exact && (!(names = calloc(b->n_inodes + 1, sizeof(*names))) || !(ctype = malloc(b->n_dents + 1)))) {
 		err = -ENOMEM;
 		goto out_links;
@@ -824,9 +825,10 @@ out_links:
 			linked += x->inodes[i].nlink != 0;
 		/* Link counts matched the names, so only a cycle of directories cut off from the root is left. */
 		if (reach != linked)
-			return xal_err(b, -EUCLEAN,
-				       "%llu inodes have links, %llu are reachable from the root: directories form a cycle",
-				       (unsigned long long)linked, (unsigned long long)reach);
+			return xal_err(
+				b, -EUCLEAN,
+				"%llu inodes have links, %llu are reachable from the root: directories form a cycle",
+				(unsigned long long)linked, (unsigned long long)reach);
 	}
 	return 0;
 }
@@ -834,11 +836,11 @@ out_links:
 /* ---- blocks with two owners ---- */
 
 #define CLAIM_DIGIT_BITS 11
-#define CLAIM_DIGITS 6  /* 66 bits: any 64-bit start */
+#define CLAIM_DIGITS 6 /* 66 bits: any 64-bit start */
 
 int xal_claims_sort(struct xal_claim *v, size_t n)
 {
-	uint32_t (*hist)[1u << CLAIM_DIGIT_BITS];
+	uint32_t(*hist)[1u << CLAIM_DIGIT_BITS];
 	struct xal_claim *tmp, *src = v, *dst;
 	size_t k;
 
@@ -848,7 +850,7 @@ int xal_claims_sort(struct xal_claim *v, size_t n)
 	for (k = 1; k < n && v[k - 1].start <= v[k].start; k++)
 		;
 	if (k >= n)
-		return 0;  /* already in order: the usual case for an image written in one pass */
+		return 0; /* already in order: the usual case for an image written in one pass */
 	if (n < 64) {
 		for (size_t i = 1; i < n; i++) {
 			struct xal_claim c = v[i];
@@ -902,7 +904,7 @@ int xal_claims_sort(struct xal_claim *v, size_t n)
 
 int xal_claims_overlap(const struct xal_claim *v, size_t n, size_t *a, size_t *b)
 {
-	struct xal_sweep s = { 0 };
+	struct xal_sweep s = {0};
 	struct xal_claim other;
 
 	for (size_t i = 0; i < n; i++) {
@@ -947,14 +949,15 @@ int xal_index_check_overlaps(const struct xal *x, const char *source)
 			r = &x->inodes[c];
 			if (r->type == XAL_TYPE_DIR && (err = xal_push((void **)&stack, &depth, &capst, &c, sizeof(c))))
 				goto out;
-			for (uint64_t e = r->first; r->type == XAL_TYPE_REG && e < (uint64_t)r->first + r->count &&
-						    e < h->n_exts; e++) {
+			for (uint64_t e = r->first;
+			     r->type == XAL_TYPE_REG && e < (uint64_t)r->first + r->count && e < h->n_exts; e++) {
 				const struct xal_ext_rec *er = &x->exts[e];
 				uint32_t fl = (uint32_t)(er->w0 >> XAL_REC_FOFF_BITS);
-				struct xal_claim cl = { er->w1 & XAL_REC_PBLK_MAX, (uint32_t)(er->w1 >> XAL_REC_PBLK_BITS), c };
+				struct xal_claim cl = {er->w1 & XAL_REC_PBLK_MAX,
+						       (uint32_t)(er->w1 >> XAL_REC_PBLK_BITS), c};
 
 				if (fl & XAL_EXT_NO_RAW_READ)
-					continue;  /* no place on the device (delalloc, inline, unknown) */
+					continue; /* no place on the device (delalloc, inline, unknown) */
 				if (fl & XAL_EXT_SHARED)
 					cl.len |= XAL_CLAIM_SHARED;
 				if ((err = xal_push((void **)&v, &n, &cap, &cl, sizeof(cl))))
@@ -1016,8 +1019,11 @@ static double now_s(void)
 /* Indexes x->source into fresh pools of x (x->hdr must point at x->local). */
 static int index_source(struct xal *x, enum xal_backend be, const char *source)
 {
-	struct xal_opts o = { .backend = be, .flags = x->open_flags, .read = x->read, .read_arg = x->read_arg,
-			      .read_size = x->read_size };
+	struct xal_opts o = {.backend = be,
+			     .flags = x->open_flags,
+			     .read = x->read,
+			     .read_arg = x->read_arg,
+			     .read_size = x->read_size};
 	struct xal_build b;
 	double t0 = now_s();
 	int err;
@@ -1107,7 +1113,8 @@ int xal_open(struct xal **out, const char *source, const struct xal_opts *opts)
 		if (be == XAL_BACKEND_AUTO)
 			be = S_ISDIR(st.st_mode) ? XAL_BACKEND_FIEMAP : XAL_BACKEND_XFS;
 		if (be == XAL_BACKEND_FIEMAP && !S_ISDIR(st.st_mode)) {
-			aisio_log(AISIO_LOG_ERROR, source, "the FIEMAP backend needs a directory of a mounted file system");
+			aisio_log(AISIO_LOG_ERROR, source,
+				  "the FIEMAP backend needs a directory of a mounted file system");
 			return -ENOTDIR;
 		}
 		if (be == XAL_BACKEND_XFS && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {

@@ -105,7 +105,7 @@ struct xal {
 	char *shm_name;         /* exported under this name */
 	char *source;
 	uint32_t open_flags;
-	xal_read_fn read;       /* xal_opts.read and its argument and size, for a re-index */
+	xal_read_fn read; /* xal_opts.read and its argument and size, for a re-index */
 	void *read_arg;
 	uint64_t read_size;
 	struct xal_watch *watch;
@@ -119,7 +119,7 @@ struct xal {
 struct xal_build {
 	struct xal_ino_rec *inodes;
 	uint64_t n_inodes, cap_inodes;
-	struct xal_dent *dents;     /* during the build: inode field the type the entry gives (enum
+	struct xal_dent *dents; /* during the build: inode field the type the entry gives (enum
 				     * xal_type, UNKNOWN if none), child inode number in dent_ino */
 	uint64_t *dent_ino;
 	uint64_t n_dents, cap_dents;
@@ -143,13 +143,13 @@ struct xal_build {
 	 */
 	int exact_links;
 	struct xal_dotdot {
-		uint32_t dir;       /* inode index */
-		uint64_t parent;    /* inode number its ".." names */
-	} *dotdot;
+		uint32_t dir;    /* inode index */
+		uint64_t parent; /* inode number its ".." names */
+	} * dotdot;
 	size_t n_dotdot, cap_dotdot;
-	const char *source;         /* the image or mount path, the device of messages; NULL: a watch
+	const char *source; /* the image or mount path, the device of messages; NULL: a watch
 				     * update, whose failure its caller resolves, logs nothing */
-	int logged;                 /* a failure was logged: later ones only unwind */
+	int logged;         /* a failure was logged: later ones only unwind */
 };
 
 int xal_build_init(struct xal_build *b, uint64_t inodes_hint, uint64_t dents_hint, uint64_t exts_hint);
@@ -189,7 +189,7 @@ void xal_warn_log_dirty(const char *source);
 /* A name from the disk as a message may show it: printable ASCII but '\\' kept, other bytes as \xNN,
  * long names cut with "..."; returns buf. */
 const char *xal_name_escape(const char *name, size_t len, char *buf, size_t buflen);
-#define XAL_NAME_ESC_MAX 200  /* buffer that holds any escaped name */
+#define XAL_NAME_ESC_MAX 200 /* buffer that holds any escaped name */
 
 /* CRC32c register update, no inversion in or out (as the kernel's crc32c()); xal_crc.c or xal_crc_isal.c. */
 uint32_t xal_crc32c(uint32_t crc, const void *buf, size_t len);
@@ -202,10 +202,10 @@ const char *xal_crc32c_impl(void);
  */
 struct xal_claim {
 	uint64_t start;
-	uint32_t len;     /* blocks, with XAL_CLAIM_SHARED */
-	uint32_t owner;   /* inode index, or a backend's metadata code >= XAL_CLAIM_META */
+	uint32_t len;   /* blocks, with XAL_CLAIM_SHARED */
+	uint32_t owner; /* inode index, or a backend's metadata code >= XAL_CLAIM_META */
 };
-#define XAL_CLAIM_SHARED 0x80000000u  /* a reflinked extent: may share blocks with other shared claims */
+#define XAL_CLAIM_SHARED 0x80000000u /* a reflinked extent: may share blocks with other shared claims */
 #define XAL_CLAIM_LEN_MAX 0x7fffffffu
 #define XAL_CLAIM_META 0xffffff00u
 /* Sorts by start (radix, a temporary copy); -ENOMEM. */

@@ -455,7 +455,7 @@ static int update(struct xal *x, struct xal_watch *w, int *updated)
 	if (err == -EAGAIN)
 		err = reindex(x, w, updated);
 	if (err == -EAGAIN) {
-		struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = w->fd, .events = POLLIN};
 
 		(void)poll(&pfd, 1, XAL_WATCH_SETTLE_MS * 5);
 		err = reindex(x, w, updated);

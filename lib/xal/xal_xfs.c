@@ -87,7 +87,7 @@
 #define XFS_SBLOCK_HDR 56  /* v5 short-form (AG) btree block header */
 #define XFS_LBLOCK_HDR 72  /* v5 long-form (bmbt) btree block header */
 #define XFS_DIR3_DATA_HDR 64
-#define XFS_DIR3_DATA_FIRST 96  /* after the header, "." and ".." */
+#define XFS_DIR3_DATA_FIRST 96 /* after the header, "." and ".." */
 #define XFS_DIR3_FT_MAX 8
 #define XFS_AGFL_HDR 36
 #define XFS_SYMLINK_HDR 56
@@ -109,7 +109,7 @@
 #define XLOG_HEADER_CYCLE_SIZE (32 * 1024)
 #define XLOG_TOTAL_REC_BBLKS (8 * (256 * 1024) / XLOG_BBSIZE) /* 8 iclogs of at most 256 KiB in flight */
 #define XLOG_READ_BBLKS 128                                   /* blocks read at a time when scanning */
-#define XLOG_REC_BBLKS (256 * 1024 / XLOG_BBSIZE + 8)          /* one record and its headers */
+#define XLOG_REC_BBLKS (256 * 1024 / XLOG_BBSIZE + 8)         /* one record and its headers */
 
 /* Owners of metadata claims (xal_claim.owner), named by claim_name. */
 enum {
@@ -136,7 +136,7 @@ static inline uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-struct xext {            /* a fork mapping, in file-system blocks */
+struct xext {                /* a fork mapping, in file-system blocks */
 	uint64_t off;        /* file block */
 	uint64_t lin;        /* linear disk block: agno * agblocks + agbno (realtime: rt block) */
 	uint64_t len;
@@ -147,8 +147,8 @@ struct xext {            /* a fork mapping, in file-system blocks */
 struct fork {
 	struct xext *v;
 	size_t n, cap;
-	uint64_t bt_blocks;  /* bmbt blocks below the root in the inode */
-	const char *name;    /* "data" or "attr", for messages */
+	uint64_t bt_blocks; /* bmbt blocks below the root in the inode */
+	const char *name;   /* "data" or "attr", for messages */
 };
 
 struct rcext {
@@ -167,7 +167,7 @@ struct siblings {
 struct xfs_ctx {
 	struct xal_build *b;
 	const char *dev;
-	int fd;              /* -1 with a read function */
+	int fd; /* -1 with a read function */
 	xal_read_fn read;
 	void *read_arg;
 	uint64_t dev_size;
@@ -176,16 +176,16 @@ struct xfs_ctx {
 	uint32_t bs, sectsize, agblocks, agcount, isize, inopblock, dirbs, logblocks;
 	uint8_t blocklog, agblklog, inopblog, dirblklog;
 	uint64_t dblocks, rblocks, rootino, logstart;
-	uint64_t sysino[5];  /* realtime bitmap and summary, quota inodes: no names */
+	uint64_t sysino[5]; /* realtime bitmap and summary, quota inodes: no names */
 	uint64_t sysino_max;
 	uint32_t incompat, ro_compat;
 	uint16_t versionnum;
-	uint8_t uuid[16];    /* of the file system (log records) */
-	uint8_t meta_uuid[16];  /* in every metadata block */
+	uint8_t uuid[16];      /* of the file system (log records) */
+	uint8_t meta_uuid[16]; /* in every metadata block */
 	bool ftype, spinodes, reflink, ascii_ci, nrext64;
 	/* buffers */
 	uint8_t *lvl[XAL_XFS_MAXLEVELS + 1];  /* one block per B+tree level */
-	uint8_t *sect;       /* one sector: AG headers */
+	uint8_t *sect;                        /* one sector: AG headers */
 	uint8_t *chunk;      /* 64 inodes */
 	uint8_t *dbuf;       /* one directory block, or the blocks of a remote symlink */
 	size_t dbuf_len;
@@ -195,8 +195,8 @@ struct xfs_ctx {
 	uint64_t last_key;   /* B+tree walk: last record key, for the ordering check */
 	bool have_key;
 	struct siblings sib;
-	uint64_t ag_free, ag_longest;  /* sums of the free-space B+tree walk */
-	uint64_t ag_inodes, ag_ifree;  /* sums of the inode B+tree walk */
+	uint64_t ag_free, ag_longest; /* sums of the free-space B+tree walk */
+	uint64_t ag_inodes, ag_ifree; /* sums of the inode B+tree walk */
 	/* shared ranges from the refcount B+trees, sorted */
 	struct rcext *rc;
 	size_t nrc, caprc;
@@ -296,7 +296,7 @@ static int fd_read(void *arg, uint64_t off, void *buf, size_t len)
 			return -errno;
 		}
 		if (n == 0)
-			return -EIO;  /* short: the device ended early */
+			return -EIO; /* short: the device ended early */
 		done += (size_t)n;
 	}
 	return 0;
@@ -307,12 +307,10 @@ static int rd(struct xfs_ctx *c, uint64_t off, void *buf, size_t len, const char
 	int err;
 
 	if (!in_dev(c, off, len))
-		return xal_err(c->b, -EUCLEAN,
-			       "%s at byte %llu (+%zu) is beyond the end of the device (%llu bytes)", what,
-			       (unsigned long long)off, len, (unsigned long long)c->dev_size);
+		return xal_err(c->b, -EUCLEAN, "%s at byte %llu (+%zu) is beyond the end of the device (%llu bytes)",
+			       what, (unsigned long long)off, len, (unsigned long long)c->dev_size);
 	if ((err = c->read(c->read_arg, off, buf, len)))
-		return xal_err(c->b, err, "reading %s at byte %llu: %s", what,
-			       (unsigned long long)off, strerror(-err));
+		return xal_err(c->b, err, "reading %s at byte %llu: %s", what, (unsigned long long)off, strerror(-err));
 	return 0;
 }
 
@@ -391,7 +389,7 @@ static int claim(struct xfs_ctx *c, uint64_t lin, uint64_t len, uint32_t owner)
 
 		if ((err = grow((void **)&c->claims, &c->capclaims, c->nclaims, sizeof(*c->claims))))
 			return err;
-		c->claims[c->nclaims++] = (struct xal_claim){ lin, (uint32_t)n, owner };
+		c->claims[c->nclaims++] = (struct xal_claim){lin, (uint32_t)n, owner};
 		lin += n;
 		len -= n;
 	}
@@ -411,15 +409,13 @@ static int read_sb(struct xfs_ctx *c)
 		goto out;
 	err = -EUCLEAN;
 	if (be32(sb) != XFS_SB_MAGIC) {
-		err = xal_err(c->b, -EMEDIUMTYPE,
-			      "not an XFS file system (superblock magic 0x%08x)", be32(sb));
+		err = xal_err(c->b, -EMEDIUMTYPE, "not an XFS file system (superblock magic 0x%08x)", be32(sb));
 		goto out;
 	}
 	c->versionnum = be16(sb + 100);
 	ver = c->versionnum & XFS_SB_VERSION_NUMBITS;
 	if (ver != 5) {
-		err = xal_err(c->b, -EOPNOTSUPP,
-			      "XFS version %u file system; only v5 (CRC-enabled) is supported", ver);
+		err = xal_err(c->b, -EOPNOTSUPP, "XFS version %u file system; only v5 (CRC-enabled) is supported", ver);
 		goto out;
 	}
 	c->sectsize = be16(sb + 102);
@@ -449,8 +445,8 @@ static int read_sb(struct xfs_ctx *c)
 	memcpy(c->uuid, sb + 32, 16);
 	c->logstart = be64(sb + 48);
 	c->rootino = be64(sb + 56);
-	c->sysino[0] = be64(sb + 64);   /* realtime bitmap */
-	c->sysino[1] = be64(sb + 72);   /* realtime summary */
+	c->sysino[0] = be64(sb + 64); /* realtime bitmap */
+	c->sysino[1] = be64(sb + 72); /* realtime summary */
 	c->agblocks = be32(sb + 84);
 	c->agcount = be32(sb + 88);
 	c->logblocks = be32(sb + 96);
@@ -459,40 +455,36 @@ static int read_sb(struct xfs_ctx *c)
 	c->blocklog = sb[120];
 	c->inopblog = sb[123];
 	c->agblklog = sb[124];
-	c->sysino[2] = be64(sb + 160);  /* user quota */
-	c->sysino[3] = be64(sb + 168);  /* group quota */
+	c->sysino[2] = be64(sb + 160); /* user quota */
+	c->sysino[3] = be64(sb + 168); /* group quota */
 	c->dirblklog = sb[192];
 	c->ro_compat = be32(sb + 212);
 	c->incompat = be32(sb + 216);
-	c->sysino[4] = be64(sb + 232);  /* project quota */
+	c->sysino[4] = be64(sb + 232); /* project quota */
 	for (size_t i = 0; i < sizeof(c->sysino) / sizeof(c->sysino[0]); i++) {
 		if (c->sysino[i] == NULLFSBLOCK)
-			c->sysino[i] = 0;  /* NULLFSINO: none */
+			c->sysino[i] = 0; /* NULLFSINO: none */
 		if (c->sysino[i] > c->sysino_max)
 			c->sysino_max = c->sysino[i];
 	}
 	memcpy(c->meta_uuid, (c->incompat & XFS_SB_FEAT_INCOMPAT_META_UUID) ? sb + 248 : sb + 32, 16);
 	if (c->blocklog < 9 || c->blocklog > 16 || c->bs != 1u << c->blocklog || c->sectsize > c->bs) {
-		CORRUPT(c, "superblock: block size %u, log %u, sector size %u", c->bs, c->blocklog,
-			c->sectsize);
+		CORRUPT(c, "superblock: block size %u, log %u, sector size %u", c->bs, c->blocklog, c->sectsize);
 		goto out;
 	}
 	if (c->isize < 512 || c->isize > 2048 || (c->isize & (c->isize - 1)) || c->isize > c->bs ||
 	    c->inopblock != c->bs / c->isize || c->inopblog > 7 || (1u << c->inopblog) != c->inopblock) {
-		CORRUPT(c, "superblock: inode size %u, %u per block (log %u)", c->isize, c->inopblock,
-			c->inopblog);
+		CORRUPT(c, "superblock: inode size %u, %u per block (log %u)", c->isize, c->inopblock, c->inopblog);
 		goto out;
 	}
 	if (!c->agcount || c->agblocks < 8 || c->agblklog > 31 || (1ull << c->agblklog) < c->agblocks ||
 	    (c->agblklog && (1ull << (c->agblklog - 1)) >= c->agblocks)) {
-		CORRUPT(c, "superblock: %u AGs of %u blocks (log %u)", c->agcount, c->agblocks,
-			c->agblklog);
+		CORRUPT(c, "superblock: %u AGs of %u blocks (log %u)", c->agcount, c->agblocks, c->agblklog);
 		goto out;
 	}
-	if (c->dblocks > (uint64_t)c->agcount * c->agblocks ||
-	    c->dblocks <= (uint64_t)(c->agcount - 1) * c->agblocks) {
-		CORRUPT(c, "superblock: %llu blocks do not fit %u AGs of %u",
-			(unsigned long long)c->dblocks, c->agcount, c->agblocks);
+	if (c->dblocks > (uint64_t)c->agcount * c->agblocks || c->dblocks <= (uint64_t)(c->agcount - 1) * c->agblocks) {
+		CORRUPT(c, "superblock: %llu blocks do not fit %u AGs of %u", (unsigned long long)c->dblocks,
+			c->agcount, c->agblocks);
 		goto out;
 	}
 	if (c->dirblklog + c->blocklog > 16) {
@@ -508,7 +500,8 @@ static int read_sb(struct xfs_ctx *c)
 		goto out;
 	}
 	if (c->incompat & ~XFS_SB_FEAT_INCOMPAT_KNOWN) {
-		err = xal_err(c->b, -EOPNOTSUPP, "unknown incompatible XFS features 0x%x", c->incompat & ~XFS_SB_FEAT_INCOMPAT_KNOWN);
+		err = xal_err(c->b, -EOPNOTSUPP, "unknown incompatible XFS features 0x%x",
+			      c->incompat & ~XFS_SB_FEAT_INCOMPAT_KNOWN);
 		goto out;
 	}
 	if (c->dblocks * c->bs > c->dev_size) {
@@ -536,9 +529,9 @@ out:
 
 struct log_ctx {
 	struct xfs_ctx *c;
-	uint64_t base;   /* byte offset of the log */
-	uint64_t nblk;   /* 512-byte blocks */
-	uint8_t *buf;    /* XLOG_READ_BBLKS blocks */
+	uint64_t base; /* byte offset of the log */
+	uint64_t nblk; /* 512-byte blocks */
+	uint8_t *buf;  /* XLOG_READ_BBLKS blocks */
 };
 
 static uint64_t log_wrap(const struct log_ctx *l, int64_t blk)
@@ -627,8 +620,9 @@ static uint64_t log_rec_blocks(const uint8_t *h, uint64_t *hblks)
 {
 	uint32_t version = be32(h + 8), size = be32(h + 320);
 
-	*hblks = version == 2 && size > XLOG_HEADER_CYCLE_SIZE ? (size + XLOG_HEADER_CYCLE_SIZE - 1) / XLOG_HEADER_CYCLE_SIZE
-							      : 1;
+	*hblks = version == 2 && size > XLOG_HEADER_CYCLE_SIZE
+			 ? (size + XLOG_HEADER_CYCLE_SIZE - 1) / XLOG_HEADER_CYCLE_SIZE
+			 : 1;
 	return *hblks + (be32(h + 12) + XLOG_BBSIZE - 1) / XLOG_BBSIZE;
 }
 
@@ -642,8 +636,14 @@ static uint64_t log_rec_blocks(const uint8_t *h, uint64_t *hblks)
 #define XLOG_FMT_LINUX_LE 1
 #define XLOG_COVER_RECORDS 16
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p + 4) << 32 | le32(p); }
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+static uint64_t le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p + 4) << 32 | le32(p);
+}
 
 /*
  * Whether the records from the tail to the head change nothing but the
@@ -661,7 +661,7 @@ static int log_covered(struct log_ctx *l, uint64_t tail_lsn, uint64_t head, bool
 
 	*covered = false;
 	for (int n = 0; r != head; n++) {
-		uint32_t len, regions = 0, state = 0;  /* 0: start, 1: header, 2: item, 3: its regions */
+		uint32_t len, regions = 0, state = 0; /* 0: start, 1: header, 2: item, 3: its regions */
 		uint64_t nb, blocks;
 
 		if (n == XLOG_COVER_RECORDS || r >= l->nblk || (err = log_read(l, r, 1, h)))
@@ -694,7 +694,7 @@ static int log_covered(struct log_ctx *l, uint64_t tail_lsn, uint64_t head, bool
 			if (olen > len - pos - 12 || (flags & XLOG_PARTIAL_TRANS))
 				return 0;
 			if (client == XFS_LOG_CLIENT && (flags & XLOG_UNMOUNT_TRANS)) {
-				;  /* an unmount record: changes nothing */
+				; /* an unmount record: changes nothing */
 			} else if (client != XFS_TRANSACTION) {
 				return 0;
 			} else if (flags & XLOG_START_TRANS) {
@@ -741,7 +741,7 @@ static int log_covered(struct log_ctx *l, uint64_t tail_lsn, uint64_t head, bool
  */
 static int log_is_clean(struct xfs_ctx *c, bool *clean, char *why, size_t whylen)
 {
-	struct log_ctx l = { .c = c };
+	struct log_ctx l = {.c = c};
 	uint32_t c0, cl, stop;
 	uint64_t head, hb, hblks, lin, tail_lsn;
 	int err, found;
@@ -762,7 +762,7 @@ static int log_is_clean(struct xfs_ctx *c, bool *clean, char *why, size_t whylen
 	if ((err = log_cycle(&l, 0, &c0)))
 		return err;
 	if (c0 == 0) {
-		*clean = true;  /* all zero: nothing was ever logged after mkfs or repair zeroed it */
+		*clean = true; /* all zero: nothing was ever logged after mkfs or repair zeroed it */
 		return 0;
 	}
 	if (!(l.buf = malloc((size_t)XLOG_READ_BBLKS * XLOG_BBSIZE)))
@@ -772,10 +772,10 @@ static int log_is_clean(struct xfs_ctx *c, bool *clean, char *why, size_t whylen
 		goto out;
 	head = l.nblk - 1;
 	if (cl == 0) {
-		stop = 0;  /* partly written: the head is the first zero block */
+		stop = 0; /* partly written: the head is the first zero block */
 		err = log_cycle_start(&l, 0, &head, 0);
 	} else if (c0 == cl) {
-		stop = cl - 1;  /* wrapped exactly: head at the end unless a hole of the last pass is left */
+		stop = cl - 1; /* wrapped exactly: head at the end unless a hole of the last pass is left */
 		head = l.nblk;
 	} else {
 		stop = cl;
@@ -877,7 +877,8 @@ static int check_log(struct xfs_ctx *c, struct xal_hdr *hdr)
 	if (dev_busy(c))
 		return xal_err(c->b, -EUCLEAN,
 			       "the log needs recovery (%s); the device is mounted or in use: index the mount point "
-			       "(FIEMAP backend) or freeze it (xfs_freeze -f)", why);
+			       "(FIEMAP backend) or freeze it (xfs_freeze -f)",
+			       why);
 	return xal_err(c->b, -EUCLEAN,
 		       "the log needs recovery (%s): mount and unmount the file system once, or run xfs_repair", why);
 }
@@ -890,13 +891,12 @@ struct sbt {
 	const char *name;
 	uint32_t magic;
 	size_t recsize, keysize;
-	uint32_t owner;  /* claim of its blocks */
+	uint32_t owner; /* claim of its blocks */
 	sbt_rec_cb cb;
 };
 
 /* Left and right sibling of a block at one level, in the order a depth-first walk meets them. */
-static int sibling_check(struct xfs_ctx *c, uint32_t level, uint64_t self, uint64_t left, uint64_t right,
-			 uint64_t null)
+static int sibling_check(struct xfs_ctx *c, uint32_t level, uint64_t self, uint64_t left, uint64_t right, uint64_t null)
 {
 	struct siblings *s = &c->sib;
 
@@ -937,24 +937,22 @@ static int sbt_walk(struct xfs_ctx *c, const struct sbt *t, uint32_t agno, uint3
 	if (be32(blk) != t->magic)
 		return CORRUPT(c, "AG %u %s block %u: bad magic 0x%08x", agno, t->name, agbno, be32(blk));
 	if (be16(blk + 4) != level)
-		return CORRUPT(c, "AG %u %s block %u: level %u, expected %u", agno, t->name, agbno,
-			       be16(blk + 4), level);
+		return CORRUPT(c, "AG %u %s block %u: level %u, expected %u", agno, t->name, agbno, be16(blk + 4),
+			       level);
 	if (be32(blk + 48) != agno || !uuid_ok(c, blk + 32) ||
 	    be64(blk + 16) != lin_daddr(c, (uint64_t)agno * c->agblocks + agbno))
-		return CORRUPT(c, "AG %u %s block %u: owner AG %u, address %llu or UUID of another block",
-			       agno, t->name, agbno, be32(blk + 48), (unsigned long long)be64(blk + 16));
+		return CORRUPT(c, "AG %u %s block %u: owner AG %u, address %llu or UUID of another block", agno,
+			       t->name, agbno, be32(blk + 48), (unsigned long long)be64(blk + 16));
 	if (sibling_check(c, level, agbno, be32(blk + 8), be32(blk + 12), NULLAGBLOCK))
-		return CORRUPT(c, "AG %u %s block %u: sibling pointers %u and %u do not match the walk",
-			       agno, t->name, agbno, be32(blk + 8), be32(blk + 12));
+		return CORRUPT(c, "AG %u %s block %u: sibling pointers %u and %u do not match the walk", agno, t->name,
+			       agbno, be32(blk + 8), be32(blk + 12));
 	nrecs = be16(blk + 6);
 	maxrecs = (c->bs - XFS_SBLOCK_HDR) / (level ? t->keysize + 4 : t->recsize);
 	if (nrecs > maxrecs || (!nrecs && (key || level)))
-		return CORRUPT(c, "AG %u %s block %u: %u records (at most %u)", agno, t->name, agbno,
-			       nrecs, maxrecs);
+		return CORRUPT(c, "AG %u %s block %u: %u records (at most %u)", agno, t->name, agbno, nrecs, maxrecs);
 	first = blk + XFS_SBLOCK_HDR;
 	if (key && nrecs && memcmp(first, key, t->keysize))
-		return CORRUPT(c, "AG %u %s block %u: first key differs from its parent's", agno, t->name,
-			       agbno);
+		return CORRUPT(c, "AG %u %s block %u: first key differs from its parent's", agno, t->name, agbno);
 	if ((err = claim(c, (uint64_t)agno * c->agblocks + agbno, 1, t->owner)))
 		return err;
 	if (!level) {
@@ -985,8 +983,7 @@ static int sbt_read(struct xfs_ctx *c, const struct sbt *t, uint32_t agno, uint3
 	if ((err = sbt_walk(c, t, agno, root, levels - 1, NULL)))
 		return err;
 	if (siblings_done(c, NULLAGBLOCK))
-		return CORRUPT(c, "AG %u %s: the last block of a level has a right sibling", agno,
-			       t->name);
+		return CORRUPT(c, "AG %u %s: the last block of a level has a right sibling", agno, t->name);
 	return 0;
 }
 
@@ -994,10 +991,9 @@ static int free_rec(struct xfs_ctx *c, uint32_t agno, uint32_t agbno, const uint
 {
 	uint32_t start = be32(r), len = be32(r + 4);
 
-	if (!len || start >= ag_len(c, agno) || len > ag_len(c, agno) - start ||
-	    (c->have_key && start < c->last_key))
-		return CORRUPT(c, "AG %u free-space block %u: record %u+%u out of order or range", agno,
-			       agbno, start, len);
+	if (!len || start >= ag_len(c, agno) || len > ag_len(c, agno) - start || (c->have_key && start < c->last_key))
+		return CORRUPT(c, "AG %u free-space block %u: record %u+%u out of order or range", agno, agbno, start,
+			       len);
 	c->have_key = true;
 	c->last_key = (uint64_t)start + len;
 	c->ag_free += len;
@@ -1016,10 +1012,9 @@ static int inobt_rec(struct xfs_ctx *c, uint32_t agno, uint32_t agbno, const uin
 	struct chunk_rec *cr;
 	int err;
 
-	if ((startino & 63) || (startino >> c->inopblog) >= ag_len(c, agno) ||
-	    (c->have_key && startino <= c->last_key))
-		return CORRUPT(c, "AG %u inobt block %u: record start inode %u out of order or range",
-			       agno, agbno, startino);
+	if ((startino & 63) || (startino >> c->inopblog) >= ag_len(c, agno) || (c->have_key && startino <= c->last_key))
+		return CORRUPT(c, "AG %u inobt block %u: record start inode %u out of order or range", agno, agbno,
+			       startino);
 	c->have_key = true;
 	c->last_key = startino;
 	for (int i = 0; i < 16; i++)
@@ -1029,7 +1024,8 @@ static int inobt_rec(struct xfs_ctx *c, uint32_t agno, uint32_t agbno, const uin
 	/* Holes are free, the counts are those of the masks (xfs_inobt_check_irec). */
 	if ((holes & ~freemask) || count != 64u - (unsigned)__builtin_popcountll(holes) ||
 	    freecount != (unsigned)__builtin_popcountll(freemask & ~holes))
-		return CORRUPT(c, "AG %u inobt block %u: record of inode %u: counts %u/%u do not match its masks", agno, agbno, startino, count, freecount);
+		return CORRUPT(c, "AG %u inobt block %u: record of inode %u: counts %u/%u do not match its masks", agno,
+			       agbno, startino, count, freecount);
 	c->ag_inodes += count;
 	c->ag_ifree += freecount;
 	/* The chunk's blocks, hole by hole (a chunk smaller than a block shares it with its neighbour). */
@@ -1076,11 +1072,12 @@ static int refc_rec(struct xfs_ctx *c, uint32_t agno, uint32_t agbno, const uint
 	/* Keys run through the shared domain, then the CoW domain (flag bit set). */
 	if (!len || s >= ag_len(c, agno) || len > ag_len(c, agno) - s || (c->have_key && start < c->last_key) ||
 	    ((start & XFS_REFC_COWFLAG) ? refs != 1 : refs < 2))
-		return CORRUPT(c, "AG %u refcount block %u: record %u+%u (%u references) out of order or range", agno, agbno, s, len, refs);
+		return CORRUPT(c, "AG %u refcount block %u: record %u+%u (%u references) out of order or range", agno,
+			       agbno, s, len, refs);
 	c->have_key = true;
 	c->last_key = (uint64_t)start + len;
 	if (start & XFS_REFC_COWFLAG)
-		return claim(c, (uint64_t)agno * c->agblocks + s, len, OWN_COW);  /* staging for copy-on-write */
+		return claim(c, (uint64_t)agno * c->agblocks + s, len, OWN_COW); /* staging for copy-on-write */
 	if ((err = grow((void **)&c->rc, &c->caprc, c->nrc, sizeof(*c->rc))))
 		return err;
 	c->rc[c->nrc].lin = (uint64_t)agno * c->agblocks + start;
@@ -1090,9 +1087,9 @@ static int refc_rec(struct xfs_ctx *c, uint32_t agno, uint32_t agbno, const uint
 	return 0;
 }
 
-static const struct sbt bnobt = { "free-space btree", XFS_ABTB_CRC_MAGIC, 8, 8, OWN_BNOBT, free_rec };
-static const struct sbt inobt = { "inobt", XFS_IBT_CRC_MAGIC, 16, 4, OWN_INOBT, inobt_rec };
-static const struct sbt refcbt = { "refcountbt", XFS_REFC_CRC_MAGIC, 12, 4, OWN_REFCBT, refc_rec };
+static const struct sbt bnobt = {"free-space btree", XFS_ABTB_CRC_MAGIC, 8, 8, OWN_BNOBT, free_rec};
+static const struct sbt inobt = {"inobt", XFS_IBT_CRC_MAGIC, 16, 4, OWN_INOBT, inobt_rec};
+static const struct sbt refcbt = {"refcountbt", XFS_REFC_CRC_MAGIC, 12, 4, OWN_REFCBT, refc_rec};
 
 /* Reads one AG header sector into c->sect and verifies its checksum, magic, sequence and UUID. */
 static int ag_header(struct xfs_ctx *c, uint32_t agno, uint32_t sector, const char *name, uint32_t magic,
@@ -1136,8 +1133,10 @@ static int read_ag(struct xfs_ctx *c, uint32_t agno)
 	}
 	if (be32(c->sect + 4) != 1 || be32(c->sect + 12) != aglen || level < 1 || level > XAL_XFS_MAXLEVELS ||
 	    freeblks > aglen || longest > freeblks || (c->reflink && (rc_level < 1 || rc_level > XAL_XFS_MAXLEVELS)))
-		return CORRUPT(c, "AG %u AGF: length %u, free-space level %u, free list %u..%u (%u), %u free, "
-			       "refcount level %u", agno, be32(c->sect + 12), level, flfirst, fllast, flcount, freeblks, rc_level);
+		return CORRUPT(c,
+			       "AG %u AGF: length %u, free-space level %u, free list %u..%u (%u), %u free, "
+			       "refcount level %u",
+			       agno, be32(c->sect + 12), level, flfirst, fllast, flcount, freeblks, rc_level);
 	/*
 	 * The AGFL: blocks kept free for B+tree splits, in neither free-space tree.
 	 * A list that does not add up (kernels before 4.16 sized it differently) is
@@ -1160,8 +1159,10 @@ static int read_ag(struct xfs_ctx *c, uint32_t agno)
 	if ((err = sbt_read(c, &bnobt, agno, root, level)))
 		return err;
 	if (c->ag_free != freeblks || c->ag_longest != longest)
-		return CORRUPT(c, "AG %u: the free-space btree holds %llu free blocks (longest %llu), the AGF "
-			       "says %u (%u)", agno, (unsigned long long)c->ag_free, (unsigned long long)c->ag_longest, freeblks,
+		return CORRUPT(c,
+			       "AG %u: the free-space btree holds %llu free blocks (longest %llu), the AGF "
+			       "says %u (%u)",
+			       agno, (unsigned long long)c->ag_free, (unsigned long long)c->ag_longest, freeblks,
 			       longest);
 	if (c->reflink && (err = sbt_read(c, &refcbt, agno, rc_root, rc_level)))
 		return err;
@@ -1173,14 +1174,14 @@ static int read_ag(struct xfs_ctx *c, uint32_t agno)
 	ifree = be32(c->sect + 28);
 	if (be32(c->sect + 4) != 1 || be32(c->sect + 12) != aglen || level < 1 || level > XAL_XFS_MAXLEVELS ||
 	    ifree > icount)
-		return CORRUPT(c, "AG %u AGI: length %u, inobt level %u, %u inodes (%u free)", agno,
-			       be32(c->sect + 12), level, icount, ifree);
+		return CORRUPT(c, "AG %u AGI: length %u, inobt level %u, %u inodes (%u free)", agno, be32(c->sect + 12),
+			       level, icount, ifree);
 	c->ag_inodes = c->ag_ifree = 0;
 	if ((err = sbt_read(c, &inobt, agno, root, level)))
 		return err;
 	if (c->ag_inodes != icount || c->ag_ifree != ifree)
-		return CORRUPT(c, "AG %u: the inobt holds %llu inodes (%llu free), the AGI says %u (%u)",
-			       agno, (unsigned long long)c->ag_inodes, (unsigned long long)c->ag_ifree, icount, ifree);
+		return CORRUPT(c, "AG %u: the inobt holds %llu inodes (%llu free), the AGI says %u (%u)", agno,
+			       (unsigned long long)c->ag_inodes, (unsigned long long)c->ag_ifree, icount, ifree);
 	return 0;
 }
 
@@ -1199,16 +1200,20 @@ static int fork_add(struct xfs_ctx *c, struct fork *f, uint64_t ino, const uint8
 	int err;
 
 	if (!len || off + len - 1 > XFS_MAX_FILEOFF || (off + len) > (1ull << 63) >> c->blocklog)
-		return CORRUPT(c, "inode %llu %s fork: extent at file block %llu of %llu blocks: offset out of "
-			       "range", (unsigned long long)ino, f->name, (unsigned long long)off, (unsigned long long)len);
+		return CORRUPT(c,
+			       "inode %llu %s fork: extent at file block %llu of %llu blocks: offset out of "
+			       "range",
+			       (unsigned long long)ino, f->name, (unsigned long long)off, (unsigned long long)len);
 	if (realtime ? fsb >= c->rblocks || len > c->rblocks - fsb : fsb_to_lin(c, fsb, len, &lin) != 0)
-		return CORRUPT(c, "inode %llu: extent at file block %llu: disk block %llu+%llu out of range", (unsigned long long)ino, (unsigned long long)off, (unsigned long long)fsb,
+		return CORRUPT(c, "inode %llu: extent at file block %llu: disk block %llu+%llu out of range",
+			       (unsigned long long)ino, (unsigned long long)off, (unsigned long long)fsb,
 			       (unsigned long long)len);
 	if (unwritten && f != &c->dfork)
-		return CORRUPT(c, "inode %llu attr fork: unwritten extent at block %llu",
-			       (unsigned long long)ino, (unsigned long long)off);
+		return CORRUPT(c, "inode %llu attr fork: unwritten extent at block %llu", (unsigned long long)ino,
+			       (unsigned long long)off);
 	if (f->n && off < f->v[f->n - 1].off + f->v[f->n - 1].len)
-		return CORRUPT(c, "inode %llu %s fork: extent at file block %llu overlaps or is out of order", (unsigned long long)ino, f->name, (unsigned long long)off);
+		return CORRUPT(c, "inode %llu %s fork: extent at file block %llu overlaps or is out of order",
+			       (unsigned long long)ino, f->name, (unsigned long long)off);
 	if ((err = grow((void **)&f->v, &f->cap, f->n, sizeof(*f->v))))
 		return err;
 	e = &f->v[f->n++];
@@ -1231,8 +1236,8 @@ static int bmbt_walk(struct xfs_ctx *c, struct fork *f, uint64_t ino, uint64_t f
 	if (!blk)
 		return -ENOMEM;
 	if (fsb_to_lin(c, fsb, 1, &lin))
-		return CORRUPT(c, "inode %llu bmbt: block pointer %llu out of range",
-			       (unsigned long long)ino, (unsigned long long)fsb);
+		return CORRUPT(c, "inode %llu bmbt: block pointer %llu out of range", (unsigned long long)ino,
+			       (unsigned long long)fsb);
 	if ((err = rd(c, lin * c->bs, blk, c->bs, "bmbt block")))
 		return err;
 	if (!cksum_ok(blk, c->bs, XFS_LBLOCK_CRC_OFF))
@@ -1240,8 +1245,10 @@ static int bmbt_walk(struct xfs_ctx *c, struct fork *f, uint64_t ino, uint64_t f
 			       (unsigned long long)lin);
 	if (be32(blk) != XFS_BMAP_CRC_MAGIC || be16(blk + 4) != level || be64(blk + 56) != ino ||
 	    be64(blk + 24) != lin_daddr(c, lin) || !uuid_ok(c, blk + 40))
-		return CORRUPT(c, "inode %llu bmbt block %llu: magic 0x%08x level %u owner %llu, expected level "
-			       "%u (or its address or UUID is another block's)", (unsigned long long)ino, (unsigned long long)lin, be32(blk), be16(blk + 4),
+		return CORRUPT(c,
+			       "inode %llu bmbt block %llu: magic 0x%08x level %u owner %llu, expected level "
+			       "%u (or its address or UUID is another block's)",
+			       (unsigned long long)ino, (unsigned long long)lin, be32(blk), be16(blk + 4),
 			       (unsigned long long)be64(blk + 56), level);
 	if (sibling_check(c, level, fsb, be64(blk + 8), be64(blk + 16), NULLFSBLOCK))
 		return CORRUPT(c, "inode %llu bmbt block %llu: sibling pointers do not match the walk",
@@ -1265,8 +1272,8 @@ static int bmbt_walk(struct xfs_ctx *c, struct fork *f, uint64_t ino, uint64_t f
 		if (!level)
 			err = fork_add(c, f, ino, k, realtime);
 		else if (i && be64(k) <= be64(k - 8))
-			err = CORRUPT(c, "inode %llu bmbt block %llu: keys out of order",
-				      (unsigned long long)ino, (unsigned long long)lin);
+			err = CORRUPT(c, "inode %llu bmbt block %llu: keys out of order", (unsigned long long)ino,
+				      (unsigned long long)lin);
 		else
 			err = bmbt_walk(c, f, ino, be64(blk + XFS_LBLOCK_HDR + maxrecs * 8 + i * 8), level - 1, be64(k),
 					realtime);
@@ -1300,7 +1307,8 @@ static int read_fork(struct xfs_ctx *c, struct fork *f, uint64_t ino, int fmt, c
 
 		/* A fork whose extents fit the inode is in extents format (xfs_iformat_btree). */
 		if (level < 1 || level > XAL_XFS_MAXLEVELS - 1 || !nrecs || nrecs > maxrecs || nextents <= fsize / 16)
-			return CORRUPT(c, "inode %llu: %s fork bmbt root level %u with %u records for %llu extents", (unsigned long long)ino, f->name, level, nrecs, (unsigned long long)nextents);
+			return CORRUPT(c, "inode %llu: %s fork bmbt root level %u with %u records for %llu extents",
+				       (unsigned long long)ino, f->name, level, nrecs, (unsigned long long)nextents);
 		memset(&c->sib, 0, sizeof(c->sib));
 		for (uint32_t i = 0; i < nrecs; i++) {
 			uint64_t key = be64(fork + 4 + i * 8);
@@ -1314,7 +1322,8 @@ static int read_fork(struct xfs_ctx *c, struct fork *f, uint64_t ino, int fmt, c
 				return err;
 		}
 		if (siblings_done(c, NULLFSBLOCK))
-			return CORRUPT(c, "inode %llu: %s fork bmbt: the last block of a level has a right sibling", (unsigned long long)ino, f->name);
+			return CORRUPT(c, "inode %llu: %s fork bmbt: the last block of a level has a right sibling",
+				       (unsigned long long)ino, f->name);
 		if (f->n != nextents)
 			return CORRUPT(c, "inode %llu: bmbt holds %zu extents, the inode says %llu",
 				       (unsigned long long)ino, f->n, (unsigned long long)nextents);
@@ -1394,7 +1403,10 @@ static int emit_file_extents(struct xfs_ctx *c, uint32_t idx, bool realtime)
 
 /* ---- directories ---- */
 
-static uint32_t rol32(uint32_t w, unsigned s) { return w << s | w >> (32 - s); }
+static uint32_t rol32(uint32_t w, unsigned s)
+{
+	return w << s | w >> (32 - s);
+}
 
 /* The directory name hash (xfs_da_hashname; case-folded on ASCII-CI file systems). */
 static uint32_t dir_hash(const struct xfs_ctx *c, const uint8_t *name, size_t n)
@@ -1405,8 +1417,10 @@ static uint32_t dir_hash(const struct xfs_ctx *c, const uint8_t *name, size_t n)
 
 	for (; n - i >= 4; i += 4) {
 		for (int k = 0; k < 4; k++)
-			ch[k] = c->ascii_ci && name[i + k] >= 'A' && name[i + k] <= 'Z' ? name[i + k] + 32 : name[i + k];
-		h = ((uint32_t)ch[0] << 21) ^ ((uint32_t)ch[1] << 14) ^ ((uint32_t)ch[2] << 7) ^ ch[3] ^ rol32(h, 7 * 4);
+			ch[k] = c->ascii_ci && name[i + k] >= 'A' && name[i + k] <= 'Z' ? name[i + k] + 32
+											: name[i + k];
+		h = ((uint32_t)ch[0] << 21) ^ ((uint32_t)ch[1] << 14) ^ ((uint32_t)ch[2] << 7) ^ ch[3] ^
+		    rol32(h, 7 * 4);
 	}
 	for (size_t k = 0; i + k < n; k++)
 		ch[k] = c->ascii_ci && name[i + k] >= 'A' && name[i + k] <= 'Z' ? name[i + k] + 32 : name[i + k];
@@ -1421,9 +1435,8 @@ static uint32_t dir_hash(const struct xfs_ctx *c, const uint8_t *name, size_t n)
 /* The type an entry's ftype byte gives (0: not recorded). */
 static enum xal_type ftype_type(unsigned ft)
 {
-	static const enum xal_type t[XFS_DIR3_FT_MAX] = { XAL_TYPE_UNKNOWN, XAL_TYPE_REG,  XAL_TYPE_DIR,
-							  XAL_TYPE_CHR,     XAL_TYPE_BLK,  XAL_TYPE_FIFO,
-							  XAL_TYPE_SOCK,    XAL_TYPE_LNK };
+	static const enum xal_type t[XFS_DIR3_FT_MAX] = {XAL_TYPE_UNKNOWN, XAL_TYPE_REG,  XAL_TYPE_DIR,  XAL_TYPE_CHR,
+							 XAL_TYPE_BLK,     XAL_TYPE_FIFO, XAL_TYPE_SOCK, XAL_TYPE_LNK};
 
 	return ft < XFS_DIR3_FT_MAX ? t[ft] : XAL_TYPE_UNKNOWN;
 }
@@ -1456,7 +1469,7 @@ static inline bool name_ok(const uint8_t *p, size_t n)
 
 /* The message of a bad entry (out of the way of the check, which runs once per entry). */
 static __attribute__((cold, noinline)) int dent_bad(struct xfs_ctx *c, uint64_t dir, const uint8_t *name, size_t nl,
-						     uint64_t ino, unsigned ft, const char *where)
+						    uint64_t ino, unsigned ft, const char *where)
 {
 	char esc[XAL_NAME_ESC_MAX];
 
@@ -1465,15 +1478,15 @@ static __attribute__((cold, noinline)) int dent_bad(struct xfs_ctx *c, uint64_t 
 		return CORRUPT(c, "directory inode %llu %s: name '%s' holds '/' or NUL", (unsigned long long)dir, where,
 			       esc);
 	if (ft >= XFS_DIR3_FT_MAX)
-		return CORRUPT(c, "directory inode %llu %s: entry '%s' has file type %u", (unsigned long long)dir, where,
-			       esc, ft);
+		return CORRUPT(c, "directory inode %llu %s: entry '%s' has file type %u", (unsigned long long)dir,
+			       where, esc, ft);
 	return CORRUPT(c, "directory inode %llu %s: entry '%s' names inode %llu, which cannot be",
 		       (unsigned long long)dir, where, esc, (unsigned long long)ino);
 }
 
 /* One entry's name and inode number, as xfs_dir2_namecheck and xfs_verify_dir_ino want them. */
-static inline int dent_check(struct xfs_ctx *c, uint64_t dir, const uint8_t *name, size_t nl, uint64_t ino,
-			     unsigned ft, const char *where)
+static inline int dent_check(struct xfs_ctx *c, uint64_t dir, const uint8_t *name, size_t nl, uint64_t ino, unsigned ft,
+			     const char *where)
 {
 	if (name_ok(name, nl) && ft < XFS_DIR3_FT_MAX && ino_ok(c, ino) && !is_sysino(c, ino))
 		return 0;
@@ -1527,22 +1540,23 @@ static int sf_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx, const uint8_t *
 		pos += 3 + nl + ft + i8;
 	}
 	if (pos != size || fork[1] != n8 || off > c->dirbs)
-		return CORRUPT(c, "inode %llu: shortform directory: %zu of %llu bytes used, %u of %zu 8-byte "
-			       "inode numbers", (unsigned long long)ino, pos, (unsigned long long)size, fork[1], n8);
+		return CORRUPT(c,
+			       "inode %llu: shortform directory: %zu of %llu bytes used, %u of %zu 8-byte "
+			       "inode numbers",
+			       (unsigned long long)ino, pos, (unsigned long long)size, fork[1], n8);
 	if ((err = xal_build_dir_done(c->b, idx, first)))
-		return CORRUPT(c, "inode %llu: shortform directory holds a name twice",
-			       (unsigned long long)ino);
+		return CORRUPT(c, "inode %llu: shortform directory holds a name twice", (unsigned long long)ino);
 	return 0;
 bad:
-	return CORRUPT(c, "inode %llu: shortform directory entry runs past its %llu bytes",
-		       (unsigned long long)ino, (unsigned long long)size);
+	return CORRUPT(c, "inode %llu: shortform directory entry runs past its %llu bytes", (unsigned long long)ino,
+		       (unsigned long long)size);
 }
 
 /* A name hash and the entry it belongs to, to match a block directory's leaf against its entries. */
 struct hashent {
-	uint32_t addr;  /* byte offset / 8 */
+	uint32_t addr; /* byte offset / 8 */
 	uint32_t hash;
-	bool used;      /* a leaf entry named it */
+	bool used; /* a leaf entry named it */
 };
 
 static int dir_data_block(struct xfs_ctx *c, struct pdir *pd, const struct ditem *it, uint8_t *d)
@@ -1557,15 +1571,17 @@ static int dir_data_block(struct xfs_ctx *c, struct pdir *pd, const struct ditem
 
 	snprintf(where, sizeof(where), "block %llu", (unsigned long long)it->dblk);
 	if (!cksum_ok(d, c->dirbs, XFS_DIR3_CRC_OFF))
-		return CORRUPT(c, "directory inode %llu block %llu: bad checksum",
-			       (unsigned long long)pd->ino, (unsigned long long)it->dblk);
+		return CORRUPT(c, "directory inode %llu block %llu: bad checksum", (unsigned long long)pd->ino,
+			       (unsigned long long)it->dblk);
 	/* The block format keeps its leaf in its one block; leaf and node formats in blocks of their own. */
 	if (magic != (pd->leaf ? XFS_DIR3_DATA_MAGIC : XFS_DIR3_BLOCK_MAGIC) || (!pd->leaf && pd->nitems != 1))
-		return CORRUPT(c, "directory inode %llu block %llu: bad magic 0x%08x",
-			       (unsigned long long)pd->ino, (unsigned long long)it->dblk, magic);
+		return CORRUPT(c, "directory inode %llu block %llu: bad magic 0x%08x", (unsigned long long)pd->ino,
+			       (unsigned long long)it->dblk, magic);
 	if (be64(d + 40) != pd->ino || be64(d + 8) != lin_daddr(c, it->lin0) || !uuid_ok(c, d + 24))
-		return CORRUPT(c, "directory inode %llu block %llu: owner %llu, address %llu or UUID of another "
-			       "block", (unsigned long long)pd->ino, (unsigned long long)it->dblk,
+		return CORRUPT(c,
+			       "directory inode %llu block %llu: owner %llu, address %llu or UUID of another "
+			       "block",
+			       (unsigned long long)pd->ino, (unsigned long long)it->dblk,
 			       (unsigned long long)be64(d + 40), (unsigned long long)be64(d + 8));
 	if (magic == XFS_DIR3_BLOCK_MAGIC) {
 		count = be32(d + c->dirbs - 8);
@@ -1609,7 +1625,7 @@ static int dir_data_block(struct xfs_ctx *c, struct pdir *pd, const struct ditem
 					goto bad_free;
 				freeseen |= 1u << slot;
 			} else if (len > be16(d + 50 + 8)) {
-				goto bad_free;  /* longer than the third best, yet not listed */
+				goto bad_free; /* longer than the third best, yet not listed */
 			}
 			lastfree = 1;
 			pos += len;
@@ -1631,13 +1647,15 @@ static int dir_data_block(struct xfs_ctx *c, struct pdir *pd, const struct ditem
 		nseen++;
 		if (magic == XFS_DIR3_BLOCK_MAGIC &&
 		    (err = xal_push((void **)&ents, &nents, &capents,
-				    &(struct hashent){ (uint32_t)(pos >> 3), dir_hash(c, name, nl), false }, sizeof(*ents))))
+				    &(struct hashent){(uint32_t)(pos >> 3), dir_hash(c, name, nl), false},
+				    sizeof(*ents))))
 			goto out;
 		err = -EUCLEAN;
 		if (nl == 1 && name[0] == '.') {
 			if (cino != pd->ino || (pd->dots & 1)) {
 				CORRUPT(c, "directory inode %llu block %llu: '.' names inode %llu",
-					(unsigned long long)pd->ino, (unsigned long long)it->dblk, (unsigned long long)cino);
+					(unsigned long long)pd->ino, (unsigned long long)it->dblk,
+					(unsigned long long)cino);
 				goto out;
 			}
 			pd->dots |= 1;
@@ -1692,15 +1710,16 @@ static int dir_data_block(struct xfs_ctx *c, struct pdir *pd, const struct ditem
 	err = 0;
 	goto out;
 bad:
-	CORRUPT(c, "directory inode %llu block %llu: entry at byte %zu runs past the block or has a wrong tag", (unsigned long long)pd->ino, (unsigned long long)it->dblk, pos);
+	CORRUPT(c, "directory inode %llu block %llu: entry at byte %zu runs past the block or has a wrong tag",
+		(unsigned long long)pd->ino, (unsigned long long)it->dblk, pos);
 	goto out;
 bad_free:
 	CORRUPT(c, "directory inode %llu block %llu: best free space table does not match the block",
 		(unsigned long long)pd->ino, (unsigned long long)it->dblk);
 	goto out;
 bad_leaf:
-	CORRUPT(c, "directory inode %llu block %llu: leaf entries do not match the names",
-		(unsigned long long)pd->ino, (unsigned long long)it->dblk);
+	CORRUPT(c, "directory inode %llu block %llu: leaf entries do not match the names", (unsigned long long)pd->ino,
+		(unsigned long long)it->dblk);
 out:
 	free(ents);
 	return err;
@@ -1767,10 +1786,12 @@ static int defer_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx)
 				continue;
 			last_done = dblk;
 			if (map_block(f->v, f->n, fb, &lin0))
-				return CORRUPT(c, "directory inode %llu: directory block %llu is partly a hole", (unsigned long long)ino, (unsigned long long)dblk);
+				return CORRUPT(c, "directory inode %llu: directory block %llu is partly a hole",
+					       (unsigned long long)ino, (unsigned long long)dblk);
 			for (uint32_t k = 1; k < per; k++) {
 				if (map_block(f->v, f->n, fb + k, &lin))
-					return CORRUPT(c, "directory inode %llu: directory block %llu is partly a hole", (unsigned long long)ino, (unsigned long long)dblk);
+					return CORRUPT(c, "directory inode %llu: directory block %llu is partly a hole",
+						       (unsigned long long)ino, (unsigned long long)dblk);
 				if (lin != lin0 + k)
 					contig = false;
 			}
@@ -1815,7 +1836,10 @@ static int read_dirs(struct xfs_ctx *c)
 				err = 0;
 				for (uint32_t k = 0; k < (1u << c->dirblklog) && !err; k++) {
 					if (map_block(c->dext + pd->ext0, pd->next, fb + k, &lin))
-						return CORRUPT(c, "directory inode %llu: directory block %llu is partly a hole", (unsigned long long)pd->ino, (unsigned long long)it->dblk);
+						return CORRUPT(
+							c,
+							"directory inode %llu: directory block %llu is partly a hole",
+							(unsigned long long)pd->ino, (unsigned long long)it->dblk);
 					err = rd(c, lin * c->bs, c->dbuf + (size_t)k * c->bs, c->bs, "directory block");
 				}
 			}
@@ -1825,11 +1849,9 @@ static int read_dirs(struct xfs_ctx *c)
 				return err;
 		}
 		if (pd->dots != 3)
-			return CORRUPT(c, "directory inode %llu: no '.' or no '..' entry",
-				       (unsigned long long)pd->ino);
+			return CORRUPT(c, "directory inode %llu: no '.' or no '..' entry", (unsigned long long)pd->ino);
 		if ((err = xal_build_dir_done(c->b, pd->idx, first)))
-			return CORRUPT(c, "directory inode %llu holds a name twice",
-				       (unsigned long long)pd->ino);
+			return CORRUPT(c, "directory inode %llu holds a name twice", (unsigned long long)pd->ino);
 	}
 	return 0;
 }
@@ -1855,8 +1877,8 @@ static int remote_symlink(struct xfs_ctx *c, uint64_t ino, uint32_t idx, uint64_
 		if (n > size - got)
 			n = size - got;
 		if (!cksum_ok(c->dbuf, e->len * c->bs, XFS_SYMLINK_CRC_OFF))
-			return CORRUPT(c, "symlink inode %llu block %llu: bad checksum",
-				       (unsigned long long)ino, (unsigned long long)e->lin);
+			return CORRUPT(c, "symlink inode %llu block %llu: bad checksum", (unsigned long long)ino,
+				       (unsigned long long)e->lin);
 		if (be32(c->dbuf) != XFS_SYMLINK_MAGIC || be32(c->dbuf + 4) != got || be32(c->dbuf + 8) != n ||
 		    be64(c->dbuf + 32) != ino || be64(c->dbuf + 40) != lin_daddr(c, e->lin) ||
 		    !uuid_ok(c, c->dbuf + 16))
@@ -1866,8 +1888,9 @@ static int remote_symlink(struct xfs_ctx *c, uint64_t ino, uint32_t idx, uint64_
 		got += n;
 	}
 	if (got != size || got_blocks != want || memchr(target, 0, got))
-		return CORRUPT(c, "symlink inode %llu: %zu of %llu target bytes found in %llu of %llu blocks", (unsigned long long)ino, got, (unsigned long long)size,
-			       (unsigned long long)got_blocks, (unsigned long long)want);
+		return CORRUPT(c, "symlink inode %llu: %zu of %llu target bytes found in %llu of %llu blocks",
+			       (unsigned long long)ino, got, (unsigned long long)size, (unsigned long long)got_blocks,
+			       (unsigned long long)want);
 	return xal_build_symlink(c->b, idx, target, got);
 }
 
@@ -1895,10 +1918,11 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, uint8_t *d)
 			       (unsigned long long)ino, be16(d), d[4], (unsigned long long)be64(d + 152));
 	type = xal_type_from_mode(mode);
 	if (type == XAL_TYPE_UNKNOWN)
-		return CORRUPT(c, "inode %llu: mode 0%o is no file type (the inode B+tree says it is allocated)", (unsigned long long)ino, mode);
+		return CORRUPT(c, "inode %llu: mode 0%o is no file type (the inode B+tree says it is allocated)",
+			       (unsigned long long)ino, mode);
 	if (size >> 63 || ((type == XAL_TYPE_DIR || type == XAL_TYPE_LNK) && !size))
-		return CORRUPT(c, "inode %llu (%s): size %llu", (unsigned long long)ino,
-			       xal_type_str(type), (unsigned long long)size);
+		return CORRUPT(c, "inode %llu (%s): size %llu", (unsigned long long)ino, xal_type_str(type),
+			       (unsigned long long)size);
 	if ((big && !c->nrext64) || (realtime && (!c->rblocks || type != XAL_TYPE_REG)))
 		return CORRUPT(c, "inode %llu: flags 0x%x/0x%llx need features the file system lacks",
 			       (unsigned long long)ino, diflags, (unsigned long long)flags2);
@@ -1910,15 +1934,16 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, uint8_t *d)
 	default: okfmt = fmt == XFS_DINODE_FMT_DEV; break;
 	}
 	if (!okfmt || ((fmt == XFS_DINODE_FMT_LOCAL || fmt == XFS_DINODE_FMT_DEV) && nextents))
-		return CORRUPT(c, "inode %llu (%s): data fork format %d with %llu extents",
-			       (unsigned long long)ino, xal_type_str(type), fmt, (unsigned long long)nextents);
+		return CORRUPT(c, "inode %llu (%s): data fork format %d with %llu extents", (unsigned long long)ino,
+			       xal_type_str(type), fmt, (unsigned long long)nextents);
 	if (forkoff ? (fmt == XFS_DINODE_FMT_DEV ? forkoff != 1 : forkoff * 8u >= lit)
 		    : (afmt != 0 && afmt != XFS_DINODE_FMT_EXTENTS) || anextents)
 		return CORRUPT(c, "inode %llu: fork offset %u (attr format %d, %llu attr extents)",
 			       (unsigned long long)ino, forkoff, afmt, (unsigned long long)anextents);
 	if (nextents + anextents > nblocks || (!nextents && !anextents && nblocks))
 		return CORRUPT(c, "inode %llu: %llu + %llu extents in %llu blocks", (unsigned long long)ino,
-			       (unsigned long long)nextents, (unsigned long long)anextents, (unsigned long long)nblocks);
+			       (unsigned long long)nextents, (unsigned long long)anextents,
+			       (unsigned long long)nblocks);
 	dsize = forkoff ? forkoff * 8u : lit;
 	asize = lit - (forkoff ? forkoff * 8u : lit);
 	if (!sys) {
@@ -1944,8 +1969,7 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, uint8_t *d)
 	    (err = read_fork(c, &c->afork, ino, afmt, fork + dsize, asize, anextents, false)))
 		return err;
 	if (fork_blocks(&c->dfork) + fork_blocks(&c->afork) != nblocks)
-		return CORRUPT(c, "inode %llu: its forks map %llu blocks, the inode says %llu",
-			       (unsigned long long)ino,
+		return CORRUPT(c, "inode %llu: its forks map %llu blocks, the inode says %llu", (unsigned long long)ino,
 			       (unsigned long long)(fork_blocks(&c->dfork) + fork_blocks(&c->afork)),
 			       (unsigned long long)nblocks);
 	if ((err = claim_fork(c, &c->afork, owner)))
@@ -1956,8 +1980,7 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, uint8_t *d)
 	if (sys)
 		return 0;
 	switch (type) {
-	case XAL_TYPE_REG:
-		return emit_file_extents(c, idx, realtime);
+	case XAL_TYPE_REG: return emit_file_extents(c, idx, realtime);
 	case XAL_TYPE_DIR:
 		if (fmt == XFS_DINODE_FMT_LOCAL)
 			return sf_dir(c, ino, idx, fork, dsize, size);
@@ -1968,8 +1991,10 @@ static int parse_inode(struct xfs_ctx *c, uint64_t ino, uint8_t *d)
 				       (unsigned long long)size);
 		if (fmt == XFS_DINODE_FMT_LOCAL) {
 			if (size > dsize || memchr(fork, 0, size))
-				return CORRUPT(c, "symlink inode %llu: %llu-byte target in a %zu-byte fork, or a NUL in "
-					       "it", (unsigned long long)ino, (unsigned long long)size, dsize);
+				return CORRUPT(c,
+					       "symlink inode %llu: %llu-byte target in a %zu-byte fork, or a NUL in "
+					       "it",
+					       (unsigned long long)ino, (unsigned long long)size, dsize);
 			return xal_build_symlink(c->b, idx, (const char *)fork, size);
 		}
 		return remote_symlink(c, ino, idx, size);
@@ -2015,8 +2040,7 @@ static int read_chunks(struct xfs_ctx *c)
 			if (!chunk_span(c, &c->chunks[ahead], &off, &len))
 				willneed(c, off, len);
 		if (chunk_span(c, cr, &off, &len))
-			return CORRUPT(c, "AG %u: inode chunk at agino %u runs past the AG", cr->agno,
-				       cr->startino);
+			return CORRUPT(c, "AG %u: inode chunk at agino %u runs past the AG", cr->agno, cr->startino);
 		if ((err = rd(c, off, c->chunk, len, "inode chunk")))
 			return err;
 		for (int k = first; k <= last; k++) {
@@ -2036,9 +2060,16 @@ static int read_chunks(struct xfs_ctx *c)
 
 static const char *claim_name(const struct xfs_ctx *c, const struct xal_claim *cl, char *buf, size_t len)
 {
-	static const char *const meta[] = { "free space",   "the AG headers", "the AGFL",       "the log",
-					    "the free-space btree", "the inobt", "the refcountbt", "an inode chunk",
-					    "a CoW staging extent", "a quota or realtime metadata inode" };
+	static const char *const meta[] = {"free space",
+					   "the AG headers",
+					   "the AGFL",
+					   "the log",
+					   "the free-space btree",
+					   "the inobt",
+					   "the refcountbt",
+					   "an inode chunk",
+					   "a CoW staging extent",
+					   "a quota or realtime metadata inode"};
 
 	if (cl->owner >= XAL_CLAIM_META && cl->owner - XAL_CLAIM_META < sizeof(meta) / sizeof(meta[0]))
 		snprintf(buf, len, "%s", meta[cl->owner - XAL_CLAIM_META]);
@@ -2082,8 +2113,10 @@ static int refcount_cover(struct xfs_ctx *c, const struct rcext *rc, const uint6
 		for (; ei < m && ends[ei] <= p; ei++)
 			cov--;
 		if (cov != rc->refs)
-			return CORRUPT(c, "block %llu (AG %llu block %llu): the refcount btree says %u owners, %zu "
-				       "extents claim it", (unsigned long long)p, (unsigned long long)(p / c->agblocks),
+			return CORRUPT(c,
+				       "block %llu (AG %llu block %llu): the refcount btree says %u owners, %zu "
+				       "extents claim it",
+				       (unsigned long long)p, (unsigned long long)(p / c->agblocks),
 				       (unsigned long long)(p % c->agblocks), rc->refs, cov);
 		if (si < m && starts[si] < q)
 			q = starts[si];
@@ -2138,9 +2171,9 @@ out:
 /* The regular files' extents in the pool, one claim at a time in inode order (realtime ones left out). */
 struct file_claims {
 	const struct xal_build *b;
-	uint64_t k;                      /* next inode */
-	const struct xal_ext_rec *e, *end;  /* extents of the current one left */
-	const struct xal_claim *v;       /* or a sorted copy, when the pool is not in disk order */
+	uint64_t k;                        /* next inode */
+	const struct xal_ext_rec *e, *end; /* extents of the current one left */
+	const struct xal_claim *v;         /* or a sorted copy, when the pool is not in disk order */
 	size_t n, i;
 };
 
@@ -2170,7 +2203,7 @@ static inline bool file_claim_next(struct file_claims *it, struct xal_claim *out
 		}
 		fl = (uint32_t)(it->e->w0 >> XAL_REC_FOFF_BITS);
 		if (fl & XAL_EXT_UNKNOWN) {
-			it->e++;  /* realtime */
+			it->e++; /* realtime */
 			continue;
 		}
 		out->start = it->e->w1 & XAL_REC_PBLK_MAX;
@@ -2185,7 +2218,7 @@ static inline bool file_claim_next(struct file_claims *it, struct xal_claim *out
 static int sweep_claims(struct xfs_ctx *c, struct file_claims *it, struct xal_claim **shared, size_t *nshared,
 			size_t *capshared)
 {
-	struct xal_sweep sw = { 0 };
+	struct xal_sweep sw = {0};
 	struct xal_claim fc, other;
 	uint64_t last_file = 0;
 	size_t i = 0;
@@ -2209,7 +2242,8 @@ static int sweep_claims(struct xfs_ctx *c, struct file_claims *it, struct xal_cl
 			return claim_clash(c, &cl, &cl, "lies beyond the end of the file system");
 		if (xal_sweep_add(&sw, &cl, &other))
 			return claim_clash(c, &other, &cl, "has two owners");
-		if ((cl.len & XAL_CLAIM_SHARED) && (err = xal_push((void **)shared, nshared, capshared, &cl, sizeof(cl))))
+		if ((cl.len & XAL_CLAIM_SHARED) &&
+		    (err = xal_push((void **)shared, nshared, capshared, &cl, sizeof(cl))))
 			return err;
 	}
 	return 0;
@@ -2223,7 +2257,7 @@ static int sweep_claims(struct xfs_ctx *c, struct file_claims *it, struct xal_cl
  */
 static int check_claims(struct xfs_ctx *c)
 {
-	struct file_claims it = { .b = c->b };
+	struct file_claims it = {.b = c->b};
 	struct xal_claim *copy = NULL, *shared = NULL, fc;
 	size_t ncopy = 0, capcopy = 0, nshared = 0, capshared = 0;
 	int err;
@@ -2232,13 +2266,13 @@ static int check_claims(struct xfs_ctx *c)
 		return err;
 	err = sweep_claims(c, &it, &shared, &nshared, &capshared);
 	if (err == -EAGAIN) {
-		it = (struct file_claims){ .b = c->b };
+		it = (struct file_claims){.b = c->b};
 		while (file_claim_next(&it, &fc))
 			if ((err = xal_push((void **)&copy, &ncopy, &capcopy, &fc, sizeof(fc))))
 				goto out;
 		if ((err = xal_claims_sort(copy, ncopy)))
 			goto out;
-		it = (struct file_claims){ .b = c->b, .v = copy, .n = ncopy };
+		it = (struct file_claims){.b = c->b, .v = copy, .n = ncopy};
 		err = sweep_claims(c, &it, &shared, &nshared, &capshared);
 	}
 	if (!err)
@@ -2294,7 +2328,7 @@ int xal_xfs_index(struct xal_build *b, const char *dev, const struct xal_opts *o
 	hdr->block_size = c.bs;
 	snprintf(hdr->fstype, sizeof(hdr->fstype), "xfs");
 	c.chunk = malloc(64 * (size_t)c.isize);
-	c.dbuf_len = c.dirbs > 4 * c.bs ? c.dirbs : 4 * c.bs;  /* a remote symlink: at most 3 blocks */
+	c.dbuf_len = c.dirbs > 4 * c.bs ? c.dirbs : 4 * c.bs; /* a remote symlink: at most 3 blocks */
 	c.dbuf = malloc(c.dbuf_len);
 	c.sect = malloc(c.sectsize);
 	if (!c.chunk || !c.dbuf || !c.sect) {

@@ -35,8 +35,8 @@
 
 #define IMAGE_SIZE (1ull << 30)
 #define PAGE 4096u
-#define MAX_PAGES 2048u  /* 8 MiB of written image at most; later records are dropped */
-#define SLOTS 4096u      /* hash table of page numbers, load <= 1/2 */
+#define MAX_PAGES 2048u /* 8 MiB of written image at most; later records are dropped */
+#define SLOTS 4096u     /* hash table of page numbers, load <= 1/2 */
 #define FLAG_STALE_CRC 0x1u
 #define FLAG_IGNORE_LOG 0x2u
 /* The harness's own code: its coverage guides nothing and its comparisons cost time. */
@@ -49,8 +49,8 @@
 /* The image of one input: its written pages, found by page number. */
 struct image {
 	uint64_t pgno[SLOTS];
-	uint8_t *data[SLOTS];  /* NULL: free slot */
-	uint32_t used[MAX_PAGES];  /* slots in use, in the order they were added */
+	uint8_t *data[SLOTS];     /* NULL: free slot */
+	uint32_t used[MAX_PAGES]; /* slots in use, in the order they were added */
 	uint32_t nused;
 	uint8_t pool[MAX_PAGES][PAGE];
 };
@@ -116,8 +116,14 @@ HARNESS static int image_read(void *arg, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 
 /* Writes the XFS checksum of the len-byte structure at off (CRC field at crc_off). */
 HARNESS static void fix_crc(struct image *im, uint64_t off, size_t len, size_t crc_off, uint8_t *tmp)
@@ -175,12 +181,10 @@ HARNESS static void fix_checksums(struct image *im, uint8_t *tmp)
 					case 0x46494233: /* FIB3 */
 					case 0x41423342: /* AB3B */
 					case 0x41423343: /* AB3C */
-					case 0x52334643: /* R3FC */
-						fix_crc(im, p, bs, 52, tmp);
-						break;
-					case 0x424d4133: fix_crc(im, p, bs, 64, tmp); break;  /* BMA3 */
-					case 0x58534c4d: fix_crc(im, p, bs, 12, tmp); break;  /* XSLM */
-					case 0x58444233:                                      /* XDB3 */
+					case 0x52334643: /* R3FC */ fix_crc(im, p, bs, 52, tmp); break;
+					case 0x424d4133: fix_crc(im, p, bs, 64, tmp); break;   /* BMA3 */
+					case 0x58534c4d: fix_crc(im, p, bs, 12, tmp); break;   /* XSLM */
+					case 0x58444233:                                       /* XDB3 */
 					case 0x58444433: fix_crc(im, p, dirbs, 4, tmp); break; /* XDD3 */
 					}
 				}
@@ -235,8 +239,7 @@ static int run_input(const uint8_t *data, size_t size, uint64_t *paths)
 {
 	static struct image im;
 	static uint8_t tmp[65536];
-	struct xal_opts o = { .backend = XAL_BACKEND_XFS, .read = image_read, .read_arg = &im,
-			      .read_size = IMAGE_SIZE };
+	struct xal_opts o = {.backend = XAL_BACKEND_XFS, .read = image_read, .read_arg = &im, .read_size = IMAGE_SIZE};
 	struct xal *x;
 	uint32_t flags;
 	size_t pos = 8;
@@ -298,7 +301,7 @@ struct tracer {
 	FILE *f;
 	struct range {
 		uint64_t off, len;
-	} *v;
+	} * v;
 	size_t n, cap;
 };
 
@@ -338,10 +341,10 @@ static void put_record(FILE *o, uint64_t off, const uint8_t *p, uint32_t len)
 
 static int make_seed(uint32_t flags, const char *img, const char *out)
 {
-	struct tracer t = { 0 };
+	struct tracer t = {0};
 	char err[256] = "";
-	struct xal_opts xo = { .backend = XAL_BACKEND_XFS, .flags = XAL_OPEN_IGNORE_LOG, .read = trace_read,
-			       .read_arg = &t };
+	struct xal_opts xo = {
+		.backend = XAL_BACKEND_XFS, .flags = XAL_OPEN_IGNORE_LOG, .read = trace_read, .read_arg = &t};
 	struct stat st;
 	struct xal *x;
 	uint8_t *buf = NULL;

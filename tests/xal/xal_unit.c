@@ -181,27 +181,27 @@ static void test_claims(void)
 
 	/* sorted by start whatever the order given (radix, several digits) */
 	for (uint64_t i = 0; i < 40; i++)
-		v[n++] = (struct xal_claim){ ((i * 7919) % 40) * 3 + ((i & 1) ? (1ull << 40) : 0), 3, (uint32_t)i };
+		v[n++] = (struct xal_claim){((i * 7919) % 40) * 3 + ((i & 1) ? (1ull << 40) : 0), 3, (uint32_t)i};
 	CHECK(xal_claims_sort(v, n) == 0);
 	for (size_t i = 1; i < n; i++)
 		CHECK(v[i - 1].start < v[i].start);
-	CHECK(!xal_claims_overlap(v, n, &a, &b));  /* adjacent, never overlapping */
+	CHECK(!xal_claims_overlap(v, n, &a, &b)); /* adjacent, never overlapping */
 	/* an overlap of two owners; of two shared claims (allowed); shared with owned (not) */
 	n = 0;
-	v[n++] = (struct xal_claim){ 10, 10, 1 };
-	v[n++] = (struct xal_claim){ 15, 2, 2 };
+	v[n++] = (struct xal_claim){10, 10, 1};
+	v[n++] = (struct xal_claim){15, 2, 2};
 	CHECK(xal_claims_overlap(v, n, &a, &b) && a == 0 && b == 1);
 	n = 0;
-	v[n++] = (struct xal_claim){ 10, 10 | XAL_CLAIM_SHARED, 1 };
-	v[n++] = (struct xal_claim){ 12, 4 | XAL_CLAIM_SHARED, 2 };
-	v[n++] = (struct xal_claim){ 20, 1, 3 };
+	v[n++] = (struct xal_claim){10, 10 | XAL_CLAIM_SHARED, 1};
+	v[n++] = (struct xal_claim){12, 4 | XAL_CLAIM_SHARED, 2};
+	v[n++] = (struct xal_claim){20, 1, 3};
 	CHECK(!xal_claims_overlap(v, n, &a, &b));
-	v[n++] = (struct xal_claim){ 19, 3 | XAL_CLAIM_SHARED, 4 };
+	v[n++] = (struct xal_claim){19, 3 | XAL_CLAIM_SHARED, 4};
 	CHECK(xal_claims_sort(v, n) == 0);
 	CHECK(xal_claims_overlap(v, n, &a, &b) && v[a].owner == 4 && v[b].owner == 3);
 	n = 0;
-	v[n++] = (struct xal_claim){ 0, 100, 1 };
-	v[n++] = (struct xal_claim){ 50, 1 | XAL_CLAIM_SHARED, 2 };
+	v[n++] = (struct xal_claim){0, 100, 1};
+	v[n++] = (struct xal_claim){50, 1 | XAL_CLAIM_SHARED, 2};
 	CHECK(xal_claims_overlap(v, n, &a, &b) && a == 0 && b == 1);
 }
 
@@ -271,16 +271,16 @@ static void test_open_errors(void)
 	}
 	{
 		static uint8_t img[65536];
-		struct membuf m = { img, sizeof(img) };
-		struct xal_opts mo = { .read = mem_read, .read_arg = &m, .read_size = sizeof(img) };
+		struct membuf m = {img, sizeof(img)};
+		struct xal_opts mo = {.read = mem_read, .read_arg = &m, .read_size = sizeof(img)};
 
 		CHECK(xal_open(&x, "memory", &mo) == -EMEDIUMTYPE && strstr(eb.msg, "not an XFS") &&
 		      !strcmp(eb.dev, "memory"));
 		memcpy(img, "XFSB", 4);
 		img[101] = 5;
-		img[102] = 2;  /* 512-byte sectors */
+		img[102] = 2; /* 512-byte sectors */
 		CHECK(xal_open(&x, "memory", &mo) == -EUCLEAN && strstr(eb.msg, "superblock: bad checksum"));
-		mo.flags = XAL_OPEN_WATCHABLE;  /* no watch without a directory */
+		mo.flags = XAL_OPEN_WATCHABLE; /* no watch without a directory */
 		CHECK(xal_open(&x, "memory", &mo) == -EINVAL);
 	}
 	aisio_log_hook_set(NULL, NULL);
@@ -289,7 +289,7 @@ static void test_open_errors(void)
 /* The whole-index overlap check of FIEMAP builds and watch updates. */
 static void test_index_overlap(struct xal *x)
 {
-	struct captured eb = { .n = 0 };
+	struct captured eb = {.n = 0};
 	struct xal_inode in;
 	uint64_t w1;
 
@@ -300,12 +300,11 @@ static void test_index_overlap(struct xal *x)
 	w1 = x->exts[x->inodes[in.idx].first].w1;
 	x->exts[x->inodes[in.idx].first].w1 = 1001 | (w1 & ~XAL_REC_PBLK_MAX);
 	CHECK(xal_index_check_overlaps(x, "sample") == -EAGAIN && strstr(eb.msg, "inodes 104 and 101") && eb.n == 1);
-	CHECK(xal_index_check_overlaps(x, NULL) == -EAGAIN && eb.n == 1);  /* a watch update: silent */
+	CHECK(xal_index_check_overlaps(x, NULL) == -EAGAIN && eb.n == 1); /* a watch update: silent */
 	x->exts[x->inodes[in.idx].first].w1 = w1;
 	CHECK(xal_index_check_overlaps(x, "sample") == 0);
 	aisio_log_hook_set(NULL, NULL);
 }
-
 
 static void test_shm(struct xal *x)
 {
