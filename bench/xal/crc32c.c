@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "xal_priv.h"
+#include "xal_internal.h"
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>

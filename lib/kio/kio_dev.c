@@ -16,7 +16,7 @@
 #include <aisio/log.h>
 #include <aisio/nvme_spec.h>
 
-#include "kio_priv.h"
+#include "kio_internal.h"
 
 /* Files have no transfer limit of their own; 1 MiB keeps one command's buffer
  * reasonable and is what the NVMe driver allows by default. */

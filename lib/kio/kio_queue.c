@@ -18,7 +18,7 @@
 
 #include <aisio/log.h>
 
-#include "kio_priv.h"
+#include "kio_internal.h"
 
 /* The kernel refuses fixed buffers over 1 GiB; larger regions are registered
  * as consecutive 1 GiB pieces, the piece index being the buffer index. */

@@ -4,7 +4,7 @@
  * says why, so no queue can ever be created and the rest is unreachable. */
 #include <errno.h>
 
-#include "kio_priv.h"
+#include "kio_internal.h"
 
 bool kio_backend_built(void)
 {

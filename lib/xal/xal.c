@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "xal_priv.h"
+#include "xal_internal.h"
 
 int xal_err(struct xal_build *b, int err, const char *fmt, ...)
 {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "xal_priv.h"
+#include "xal_internal.h"
 
 static uint32_t crc_bits(uint32_t crc, const uint8_t *p, size_t n)
 {

@@ -7,7 +7,7 @@
  */
 #include <isa-l/crc.h>
 
-#include "xal_priv.h"
+#include "xal_internal.h"
 
 uint32_t xal_crc32c(uint32_t crc, const void *buf, size_t len)
 {

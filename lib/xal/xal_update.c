@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "xal_priv.h"
+#include "xal_internal.h"
 
 /* Pools of x grow by doubling, zeroed: a bounds check by capacity never reads
  * uninitialised bytes; records are addressed by 32-bit indexes. */

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "xal_priv.h"
+#include "xal_internal.h"
 
 #define XAL_WATCH_SETTLE_MS 20
 #define XAL_WATCH_MAX_MS 1000

@@ -34,7 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "xal_priv.h"
+#include "xal_internal.h"
 
 #define XFS_SB_MAGIC 0x58465342u         /* XFSB */
 #define XFS_AGI_MAGIC 0x58414749u        /* XAGI */

@@ -31,7 +31,7 @@
 #include <aisio/log.h>
 #include <aisio/xal.h>
 
-#include "xal_priv.h"
+#include "xal_internal.h"
 
 #define IMAGE_SIZE (1ull << 30)
 #define PAGE 4096u

@@ -15,7 +15,7 @@
 #include <stdarg.h>
 #include <cmocka.h>
 
-#include "../../lib/kio/kio_priv.h"
+#include "../../lib/kio/kio_internal.h"
 
 static void test_rw_cmd(void **state)
 {

@@ -118,7 +118,7 @@ static void test_short_read(void **state)
  * works, the command fails in the kernel and the error reaches the callback with
  * no NVMe status. Shows the passthrough submit and completion path on a machine
  * without NVMe; real devices are covered by the QEMU tests. */
-#include "../../lib/kio/kio_priv.h"
+#include "../../lib/kio/kio_internal.h"
 static void test_passthru_path_without_nvme(void **state)
 {
 	struct kio_dev *d;

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xal_priv.h"
+#include "xal_internal.h"
 
 static int failures;
 

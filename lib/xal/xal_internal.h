@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* XAL internals: pool records, the shared header, the builder the backends fill. */
-#ifndef AISIO_XAL_PRIV_H
-#define AISIO_XAL_PRIV_H
+#ifndef AISIO_XAL_INTERNAL_H
+#define AISIO_XAL_INTERNAL_H
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Internals of the kernel I/O backends shared by the device and queue code and by
  * the unit test (which builds NVMe passthrough commands without a device). */
-#ifndef AISIO_KIO_PRIV_H
-#define AISIO_KIO_PRIV_H
+#ifndef AISIO_KIO_INTERNAL_H
+#define AISIO_KIO_INTERNAL_H
 
 #include <errno.h>
 #include <stdbool.h>
@@ -79,4 +79,4 @@ static inline int kio_nvme_res_to_err(int res, uint16_t *nvme_status)
  * path does not name a generic device. */
 int kio_ng_to_block_name(const char *path, char *out, size_t outlen);
 
-#endif /* AISIO_KIO_PRIV_H */
+#endif /* AISIO_KIO_INTERNAL_H */
