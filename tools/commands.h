@@ -7,12 +7,12 @@
 int cmd_perf(int argc, char **argv);
 
 /* the device commands, one file each (devices.h) */
-int cmd_devices(int argc, char **argv);    /* devices_list.c */
-int cmd_bind(int argc, char **argv);       /* devices_bind.c */
-int cmd_hugepages(int argc, char **argv);  /* devices_hugepages.c */
-int cmd_id_ctrl(int argc, char **argv);    /* devices_admin.c */
-int cmd_id_ns(int argc, char **argv);      /* devices_admin.c */
-int cmd_smart_log(int argc, char **argv);  /* devices_admin.c */
+int cmd_devices(int argc, char **argv);   /* devices_list.c */
+int cmd_bind(int argc, char **argv);      /* devices_bind.c */
+int cmd_hugepages(int argc, char **argv); /* devices_hugepages.c */
+int cmd_id_ctrl(int argc, char **argv);   /* devices_admin.c */
+int cmd_id_ns(int argc, char **argv);     /* devices_admin.c */
+int cmd_smart_log(int argc, char **argv); /* devices_admin.c */
 
 /* xal_cmd.c */
 int cmd_xal(int argc, char **argv);

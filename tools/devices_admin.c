@@ -51,9 +51,7 @@ static int parse_dev_args(int argc, char **argv, struct dev_cmd_args *a, bool wa
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jn:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			a->json = true;
-			break;
+		case 'j': a->json = true; break;
 		case 'n': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 0);
@@ -64,12 +62,8 @@ static int parse_dev_args(int argc, char **argv, struct dev_cmd_args *a, bool wa
 			a->nsid = (uint32_t)v;
 			break;
 		}
-		case 'h':
-			printf("%s", usage);
-			return 1;
-		default:
-			fprintf(stderr, "%s", usage);
-			return 2;
+		case 'h': printf("%s", usage); return 1;
+		default: fprintf(stderr, "%s", usage); return 2;
 		}
 	}
 	if (optind != argc - 1) {
@@ -164,17 +158,17 @@ int cmd_id_ctrl(int argc, char **argv)
 		       id->acl, id->aerl, id->frmw, id->lpa);
 		printf("elpe     : %u\nnpss     : %u\nwctemp   : %u K\ncctemp   : %u K\n", id->elpe, id->npss,
 		       id->wctemp, id->cctemp);
-		printf("sqes     : 0x%x\ncqes     : 0x%x\nmaxcmd   : %u\nnn       : %u\n", id->sqes, id->cqes, id->maxcmd,
-		       id->nn);
-		printf("oncs     : 0x%x%s%s\nfuses    : 0x%x\nvwc      : 0x%x\nsgls     : 0x%x\nsubnqn   : %s\n", id->oncs,
-		       id->oncs & NVME_ONCS_DSM ? " (dataset management)" : "",
+		printf("sqes     : 0x%x\ncqes     : 0x%x\nmaxcmd   : %u\nnn       : %u\n", id->sqes, id->cqes,
+		       id->maxcmd, id->nn);
+		printf("oncs     : 0x%x%s%s\nfuses    : 0x%x\nvwc      : 0x%x\nsgls     : 0x%x\nsubnqn   : %s\n",
+		       id->oncs, id->oncs & NVME_ONCS_DSM ? " (dataset management)" : "",
 		       id->oncs & NVME_ONCS_WRITE_ZEROES ? " (write zeroes)" : "", id->fuses, id->vwc, id->sgls, nqn);
 		printf("-- as the driver uses it --\n");
 		printf("CAP      : 0x%016llx (MQES %u, DSTRD %u, TO %u ms, MPSMIN %u KiB)\n", (unsigned long long)cap,
-		       NVME_CAP_MQES(cap) + 1, NVME_CAP_DSTRD(cap), NVME_CAP_TO(cap) * 500,
-		       4u << NVME_CAP_MPSMIN(cap));
+		       NVME_CAP_MQES(cap) + 1, NVME_CAP_DSTRD(cap), NVME_CAP_TO(cap) * 500, 4u << NVME_CAP_MPSMIN(cap));
 		printf("max xfer : %u bytes\nio qpairs: %u\nmax depth: %u\nnamespaces active: %u\n",
-		       nvmed_ctrl_max_xfer(c), nvmed_ctrl_max_qpairs(c), nvmed_ctrl_max_qdepth(c), nvmed_ctrl_ns_count(c));
+		       nvmed_ctrl_max_xfer(c), nvmed_ctrl_max_qpairs(c), nvmed_ctrl_max_qdepth(c),
+		       nvmed_ctrl_ns_count(c));
 	}
 	ret = 0;
 out:
@@ -223,8 +217,8 @@ int cmd_id_ns(int argc, char **argv)
 		       "\"flbas\": %u, \"mc\": %u, \"dpc\": %u, \"dps\": %u, \"nmic\": %u, \"lba_bytes\": %llu, "
 		       "\"size_bytes\": %llu, \"nguid\": \"",
 		       a.nsid, (unsigned long long)id->nsze, (unsigned long long)id->ncap, (unsigned long long)id->nuse,
-		       id->nsfeat, id->nlbaf, id->flbas, id->mc, id->dpc, id->dps, id->nmic, (unsigned long long)lba_bytes,
-		       (unsigned long long)(id->nsze * lba_bytes));
+		       id->nsfeat, id->nlbaf, id->flbas, id->mc, id->dpc, id->dps, id->nmic,
+		       (unsigned long long)lba_bytes, (unsigned long long)(id->nsze * lba_bytes));
 		for (int i = 0; i < 16; i++)
 			printf("%02x", id->nguid[i]);
 		printf("\", \"eui64\": \"");
@@ -252,8 +246,8 @@ int cmd_id_ns(int argc, char **argv)
 			printf("%02x", id->eui64[i]);
 		printf("\n");
 		for (unsigned i = 0; i < nlbaf; i++)
-			printf("lbaf %2u  : ms:%-3u lbads:%-2u rp:%u%s\n", i, id->lbaf[i].ms, id->lbaf[i].ds, id->lbaf[i].rp,
-			       i == fmt ? " (in use)" : "");
+			printf("lbaf %2u  : ms:%-3u lbads:%-2u rp:%u%s\n", i, id->lbaf[i].ms, id->lbaf[i].ds,
+			       id->lbaf[i].rp, i == fmt ? " (in use)" : "");
 	}
 	ret = 0;
 out:

@@ -57,7 +57,8 @@ int cmd_bind(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		ok |= strcmp(drv, known[i]) == 0;
 	if (!ok) {
-		fprintf(stderr, "aisio bind: unknown driver '%s': choose vfio-pci, uio_pci_generic, nvme or none\n", drv);
+		fprintf(stderr, "aisio bind: unknown driver '%s': choose vfio-pci, uio_pci_generic, nvme or none\n",
+			drv);
 		return 2;
 	}
 	int rc = pci_sysfs_is_nvme(NULL, bdf);
@@ -66,7 +67,8 @@ int cmd_bind(int argc, char **argv)
 		return 1;
 	}
 	if (rc <= 0) {
-		fprintf(stderr, "aisio bind: %s is not an NVMe controller (class 0x0108); aisio leaves it alone\n", bdf);
+		fprintf(stderr, "aisio bind: %s is not an NVMe controller (class 0x0108); aisio leaves it alone\n",
+			bdf);
 		return 1;
 	}
 	struct pci_sysfs_fn fn;
@@ -110,8 +112,10 @@ int cmd_bind(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(drv, "vfio-pci") == 0 && fn.iommu_group < 0) {
-		fprintf(stderr, "aisio bind: %s has no IOMMU group (the IOMMU is off): vfio-pci cannot take it. "
-			"Boot with intel_iommu=on / amd_iommu=on, or bind to uio_pci_generic\n", bdf);
+		fprintf(stderr,
+			"aisio bind: %s has no IOMMU group (the IOMMU is off): vfio-pci cannot take it. "
+			"Boot with intel_iommu=on / amd_iommu=on, or bind to uio_pci_generic\n",
+			bdf);
 		goto out;
 	}
 	char path[PATH_MAX];
@@ -134,7 +138,8 @@ int cmd_bind(int argc, char **argv)
 		snprintf(path, sizeof(path), PCI_SYSFS_DEVICES "/%s/driver/unbind", bdf);
 		rc = attr_write(path, bdf);
 		if (rc < 0) {
-			fprintf(stderr, "aisio bind: %s: unbinding from %s failed: %s\n", bdf, fn.driver, strerror(-rc));
+			fprintf(stderr, "aisio bind: %s: unbinding from %s failed: %s\n", bdf, fn.driver,
+				strerror(-rc));
 			goto out;
 		}
 	}

@@ -59,20 +59,15 @@ int cmd_hugepages(int argc, char **argv)
 			char *end;
 			reserve = strtol(optarg, &end, 10);
 			if (*end || reserve < 0) {
-				fprintf(stderr, "aisio hugepages: --reserve wants a count of pages, got '%s'\n", optarg);
+				fprintf(stderr, "aisio hugepages: --reserve wants a count of pages, got '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
 		}
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage_hugepages(stdout);
-			return 0;
-		default:
-			usage_hugepages(stderr);
-			return 2;
+		case 'j': json = true; break;
+		case 'h': usage_hugepages(stdout); return 0;
+		default: usage_hugepages(stderr); return 2;
 		}
 	}
 	if (optind != argc) {
@@ -85,8 +80,8 @@ int cmd_hugepages(int argc, char **argv)
 		snprintf(val, sizeof(val), "%ld\n", reserve);
 		int rc = attr_write("/proc/sys/vm/nr_hugepages", val);
 		if (rc < 0) {
-			fprintf(stderr, "aisio hugepages: writing /proc/sys/vm/nr_hugepages failed: %s%s\n", strerror(-rc),
-				rc == -EACCES || rc == -EPERM ? " (needs root)" : "");
+			fprintf(stderr, "aisio hugepages: writing /proc/sys/vm/nr_hugepages failed: %s%s\n",
+				strerror(-rc), rc == -EACCES || rc == -EPERM ? " (needs root)" : "");
 			return 1;
 		}
 	}
@@ -96,8 +91,10 @@ int cmd_hugepages(int argc, char **argv)
 		return 1;
 	}
 	if (reserve >= 0 && h.total < reserve) {
-		fprintf(stderr, "aisio hugepages: asked for %ld, the kernel reserved %ld (memory too fragmented or "
-			"too small; reserve at boot with hugepages=%ld)\n", reserve, h.total, reserve);
+		fprintf(stderr,
+			"aisio hugepages: asked for %ld, the kernel reserved %ld (memory too fragmented or "
+			"too small; reserve at boot with hugepages=%ld)\n",
+			reserve, h.total, reserve);
 		ret = 1;
 	}
 	struct rlimit rl;
@@ -111,9 +108,11 @@ int cmd_hugepages(int argc, char **argv)
 		else
 			printf("null}\n");
 	} else {
-		printf("hugepages of %ld kB: %ld reserved, %ld free (%ld MiB), %ld in use%s\n", h.size_kb, h.total, h.free_,
-		       h.free_ * h.size_kb / 1024, h.total - h.free_, h.total == 0 ? " -- aisio needs some for real "
-		       "devices: aisio hugepages --reserve N" : "");
+		printf("hugepages of %ld kB: %ld reserved, %ld free (%ld MiB), %ld in use%s\n", h.size_kb, h.total,
+		       h.free_, h.free_ * h.size_kb / 1024, h.total - h.free_,
+		       h.total == 0 ? " -- aisio needs some for real "
+				      "devices: aisio hugepages --reserve N"
+				    : "");
 		if (have_rl) {
 			if (rl.rlim_cur == RLIM_INFINITY)
 				printf("memlock limit: unlimited\n");

@@ -107,15 +107,9 @@ int cmd_devices(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage_devices(stdout);
-			return 0;
-		default:
-			usage_devices(stderr);
-			return 2;
+		case 'j': json = true; break;
+		case 'h': usage_devices(stdout); return 0;
+		default: usage_devices(stderr); return 2;
 		}
 	}
 	if (optind != argc) {

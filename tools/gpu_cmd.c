@@ -94,20 +94,28 @@ static void usage(FILE *f, const char *verb)
 
 static int parse(struct cuda_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"iopattern", required_argument, 0, 'p'}, {"qdepth", required_argument, 0, 'q'},
-		{"iosize", required_argument, 0, 's'},    {"runtime", required_argument, 0, 't'},
-		{"nqueues", required_argument, 0, 'n'},   {"grid", required_argument, 0, 'g'},
-		{"block", required_argument, 0, 'b'},     {"api", required_argument, 0, 'a'},
-		{"queues", required_argument, 0, 'Q'},    {"depth", required_argument, 0, 'd'},
-		{"size", required_argument, 0, 'z'},      {"seed", required_argument, 0, 'S'},
-		{"thread-qd", required_argument, 0, 'T'}, {"json", no_argument, 0, 'j'},
-		{"ceiling", no_argument, 0, 'c'},         {"help", no_argument, 0, 'h'},
-		{"nsid", required_argument, 0, 'N'},      {"read-only", no_argument, 0, 'R'},
+	static const struct option opts[] = {{"iopattern", required_argument, 0, 'p'},
+					     {"qdepth", required_argument, 0, 'q'},
+					     {"iosize", required_argument, 0, 's'},
+					     {"runtime", required_argument, 0, 't'},
+					     {"nqueues", required_argument, 0, 'n'},
+					     {"grid", required_argument, 0, 'g'},
+					     {"block", required_argument, 0, 'b'},
+					     {"api", required_argument, 0, 'a'},
+					     {"queues", required_argument, 0, 'Q'},
+					     {"depth", required_argument, 0, 'd'},
+					     {"size", required_argument, 0, 'z'},
+					     {"seed", required_argument, 0, 'S'},
+					     {"thread-qd", required_argument, 0, 'T'},
+					     {"json", no_argument, 0, 'j'},
+					     {"ceiling", no_argument, 0, 'c'},
+					     {"help", no_argument, 0, 'h'},
+					     {"nsid", required_argument, 0, 'N'},
+					     {"read-only", no_argument, 0, 'R'},
 #ifdef AISIO_GPU_ABLATE
-		{"ablate", required_argument, 0, 'A'},
+					     {"ablate", required_argument, 0, 'A'},
 #endif
-		{0, 0, 0, 0}};
+					     {0, 0, 0, 0}};
 	memset(a, 0, sizeof(*a));
 	a->verify = !strcmp(argv[0], "cuda-verify");
 	a->opc = NVME_CMD_READ;
@@ -165,9 +173,7 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 			if (strparse_size(optarg, &a->size))
 				goto bad;
 			break;
-		case 'S':
-			a->seed = strtoull(optarg, &end, 0);
-			break;
+		case 'S': a->seed = strtoull(optarg, &end, 0); break;
 		case 'a':
 			if (!strcmp(optarg, "thread"))
 				a->api = GPU_API_THREAD;
@@ -202,7 +208,7 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 		default: usage(stderr, argv[0]); return -EINVAL;
 		}
 		continue;
-bad:
+	bad:
 		fprintf(stderr, "aisio perf %s: bad value '%s'\n", argv[0], optarg);
 		return -EINVAL;
 	}
@@ -222,7 +228,8 @@ bad:
 	}
 #endif
 	if (!a->qdepth || !a->nqueues || !a->iosize || a->thread_qd < 1 || a->thread_qd > 8) {
-		fprintf(stderr, "aisio perf %s: --qdepth, --nqueues, --iosize must be > 0, --thread-qd 1..8\n", argv[0]);
+		fprintf(stderr, "aisio perf %s: --qdepth, --nqueues, --iosize must be > 0, --thread-qd 1..8\n",
+			argv[0]);
 		return -EINVAL;
 	}
 	return 0;
@@ -401,8 +408,9 @@ int cmd_perf_cuda(int argc, char **argv)
 	const uint64_t nsze = gpu_ctrl_nsze(c);
 	int status = 1;
 	if (a.iosize % (1u << lba_shift) || a.iosize > gpu_ctrl_mdts_bytes(c)) {
-		fprintf(stderr, "aisio perf %s: %s: --iosize %" PRIu64 " must be a multiple of the LBA size %u and at most "
-				"the transfer limit %u\n",
+		fprintf(stderr,
+			"aisio perf %s: %s: --iosize %" PRIu64 " must be a multiple of the LBA size %u and at most "
+			"the transfer limit %u\n",
 			argv[0], a.dev, a.iosize, 1u << lba_shift, gpu_ctrl_mdts_bytes(c));
 		goto out;
 	}
@@ -451,8 +459,11 @@ int cmd_perf_cuda(int argc, char **argv)
 		while (depth < 2 * per_q && depth < 4096)
 			depth <<= 1;
 	}
-	struct gpu_qpair_opts qo = {.nqueues = a.nqueues, .depth = depth, .place = (int)a.place,
-				    .owned = a.api == GPU_API_OWNED, .max_xfer = (uint32_t)a.iosize};
+	struct gpu_qpair_opts qo = {.nqueues = a.nqueues,
+				    .depth = depth,
+				    .place = (int)a.place,
+				    .owned = a.api == GPU_API_OWNED,
+				    .max_xfer = (uint32_t)a.iosize};
 	if (gpu_ctrl_qpairs_create(c, &qo))
 		goto out;
 	/* range */
@@ -490,8 +501,9 @@ int cmd_perf_cuda(int argc, char **argv)
 		if (eo->engine == EMU_ENGINE_FUSED)
 			room -= eo->sms; /* the engine blocks ride in the same launch */
 		if ((long)a.grid > room) {
-			fprintf(stderr, "aisio perf %s: %u blocks of %u threads do not fit at once beside the engine (%ld); "
-					"use fewer queues or a smaller qdepth\n",
+			fprintf(stderr,
+				"aisio perf %s: %u blocks of %u threads do not fit at once beside the engine (%ld); "
+				"use fewer queues or a smaller qdepth\n",
 				argv[0], a.grid, a.block, room);
 			goto out;
 		}
@@ -508,10 +520,21 @@ int cmd_perf_cuda(int argc, char **argv)
 	if (gpu_ctrl_engine_start(c))
 		goto out;
 
-	struct gpu_perf_job job = {.ns = gpu_ctrl_ns(c), .buf = buf, .slots = slots, .nlb = nlb, .lba_shift = lba_shift,
-				   .units = units, .slba0 = 0, .opc = (uint32_t)a.opc, .random = (uint32_t)a.random,
-				   .api = a.api, .qdepth = a.thread_qd, .seed = a.seed, .grid = a.grid,
-				   .block = a.block, .res = res};
+	struct gpu_perf_job job = {.ns = gpu_ctrl_ns(c),
+				   .buf = buf,
+				   .slots = slots,
+				   .nlb = nlb,
+				   .lba_shift = lba_shift,
+				   .units = units,
+				   .slba0 = 0,
+				   .opc = (uint32_t)a.opc,
+				   .random = (uint32_t)a.random,
+				   .api = a.api,
+				   .qdepth = a.thread_qd,
+				   .seed = a.seed,
+				   .grid = a.grid,
+				   .block = a.block,
+				   .res = res};
 #ifdef AISIO_GPU_ABLATE
 	job.ablate = a.ablate_d;
 #endif
@@ -571,8 +594,10 @@ int cmd_perf_cuda(int argc, char **argv)
 		       "\"engine_sms\":%u,\"engine_warps\":%u,\"thread_qd\":%u,\"ablate\":\"%s\"},",
 		       a.random ? "rand" : "", a.opc == NVME_CMD_READ ? "read" : "write", a.iosize, a.qdepth, a.nqueues,
 		       api_name(a.api), a.place ? "host" : "gpu", a.grid, a.block, depth, a.verify ? 0 : a.runtime,
-		       eo->engine == EMU_ENGINE_CPU ? "cpu" : eo->engine == EMU_ENGINE_FUSED ? "fused" : "gpu", eo->sms,
-		       eo->warps, a.thread_qd, a.ablate ? a.ablate : "");
+		       eo->engine == EMU_ENGINE_CPU     ? "cpu"
+		       : eo->engine == EMU_ENGINE_FUSED ? "fused"
+							: "gpu",
+		       eo->sms, eo->warps, a.thread_qd, a.ablate ? a.ablate : "");
 		printf("\"total\":{\"iops\":%.0f,\"mib_s\":%.1f,\"gb_s\":%.3f,\"failed\":%llu,\"lat_us\":{\"p50\":%.3f,"
 		       "\"p99\":%.3f,\"p999\":%.3f}},",
 		       iops, mib_s, iops * (double)a.iosize / 1e9, failed, p50, p99, p999);
@@ -618,8 +643,8 @@ int cmd_perf_cuda(int argc, char **argv)
 				a.dev, host_bad, host_first);
 		status = o.r.mismatches || failed || host_bad || o.r.ios != units ? 1 : 0;
 		if (o.r.ios + o.r.failed != units)
-			fprintf(stderr, "aisio perf cuda-verify: %llu of %" PRIu64 " reads done\n", o.r.ios + o.r.failed,
-				units);
+			fprintf(stderr, "aisio perf cuda-verify: %llu of %" PRIu64 " reads done\n",
+				o.r.ios + o.r.failed, units);
 	} else {
 		status = failed ? 1 : 0;
 	}

@@ -212,7 +212,7 @@ static __device__ __forceinline__ void perf_body(const struct gpu_perf_job *j, u
 				rc = owned_ref_dispatch(j->ablate, ns, oq, (uint8_t)j->opc, active, b, l, j->nlb, &st);
 			else
 #endif
-			if (j->api == GPU_API_OWNED)
+				if (j->api == GPU_API_OWNED)
 				rc = gpu_nvme_owned_rw(ns, oq, (uint8_t)j->opc, active, b, l, j->nlb, &st);
 			else
 				rc = gpu_nvme_warp_rw(ns, qi, (uint8_t)j->opc, active, b, l, j->nlb, &st);
@@ -284,13 +284,14 @@ extern "C" int gpu_perf_launch(const struct gpu_perf_job *job, void *stream, siz
 	if (job->eng.dev) {
 		if (smem < job->eng.smem)
 			smem = job->eng.smem;
-		if (cudaFuncSetAttribute(gpu_perf_fused_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) !=
-		    cudaSuccess)
+		if (cudaFuncSetAttribute(gpu_perf_fused_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+					 (int)smem) != cudaSuccess)
 			return -EINVAL;
 		gpu_perf_fused_kernel<<<job->grid + job->eng.blocks, job->block, smem, (cudaStream_t)stream>>>(*job);
 		return cudaGetLastError() == cudaSuccess ? 0 : -EIO;
 	}
-	if (cudaFuncSetAttribute(gpu_perf_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
+	if (cudaFuncSetAttribute(gpu_perf_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) !=
+	    cudaSuccess)
 		return -EINVAL;
 	gpu_perf_kernel<<<job->grid, job->block, smem, (cudaStream_t)stream>>>(*job);
 	return cudaGetLastError() == cudaSuccess ? 0 : -EIO;
@@ -301,7 +302,8 @@ extern "C" int gpu_perf_occupancy(unsigned block, size_t smem, int *blocks_per_s
 	const size_t need = GPU_LAT_BUCKETS * sizeof(unsigned long long);
 	if (smem < need)
 		smem = need;
-	if (cudaFuncSetAttribute(gpu_perf_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
+	if (cudaFuncSetAttribute(gpu_perf_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) !=
+	    cudaSuccess)
 		return -EINVAL;
 	return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, gpu_perf_kernel, (int)block, smem) ==
 			       cudaSuccess

@@ -54,11 +54,11 @@ AISIO_HD uint64_t gpu_lat_bucket_low(uint32_t b)
 }
 
 struct gpu_perf_result {
-	unsigned long long ios;        /* commands completed without error */
-	unsigned long long failed;     /* commands that returned an error */
-	unsigned long long mismatches; /* LBAs whose data did not match their stamp */
+	unsigned long long ios;             /* commands completed without error */
+	unsigned long long failed;          /* commands that returned an error */
+	unsigned long long mismatches;      /* LBAs whose data did not match their stamp */
 	unsigned long long t_first, t_last; /* globaltimer at the first start and the last finish */
-	int first_rc;                  /* first error seen, for the message */
+	int first_rc;                       /* first error seen, for the message */
 	uint32_t first_status;
 	unsigned long long first_lba;
 	unsigned long long lat[GPU_LAT_BUCKETS]; /* ns per command, histogram */
@@ -70,20 +70,20 @@ struct gpu_perf_job {
 	uint64_t slots;               /* buffers of iosize bytes; thread i uses slot i % slots */
 	uint32_t nlb;                 /* LBAs per command */
 	uint32_t lba_shift;
-	uint64_t units;               /* I/O units of nlb LBAs in the range */
-	uint64_t slba0;               /* first LBA of the range */
-	uint32_t opc;                 /* NVME_CMD_READ / NVME_CMD_WRITE */
+	uint64_t units; /* I/O units of nlb LBAs in the range */
+	uint64_t slba0; /* first LBA of the range */
+	uint32_t opc;   /* NVME_CMD_READ / NVME_CMD_WRITE */
 	uint32_t random;
-	uint32_t api;                 /* GPU_API_* */
-	uint32_t qdepth;              /* async: in flight per thread (1..8) */
-	uint32_t check;               /* GPU_CHECK_* */
+	uint32_t api;    /* GPU_API_* */
+	uint32_t qdepth; /* async: in flight per thread (1..8) */
+	uint32_t check;  /* GPU_CHECK_* */
 #ifdef AISIO_GPU_ABLATE
-	uint32_t ablate;              /* bench/gpu/aisio-ablate only: GPU_ABLATE_D_* */
+	uint32_t ablate; /* bench/gpu/aisio-ablate only: GPU_ABLATE_D_* */
 #endif
-	uint64_t runtime_ns;          /* time-bound run; 0: each thread covers its units once */
-	uint64_t seed;                /* random LBAs and the stamps */
+	uint64_t runtime_ns; /* time-bound run; 0: each thread covers its units once */
+	uint64_t seed;       /* random LBAs and the stamps */
 	uint32_t grid, block;
-	struct gpu_perf_result *res;  /* device memory, zeroed by the caller */
+	struct gpu_perf_result *res; /* device memory, zeroed by the caller */
 	/* engine=fused: the engine blocks that run before the job's blocks in the same launch
 	 * (gpu_ctrl_fused_prepare before each launch); all zero otherwise */
 	struct gpu_fused_engine eng;

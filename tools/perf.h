@@ -30,8 +30,8 @@ struct perf_args {
 	unsigned ncpus;
 	char cpus_text[256];
 	uint32_t nsid;
-	uint64_t offset;     /* LBA */
-	uint64_t size;       /* LBAs; 0 = to the end */
+	uint64_t offset; /* LBA */
+	uint64_t size;   /* LBAs; 0 = to the end */
 	uint64_t seed;
 	bool json;
 	bool force;
@@ -46,16 +46,16 @@ struct perf_dev {
 	struct bio_dev *bd;
 	struct nvmed_ctrl *ctrl;
 	uint32_t nsid;
-	char what[32];       /* "namespace N", or "the device" for a block device or file */
+	char what[32]; /* "namespace N", or "the device" for a block device or file */
 	unsigned lba_shift;
 	uint64_t nlba;
 	uint64_t first_lba;
-	uint64_t nlbas;      /* size of the range */
-	uint32_t iosize;     /* bytes per I/O */
-	uint32_t nlb;        /* LBAs per I/O */
+	uint64_t nlbas;       /* size of the range */
+	uint32_t iosize;      /* bytes per I/O */
+	uint32_t nlb;         /* LBAs per I/O */
 	uint32_t cmds_per_io; /* commands on the wire per I/O: the driver splits I/Os over MDTS */
-	uint32_t cmd_bytes;  /* bytes per command on the wire (the last of an I/O may be shorter) */
-	uint64_t slots;      /* I/O-sized slots in the range */
+	uint32_t cmd_bytes;   /* bytes per command on the wire (the last of an I/O may be shorter) */
+	uint64_t slots;       /* I/O-sized slots in the range */
 };
 
 /* Open device i for run (whole I/Os only) or verify (a short last I/O is fine).

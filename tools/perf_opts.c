@@ -122,7 +122,8 @@ static int parse_cpumask(struct perf_args *a, const char *s)
 			if (v & (1 << b)) {
 				int cpu = (int)i * 4 + b;
 				a->cpus[a->ncpus++] = cpu;
-				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d", a->ncpus > 1 ? "," : "", cpu);
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d",
+					 a->ncpus > 1 ? "," : "", cpu);
 			}
 	}
 	snprintf(a->cpus_text, sizeof(a->cpus_text), "%s", list);
@@ -132,14 +133,22 @@ static int parse_cpumask(struct perf_args *a, const char *s)
 static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 {
 	static const struct option opts[] = {
-		{"iopattern", required_argument, 0, 'p'}, {"qdepth", required_argument, 0, 'q'},
-		{"iosize", required_argument, 0, 's'},    {"runtime", required_argument, 0, 't'},
-		{"nqueues", required_argument, 0, 'Q'},   {"cpumask", required_argument, 0, 'm'},
-		{"cpulist", required_argument, 0, 'c'},   {"nsid", required_argument, 0, 'n'},
-		{"offset", required_argument, 0, 'o'},    {"size", required_argument, 0, 'S'},
-		{"seed", required_argument, 0, 'r'},      {"json", no_argument, 0, 'j'},
-		{"force", no_argument, 0, 'f'},           {"timeout-ms", required_argument, 0, 'T'},
-		{"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+		{"iopattern", required_argument, 0, 'p'},
+		{"qdepth", required_argument, 0, 'q'},
+		{"iosize", required_argument, 0, 's'},
+		{"runtime", required_argument, 0, 't'},
+		{"nqueues", required_argument, 0, 'Q'},
+		{"cpumask", required_argument, 0, 'm'},
+		{"cpulist", required_argument, 0, 'c'},
+		{"nsid", required_argument, 0, 'n'},
+		{"offset", required_argument, 0, 'o'},
+		{"size", required_argument, 0, 'S'},
+		{"seed", required_argument, 0, 'r'},
+		{"json", no_argument, 0, 'j'},
+		{"force", no_argument, 0, 'f'},
+		{"timeout-ms", required_argument, 0, 'T'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
 	};
 	memset(a, 0, sizeof(*a));
 	a->pattern = PAT_RANDREAD;
@@ -161,7 +170,9 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 			for (i = 0; i < 4 && strcmp(optarg, pattern_names[i]); i++)
 				;
 			if (i == 4) {
-				fprintf(stderr, "aisio perf: --iopattern must be read, write, randread or randwrite, not '%s'\n", optarg);
+				fprintf(stderr,
+					"aisio perf: --iopattern must be read, write, randread or randwrite, not '%s'\n",
+					optarg);
 				return -EINVAL;
 			}
 			a->pattern = (enum pattern)i;
@@ -225,18 +236,10 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 				return -EINVAL;
 			a->timeout_ms = (unsigned)v;
 			break;
-		case 'j':
-			a->json = true;
-			break;
-		case 'f':
-			a->force = true;
-			break;
-		case 'h':
-			perf_usage(stdout);
-			exit(0);
-		default:
-			fprintf(stderr, "aisio perf: see aisio perf --help\n");
-			return -EINVAL;
+		case 'j': a->json = true; break;
+		case 'f': a->force = true; break;
+		case 'h': perf_usage(stdout); exit(0);
+		default: fprintf(stderr, "aisio perf: see aisio perf --help\n"); return -EINVAL;
 		}
 	}
 	for (int i = optind; i < argc; i++) {
@@ -247,7 +250,8 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 		a->devs[a->ndevs++] = argv[i];
 	}
 	if (!a->ndevs) {
-		fprintf(stderr, "aisio perf: no device given (e.g. aisio perf %s emu:null)\n", verify ? "verify" : "run");
+		fprintf(stderr, "aisio perf: no device given (e.g. aisio perf %s emu:null)\n",
+			verify ? "verify" : "run");
 		return -EINVAL;
 	}
 	return 0;
@@ -258,8 +262,8 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, uint32_t iosize, size_t dma_bytes,
 	     struct perf_dev *d)
 {
-	struct bio_dev_opts o = {.nsid = a->nsid, .dma_bytes = dma_bytes, .io_timeout_ms = a->timeout_ms,
-				 .allow_fs_writes = a->force};
+	struct bio_dev_opts o = {
+		.nsid = a->nsid, .dma_bytes = dma_bytes, .io_timeout_ms = a->timeout_ms, .allow_fs_writes = a->force};
 	int rc = bio_dev_open(&d->bd, a->devs[i], &o);
 	if (rc < 0) {
 		fprintf(stderr, "aisio perf: cannot open %s: %s\n", a->devs[i], strerror(-rc));
@@ -278,13 +282,16 @@ int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, ui
 		iosize = bio_dev_max_xfer(d->bd) < (128u << 10) ? bio_dev_max_xfer(d->bd) : (128u << 10);
 	d->iosize = iosize;
 	if (iosize % lba) {
-		fprintf(stderr, "aisio perf: --iosize %u is not a multiple of %s's LBA size %u\n", iosize, a->devs[i], lba);
+		fprintf(stderr, "aisio perf: --iosize %u is not a multiple of %s's LBA size %u\n", iosize, a->devs[i],
+			lba);
 		return -EINVAL;
 	}
 	uint32_t max_xfer = bio_dev_max_xfer(d->bd);
 	if (iosize > max_xfer && !d->ctrl) {
-		fprintf(stderr, "aisio perf: --iosize %u exceeds %s's largest transfer of %u bytes (the kernel paths "
-			"take I/Os of at most that size)\n", iosize, a->devs[i], max_xfer);
+		fprintf(stderr,
+			"aisio perf: --iosize %u exceeds %s's largest transfer of %u bytes (the kernel paths "
+			"take I/Os of at most that size)\n",
+			iosize, a->devs[i], max_xfer);
 		return -EINVAL;
 	}
 	d->nlb = iosize / lba;
@@ -306,8 +313,8 @@ int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, ui
 	}
 	d->nlbas = a->size ? a->size : d->nlba - a->offset;
 	if (d->nlbas > d->nlba - a->offset) {
-		fprintf(stderr, "aisio perf: --offset + --size run past the end of %s (%" PRIu64 " LBAs)\n",
-			d->what, d->nlba);
+		fprintf(stderr, "aisio perf: --offset + --size run past the end of %s (%" PRIu64 " LBAs)\n", d->what,
+			d->nlba);
 		return -EINVAL;
 	}
 	d->slots = d->nlbas / d->nlb;
@@ -342,7 +349,8 @@ int cmd_perf(int argc, char **argv)
 #ifdef AISIO_HAVE_CMD_GPU
 		return cmd_perf_cuda(argc - 1, argv + 1);
 #else
-		fprintf(stderr, "aisio perf %s: this build has no GPU support (CUDA was not found at build time)\n", verb);
+		fprintf(stderr, "aisio perf %s: this build has no GPU support (CUDA was not found at build time)\n",
+			verb);
 		return 2;
 #endif
 	}

@@ -23,17 +23,17 @@
 
 /* One queue pair driven by one thread; what the submit loop needs, in one place. */
 struct perf_queue {
-	struct nvmed_qpair *qp;  /* user-space driver */
-	struct bio_queue *bq;    /* kernel paths */
-	uint8_t *buf;        /* next data buffer: qdepth of them round robin */
+	struct nvmed_qpair *qp; /* user-space driver */
+	struct bio_queue *bq;   /* kernel paths */
+	uint8_t *buf;           /* next data buffer: qdepth of them round robin */
 	uint8_t *bufs, *bufs_end;
 	uint32_t iosize;
 	uint32_t nsid;
 	uint32_t nlb;
 	unsigned qdepth;
 	uint64_t first_lba;
-	uint64_t slots;      /* I/O-sized slots in the LBA range */
-	uint64_t next_slot;  /* sequential patterns */
+	uint64_t slots;     /* I/O-sized slots in the LBA range */
+	uint64_t next_slot; /* sequential patterns */
 	uint64_t ios, failed;
 	struct perf_thread *t;
 	unsigned dev;
@@ -51,11 +51,11 @@ struct perf_thread {
 	struct lat_hist lat;
 	uint64_t c_submit_base;
 	double ns_per_cycle;
-	int kernel;          /* the devices are kernel paths (bio queues), else user-space */
+	int kernel; /* the devices are kernel paths (bio queues), else user-space */
 	int rc;
 	volatile int *stop;
 	uint64_t deadline_cycles;
-	double cpu_s;        /* CPU time this submitting thread used */
+	double cpu_s; /* CPU time this submitting thread used */
 };
 
 static volatile sig_atomic_t perf_signalled;
@@ -108,7 +108,7 @@ static void run_bio_cb(struct bio_queue *bq, void *arg, int err, uint16_t status
  * queue's fields live in locals for the loop: the driver's SQE stores may alias
  * any memory, so fields read through q would be reloaded for every command. */
 static inline __attribute__((always_inline)) int run_fill(struct perf_thread *t, struct perf_queue *q, uint64_t *seq,
-							 const int random, const uint8_t opc, const int kernel)
+							  const int random, const uint8_t opc, const int kernel)
 {
 	struct nvmed_qpair *const qp = q->qp;
 	struct bio_queue *const bq = q->bq;
@@ -148,7 +148,7 @@ static inline __attribute__((always_inline)) int run_fill(struct perf_thread *t,
 
 /* One pass over the thread's queues: fill, ring once, reap. */
 static inline __attribute__((always_inline)) int run_pass(struct perf_thread *t, uint64_t *seq, const int random,
-							 const uint8_t opc, const int kernel)
+							  const uint8_t opc, const int kernel)
 {
 	for (unsigned i = 0; i < t->nq; i++) {
 		struct perf_queue *q = &t->queues[i];
@@ -171,12 +171,12 @@ static inline __attribute__((always_inline)) int run_pass(struct perf_thread *t,
 	return 0;
 }
 
-#define RUN_LOOP(random, opc, kernel)                                                          \
-	while (!*t->stop) {                                                                    \
-		if ((rc = run_pass(t, &seq, random, opc, kernel)) < 0)                         \
-			break;                                                                 \
-		if ((++iter & 63) == 0 && cycles_now() > t->deadline_cycles)                  \
-			break;                                                                 \
+#define RUN_LOOP(random, opc, kernel)                                        \
+	while (!*t->stop) {                                                  \
+		if ((rc = run_pass(t, &seq, random, opc, kernel)) < 0)       \
+			break;                                               \
+		if ((++iter & 63) == 0 && cycles_now() > t->deadline_cycles) \
+			break;                                               \
 	}
 
 static void *run_thread(void *arg)
@@ -213,7 +213,8 @@ static void *run_thread(void *arg)
 	t->rc = rc;
 	for (unsigned i = 0; i < t->nq; i++) {
 		struct perf_queue *q = &t->queues[i];
-		int drc = q->qp ? nvmed_qpair_drain(q->qp, a->timeout_ms + 1000) : bio_queue_drain(q->bq, a->timeout_ms + 1000);
+		int drc = q->qp ? nvmed_qpair_drain(q->qp, a->timeout_ms + 1000)
+				: bio_queue_drain(q->bq, a->timeout_ms + 1000);
 		if (drc < 0 && !t->rc)
 			t->rc = drc;
 		if (q->qp) {
@@ -231,8 +232,9 @@ static void *run_thread(void *arg)
 
 static void print_json_params(const struct perf_args *a, FILE *f)
 {
-	fprintf(f, "\"params\": {\"iopattern\": \"%s\", \"qdepth\": %u, \"iosize\": %u, \"runtime\": %.3f, "
-		   "\"nqueues\": %u, \"threads\": %u, \"cpus\": ",
+	fprintf(f,
+		"\"params\": {\"iopattern\": \"%s\", \"qdepth\": %u, \"iosize\": %u, \"runtime\": %.3f, "
+		"\"nqueues\": %u, \"threads\": %u, \"cpus\": ",
 		pattern_names[a->pattern], a->qdepth, a->iosize, a->runtime, a->nqueues, a->ncpus ? a->ncpus : 1);
 	json_string(f, a->cpus_text[0] ? a->cpus_text : "any");
 	fprintf(f, ", \"nsid\": %u, \"seed\": %" PRIu64 "}", a->nsid, a->seed);
@@ -272,8 +274,10 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 	}
 	for (unsigned i = 1; i < a->ndevs; i++) {
 		if (!devs[i].ctrl != !devs[0].ctrl) {
-			fprintf(stderr, "aisio perf: %s and %s: one run drives either kernel paths or the user-space "
-				"driver, not both\n", a->devs[0], a->devs[i]);
+			fprintf(stderr,
+				"aisio perf: %s and %s: one run drives either kernel paths or the user-space "
+				"driver, not both\n",
+				a->devs[0], a->devs[i]);
 			rc = -EINVAL;
 			goto out_devs;
 		}
@@ -284,9 +288,11 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 		unsigned want_depth = a->qdepth * d->cmds_per_io;
 		if (want_depth > bio_dev_max_qdepth(d->bd)) {
 			if (d->cmds_per_io > 1)
-				fprintf(stderr, "aisio perf: --qdepth %u x %u commands per I/O (--iosize %u over MDTS) is %u "
-					"commands in flight; %s allows %u (CAP.MQES)\n", a->qdepth, d->cmds_per_io, a->iosize,
-					want_depth, a->devs[i], bio_dev_max_qdepth(d->bd));
+				fprintf(stderr,
+					"aisio perf: --qdepth %u x %u commands per I/O (--iosize %u over MDTS) is %u "
+					"commands in flight; %s allows %u (CAP.MQES)\n",
+					a->qdepth, d->cmds_per_io, a->iosize, want_depth, a->devs[i],
+					bio_dev_max_qdepth(d->bd));
 			else
 				fprintf(stderr, "aisio perf: --qdepth %u is more than %s allows (%u%s)\n", a->qdepth,
 					a->devs[i], bio_dev_max_qdepth(d->bd), d->ctrl ? ", from CAP.MQES" : "");
@@ -295,8 +301,10 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 		}
 		unsigned want_queues = nthreads * a->nqueues;
 		if (d->ctrl && want_queues > nvmed_ctrl_max_qpairs(d->ctrl)) {
-			fprintf(stderr, "aisio perf: %s: %u thread(s) x --nqueues %u need %u I/O queue pairs; the controller "
-				"granted %u\n", a->devs[i], nthreads, a->nqueues, want_queues, nvmed_ctrl_max_qpairs(d->ctrl));
+			fprintf(stderr,
+				"aisio perf: %s: %u thread(s) x --nqueues %u need %u I/O queue pairs; the controller "
+				"granted %u\n",
+				a->devs[i], nthreads, a->nqueues, want_queues, nvmed_ctrl_max_qpairs(d->ctrl));
 			rc = -EINVAL;
 			goto out_devs;
 		}
@@ -391,8 +399,10 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 	double elapsed = mono_seconds() - t0;
 	getrusage(RUSAGE_SELF, &ru1);
 	/* process CPU includes the emulated controller's engine threads, which stand in for a device */
-	double proc_cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-			  (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) * 1e-6;
+	double proc_cpu =
+		(double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+		(double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) *
+			1e-6;
 	double submit_cpu = 0;
 	for (unsigned t = 0; t < nthreads; t++)
 		submit_cpu += threads[t].cpu_s;
@@ -415,14 +425,16 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 		tot_ios += dev_ios[i], tot_failed += dev_failed[i];
 	}
 	double mib = (double)a->iosize / (1024.0 * 1024.0);
-	double p50 = lat ? lat_hist_quantile(lat, 0.50) / 1000.0 : 0, p99 = lat ? lat_hist_quantile(lat, 0.99) / 1000.0 : 0;
+	double p50 = lat ? lat_hist_quantile(lat, 0.50) / 1000.0 : 0,
+	       p99 = lat ? lat_hist_quantile(lat, 0.99) / 1000.0 : 0;
 	double p999 = lat ? lat_hist_quantile(lat, 0.999) / 1000.0 : 0;
 	double mean = lat && lat->count ? (double)lat->sum_ns / (double)lat->count / 1000.0 : 0;
 	const char *cpus = a->cpus_text[0] ? a->cpus_text : "any";
 	if (a->json) {
 		char date[64];
 		iso_date(date, sizeof(date));
-		printf("{\"tool\": \"aisio perf run\", \"version\": \"%s\", \"date\": \"%s\", \"machine\": ", AISIO_VERSION, date);
+		printf("{\"tool\": \"aisio perf run\", \"version\": \"%s\", \"date\": \"%s\", \"machine\": ",
+		       AISIO_VERSION, date);
 		json_machine(stdout);
 		printf(", \"command\": ");
 		char cmd[2048] = "";
@@ -438,14 +450,15 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 			printf(", \"backend\": \"%s\", \"commands_per_io\": %u, \"command_bytes\": %u, \"cpus\": ",
 			       bio_dev_backend(devs[i].bd), devs[i].cmds_per_io, devs[i].cmd_bytes);
 			json_string(stdout, cpus);
-			printf(", \"ios\": %" PRIu64 ", \"iops\": %.1f, \"mib_s\": %.3f, \"failed\": %" PRIu64 "}", dev_ios[i],
-			       (double)dev_ios[i] / elapsed, (double)dev_ios[i] * mib / elapsed, dev_failed[i]);
+			printf(", \"ios\": %" PRIu64 ", \"iops\": %.1f, \"mib_s\": %.3f, \"failed\": %" PRIu64 "}",
+			       dev_ios[i], (double)dev_ios[i] / elapsed, (double)dev_ios[i] * mib / elapsed,
+			       dev_failed[i]);
 		}
 		printf("], \"total\": {\"ios\": %" PRIu64 ", \"iops\": %.1f, \"mib_s\": %.3f, \"failed\": %" PRIu64
 		       ", \"lat_us\": {\"mean\": %.3f, \"p50\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f, \"samples\": %" PRIu64
 		       "}}, \"cpu\": {\"submit_threads_s\": %.4f, \"process_s\": %.4f, \"iops_per_submit_cpu_s\": %.1f}}\n",
-		       tot_ios, (double)tot_ios / elapsed, (double)tot_ios * mib / elapsed, tot_failed, mean, p50, p99, p999,
-		       lat ? (double)lat->max_ns / 1000.0 : 0, lat ? lat->count : 0, submit_cpu, proc_cpu,
+		       tot_ios, (double)tot_ios / elapsed, (double)tot_ios * mib / elapsed, tot_failed, mean, p50, p99,
+		       p999, lat ? (double)lat->max_ns / 1000.0 : 0, lat ? lat->count : 0, submit_cpu, proc_cpu,
 		       submit_cpu > 0 ? (double)tot_ios / submit_cpu : 0);
 	} else {
 		printf("aisio perf run: %s, qdepth %u, iosize %u, %u thread(s) x %u queue(s) per device, %.2f s\n",

@@ -65,7 +65,8 @@ static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct bio
 			if (rc == -EAGAIN && !inflight) {
 				/* every command id is held by a command that timed out and never
 				 * completed: the device is not answering */
-				fprintf(stderr, "aisio perf verify: %s: no command slot left, all held by timed-out commands\n",
+				fprintf(stderr,
+					"aisio perf verify: %s: no command slot left, all held by timed-out commands\n",
 					dev);
 				return -ETIMEDOUT;
 			}
@@ -96,8 +97,9 @@ static int verify_pass(const struct perf_args *a, struct perf_dev *d, struct bio
 			inflight--;
 			if (s->err) {
 				res->failed += s->nlb;
-				fprintf(stderr, "aisio perf verify: %s: %s of LBAs %" PRIu64 "..%" PRIu64 " failed: %s%s%s\n", dev,
-					write ? "write" : "read", s->lba, s->lba + s->nlb - 1, strerror(-s->err),
+				fprintf(stderr,
+					"aisio perf verify: %s: %s of LBAs %" PRIu64 "..%" PRIu64 " failed: %s%s%s\n",
+					dev, write ? "write" : "read", s->lba, s->lba + s->nlb - 1, strerror(-s->err),
 					s->err == -EIO ? ": " : "", s->err == -EIO ? nvmed_status_str(s->status) : "");
 			} else if (!write) {
 				uint64_t first = 0;
@@ -140,8 +142,10 @@ int perf_verify(struct perf_args *a)
 		/* an I/O split over MDTS holds several commands: room for all of them */
 		unsigned max_depth = bio_dev_max_qdepth(d->bd);
 		if (d->cmds_per_io > max_depth) {
-			fprintf(stderr, "aisio perf verify: %s: --iosize %u is %u commands (MDTS %u bytes), more than one "
-				"queue holds (%u, CAP.MQES)\n", a->devs[i], d->iosize, d->cmds_per_io, d->cmd_bytes, max_depth);
+			fprintf(stderr,
+				"aisio perf verify: %s: --iosize %u is %u commands (MDTS %u bytes), more than one "
+				"queue holds (%u, CAP.MQES)\n",
+				a->devs[i], d->iosize, d->cmds_per_io, d->cmd_bytes, max_depth);
 			rc = -EINVAL;
 			break;
 		}
@@ -149,8 +153,8 @@ int perf_verify(struct perf_args *a)
 		struct bio_queue *q;
 		rc = bio_queue_create(d->bd, depth, &q);
 		if (rc < 0) {
-			fprintf(stderr, "aisio perf verify: %s: cannot create a queue of depth %u: %s\n", a->devs[i], depth,
-				strerror(-rc));
+			fprintf(stderr, "aisio perf verify: %s: cannot create a queue of depth %u: %s\n", a->devs[i],
+				depth, strerror(-rc));
 			break;
 		}
 		struct verify_slot *slots = calloc(use.qdepth, sizeof(*slots));
@@ -169,7 +173,8 @@ int perf_verify(struct perf_args *a)
 		if (rc < 0)
 			fprintf(stderr, "aisio perf verify: %s: %s\n", a->devs[i], strerror(-rc));
 		if (res.mismatches)
-			fprintf(stderr, "aisio perf verify: %s: first mismatching LBA %" PRIu64 "\n", a->devs[i], res.first_bad);
+			fprintf(stderr, "aisio perf verify: %s: first mismatching LBA %" PRIu64 "\n", a->devs[i],
+				res.first_bad);
 		if (!a->json)
 			verify_line_print(stdout, a->devs[i], res.verified, res.verified_bytes, res.mismatches,
 					  res.failed, 0);
@@ -190,17 +195,19 @@ int perf_verify(struct perf_args *a)
 	if (a->json) {
 		char date[64];
 		iso_date(date, sizeof(date));
-		printf("{\"tool\": \"aisio perf verify\", \"version\": \"%s\", \"date\": \"%s\", \"machine\": ", AISIO_VERSION,
-		       date);
+		printf("{\"tool\": \"aisio perf verify\", \"version\": \"%s\", \"date\": \"%s\", \"machine\": ",
+		       AISIO_VERSION, date);
 		json_machine(stdout);
 		printf(", \"devices\": [");
 		for (unsigned i = 0; i < verified_devs; i++) {
 			printf("%s{\"name\": ", i ? ", " : "");
 			json_string(stdout, a->devs[i]);
-			printf(", \"backend\": \"%s\", \"verified\": %" PRIu64 ", \"mismatches\": %" PRIu64 ", \"failed\": %" PRIu64 "}",
+			printf(", \"backend\": \"%s\", \"verified\": %" PRIu64 ", \"mismatches\": %" PRIu64
+			       ", \"failed\": %" PRIu64 "}",
 			       backends[i], per_dev[i].verified, per_dev[i].mismatches, per_dev[i].failed);
 		}
-		printf("], \"verified\": %" PRIu64 ", \"mismatches\": %" PRIu64 ", \"failed\": %" PRIu64 ", \"error\": %d}\n",
+		printf("], \"verified\": %" PRIu64 ", \"mismatches\": %" PRIu64 ", \"failed\": %" PRIu64
+		       ", \"error\": %d}\n",
 		       total.verified, total.mismatches, total.failed, rc);
 	} else if (verified_devs) {
 		/* a device refused before any I/O has said why; there is nothing to count */

@@ -95,12 +95,14 @@ static void print_extents_json(FILE *f, const struct xal *x, const struct xal_in
 
 		if (xal_extent_get(x, in, i, &e))
 			break;
-		fprintf(f, "%s{\"file_offset\": %llu, \"disk_offset\": %llu, \"length\": %llu, \"flags\": ",
-			i ? ", " : "", (unsigned long long)e.file_offset, (unsigned long long)e.disk_offset,
+		fprintf(f,
+			"%s{\"file_offset\": %llu, \"disk_offset\": %llu, \"length\": %llu, \"flags\": ", i ? ", " : "",
+			(unsigned long long)e.file_offset, (unsigned long long)e.disk_offset,
 			(unsigned long long)e.length);
 		json_flags(f, e.flags);
 		if (lba_size && xal_extent_lba(x, &e, lba_size, &slba, &nlb) == 0)
-			fprintf(f, ", \"slba\": %llu, \"nlb\": %llu", (unsigned long long)slba, (unsigned long long)nlb);
+			fprintf(f, ", \"slba\": %llu, \"nlb\": %llu", (unsigned long long)slba,
+				(unsigned long long)nlb);
 		fputc('}', f);
 	}
 	fputc(']', f);
@@ -196,8 +198,8 @@ static int do_extents(struct xal *x, const char *path, const struct xopts *o)
 	printf("%s: inode %llu, %llu bytes, %u extents, block size %u, partition offset %llu\n", path,
 	       (unsigned long long)in.ino, (unsigned long long)in.size, in.count, st.block_size,
 	       (unsigned long long)st.part_offset);
-	printf("%14s %16s %14s%s  %s\n", "file_offset", "disk_offset", "length", o->lba_size ? "         slba        nlb" : "",
-	       "flags");
+	printf("%14s %16s %14s%s  %s\n", "file_offset", "disk_offset", "length",
+	       o->lba_size ? "         slba        nlb" : "", "flags");
 	for (uint32_t i = 0; i < in.count; i++) {
 		struct xal_extent e;
 		uint64_t slba, nlb;
@@ -294,7 +296,8 @@ static int dump_cb(const struct xal *x, const char *path, const struct xal_inode
 			if (xal_extent_get(x, in, i, &e))
 				break;
 			printf("%s[%llu, %llu, %llu, %u]", i ? ", " : "", (unsigned long long)e.file_offset,
-			       (unsigned long long)e.disk_offset, (unsigned long long)e.length, e.flags & ~XAL_EXT_LAST);
+			       (unsigned long long)e.disk_offset, (unsigned long long)e.length,
+			       e.flags & ~XAL_EXT_LAST);
 		}
 		printf("]");
 	} else if (in->type == XAL_TYPE_LNK) {
@@ -335,7 +338,7 @@ static int check_cb(const struct xal *x, const char *path, const struct xal_inod
  * walk reached, and the table holds one slot per path (none left from removed ones). */
 static int do_check(struct xal *x)
 {
-	struct check_ctx c = { 0, 0 };
+	struct check_ctx c = {0, 0};
 	struct xal_stats s;
 	int rc = xal_walk(x, check_cb, &c);
 
@@ -423,7 +426,7 @@ int cmd_xal(int argc, char **argv)
 		{"watch", no_argument, NULL, 'w'},          {"help", no_argument, NULL, 'h'},
 		{"ignore-log", no_argument, NULL, 'i'},     {NULL, 0, NULL, 0},
 	};
-	struct xopts o = { 0 };
+	struct xopts o = {0};
 	const char *verb, *src, *arg;
 	struct xal *x = NULL;
 	int c, rc;

@@ -60,7 +60,10 @@ static int bare_q_open(struct nvmed_ctrl *c, uint32_t depth, struct bare_q *q, u
 		return rc;
 	unsigned dstrd = NVME_CAP_DSTRD(nvmed_ctrl_cap(c));
 	volatile uint8_t *bar0 = nvmed_ctrl_pci(c)->bar0;
-	*q = (struct bare_q){.sq = sq, .cq = cq, .depth = depth, .phase = 1,
+	*q = (struct bare_q){.sq = sq,
+			     .cq = cq,
+			     .depth = depth,
+			     .phase = 1,
 			     .sq_db = (volatile uint32_t *)(bar0 + NVME_SQ_TAIL_DB(qid, dstrd)),
 			     .cq_db = (volatile uint32_t *)(bar0 + NVME_CQ_HEAD_DB(qid, dstrd))};
 	for (uint32_t i = 0; i < depth; i++) {
@@ -122,9 +125,7 @@ int main(int argc, char **argv)
 		case 't': runtime = strtod(optarg, NULL); break;
 		case 'q': qdepth = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'c': cpu = atoi(optarg); break;
-		default:
-			fprintf(stderr, "usage: bare_ring [--runtime S] [--qdepth N] [--cpu C] DEV...\n");
-			return 2;
+		default: fprintf(stderr, "usage: bare_ring [--runtime S] [--qdepth N] [--cpu C] DEV...\n"); return 2;
 		}
 	}
 	int ndev = argc - optind;

@@ -29,7 +29,7 @@ __attribute__((noinline)) static void ipo_cb(struct nvmed_qpair *qp, void *arg, 
 
 /* Submit n reads (LBAs lba, lba + 8, ...) and ring once. Returns how many went in. */
 __attribute__((noinline)) static unsigned drv_submit_batch(struct nvmed_qpair *qp, unsigned n, uint64_t lba,
-							  uint32_t nlb, void *buf)
+							   uint32_t nlb, void *buf)
 {
 	unsigned i;
 	for (i = 0; i < n; i++)

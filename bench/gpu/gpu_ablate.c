@@ -11,11 +11,11 @@ static const struct {
 	const char *name;
 	uint32_t d, e;
 } ablate_names[] = {
-	{"ref", GPU_ABLATE_D_REF, 0},         {"sqe", GPU_ABLATE_D_SQE, 0},
-	{"prp", GPU_ABLATE_D_PRP, 0},         {"cpl", GPU_ABLATE_D_CPL, 0},
-	{"fence", GPU_ABLATE_D_FENCE, 0},     {"sqfence", GPU_ABLATE_D_SQFENCE, 0},
-	{"sqhd", GPU_ABLATE_D_SQHD, 0},       {"driver", 0x3f, 0},
-	{"faults", 0, GPU_ABLATE_E_FAULTS},   {"decode", 0, GPU_ABLATE_E_DECODE},
+	{"ref", GPU_ABLATE_D_REF, 0},           {"sqe", GPU_ABLATE_D_SQE, 0},
+	{"prp", GPU_ABLATE_D_PRP, 0},           {"cpl", GPU_ABLATE_D_CPL, 0},
+	{"fence", GPU_ABLATE_D_FENCE, 0},       {"sqfence", GPU_ABLATE_D_SQFENCE, 0},
+	{"sqhd", GPU_ABLATE_D_SQHD, 0},         {"driver", 0x3f, 0},
+	{"faults", 0, GPU_ABLATE_E_FAULTS},     {"decode", 0, GPU_ABLATE_E_DECODE},
 	{"serialdb", 0, GPU_ABLATE_E_SERIALDB},
 };
 

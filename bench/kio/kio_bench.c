@@ -20,8 +20,8 @@
 struct bench {
 	uint8_t *bufs;
 	uint32_t bs;
-	uint64_t nblocks;   /* of bs bytes */
-	uint32_t nlb;       /* LBAs per I/O */
+	uint64_t nblocks; /* of bs bytes */
+	uint32_t nlb;     /* LBAs per I/O */
 	unsigned lba_shift;
 	uint64_t rng;
 	uint64_t done;
@@ -67,9 +67,12 @@ int main(int argc, char **argv)
 	bool fixed = false, spin = false;
 	struct kio_dev_opts o = {.sqpoll_cpu = -1};
 	static const struct option lopts[] = {
-		{"bs", required_argument, NULL, 'b'},     {"qd", required_argument, NULL, 'q'},
-		{"runtime", required_argument, NULL, 't'}, {"fixed", no_argument, NULL, 'f'},
-		{"sqpoll", no_argument, NULL, 's'},        {"spin", no_argument, NULL, 'p'},
+		{"bs", required_argument, NULL, 'b'},
+		{"qd", required_argument, NULL, 'q'},
+		{"runtime", required_argument, NULL, 't'},
+		{"fixed", no_argument, NULL, 'f'},
+		{"sqpoll", no_argument, NULL, 's'},
+		{"spin", no_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -82,7 +85,8 @@ int main(int argc, char **argv)
 		case 's': o.sqpoll = true; break;
 		case 'p': spin = true; break;
 		default:
-			fprintf(stderr, "usage: kio_bench [--bs N] [--qd N] [--runtime S] [--fixed] [--sqpoll] [--spin] PATH\n");
+			fprintf(stderr,
+				"usage: kio_bench [--bs N] [--qd N] [--runtime S] [--fixed] [--sqpoll] [--spin] PATH\n");
 			return 2;
 		}
 	}
@@ -97,8 +101,9 @@ int main(int argc, char **argv)
 		return 1;
 	struct bench b = {.bs = bs, .lba_shift = kio_dev_lba_shift(d), .rng = 0x9e3779b97f4a7c15ull};
 	if (bs < (1u << b.lba_shift) || bs % (1u << b.lba_shift) || bs > kio_dev_max_xfer(d)) {
-		fprintf(stderr, "kio_bench: %s: --bs %u is not a multiple of the LBA size %u within the transfer limit\n",
-			path, bs, 1u << b.lba_shift);
+		fprintf(stderr,
+			"kio_bench: %s: --bs %u is not a multiple of the LBA size %u within the transfer limit\n", path,
+			bs, 1u << b.lba_shift);
 		return 2;
 	}
 	b.nlb = bs >> b.lba_shift;
@@ -128,7 +133,8 @@ int main(int argc, char **argv)
 		while (b.nfree) {
 			unsigned i = b.free_bufs[b.nfree - 1];
 			uint64_t blk = next_block(&b);
-			rc = kio_queue_rw(q, false, blk * b.nlb, b.nlb, b.bufs + (size_t)i * bs, on_done, (void *)(uintptr_t)i);
+			rc = kio_queue_rw(q, false, blk * b.nlb, b.nlb, b.bufs + (size_t)i * bs, on_done,
+					  (void *)(uintptr_t)i);
 			if (rc < 0)
 				break;
 			b.nfree--;
@@ -139,7 +145,7 @@ int main(int argc, char **argv)
 		}
 		int n = kio_queue_poll(q, qd);
 		if (n == 0 && !spin)
-			n = kio_queue_wait(q, 1, 1000);  /* submits what is queued in the same kernel entry */
+			n = kio_queue_wait(q, 1, 1000); /* submits what is queued in the same kernel entry */
 		else
 			rc = kio_queue_submit(q);
 		if (n < 0 && n != -ETIMEDOUT) {
@@ -166,6 +172,7 @@ int main(int argc, char **argv)
 	free(b.bufs);
 	free(b.free_bufs);
 	if (b.errors)
-		fprintf(stderr, "kio_bench: %s: %" PRIu64 " errors, first: %s\n", path, b.errors, strerror(-b.first_err));
+		fprintf(stderr, "kio_bench: %s: %" PRIu64 " errors, first: %s\n", path, b.errors,
+			strerror(-b.first_err));
 	return b.errors ? 1 : 0;
 }

@@ -43,12 +43,12 @@ struct kio_queue;
 typedef void (*bio_cb)(struct bio_queue *q, void *arg, int err, uint16_t nvme_status);
 
 struct bio_dev_opts {
-	uint32_t nsid;           /* namespace for the user-space driver (default 1) */
-	size_t dma_bytes;        /* user-space driver: DMA memory (0: driver default) */
-	unsigned io_timeout_ms;  /* user-space driver: per-command timeout (0: default) */
-	bool sqpoll;             /* io_uring: kernel SQ polling thread */
-	bool iopoll;             /* io_uring: completion polling */
-	bool allow_fs_writes;    /* write even when the start carries a file-system signature */
+	uint32_t nsid;          /* namespace for the user-space driver (default 1) */
+	size_t dma_bytes;       /* user-space driver: DMA memory (0: driver default) */
+	unsigned io_timeout_ms; /* user-space driver: per-command timeout (0: default) */
+	bool sqpoll;            /* io_uring: kernel SQ polling thread */
+	bool iopoll;            /* io_uring: completion polling */
+	bool allow_fs_writes;   /* write even when the start carries a file-system signature */
 };
 
 /* Open reads the start of the namespace (68 KiB) for a file-system or partition-table

@@ -20,14 +20,14 @@
 #include <stdint.h>
 
 enum dma_kind {
-	DMA_KIND_MEMFD,     /* ordinary pages in a memfd */
-	DMA_KIND_HUGEPAGE,  /* 2 MiB hugepages in a MFD_HUGETLB memfd, locked */
+	DMA_KIND_MEMFD,    /* ordinary pages in a memfd */
+	DMA_KIND_HUGEPAGE, /* 2 MiB hugepages in a MFD_HUGETLB memfd, locked */
 };
 
 struct dma_mem {
 	uint8_t *va;
 	size_t len;
-	int fd;               /* the memfd behind va; -1 when none */
+	int fd; /* the memfd behind va; -1 when none */
 	enum dma_kind kind;
 	unsigned page_shift;  /* log2 of the page size of the backing */
 	uint64_t iova_base;   /* bus address of va when the mapping is contiguous */
@@ -64,8 +64,8 @@ static inline uint64_t dma_mem_iova(const struct dma_mem *m, const void *va)
 struct dma_heap {
 	struct dma_mem *mem;
 	size_t nchunks;
-	uint32_t *alloc_len;   /* per chunk: length in chunks of the block starting here, else 0 */
-	uint8_t *used;         /* per chunk: 1 if allocated */
+	uint32_t *alloc_len; /* per chunk: length in chunks of the block starting here, else 0 */
+	uint8_t *used;       /* per chunk: 1 if allocated */
 };
 
 #define DMA_HEAP_CHUNK 4096u

@@ -44,19 +44,19 @@ enum emu_engine_kind { EMU_ENGINE_GPU, EMU_ENGINE_CPU, EMU_ENGINE_FUSED };
 /* Options of an emu: or gpuemu: string; also settable in code before create. Fields one model
  * does not use keep their defaults. */
 struct emu_opts {
-	enum devstr_kind kind;  /* DEVSTR_EMU or DEVSTR_GPUEMU: the model the string is for */
-	int ns_type;            /* enum emu_ns_type */
-	uint64_t ns_bytes;      /* per namespace */
-	char path[256];         /* file namespaces */
-	unsigned lba_shift;     /* 9 or 12 */
-	unsigned nr_ns;         /* namespaces 1..16 (gpuemu: 1) */
-	unsigned mdts;          /* 2^mdts * 4 KiB; 0 = no limit */
-	unsigned max_qpairs;    /* I/O queue pairs the controller grants */
-	unsigned mqes;          /* 0's based max queue entries */
-	int threads;            /* CPU engine threads; emu: 0 = inline; -1 = choose (before parse only) */
-	unsigned dstrd;         /* doorbell stride 2^(2+dstrd) */
-	unsigned cap_to;        /* emu: CAP.TO, 500 ms units */
-	unsigned rdy_delay_ms;  /* emu: how long CSTS.RDY takes to follow CC.EN */
+	enum devstr_kind kind; /* DEVSTR_EMU or DEVSTR_GPUEMU: the model the string is for */
+	int ns_type;           /* enum emu_ns_type */
+	uint64_t ns_bytes;     /* per namespace */
+	char path[256];        /* file namespaces */
+	unsigned lba_shift;    /* 9 or 12 */
+	unsigned nr_ns;        /* namespaces 1..16 (gpuemu: 1) */
+	unsigned mdts;         /* 2^mdts * 4 KiB; 0 = no limit */
+	unsigned max_qpairs;   /* I/O queue pairs the controller grants */
+	unsigned mqes;         /* 0's based max queue entries */
+	int threads;           /* CPU engine threads; emu: 0 = inline; -1 = choose (before parse only) */
+	unsigned dstrd;        /* doorbell stride 2^(2+dstrd) */
+	unsigned cap_to;       /* emu: CAP.TO, 500 ms units */
+	unsigned rdy_delay_ms; /* emu: how long CSTS.RDY takes to follow CC.EN */
 	/* fault injection; a range whose elba is below its slba is off */
 	uint64_t err_slba, err_elba;     /* commands touching [slba, elba] fail ... */
 	uint16_t err_status;             /* ... with this status (SCT << 8 | SC) */
@@ -65,9 +65,9 @@ struct emu_opts {
 	unsigned delay_us;               /* ... by this much */
 	uint64_t fatal_after;            /* emu: set CSTS.CFS after this many I/O commands; 0 = never */
 	/* gpuemu only */
-	int engine;             /* enum emu_engine_kind */
-	unsigned sms;           /* engine blocks, one per SM (engine=gpu|fused) */
-	unsigned warps;         /* warps per engine block */
+	int engine;     /* enum emu_engine_kind */
+	unsigned sms;   /* engine blocks, one per SM (engine=gpu|fused) */
+	unsigned warps; /* warps per engine block */
 };
 
 /* Parse the spec of a kind (DEVSTR_EMU or DEVSTR_GPUEMU: what follows "emu:" or "gpuemu:") into
@@ -95,7 +95,7 @@ void emu_ctrl_dma_unregister(struct emu_ctrl *c, uint64_t iova);
 void emu_ctrl_fault_error(struct emu_ctrl *c, uint64_t slba, uint64_t elba, uint16_t status);
 void emu_ctrl_fault_drop(struct emu_ctrl *c, uint64_t slba, uint64_t elba);
 void emu_ctrl_fault_delay(struct emu_ctrl *c, uint64_t slba, uint64_t elba, unsigned us);
-void emu_ctrl_fault_fatal(struct emu_ctrl *c);  /* set CSTS.CFS now */
+void emu_ctrl_fault_fatal(struct emu_ctrl *c); /* set CSTS.CFS now */
 void emu_ctrl_fault_clear(struct emu_ctrl *c);
 
 /* Counters for tests; not to be called while I/O queues are being deleted. */

@@ -64,37 +64,37 @@ struct gpu_nvme_cpl {
  */
 struct gpu_nvme_queue {
 	/* set by the host, constant while the queue is in use */
-	struct nvme_sqe *sq;       /* SQ ring (device pointer) */
-	struct nvme_cqe *cq;       /* CQ ring */
-	uint32_t *sq_db;           /* SQ tail doorbell (device pointer into BAR0 or emulated BAR) */
-	uint32_t *cq_db;           /* CQ head doorbell */
-	struct gpu_nvme_cpl *cpl;  /* ncid completion records */
-	uint32_t *cid_map;         /* ncid / 32 words; bit set = id in use */
-	uint32_t *sq_ready;        /* depth words: the ticket whose SQE sits in that slot */
-	uint64_t *prp;             /* ncid PRP lists of prp_stride bytes each (device pointer, page aligned) */
-	uint64_t prp_bus;          /* bus address of prp[0] */
-	uint32_t prp_stride;       /* bytes of PRP list per command id (nvme_prp_list_bytes); 0 = no lists */
-	uint32_t depth;            /* SQ and CQ entries, power of two */
-	uint32_t ncid;             /* command ids, power of two, >= 32 */
+	struct nvme_sqe *sq;      /* SQ ring (device pointer) */
+	struct nvme_cqe *cq;      /* CQ ring */
+	uint32_t *sq_db;          /* SQ tail doorbell (device pointer into BAR0 or emulated BAR) */
+	uint32_t *cq_db;          /* CQ head doorbell */
+	struct gpu_nvme_cpl *cpl; /* ncid completion records */
+	uint32_t *cid_map;        /* ncid / 32 words; bit set = id in use */
+	uint32_t *sq_ready;       /* depth words: the ticket whose SQE sits in that slot */
+	uint64_t *prp;            /* ncid PRP lists of prp_stride bytes each (device pointer, page aligned) */
+	uint64_t prp_bus;         /* bus address of prp[0] */
+	uint32_t prp_stride;      /* bytes of PRP list per command id (nvme_prp_list_bytes); 0 = no lists */
+	uint32_t depth;           /* SQ and CQ entries, power of two */
+	uint32_t ncid;            /* command ids, power of two, >= 32 */
 	uint16_t qid;
-	uint16_t flags;            /* GPU_Q_* */
-	uint64_t timeout_ns;       /* every bounded wait on this queue */
+	uint16_t flags;      /* GPU_Q_* */
+	uint64_t timeout_ns; /* every bounded wait on this queue */
 	uint32_t pad0[8];
 	/* submission: many writers; each group on its own 128-byte line */
-	uint32_t sq_ticket;        /* next slot ticket */
+	uint32_t sq_ticket; /* next slot ticket */
 	uint32_t pad1[31];
-	uint32_t sq_tail;          /* tickets below this are covered by a doorbell write */
-	uint32_t db_lock;          /* held by the thread writing the doorbell */
+	uint32_t sq_tail; /* tickets below this are covered by a doorbell write */
+	uint32_t db_lock; /* held by the thread writing the doorbell */
 	uint32_t pad2[30];
 	/* completion */
-	uint32_t sq_head;          /* SQ entries the controller has consumed (from CQE SQHD) */
-	uint32_t cq_head;          /* CQEs consumed */
-	uint32_t cq_lock;          /* held by the thread reaping the CQ */
-	int32_t failed;            /* negative errno once the queue is unusable */
-	unsigned long long sq_doorbells;  /* statistics, written under the locks */
+	uint32_t sq_head;                /* SQ entries the controller has consumed (from CQE SQHD) */
+	uint32_t cq_head;                /* CQEs consumed */
+	uint32_t cq_lock;                /* held by the thread reaping the CQ */
+	int32_t failed;                  /* negative errno once the queue is unusable */
+	unsigned long long sq_doorbells; /* statistics, written under the locks */
 	unsigned long long cq_doorbells;
 	unsigned long long completions;
-	unsigned long long stray;         /* CQEs with an unknown or idle command id */
+	unsigned long long stray; /* CQEs with an unknown or idle command id */
 	uint32_t pad3[20];
 };
 GPU_OFFSET_ASSERT(struct gpu_nvme_queue, sq_ticket, 128);
@@ -115,10 +115,10 @@ struct gpu_nvme_ns {
 	struct gpu_nvme_queue *queues; /* nqueues descriptors (device pointer) */
 	uint32_t nqueues;
 	uint32_t nsid;
-	uint32_t lba_shift;            /* log2 LBA data size */
-	uint32_t page_shift;           /* controller memory page size (CC.MPS), 12 */
-	uint64_t nsze;                 /* LBAs */
-	uint32_t max_xfer;             /* bytes per command: MDTS and the PRP list room */
+	uint32_t lba_shift;  /* log2 LBA data size */
+	uint32_t page_shift; /* controller memory page size (CC.MPS), 12 */
+	uint64_t nsze;       /* LBAs */
+	uint32_t max_xfer;   /* bytes per command: MDTS and the PRP list room */
 	uint32_t nwin;
 	struct gpu_dma_window win[GPU_MAX_WINDOWS];
 };
@@ -168,12 +168,12 @@ enum gpu_mem_place { GPU_PLACE_GPU = 0, GPU_PLACE_HOST = 1 };
 struct gpu_ctrl;
 
 struct gpu_qpair_opts {
-	unsigned nqueues;       /* queue pairs to create */
-	unsigned depth;          /* entries per queue, power of two (rounded up), 64 .. MQES + 1 */
-	int place;              /* GPU_PLACE_*: SQ/CQ rings in GPU memory or pinned host memory */
-	unsigned owned;         /* 1: queues for the per-warp-owned API (GPU_Q_OWNED) */
-	uint32_t counter_base;  /* initial ticket/head counters (a multiple of depth): tests use it to wrap 2^32 */
-	uint32_t max_xfer;      /* largest command in bytes; 0 = the controller's limit, at most 1 MiB */
+	unsigned nqueues;      /* queue pairs to create */
+	unsigned depth;        /* entries per queue, power of two (rounded up), 64 .. MQES + 1 */
+	int place;             /* GPU_PLACE_*: SQ/CQ rings in GPU memory or pinned host memory */
+	unsigned owned;        /* 1: queues for the per-warp-owned API (GPU_Q_OWNED) */
+	uint32_t counter_base; /* initial ticket/head counters (a multiple of depth): tests use it to wrap 2^32 */
+	uint32_t max_xfer;     /* largest command in bytes; 0 = the controller's limit, at most 1 MiB */
 };
 
 /* Open "gpuemu:..." (a PCI address: -EOPNOTSUPP for now, see docs/GPU.md; other kinds: -EINVAL,

@@ -124,8 +124,7 @@ __device__ __forceinline__ void gpu_nvme_queue_fail(struct gpu_nvme_queue *q, in
 
 /* Post one reaped CQE into its command id's record (caller holds cq_lock and fenced after reading
  * the CQE). Returns 1 when the record was waiting for it. */
-__device__ __forceinline__ int gpu_nvme_cpl_post(struct gpu_nvme_queue *q, uint16_t cid, uint16_t status,
-						 uint32_t dw0)
+__device__ __forceinline__ int gpu_nvme_cpl_post(struct gpu_nvme_queue *q, uint16_t cid, uint16_t status, uint32_t dw0)
 {
 	if (cid >= q->ncid)
 		return 0;
@@ -385,7 +384,8 @@ __device__ __forceinline__ int gpu_nvme_prps(const struct gpu_nvme_ns *ns, const
 
 /* Fill an NVMe read/write SQE for cid (PRP list, if any, in the id's list area). */
 __device__ __forceinline__ int gpu_nvme_prep_rw(const struct gpu_nvme_ns *ns, struct gpu_nvme_queue *q, uint16_t cid,
-						uint8_t opc, void *buf, uint64_t slba, uint32_t nlb, struct nvme_sqe *cmd)
+						uint8_t opc, void *buf, uint64_t slba, uint32_t nlb,
+						struct nvme_sqe *cmd)
 {
 	uint64_t bus;
 	int rc = gpu_nvme_check_rw_bus(ns, buf, slba, nlb, &bus);
@@ -413,9 +413,8 @@ struct gpu_nvme_handle {
 };
 
 /* Submit one read or write; block: wait for a free command id (the caller holds no other command). */
-static __device__ __noinline__ int gpu_nvme_submit_ex(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc,
-						       void *buf, uint64_t slba, uint32_t nlb, struct gpu_nvme_handle *h,
-						       int block)
+static __device__ __noinline__ int gpu_nvme_submit_ex(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc, void *buf,
+						      uint64_t slba, uint32_t nlb, struct gpu_nvme_handle *h, int block)
 {
 	struct gpu_nvme_queue *q = &ns->queues[qi % ns->nqueues];
 	h->q = q;
@@ -479,8 +478,8 @@ static __device__ __noinline__ int gpu_nvme_submit_ex(const struct gpu_nvme_ns *
  * submit again (a thread that waited for an id while holding completed commands could wait for
  * itself).
  */
-static __device__ __forceinline__ int gpu_nvme_submit(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc,
-						       void *buf, uint64_t slba, uint32_t nlb, struct gpu_nvme_handle *h)
+static __device__ __forceinline__ int gpu_nvme_submit(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc, void *buf,
+						      uint64_t slba, uint32_t nlb, struct gpu_nvme_handle *h)
 {
 	return gpu_nvme_submit_ex(ns, qi, opc, buf, slba, nlb, h, 0);
 }
@@ -556,8 +555,8 @@ __device__ __forceinline__ int gpu_nvme_read(const struct gpu_nvme_ns *ns, uint3
 	return gpu_nvme_rw(ns, qi, NVME_CMD_READ, buf, slba, nlb, status);
 }
 
-__device__ __forceinline__ int gpu_nvme_write(const struct gpu_nvme_ns *ns, uint32_t qi, const void *buf,
-					      uint64_t slba, uint32_t nlb, uint16_t *status)
+__device__ __forceinline__ int gpu_nvme_write(const struct gpu_nvme_ns *ns, uint32_t qi, const void *buf, uint64_t slba,
+					      uint32_t nlb, uint16_t *status)
 {
 	return gpu_nvme_rw(ns, qi, NVME_CMD_WRITE, (void *)buf, slba, nlb, status);
 }
@@ -664,8 +663,8 @@ __device__ __forceinline__ int gpu_nvme_warp_cid_take(struct gpu_nvme_queue *q, 
  * the lane's result as the thread API does. Requests over max_xfer give -E2BIG. When fewer ids are
  * free than lanes ask for, the warp submits what it has, waits for those, and goes round again.
  */
-static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc,
-						    bool active, void *buf, uint64_t slba, uint32_t nlb, uint16_t *status)
+static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc, bool active,
+						    void *buf, uint64_t slba, uint32_t nlb, uint16_t *status)
 {
 	struct gpu_nvme_queue *q = &ns->queues[qi % ns->nqueues];
 	const uint32_t lane = threadIdx.x & 31;
@@ -785,8 +784,9 @@ static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns
  *     it was read.
  * A CQE whose cid belongs to no command of the round fails the queue (-EPROTO).
  */
-static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *ns, struct gpu_nvme_queue *q, uint8_t opc,
-					      bool active, void *buf, uint64_t slba, uint32_t nlb, uint16_t *status)
+static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *ns, struct gpu_nvme_queue *q,
+						     uint8_t opc, bool active, void *buf, uint64_t slba, uint32_t nlb,
+						     uint16_t *status)
 {
 	const uint32_t lane = threadIdx.x & 31;
 	const uint32_t depth = q->depth, cmask = q->ncid - 1;
@@ -847,8 +847,8 @@ static __device__ __noinline__ int gpu_nvme_owned_rw(const struct gpu_nvme_ns *n
 	/* reap until every command of the round has its CQE */
 	struct gpu_nvme_wait w;
 	gpu_nvme_wait_init(&w, q->timeout_ns);
-	uint32_t done = 0;      /* ranks whose CQE came */
-	uint16_t my_st = 0;     /* this lane's status, handed over when not 0 */
+	uint32_t done = 0;  /* ranks whose CQE came */
+	uint16_t my_st = 0; /* this lane's status, handed over when not 0 */
 	while (done != (n == 32 ? GPU_NVME_FULL_MASK : (1u << n) - 1)) {
 		/* cid and status come in the phase bit's 32-bit word (one store by the controller) */
 		const uint32_t dw3 = gpu_ld32((const uint32_t *)&q->cq[nvme_ring_slot(head + lane, depth)].cid);

@@ -43,18 +43,18 @@ struct kio_dev;   /* an opened block device, regular file or NVMe generic char d
 struct kio_queue; /* one io_uring ring with its own registered file and buffer */
 
 struct kio_dev_opts {
-	bool sqpoll;     /* a kernel thread polls the SQ: no syscall per submit while it is awake */
-	int sqpoll_cpu;  /* CPU for that thread when sqpoll; negative: not pinned */
-	bool iopoll;     /* completions by polling the device (needs O_DIRECT and poll queues) */
-	bool buffered;   /* through the page cache (no O_DIRECT); io_uring backend only */
-	bool read_only;  /* open O_RDONLY: writes fail with -EBADF */
+	bool sqpoll;    /* a kernel thread polls the SQ: no syscall per submit while it is awake */
+	int sqpoll_cpu; /* CPU for that thread when sqpoll; negative: not pinned */
+	bool iopoll;    /* completions by polling the device (needs O_DIRECT and poll queues) */
+	bool buffered;  /* through the page cache (no O_DIRECT); io_uring backend only */
+	bool read_only; /* open O_RDONLY: writes fail with -EBADF */
 };
 
 /* Kind of device, detected by kio_dev_open. */
 enum kio_dev_kind {
-	KIO_DEV_FILE = 1,   /* regular file: 512-byte LBAs, size from st_size */
-	KIO_DEV_BLOCK,      /* block device: BLKSSZGET / BLKGETSIZE64 */
-	KIO_DEV_NVME_CHAR,  /* NVMe generic char device /dev/ngXnY: identify namespace */
+	KIO_DEV_FILE = 1,  /* regular file: 512-byte LBAs, size from st_size */
+	KIO_DEV_BLOCK,     /* block device: BLKSSZGET / BLKGETSIZE64 */
+	KIO_DEV_NVME_CHAR, /* NVMe generic char device /dev/ngXnY: identify namespace */
 };
 
 /* Completion callback, called on the owner thread from kio_queue_poll / _wait /
@@ -112,8 +112,8 @@ int kio_queue_rw(struct kio_queue *q, bool write, uint64_t slba, uint32_t nlb, v
 int kio_queue_flush(struct kio_queue *q, kio_cb cb, void *arg);
 /* Queue a raw NVMe I/O command on a char device (nsid is the device's; the caller
  * sets cdw10..15 in cdw[0..5]); -ENOTSUP on the io_uring backend. */
-int kio_queue_nvme_cmd(struct kio_queue *q, uint8_t opcode, const uint32_t cdw[6], void *buf, uint32_t len,
-		       kio_cb cb, void *arg);
+int kio_queue_nvme_cmd(struct kio_queue *q, uint8_t opcode, const uint32_t cdw[6], void *buf, uint32_t len, kio_cb cb,
+		       void *arg);
 /* Make queued commands visible: one io_uring_submit (none when nothing is
  * queued). Returns the number handed to the kernel or -errno. */
 int kio_queue_submit(struct kio_queue *q);

@@ -19,12 +19,12 @@
 
 /* ---- Controller registers (BAR0 offsets) ---- */
 enum nvme_reg {
-	NVME_REG_CAP = 0x00,   /* 64 bit: capabilities */
-	NVME_REG_VS = 0x08,    /* version */
+	NVME_REG_CAP = 0x00, /* 64 bit: capabilities */
+	NVME_REG_VS = 0x08,  /* version */
 	NVME_REG_INTMS = 0x0c,
 	NVME_REG_INTMC = 0x10,
-	NVME_REG_CC = 0x14,    /* controller configuration */
-	NVME_REG_CSTS = 0x1c,  /* controller status */
+	NVME_REG_CC = 0x14,   /* controller configuration */
+	NVME_REG_CSTS = 0x1c, /* controller status */
 	NVME_REG_NSSR = 0x20,
 	NVME_REG_AQA = 0x24,   /* admin queue attributes */
 	NVME_REG_ASQ = 0x28,   /* 64 bit: admin SQ base */
@@ -33,13 +33,13 @@ enum nvme_reg {
 };
 
 /* CAP fields */
-#define NVME_CAP_MQES(cap) ((uint32_t)((cap) & 0xffff))          /* max queue entries, 0's based */
-#define NVME_CAP_CQR(cap) ((uint32_t)(((cap) >> 16) & 0x1))      /* contiguous queues required */
-#define NVME_CAP_TO(cap) ((uint32_t)(((cap) >> 24) & 0xff))      /* ready timeout, 500 ms units */
-#define NVME_CAP_DSTRD(cap) ((uint32_t)(((cap) >> 32) & 0xf))    /* doorbell stride 2^(2+DSTRD) */
+#define NVME_CAP_MQES(cap) ((uint32_t)((cap)&0xffff))         /* max queue entries, 0's based */
+#define NVME_CAP_CQR(cap) ((uint32_t)(((cap) >> 16) & 0x1))   /* contiguous queues required */
+#define NVME_CAP_TO(cap) ((uint32_t)(((cap) >> 24) & 0xff))   /* ready timeout, 500 ms units */
+#define NVME_CAP_DSTRD(cap) ((uint32_t)(((cap) >> 32) & 0xf)) /* doorbell stride 2^(2+DSTRD) */
 #define NVME_CAP_NSSRS(cap) ((uint32_t)(((cap) >> 36) & 0x1))
-#define NVME_CAP_CSS(cap) ((uint32_t)(((cap) >> 37) & 0xff))     /* command sets supported */
-#define NVME_CAP_MPSMIN(cap) ((uint32_t)(((cap) >> 48) & 0xf))   /* 2^(12+MPSMIN) */
+#define NVME_CAP_CSS(cap) ((uint32_t)(((cap) >> 37) & 0xff))   /* command sets supported */
+#define NVME_CAP_MPSMIN(cap) ((uint32_t)(((cap) >> 48) & 0xf)) /* 2^(12+MPSMIN) */
 #define NVME_CAP_MPSMAX(cap) ((uint32_t)(((cap) >> 52) & 0xf))
 #define NVME_CAP_CSS_NVM 0x01
 #define NVME_CAP_CSS_NOIO 0x80
@@ -58,7 +58,7 @@ enum nvme_reg {
 
 /* CSTS fields */
 #define NVME_CSTS_RDY (1u << 0)
-#define NVME_CSTS_CFS (1u << 1)        /* controller fatal status */
+#define NVME_CSTS_CFS (1u << 1) /* controller fatal status */
 #define NVME_CSTS_SHST_MASK (3u << 2)
 #define NVME_CSTS_SHST_CMPLT (2u << 2)
 
@@ -71,9 +71,9 @@ enum nvme_reg {
 
 /* ---- Submission queue entry: 64 bytes ---- */
 struct nvme_sqe {
-	uint8_t opc;        /* opcode */
-	uint8_t flags;      /* FUSE [1:0], PSDT [7:6] (0 = PRP) */
-	uint16_t cid;       /* command identifier */
+	uint8_t opc;   /* opcode */
+	uint8_t flags; /* FUSE [1:0], PSDT [7:6] (0 = PRP) */
+	uint16_t cid;  /* command identifier */
 	uint32_t nsid;
 	uint32_t cdw2;
 	uint32_t cdw3;
@@ -91,21 +91,21 @@ NVME_STATIC_ASSERT(sizeof(struct nvme_sqe) == 64, "SQE is 64 bytes");
 
 /* ---- Completion queue entry: 16 bytes ---- */
 struct nvme_cqe {
-	uint32_t dw0;     /* command specific */
+	uint32_t dw0; /* command specific */
 	uint32_t dw1;
-	uint16_t sqhd;    /* SQ head pointer */
+	uint16_t sqhd; /* SQ head pointer */
 	uint16_t sqid;
 	uint16_t cid;
-	uint16_t status;  /* bit 0 phase, [8:1] SC, [11:9] SCT, [13:12] CRD, 14 M, 15 DNR */
+	uint16_t status; /* bit 0 phase, [8:1] SC, [11:9] SCT, [13:12] CRD, 14 M, 15 DNR */
 };
 NVME_STATIC_ASSERT(sizeof(struct nvme_cqe) == 16, "CQE is 16 bytes");
 
-#define NVME_CQE_PHASE(status) ((status) & 1u)
+#define NVME_CQE_PHASE(status) ((status)&1u)
 /* Status without the phase bit: SCT << 8 | SC, as printed by nvme-cli. */
 #define NVME_CQE_STATUS(status) ((uint16_t)(((status) >> 1) & 0x7ff))
 #define NVME_CQE_DNR(status) (((status) >> 15) & 1u)
 #define NVME_STATUS_SCT(st) (((st) >> 8) & 0x7u)
-#define NVME_STATUS_SC(st) ((st) & 0xffu)
+#define NVME_STATUS_SC(st) ((st)&0xffu)
 #define NVME_STATUS(sct, sc) ((uint16_t)(((sct) << 8) | (sc)))
 
 /* ---- Opcodes ---- */
@@ -222,7 +222,7 @@ struct nvme_id_ctrl {
 	uint8_t rab;
 	uint8_t ieee[3];
 	uint8_t cmic;
-	uint8_t mdts;       /* max data transfer 2^mdts * MPSMIN; 0 = no limit */
+	uint8_t mdts; /* max data transfer 2^mdts * MPSMIN; 0 = no limit */
 	uint16_t cntlid;
 	uint32_t ver;
 	uint32_t rtd3r;
@@ -238,18 +238,18 @@ struct nvme_id_ctrl {
 	uint8_t aerl;
 	uint8_t frmw;
 	uint8_t lpa;
-	uint8_t elpe;       /* error log page entries, 0's based */
+	uint8_t elpe; /* error log page entries, 0's based */
 	uint8_t npss;
 	uint8_t avscc;
 	uint8_t apsta;
 	uint16_t wctemp;
 	uint16_t cctemp;
 	uint8_t rsvd270[242];
-	uint8_t sqes;       /* [3:0] required, [7:4] max, log2 */
+	uint8_t sqes; /* [3:0] required, [7:4] max, log2 */
 	uint8_t cqes;
 	uint16_t maxcmd;
-	uint32_t nn;        /* number of namespaces */
-	uint16_t oncs;      /* optional NVM commands */
+	uint32_t nn;   /* number of namespaces */
+	uint16_t oncs; /* optional NVM commands */
 	uint16_t fuses;
 	uint8_t fna;
 	uint8_t vwc;
@@ -275,19 +275,19 @@ NVME_STATIC_ASSERT(sizeof(struct nvme_id_ctrl) == 4096, "identify controller is 
 
 /* ---- Identify namespace: 4096 bytes ---- */
 struct nvme_lbaf {
-	uint16_t ms;     /* metadata size */
-	uint8_t ds;      /* LBA data size, log2 */
-	uint8_t rp;      /* relative performance */
+	uint16_t ms; /* metadata size */
+	uint8_t ds;  /* LBA data size, log2 */
+	uint8_t rp;  /* relative performance */
 };
 NVME_STATIC_ASSERT(sizeof(struct nvme_lbaf) == 4, "LBA format is 4 bytes");
 
 struct nvme_id_ns {
-	uint64_t nsze;   /* size in LBAs */
+	uint64_t nsze; /* size in LBAs */
 	uint64_t ncap;
 	uint64_t nuse;
 	uint8_t nsfeat;
-	uint8_t nlbaf;   /* number of LBA formats, 0's based */
-	uint8_t flbas;   /* [3:0] format in use (low bits) */
+	uint8_t nlbaf; /* number of LBA formats, 0's based */
+	uint8_t flbas; /* [3:0] format in use (low bits) */
 	uint8_t mc;
 	uint8_t dpc;
 	uint8_t dps;
@@ -321,7 +321,7 @@ struct nvme_id_ns {
 };
 NVME_STATIC_ASSERT(sizeof(struct nvme_id_ns) == 4096, "identify namespace is 4096 bytes");
 
-#define NVME_NS_FLBAS_INDEX(flbas) ((flbas) & 0xfu)
+#define NVME_NS_FLBAS_INDEX(flbas) ((flbas)&0xfu)
 
 /* ---- Log pages ---- */
 struct nvme_error_log {
@@ -344,13 +344,13 @@ NVME_STATIC_ASSERT(sizeof(struct nvme_error_log) == 64, "error log entry is 64 b
 /* 128-bit counters are little-endian byte arrays: no __int128 in plain C11 or CUDA structs. */
 struct nvme_smart_log {
 	uint8_t critical_warning;
-	uint8_t temperature[2];   /* Kelvin */
+	uint8_t temperature[2]; /* Kelvin */
 	uint8_t avail_spare;
 	uint8_t spare_thresh;
 	uint8_t percent_used;
 	uint8_t endu_grp_crit_warn;
 	uint8_t rsvd7[25];
-	uint8_t data_units_read[16];     /* in 1000 units of 512 bytes */
+	uint8_t data_units_read[16]; /* in 1000 units of 512 bytes */
 	uint8_t data_units_written[16];
 	uint8_t host_reads[16];
 	uint8_t host_writes[16];

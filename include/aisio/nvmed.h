@@ -55,19 +55,19 @@ static inline uint16_t nvmed_cqe_status(const struct nvme_cqe *cqe)
 }
 
 struct nvmed_ctrl_opts {
-	size_t dma_bytes;        /* DMA memory for queues and buffers; 0 = 64 MiB */
-	unsigned io_timeout_ms;  /* per I/O command; 0 = 5000 */
+	size_t dma_bytes;          /* DMA memory for queues and buffers; 0 = 64 MiB */
+	unsigned io_timeout_ms;    /* per I/O command; 0 = 5000 */
 	unsigned admin_timeout_ms; /* 0 = 10000 */
-	unsigned nr_io_queues;   /* to ask for with Set Features; 0 = as many as the controller has */
-	uint32_t max_xfer;       /* largest transfer in bytes; 0 = min(MDTS, 1 MiB). Sizes the PRP lists */
+	unsigned nr_io_queues;     /* to ask for with Set Features; 0 = as many as the controller has */
+	uint32_t max_xfer;         /* largest transfer in bytes; 0 = min(MDTS, 1 MiB). Sizes the PRP lists */
 };
 
 /* A namespace as the driver sees it. */
 struct nvmed_ns {
 	uint32_t nsid;
-	uint32_t lba_shift;   /* log2 of the LBA data size */
-	uint64_t nlba;        /* size in LBAs */
-	uint32_t max_lbas;    /* largest transfer in LBAs (MDTS), after the driver's own limit */
+	uint32_t lba_shift; /* log2 of the LBA data size */
+	uint64_t nlba;      /* size in LBAs */
+	uint32_t max_lbas;  /* largest transfer in LBAs (MDTS), after the driver's own limit */
 };
 
 /* ---- controller ---- */
@@ -112,8 +112,8 @@ uint64_t nvmed_dma_iova(const struct nvmed_ctrl *c, const void *va);
 /* Run one admin command; buf (may be NULL) is copied through a DMA bounce buffer
  * in the direction the opcode implies. dw0 (may be NULL) receives CQE dword 0.
  * Returns 0, -EIO with *status set, -ETIMEDOUT, or another -errno. */
-int nvmed_admin(struct nvmed_ctrl *c, struct nvme_sqe *cmd, void *buf, size_t len, bool to_dev,
-		uint32_t *dw0, uint16_t *status);
+int nvmed_admin(struct nvmed_ctrl *c, struct nvme_sqe *cmd, void *buf, size_t len, bool to_dev, uint32_t *dw0,
+		uint16_t *status);
 int nvmed_identify(struct nvmed_ctrl *c, uint8_t cns, uint32_t nsid, void *buf4k);
 int nvmed_get_log_page(struct nvmed_ctrl *c, uint8_t lid, uint32_t nsid, void *buf, size_t len);
 int nvmed_get_features(struct nvmed_ctrl *c, uint8_t fid, uint32_t cdw11, uint32_t *dw0);
@@ -145,7 +145,7 @@ int nvmed_qpair_destroy(struct nvmed_qpair *qp);
 struct nvmed_req {
 	nvmed_cb cb;
 	void *arg;
-	uint32_t tick;  /* qp->tick at submission: for the timeout */
+	uint32_t tick; /* qp->tick at submission: for the timeout */
 };
 
 #define NVMED_CB_TIMED_OUT ((nvmed_cb)(uintptr_t)1)
@@ -174,9 +174,9 @@ struct nvmed_qpair {
 	uint16_t nfree;
 	uint16_t depth; /* command ids + 1: at most depth - 1 commands in flight */
 	uint16_t qid;
-	uint16_t poll_countdown; /* polls until the next timeout / fatal-status check */
-	uint16_t ntimedout;      /* cids held by timed-out commands until their late completion */
-	uint32_t tick;           /* coarse clock (ms) of the last check */
+	uint16_t poll_countdown;             /* polls until the next timeout / fatal-status check */
+	uint16_t ntimedout;                  /* cids held by timed-out commands until their late completion */
+	uint32_t tick;                       /* coarse clock (ms) of the last check */
 	uint8_t lba_shift[NVMED_MAX_NS + 1]; /* per nsid; 0 = not active */
 	uint32_t max_nlb[NVMED_MAX_NS + 1];  /* per nsid: LBAs per command (transfer limit); 0 = not active */
 	struct nvme_dma_map dma;             /* DMA translation of the controller's memory, copied for locality */
@@ -188,14 +188,14 @@ struct nvmed_qpair {
 	uint8_t *prp_lists; /* PRP lists: prp_list_bytes per cid */
 	uint32_t prp_list_bytes;
 	uint32_t timeout_ms;
-	int failed;              /* -ENXIO once the controller is found dead */
-	void *user;              /* for the owner: per-queue context */
+	int failed; /* -ENXIO once the controller is found dead */
+	void *user; /* for the owner: per-queue context */
 	struct nvmed_ctrl *ctrl;
 	/* Counters of the caller's I/Os: an I/O split into several commands counts once. */
 	uint64_t completed;
 	uint64_t errors;
 	uint64_t timeouts;
-	uint64_t cancelled;      /* commands failed with -ECANCELED by a reset or destroy */
+	uint64_t cancelled; /* commands failed with -ECANCELED by a reset or destroy */
 	/* I/Os over the transfer limit in flight as several commands (nvmed_qpair_rw_split) */
 	struct nvmed_split *splits;
 	uint16_t *free_splits;
@@ -210,7 +210,7 @@ int nvmed_qpair_check(struct nvmed_qpair *qp);
 /* Slow path of nvmed_qpair_rw: checks what the fast path's one test rejected and
  * splits an I/O over the transfer limit into commands of at most the limit. */
 __attribute__((cold)) int nvmed_qpair_rw_split(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uint64_t slba,
-					   uint32_t nlb, void *buf, nvmed_cb cb, void *arg);
+					       uint32_t nlb, void *buf, nvmed_cb cb, void *arg);
 /* Slow path of nvmed_qpair_set_prps: the PRP list (in the cid's own list area) of a transfer over two pages. */
 int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf, uint32_t len);
 
@@ -245,8 +245,8 @@ static inline int nvmed_qpair_commit(struct nvmed_qpair *qp, uint16_t cid, nvmed
  * depth - 1 commands are in flight, -EINVAL for a buffer outside DMA memory or
  * over the transfer limit, -ENXIO once the controller has failed.
  */
-static inline int nvmed_qpair_submit(struct nvmed_qpair *qp, const struct nvme_sqe *cmd, void *buf,
-				     uint32_t len, nvmed_cb cb, void *arg)
+static inline int nvmed_qpair_submit(struct nvmed_qpair *qp, const struct nvme_sqe *cmd, void *buf, uint32_t len,
+				     nvmed_cb cb, void *arg)
 {
 	/* A failed queue pair has nfree forced to 0, so this one test covers both. */
 	if (__builtin_expect(qp->nfree == 0, 0))
@@ -277,8 +277,8 @@ static inline int nvmed_qpair_submit(struct nvmed_qpair *qp, const struct nvme_s
  * when the queue pair could never hold them (more than depth - 1). Returns the cid
  * of the (first) command.
  */
-static inline int nvmed_qpair_rw(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uint64_t slba,
-				 uint32_t nlb, void *buf, nvmed_cb cb, void *arg)
+static inline int nvmed_qpair_rw(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uint64_t slba, uint32_t nlb,
+				 void *buf, nvmed_cb cb, void *arg)
 {
 	/* one test covers nlb 0, nlb over the transfer limit and an inactive nsid */
 	if (__builtin_expect(nsid > NVMED_MAX_NS || nlb - 1u >= qp->max_nlb[nsid], 0))
@@ -295,14 +295,14 @@ static inline int nvmed_qpair_rw(struct nvmed_qpair *qp, uint8_t opc, uint32_t n
 	return nvmed_qpair_commit(qp, cid, cb, arg);
 }
 
-static inline int nvmed_qpair_read(struct nvmed_qpair *qp, uint32_t nsid, uint64_t slba, uint32_t nlb,
-				   void *buf, nvmed_cb cb, void *arg)
+static inline int nvmed_qpair_read(struct nvmed_qpair *qp, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf,
+				   nvmed_cb cb, void *arg)
 {
 	return nvmed_qpair_rw(qp, NVME_CMD_READ, nsid, slba, nlb, buf, cb, arg);
 }
 
-static inline int nvmed_qpair_write(struct nvmed_qpair *qp, uint32_t nsid, uint64_t slba, uint32_t nlb,
-				    void *buf, nvmed_cb cb, void *arg)
+static inline int nvmed_qpair_write(struct nvmed_qpair *qp, uint32_t nsid, uint64_t slba, uint32_t nlb, void *buf,
+				    nvmed_cb cb, void *arg)
 {
 	return nvmed_qpair_rw(qp, NVME_CMD_WRITE, nsid, slba, nlb, buf, cb, arg);
 }

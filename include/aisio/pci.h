@@ -35,24 +35,24 @@ struct emu_ctrl;
 /* Operations a backend implements; pci_dev_open picks one by the device string's kind. */
 struct pci_backend_ops {
 	const char *name;
-	enum dma_kind dma_kind;   /* which memory the backend can map */
+	enum dma_kind dma_kind; /* which memory the backend can map */
 	int (*open)(struct pci_dev *dev, const char *spec);
 	void (*close)(struct pci_dev *dev);
 	int (*dma_map)(struct pci_dev *dev, struct dma_mem *m);
 	void (*dma_unmap)(struct pci_dev *dev, struct dma_mem *m);
 	int (*bus_master)(struct pci_dev *dev, bool on);
-	int (*reset)(struct pci_dev *dev);  /* function level reset; -ENOTSUP if none */
+	int (*reset)(struct pci_dev *dev); /* function level reset; -ENOTSUP if none */
 };
 
 struct pci_dev {
-	char name[128];                 /* the device string as opened */
-	char bdf[16];                   /* domain:bus:dev.fn for real functions, else "" */
+	char name[128]; /* the device string as opened */
+	char bdf[16];   /* domain:bus:dev.fn for real functions, else "" */
 	enum pci_backend backend;
 	const struct pci_backend_ops *ops;
 	volatile uint8_t *bar0;
 	size_t bar0_len;
-	void *priv;                     /* backend state */
-	int lock_fd;                    /* exclusive lock of a real function, else -1 */
+	void *priv;  /* backend state */
+	int lock_fd; /* exclusive lock of a real function, else -1 */
 	/*
 	 * Software devices only: a function the driver calls when it polls an I/O
 	 * queue, so that the poller itself serves the queue (emu inline mode). NULL
@@ -60,7 +60,7 @@ struct pci_dev {
 	 */
 	void (*sw_poll)(void *ctx, uint16_t sqid);
 	void *sw_poll_ctx;
-	struct emu_ctrl *emu;           /* the emulated controller, or NULL */
+	struct emu_ctrl *emu; /* the emulated controller, or NULL */
 };
 
 /* Open a device string. On failure prints why to stderr and returns -errno:

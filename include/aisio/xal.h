@@ -40,7 +40,7 @@
 #include <stdint.h>
 
 enum xal_backend {
-	XAL_BACKEND_AUTO = 0,   /* directory -> FIEMAP, file or block device -> XFS */
+	XAL_BACKEND_AUTO = 0, /* directory -> FIEMAP, file or block device -> XFS */
 	XAL_BACKEND_FIEMAP,
 	XAL_BACKEND_XFS,
 };
@@ -61,26 +61,27 @@ enum xal_type {
  * FIEMAP flag is kept as is; the XFS backend sets the same bits. A flag FIEMAP
  * may add later above bit 14 is kept as XAL_EXT_OTHER rather than dropped.
  */
-#define XAL_EXT_LAST        0x0001u  /* last extent of the file */
-#define XAL_EXT_UNKNOWN     0x0002u  /* location not known: disk_offset meaningless */
-#define XAL_EXT_DELALLOC    0x0004u  /* delayed allocation: no disk location yet */
-#define XAL_EXT_ENCODED     0x0008u  /* data encoded (compressed...): not raw-readable */
-#define XAL_EXT_ENCRYPTED   0x0080u  /* data encrypted */
-#define XAL_EXT_NOT_ALIGNED 0x0100u  /* not block aligned */
-#define XAL_EXT_INLINE      0x0200u  /* data inline in metadata */
-#define XAL_EXT_TAIL        0x0400u  /* packed tail */
-#define XAL_EXT_UNWRITTEN   0x0800u  /* allocated, not written: reads as zeros */
-#define XAL_EXT_MERGED      0x1000u  /* merged by the file system */
-#define XAL_EXT_SHARED      0x2000u  /* shared with another file (reflink) */
-#define XAL_EXT_OTHER       0x8000u  /* a FIEMAP flag this library does not know */
+#define XAL_EXT_LAST 0x0001u        /* last extent of the file */
+#define XAL_EXT_UNKNOWN 0x0002u     /* location not known: disk_offset meaningless */
+#define XAL_EXT_DELALLOC 0x0004u    /* delayed allocation: no disk location yet */
+#define XAL_EXT_ENCODED 0x0008u     /* data encoded (compressed...): not raw-readable */
+#define XAL_EXT_ENCRYPTED 0x0080u   /* data encrypted */
+#define XAL_EXT_NOT_ALIGNED 0x0100u /* not block aligned */
+#define XAL_EXT_INLINE 0x0200u      /* data inline in metadata */
+#define XAL_EXT_TAIL 0x0400u        /* packed tail */
+#define XAL_EXT_UNWRITTEN 0x0800u   /* allocated, not written: reads as zeros */
+#define XAL_EXT_MERGED 0x1000u      /* merged by the file system */
+#define XAL_EXT_SHARED 0x2000u      /* shared with another file (reflink) */
+#define XAL_EXT_OTHER 0x8000u       /* a FIEMAP flag this library does not know */
 
 /* Extents whose bytes cannot be read from disk_offset on the device. */
-#define XAL_EXT_NO_RAW_READ (XAL_EXT_UNKNOWN | XAL_EXT_DELALLOC | XAL_EXT_ENCODED | XAL_EXT_ENCRYPTED | \
-			     XAL_EXT_NOT_ALIGNED | XAL_EXT_INLINE | XAL_EXT_TAIL | XAL_EXT_OTHER)
+#define XAL_EXT_NO_RAW_READ                                                                               \
+	(XAL_EXT_UNKNOWN | XAL_EXT_DELALLOC | XAL_EXT_ENCODED | XAL_EXT_ENCRYPTED | XAL_EXT_NOT_ALIGNED | \
+	 XAL_EXT_INLINE | XAL_EXT_TAIL | XAL_EXT_OTHER)
 
 /* Flags of xal_opts.flags */
-#define XAL_OPEN_NO_SYNC   0x1u  /* FIEMAP without FIEMAP_FLAG_SYNC (dirty files show delalloc) */
-#define XAL_OPEN_WATCHABLE 0x2u  /* keep what xal_watch_start needs (FIEMAP backend) */
+#define XAL_OPEN_NO_SYNC 0x1u   /* FIEMAP without FIEMAP_FLAG_SYNC (dirty files show delalloc) */
+#define XAL_OPEN_WATCHABLE 0x2u /* keep what xal_watch_start needs (FIEMAP backend) */
 /* XFS: index even when the log needs recovery; the index then reflects the disk without the
  * log's changes (files deleted, grown or created since the last checkpoint are wrong):
  * xal_stats.log_dirty says so, and every open of such an index (xal_open, xal_shm_open)
@@ -103,42 +104,42 @@ struct xal_opts {
 
 /* One file-system object, a view into the index. */
 struct xal_inode {
-	uint32_t idx;           /* position in the inode pool: the handle */
+	uint32_t idx; /* position in the inode pool: the handle */
 	enum xal_type type;
-	uint64_t ino;           /* inode number of the file system */
-	uint64_t size;          /* bytes */
+	uint64_t ino;  /* inode number of the file system */
+	uint64_t size; /* bytes */
 	uint32_t nlink;
-	uint32_t count;         /* directory: entries; regular file: extents; symlink: target length */
+	uint32_t count; /* directory: entries; regular file: extents; symlink: target length */
 };
 
 /* One extent in bytes. */
 struct xal_extent {
 	uint64_t file_offset;
-	uint64_t disk_offset;   /* from the start of the file system's device */
+	uint64_t disk_offset; /* from the start of the file system's device */
 	uint64_t length;
-	uint32_t flags;         /* XAL_EXT_* */
+	uint32_t flags; /* XAL_EXT_* */
 };
 
 struct xal_stats {
-	const char *backend;    /* "fiemap" or "xfs" */
-	const char *fstype;     /* "xfs", "ext4", ... */
-	uint32_t block_size;    /* file-system block size, bytes */
-	uint64_t part_offset;   /* bytes from the start of the whole disk to the file system */
-	uint64_t inodes;        /* inodes in the pool (after watch updates: with unreachable ones) */
-	uint64_t reachable;     /* inodes reachable from the root (after incremental watch
+	const char *backend;  /* "fiemap" or "xfs" */
+	const char *fstype;   /* "xfs", "ext4", ... */
+	uint32_t block_size;  /* file-system block size, bytes */
+	uint64_t part_offset; /* bytes from the start of the whole disk to the file system */
+	uint64_t inodes;      /* inodes in the pool (after watch updates: with unreachable ones) */
+	uint64_t reachable;   /* inodes reachable from the root (after incremental watch
 				 * updates: paths, until the next full hash build) */
 	uint64_t dirs, files, symlinks, others;
 	uint64_t dentries;
-	uint64_t extents;       /* extent records */
+	uint64_t extents; /* extent records */
 	uint64_t name_bytes;
 	uint64_t hash_slots;
-	uint64_t hash_used;     /* slots holding a path */
-	uint64_t hash_collisions;  /* paths whose 64-bit hash is not unique */
-	uint64_t mem_bytes;     /* memory of the finished index */
-	double index_seconds;   /* time the last full index took */
-	uint64_t updates_incremental;  /* watch updates applied to the changed objects only */
-	uint64_t updates_full;  /* watch updates that re-indexed the whole tree */
-	bool log_dirty;         /* XFS: the log needed recovery and was ignored (XAL_OPEN_IGNORE_LOG):
+	uint64_t hash_used;           /* slots holding a path */
+	uint64_t hash_collisions;     /* paths whose 64-bit hash is not unique */
+	uint64_t mem_bytes;           /* memory of the finished index */
+	double index_seconds;         /* time the last full index took */
+	uint64_t updates_incremental; /* watch updates applied to the changed objects only */
+	uint64_t updates_full;        /* watch updates that re-indexed the whole tree */
+	bool log_dirty;               /* XFS: the log needed recovery and was ignored (XAL_OPEN_IGNORE_LOG):
 				 * answers may be stale; callers should warn with every answer */
 };
 
@@ -168,8 +169,8 @@ uint64_t xal_path_hash(const char *path);
 int xal_lookup_hash(const struct xal *xal, uint64_t hash, struct xal_inode *out);
 
 /* Entry i of directory dir: its name (NUL-terminated, in the index) and the inode it names. */
-int xal_dirent(const struct xal *xal, const struct xal_inode *dir, uint32_t i, const char **name,
-	       size_t *name_len, struct xal_inode *child);
+int xal_dirent(const struct xal *xal, const struct xal_inode *dir, uint32_t i, const char **name, size_t *name_len,
+	       struct xal_inode *child);
 /* Binary search of one name in one directory. */
 int xal_dir_lookup(const struct xal *xal, const struct xal_inode *dir, const char *name, size_t name_len,
 		   struct xal_inode *child);

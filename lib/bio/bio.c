@@ -189,11 +189,26 @@ void bio_dev_close(struct bio_dev *d)
 	free(d);
 }
 
-const char *bio_dev_backend(const struct bio_dev *d) { return d->backend; }
-uint32_t bio_dev_nsid(const struct bio_dev *d) { return d->kd ? kio_dev_nsid(d->kd) : d->ns.nsid; }
-const char *bio_dev_fs_signature(const struct bio_dev *d) { return d->fs_signature; }
-struct nvmed_ctrl *bio_dev_nvmed(struct bio_dev *d) { return d->nv; }
-struct kio_dev *bio_dev_kio(struct bio_dev *d) { return d->kd; }
+const char *bio_dev_backend(const struct bio_dev *d)
+{
+	return d->backend;
+}
+uint32_t bio_dev_nsid(const struct bio_dev *d)
+{
+	return d->kd ? kio_dev_nsid(d->kd) : d->ns.nsid;
+}
+const char *bio_dev_fs_signature(const struct bio_dev *d)
+{
+	return d->fs_signature;
+}
+struct nvmed_ctrl *bio_dev_nvmed(struct bio_dev *d)
+{
+	return d->nv;
+}
+struct kio_dev *bio_dev_kio(struct bio_dev *d)
+{
+	return d->kd;
+}
 
 unsigned bio_dev_lba_shift(const struct bio_dev *d)
 {
@@ -394,8 +409,23 @@ unsigned bio_queue_inflight(const struct bio_queue *q)
 	return q->qdepth - q->nfree;
 }
 
-void *bio_queue_user(const struct bio_queue *q) { return q->user; }
-void bio_queue_set_user(struct bio_queue *q, void *user) { q->user = user; }
-struct bio_dev *bio_queue_dev(const struct bio_queue *q) { return q->d; }
-struct nvmed_qpair *bio_queue_nvmed(struct bio_queue *q) { return q->qp; }
-struct kio_queue *bio_queue_kio(struct bio_queue *q) { return q->kq; }
+void *bio_queue_user(const struct bio_queue *q)
+{
+	return q->user;
+}
+void bio_queue_set_user(struct bio_queue *q, void *user)
+{
+	q->user = user;
+}
+struct bio_dev *bio_queue_dev(const struct bio_queue *q)
+{
+	return q->d;
+}
+struct nvmed_qpair *bio_queue_nvmed(struct bio_queue *q)
+{
+	return q->qp;
+}
+struct kio_queue *bio_queue_kio(struct bio_queue *q)
+{
+	return q->kq;
+}

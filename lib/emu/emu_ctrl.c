@@ -286,8 +286,8 @@ static int emu_enable(struct emu_ctrl *c)
 	uint32_t aqa = emu_load32(emu_reg(c, NVME_REG_AQA));
 	uint32_t asqs = (aqa & 0xfff) + 1, acqs = ((aqa >> 16) & 0xfff) + 1;
 	uint64_t asq = emu_reg64(c, NVME_REG_ASQ), acq = emu_reg64(c, NVME_REG_ACQ);
-	if (((cc >> NVME_CC_MPS_SHIFT) & 0xf) != 0 || ((cc >> NVME_CC_CSS_SHIFT) & 0x7) != 0 ||
-	    asqs < 2 || acqs < 2 || (asq & 0xfff) || (acq & 0xfff))
+	if (((cc >> NVME_CC_MPS_SHIFT) & 0xf) != 0 || ((cc >> NVME_CC_CSS_SHIFT) & 0x7) != 0 || asqs < 2 || acqs < 2 ||
+	    (asq & 0xfff) || (acq & 0xfff))
 		return -EINVAL;
 	struct emu_sq *sq = calloc(1, sizeof(*sq));
 	struct emu_cq *cq = calloc(1, sizeof(*cq));
@@ -388,7 +388,8 @@ static int emu_ns_init(struct emu_ctrl *c)
 		ns->fd = -1;
 		if (c->o.ns_type == EMU_NS_RAM) {
 			/* Anonymous memory: zero until written, only touched pages cost. */
-			void *p = mmap(NULL, c->o.ns_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			void *p = mmap(NULL, c->o.ns_bytes, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 			if (p == MAP_FAILED) {
 				aisio_log(AISIO_LOG_ERROR, "emu", "no memory for a %llu MiB RAM namespace",
 					  (unsigned long long)(c->o.ns_bytes >> 20));

@@ -14,7 +14,7 @@
 
 #define EMU_MAX_NS 16
 #define EMU_MAX_REGIONS 256
-#define EMU_IOVA_SHIFT 40          /* iova = (region + 1) << 40 | offset */
+#define EMU_IOVA_SHIFT 40 /* iova = (region + 1) << 40 | offset */
 #define EMU_MAX_ENGINES 64
 #define EMU_PAGE_SHIFT 12
 #define EMU_PAGE (1u << EMU_PAGE_SHIFT)
@@ -25,13 +25,13 @@
 
 struct emu_region {
 	uint8_t *va;
-	size_t len;   /* 0 = free slot */
+	size_t len; /* 0 = free slot */
 };
 
 struct emu_ns {
 	uint64_t nlba;
-	uint8_t *data;  /* RAM namespaces */
-	int fd;         /* file namespaces */
+	uint8_t *data; /* RAM namespaces */
+	int fd;        /* file namespaces */
 };
 
 struct emu_cq {
@@ -39,7 +39,7 @@ struct emu_cq {
 	volatile uint32_t *head_db;
 	uint32_t size;
 	uint32_t tail;
-	uint32_t head;   /* last head read from the doorbell */
+	uint32_t head; /* last head read from the doorbell */
 	uint16_t phase;
 	uint16_t id;
 	int engine;
@@ -57,7 +57,7 @@ struct emu_sq {
 	uint32_t size;
 	uint32_t head;
 	uint16_t id;
-	struct emu_delayed *delayed;  /* held back completions (delay fault) */
+	struct emu_delayed *delayed; /* held back completions (delay fault) */
 	unsigned ndelayed;
 	struct emu_counters inline_cnt; /* inline mode: written by the one thread that polls this SQ (one writer) */
 };
@@ -66,10 +66,10 @@ struct emu_engine {
 	struct emu_ctrl *c;
 	pthread_t thread;
 	int idx;
-	struct emu_sq **sqs;          /* max_qpairs slots */
-	unsigned nsq;                 /* published with release */
-	uint64_t epoch;               /* bumped every sweep: safe-to-free point for the control thread */
-	struct emu_counters cnt;      /* I/O counters, written by this engine only */
+	struct emu_sq **sqs;     /* max_qpairs slots */
+	unsigned nsq;            /* published with release */
+	uint64_t epoch;          /* bumped every sweep: safe-to-free point for the control thread */
+	struct emu_counters cnt; /* I/O counters, written by this engine only */
 	int stop;
 };
 
@@ -88,8 +88,8 @@ struct emu_ctrl {
 	int bar_fd;
 	uint8_t *bar;
 	size_t bar_len;
-	uint32_t db_stride;     /* bytes */
-	uint32_t mdts_bytes;    /* 0 = no limit */
+	uint32_t db_stride;  /* bytes */
+	uint32_t mdts_bytes; /* 0 = no limit */
 	/* namespaces */
 	struct emu_ns ns[EMU_MAX_NS + 1];
 	/* DMA regions */
@@ -105,12 +105,12 @@ struct emu_ctrl {
 	struct emu_engine *engines;
 	int nengines;
 	/* state */
-	int enabled;            /* seen CC.EN = 1 and set up the admin queue */
-	int fatal;              /* CSTS.CFS set: no queue is served */
+	int enabled; /* seen CC.EN = 1 and set up the admin queue */
+	int fatal;   /* CSTS.CFS set: no queue is served */
 	uint64_t fatal_countdown;
 	struct emu_faults faults;
 	/* counters for logs */
-	struct emu_counters inline_retired;  /* inline mode: counters of deleted SQs (control thread) */
+	struct emu_counters inline_retired; /* inline mode: counters of deleted SQs (control thread) */
 	uint64_t admin_cmds;
 	uint64_t dropped;
 	uint64_t resets;

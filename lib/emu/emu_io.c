@@ -45,9 +45,9 @@ uint16_t emu_prp_for_each(struct emu_ctrl *c, uint64_t prp1, uint64_t prp2, uint
 }
 
 struct emu_copy {
-	uint8_t *buf;      /* RAM: namespace bytes; admin: bounce buffer */
-	int fd;            /* file namespaces, else -1 */
-	uint64_t off;      /* file offset */
+	uint8_t *buf; /* RAM: namespace bytes; admin: bounce buffer */
+	int fd;       /* file namespaces, else -1 */
+	uint64_t off; /* file offset */
 	int to_host;
 };
 
@@ -136,8 +136,8 @@ static uint16_t emu_dsm(struct emu_ctrl *c, struct emu_ns *ns, const struct nvme
 }
 
 /* Execute one I/O command. *drop / *delay_us report injected completion faults. */
-static inline uint16_t emu_io_cmd(struct emu_ctrl *c, const struct nvme_sqe *sqe, struct emu_counters *cnt,
-				  int *drop, unsigned *delay_us)
+static inline uint16_t emu_io_cmd(struct emu_ctrl *c, const struct nvme_sqe *sqe, struct emu_counters *cnt, int *drop,
+				  unsigned *delay_us)
 {
 	uint8_t opc = sqe->opc;
 	uint32_t nsid = sqe->nsid;

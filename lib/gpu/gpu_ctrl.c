@@ -141,8 +141,9 @@ int gpu_probe(char *why, size_t len)
 		return -ENODEV;
 	}
 	cudaDriverGetVersion(&drv);
-	snprintf(gpu_name_buf, sizeof(gpu_name_buf), "%s (sm_%d%d, %d SMs, %.0f GiB), CUDA driver %d.%d", p.name, p.major,
-		 p.minor, p.multiProcessorCount, (double)p.totalGlobalMem / (1ull << 30), drv / 1000, (drv % 1000) / 10);
+	snprintf(gpu_name_buf, sizeof(gpu_name_buf), "%s (sm_%d%d, %d SMs, %.0f GiB), CUDA driver %d.%d", p.name,
+		 p.major, p.minor, p.multiProcessorCount, (double)p.totalGlobalMem / (1ull << 30), drv / 1000,
+		 (drv % 1000) / 10);
 	if (why && len)
 		why[0] = 0;
 	return 0;
@@ -458,7 +459,8 @@ int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr)
 		goto fail;
 	if (!cpu) {
 		void *s = NULL;
-		if (cuda_rc(c, cudaStreamCreateWithFlags((cudaStream_t *)&s, cudaStreamNonBlocking), "cudaStreamCreate"))
+		if (cuda_rc(c, cudaStreamCreateWithFlags((cudaStream_t *)&s, cudaStreamNonBlocking),
+			    "cudaStreamCreate"))
 			goto fail;
 		c->stream = s;
 	}
@@ -540,7 +542,7 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 		gpu_err(c, "%u queue pairs asked for, the controller grants %u", qo->nqueues, granted);
 		goto out_id;
 	}
-	const uint32_t mqes = c->o.mqes; /* CAP.MQES of the emulated controller */
+	const uint32_t mqes = c->o.mqes;                                     /* CAP.MQES of the emulated controller */
 	uint32_t depth = nvme_ring_entries(qo->depth < 64 ? 64 : qo->depth); /* a full warp (32) fits in depth - 1 */
 	if (depth > mqes + 1) {
 		depth = nvme_ring_entries((mqes + 1) / 2 + 1);
@@ -808,7 +810,8 @@ int gpu_ctrl_fused_prepare(struct gpu_ctrl *c, unsigned grid, unsigned block, st
 		return -EINVAL;
 	}
 	if (block < 32 || block % 32) {
-		gpu_err(c, "engine=fused: the job's blocks (%u threads) are the engine's blocks too: whole warps", block);
+		gpu_err(c, "engine=fused: the job's blocks (%u threads) are the engine's blocks too: whole warps",
+			block);
 		return -EINVAL;
 	}
 	/* the previous job's engine blocks are done (its launch completed): keep their counts */
@@ -824,8 +827,7 @@ int gpu_ctrl_fused_prepare(struct gpu_ctrl *c, unsigned grid, unsigned block, st
 	e->blocks = c->blocks;
 	e->smem = (block / 32) * (c->dev_h.max_xfer / (1u << GPUEMU_PAGE_SHIFT) + 1) * 8;
 	c->fused_jobs = 1;
-	gpu_trace("engine=fused: job of %u blocks with %u engine blocks of %u warps", grid, e->blocks,
-		  block / 32);
+	gpu_trace("engine=fused: job of %u blocks with %u engine blocks of %u warps", grid, e->blocks, block / 32);
 	return 0;
 }
 
@@ -868,7 +870,8 @@ int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 		cudaError_t e;
 		while ((e = cudaStreamQuery(c->stream)) == cudaErrorNotReady) {
 			if (now_ns() > end) {
-				gpu_err(c, "engine did not stop (%u of %u blocks left)", c->blocks - ctl_count(c, 1), c->blocks);
+				gpu_err(c, "engine did not stop (%u of %u blocks left)", c->blocks - ctl_count(c, 1),
+					c->blocks);
 				c->faulted = 1;
 				return -ETIMEDOUT; /* leave memory alone: the kernel may still touch it */
 			}
@@ -897,8 +900,7 @@ static int fault_push(struct gpu_ctrl *c)
 		__sync_synchronize();
 		return 0;
 	}
-	return cuda_rc(c,
-		       cudaMemcpy(&c->dev_d->f, &c->dev_h.f, sizeof(c->dev_h.f), cudaMemcpyHostToDevice),
+	return cuda_rc(c, cudaMemcpy(&c->dev_d->f, &c->dev_h.f, sizeof(c->dev_h.f), cudaMemcpyHostToDevice),
 		       "cudaMemcpy faults");
 }
 

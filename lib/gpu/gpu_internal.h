@@ -27,13 +27,13 @@ extern "C" {
 /* One I/O queue pair as the engine sees it (index qid - 1). Host writes the static fields and the
  * initial engine state before it sets enabled; the engine alone writes sq_head..cmds afterwards. */
 struct gpuemu_queue {
-	uint64_t sq_base;  /* bus address = device pointer (UVA) */
+	uint64_t sq_base; /* bus address = device pointer (UVA) */
 	uint64_t cq_base;
-	uint32_t sq_size;  /* entries */
+	uint32_t sq_size; /* entries */
 	uint32_t cq_size;
-	uint32_t enabled;  /* bit 0: SQ created, bit 1: CQ created; served when both */
-	uint32_t sys;      /* rings in host memory: system-scope fences */
-	uint32_t sq_head;  /* engine-private from here on */
+	uint32_t enabled; /* bit 0: SQ created, bit 1: CQ created; served when both */
+	uint32_t sys;     /* rings in host memory: system-scope fences */
+	uint32_t sq_head; /* engine-private from here on */
 	uint32_t cq_tail;
 	uint32_t cq_phase;
 	uint32_t pad;
@@ -47,15 +47,15 @@ NVME_STATIC_ASSERT(sizeof(struct gpuemu_queue) == 64, "engine queue entry is 64 
  * machine may lack (compute-sanitizer reports them as invalid there). */
 #define GPUEMU_MAX_BLOCKS 1024
 struct gpuemu_ctl_blk {
-	uint32_t started;   /* the block entered its loop */
+	uint32_t started; /* the block entered its loop */
 	uint32_t exited;
-	uint32_t watchdog;  /* the block stopped because its lifetime ran out */
+	uint32_t watchdog; /* the block stopped because its lifetime ran out */
 	uint32_t pad;
 	unsigned long long cmds;
 	unsigned long long dropped;
 };
 struct gpuemu_ctl {
-	uint32_t stop;      /* the host's stop flag, a plain CPU store (both engines read it) */
+	uint32_t stop; /* the host's stop flag, a plain CPU store (both engines read it) */
 	uint32_t pad[3];
 	struct gpuemu_ctl_blk blk[GPUEMU_MAX_BLOCKS];
 };
@@ -69,25 +69,25 @@ struct gpuemu_faults {
 
 /* Engine state (GPU memory for the GPU engine, host memory for the CPU engine). */
 struct gpuemu_dev {
-	struct gpuemu_queue *q;     /* GPUEMU_MAX_QUEUES entries */
-	uint8_t *bar;               /* doorbells: offsets from gpu_doorbell_offset() */
-	struct gpuemu_ctl *ctl;     /* device pointer of the mapped control block */
-	uint8_t *ns_data;           /* namespace memory (device pointer), NULL for null */
+	struct gpuemu_queue *q; /* GPUEMU_MAX_QUEUES entries */
+	uint8_t *bar;           /* doorbells: offsets from gpu_doorbell_offset() */
+	struct gpuemu_ctl *ctl; /* device pointer of the mapped control block */
+	uint8_t *ns_data;       /* namespace memory (device pointer), NULL for null */
 	uint64_t nsze;
 	uint32_t lba_shift;
-	uint32_t max_xfer;          /* bytes per command (MDTS) */
+	uint32_t max_xfer; /* bytes per command (MDTS) */
 	uint32_t dstrd;
-	uint32_t nq;                /* queue entries to look at: highest qid created */
+	uint32_t nq; /* queue entries to look at: highest qid created */
 	uint32_t nwin;
-	uint32_t warps;             /* per block */
-	uint64_t lifetime_ns;       /* watchdog: the engine stops by itself after this long */
-	uint32_t stop;              /* engine warps leave their loop. Set by warp 0 of each engine
+	uint32_t warps;       /* per block */
+	uint64_t lifetime_ns; /* watchdog: the engine stops by itself after this long */
+	uint32_t stop;        /* engine warps leave their loop. Set by warp 0 of each engine
 				     * block when it sees ctl->stop (the host's flag): in GPU memory,
 				     * because hundreds of warps polling one host-memory word over PCIe
 				     * slowed every engine warp down several times (measured) */
-	uint32_t fused_done;        /* engine=fused: client blocks of the job that finished */
+	uint32_t fused_done;  /* engine=fused: client blocks of the job that finished */
 #ifdef AISIO_GPU_ABLATE
-	uint32_t ablate;            /* bench/gpu/aisio-ablate only: GPU_ABLATE_E_* */
+	uint32_t ablate; /* bench/gpu/aisio-ablate only: GPU_ABLATE_E_* */
 	uint32_t pad_ablate;
 #endif
 	struct gpu_dma_window win[GPUEMU_MAX_WINDOWS]; /* memory PRPs may point at (bus == va) */

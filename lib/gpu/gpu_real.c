@@ -45,7 +45,8 @@ int gpu_dmabuf_export(void *dptr, size_t len, int *fd)
 {
 	void *fn = NULL;
 	enum cudaDriverEntryPointQueryResult q;
-	cudaError_t e = cudaGetDriverEntryPointByVersion("cuMemGetHandleForAddressRange", &fn, 12000, cudaEnableDefault, &q);
+	cudaError_t e = cudaGetDriverEntryPointByVersion("cuMemGetHandleForAddressRange", &fn, 12000, cudaEnableDefault,
+							 &q);
 	if (e != cudaSuccess || q != cudaDriverEntryPointSuccess || !fn) {
 		aisio_log(AISIO_LOG_ERROR, "gpu", "cuMemGetHandleForAddressRange not available");
 		return -EOPNOTSUPP;

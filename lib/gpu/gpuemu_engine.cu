@@ -47,7 +47,8 @@ extern "C" int gpuemu_engine_occupancy(unsigned warps, uint32_t max_xfer, int *b
 	size_t smem = engine_smem(warps, max_xfer);
 	if (cudaFuncSetAttribute(gpuemu_engine, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
 		return -EINVAL;
-	if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, gpuemu_engine, warps * 32, smem) != cudaSuccess)
+	if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, gpuemu_engine, warps * 32, smem) !=
+	    cudaSuccess)
 		return -EIO;
 	return 0;
 }

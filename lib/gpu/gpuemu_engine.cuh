@@ -82,7 +82,7 @@ static __device__ uint16_t eng_prp_pages(const struct gpuemu_dev *d, uint64_t pr
 
 /* Move one command's data between the namespace and the PRP pages; the whole warp calls. */
 static __device__ void eng_copy(uint8_t *nsp, const uint64_t *pages, uint64_t off0, uint64_t bytes, int to_ns, int zero,
-			 uint32_t lane)
+				uint32_t lane)
 {
 	const uint64_t pmask = (1ull << GPUEMU_PAGE_SHIFT) - 1;
 	if (zero) {
@@ -100,7 +100,8 @@ static __device__ void eng_copy(uint8_t *nsp, const uint64_t *pages, uint64_t of
 				uint64_t u = b + (uint64_t)j * 32 + lane;
 				if (u < units) {
 					uint64_t x = off0 + u * 16;
-					uint8_t *host = (uint8_t *)(uintptr_t)(pages[x >> GPUEMU_PAGE_SHIFT] + (x & pmask));
+					uint8_t *host = (uint8_t *)(uintptr_t)(pages[x >> GPUEMU_PAGE_SHIFT] +
+									       (x & pmask));
 					v[j] = __ldcg((const uint4 *)(to_ns ? host : nsp + u * 16));
 				}
 			}
@@ -109,7 +110,8 @@ static __device__ void eng_copy(uint8_t *nsp, const uint64_t *pages, uint64_t of
 				uint64_t u = b + (uint64_t)j * 32 + lane;
 				if (u < units) {
 					uint64_t x = off0 + u * 16;
-					uint8_t *host = (uint8_t *)(uintptr_t)(pages[x >> GPUEMU_PAGE_SHIFT] + (x & pmask));
+					uint8_t *host = (uint8_t *)(uintptr_t)(pages[x >> GPUEMU_PAGE_SHIFT] +
+									       (x & pmask));
 					__stcg((uint4 *)(to_ns ? nsp + u * 16 : host), v[j]);
 				}
 			}
@@ -130,8 +132,8 @@ static __device__ void eng_copy(uint8_t *nsp, const uint64_t *pages, uint64_t of
 }
 
 /* One service round of queue qi. Returns whether it found work. */
-static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32_t lane, uint64_t *pages, uint32_t max_pages,
-			  unsigned long long *dropped)
+static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32_t lane, uint64_t *pages,
+				 uint32_t max_pages, unsigned long long *dropped)
 {
 	struct gpuemu_queue *Q = &d->q[qi];
 #ifdef AISIO_GPU_ABLATE
@@ -173,7 +175,7 @@ static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32
 		n = 32;
 	if (n == 0)
 		return false; /* CQ full: wait for the host to consume */
-	eng_fence(sys); /* acquire: SQEs written before the doorbell value we read */
+	eng_fence(sys);       /* acquire: SQEs written before the doorbell value we read */
 
 	const uint64_t sq_base = Q->sq_base, cq_base = Q->cq_base;
 	struct gpuemu_faults f;
@@ -198,12 +200,14 @@ static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32
 #ifdef AISIO_GPU_ABLATE
 	if (lane < n && (ab & GPU_ABLATE_E_DECODE)) {
 		/* the command id, and success */
-		const volatile uint32_t *src = (const volatile uint32_t *)(uintptr_t)(sq_base + (uint64_t)((head + lane) % sq_size) * 64);
+		const volatile uint32_t *src =
+			(const volatile uint32_t *)(uintptr_t)(sq_base + (uint64_t)((head + lane) % sq_size) * 64);
 		c.cid = (uint16_t)(src[0] >> 16);
 	} else
 #endif
-	if (lane < n) {
-		const volatile uint4 *src = (const volatile uint4 *)(uintptr_t)(sq_base + (uint64_t)((head + lane) % sq_size) * 64);
+		if (lane < n) {
+		const volatile uint4 *src =
+			(const volatile uint4 *)(uintptr_t)(sq_base + (uint64_t)((head + lane) % sq_size) * 64);
 		uint4 *dst = (uint4 *)&c;
 #pragma unroll
 		for (int i = 0; i < 4; i++) {
@@ -235,8 +239,8 @@ static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32
 			st = eng_prp_pages(d, prp1, prp2, bytes, pages, max_pages, lane);
 			__syncwarp();
 			if (st == 0)
-				eng_copy(nsp, pages, prp1 & ((1ull << GPUEMU_PAGE_SHIFT) - 1), bytes, opc == NVME_CMD_WRITE,
-					 0, lane);
+				eng_copy(nsp, pages, prp1 & ((1ull << GPUEMU_PAGE_SHIFT) - 1), bytes,
+					 opc == NVME_CMD_WRITE, 0, lane);
 		}
 		__syncwarp();
 		if (lane == (uint32_t)i)
@@ -258,9 +262,9 @@ static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32
 		}
 		uint32_t *e = (uint32_t *)(uintptr_t)(cq_base + (uint64_t)pos * 16);
 		volatile uint32_t *ve = e;
-		ve[0] = 0;                                       /* dw0 */
-		ve[1] = 0;                                       /* dw1 */
-		ve[2] = new_head | ((uint32_t)qid << 16);        /* sqhd, sqid */
+		ve[0] = 0;                                /* dw0 */
+		ve[1] = 0;                                /* dw1 */
+		ve[2] = new_head | ((uint32_t)qid << 16); /* sqhd, sqid */
 		/* the data (copied above by the whole warp) and the entry body before the phase */
 		eng_fence(sys);
 		ve[3] = nvme_cqe_dw3(c.cid, status, phase);

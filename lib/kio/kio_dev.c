@@ -222,12 +222,8 @@ int kio_dev_open(struct kio_dev **out, const char *path, const struct kio_dev_op
 		d->max_xfer = KIO_FILE_MAX_XFER;
 		rc = 0;
 		break;
-	case KIO_DEV_BLOCK:
-		rc = probe_block(d, &st);
-		break;
-	default:
-		rc = probe_nvme_char(d);
-		break;
+	case KIO_DEV_BLOCK: rc = probe_block(d, &st); break;
+	default: rc = probe_nvme_char(d); break;
 	}
 	if (rc < 0)
 		goto fail_fd;

@@ -28,9 +28,9 @@
 _Static_assert(sizeof(struct nvme_uring_cmd) <= 80, "NVMe passthrough command fits the 128-byte SQE's command area");
 
 struct kio_req {
-	kio_cb cb;     /* NULL while the slot is free */
+	kio_cb cb; /* NULL while the slot is free */
 	void *arg;
-	uint32_t len;  /* bytes the command should move: a shorter result is an error */
+	uint32_t len; /* bytes the command should move: a shorter result is an error */
 };
 
 /* Hot fields first: rw and poll touch the ring, the slots and the limits. */
@@ -40,17 +40,17 @@ struct kio_queue {
 	uint32_t *free_slots;
 	uint32_t nfree;
 	uint32_t depth;
-	uint32_t queued;        /* prepared since the last submit */
+	uint32_t queued; /* prepared since the last submit */
 	uint32_t max_nlb;
 	uint64_t nlba;
 	unsigned lba_shift;
 	uint32_t nsid;
-	int sqe_fd;             /* 0 (registered file index) or the raw fd */
-	uint8_t sqe_flags;      /* IOSQE_FIXED_FILE when the file is registered */
+	int sqe_fd;        /* 0 (registered file index) or the raw fd */
+	uint8_t sqe_flags; /* IOSQE_FIXED_FILE when the file is registered */
 	bool passthru;
 	bool iopoll;
-	bool ext_arg;           /* the kernel takes a timeout with the wait (IORING_FEAT_EXT_ARG) */
-	uint8_t *buf_base;      /* registered region, NULL if none */
+	bool ext_arg;      /* the kernel takes a timeout with the wait (IORING_FEAT_EXT_ARG) */
+	uint8_t *buf_base; /* registered region, NULL if none */
 	size_t buf_len;
 	void *user;
 	struct kio_dev *dev;
@@ -162,8 +162,7 @@ static inline void sqe_head(struct kio_queue *q, struct io_uring_sqe *sqe, uint8
 	sqe->__pad2[0] = 0;
 }
 
-static inline struct io_uring_sqe *take_slot(struct kio_queue *q, uint32_t *slot, kio_cb cb, void *arg,
-					      uint32_t len)
+static inline struct io_uring_sqe *take_slot(struct kio_queue *q, uint32_t *slot, kio_cb cb, void *arg, uint32_t len)
 {
 	*slot = q->free_slots[--q->nfree];
 	struct kio_req *r = &q->reqs[*slot];
@@ -257,8 +256,8 @@ int kio_queue_flush(struct kio_queue *q, kio_cb cb, void *arg)
 	return 0;
 }
 
-int kio_queue_nvme_cmd(struct kio_queue *q, uint8_t opcode, const uint32_t cdw[6], void *buf, uint32_t len,
-		       kio_cb cb, void *arg)
+int kio_queue_nvme_cmd(struct kio_queue *q, uint8_t opcode, const uint32_t cdw[6], void *buf, uint32_t len, kio_cb cb,
+		       void *arg)
 {
 	if (!q->passthru)
 		return -ENOTSUP;
@@ -303,7 +302,8 @@ int kio_queue_poll(struct kio_queue *q, unsigned max)
 	}
 	unsigned head, n = 0;
 	struct io_uring_cqe *cqe;
-	io_uring_for_each_cqe(ring, head, cqe) {
+	io_uring_for_each_cqe(ring, head, cqe)
+	{
 		if (n == max)
 			break;
 		n++;
@@ -368,7 +368,8 @@ int kio_queue_wait(struct kio_queue *q, unsigned min, unsigned timeout_ms)
 			nanosleep(&nap, NULL);
 			continue;
 		}
-		struct __kernel_timespec ts = {.tv_sec = (long long)(left / 1000), .tv_nsec = (long long)(left % 1000) * 1000000};
+		struct __kernel_timespec ts = {.tv_sec = (long long)(left / 1000),
+					       .tv_nsec = (long long)(left % 1000) * 1000000};
 		struct io_uring_cqe *cqe;
 		if (q->queued) {
 			/* submit and wait in one kernel entry */

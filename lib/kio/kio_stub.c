@@ -43,8 +43,8 @@ int kio_queue_flush(struct kio_queue *q, kio_cb cb, void *arg)
 	return -ENOTSUP;
 }
 
-int kio_queue_nvme_cmd(struct kio_queue *q, uint8_t opcode, const uint32_t cdw[6], void *buf, uint32_t len,
-		       kio_cb cb, void *arg)
+int kio_queue_nvme_cmd(struct kio_queue *q, uint8_t opcode, const uint32_t cdw[6], void *buf, uint32_t len, kio_cb cb,
+		       void *arg)
 {
 	return -ENOTSUP;
 }

@@ -66,8 +66,8 @@ static int nvmed_enable(struct nvmed_ctrl *c)
 	pci_mmio_write32(c->pci, NVME_REG_AQA, NVME_AQA(aq->ring_mask, aq->ring_mask));
 	pci_mmio_write64(c->pci, NVME_REG_ASQ, dma_mem_iova(&c->mem, aq->sq));
 	pci_mmio_write64(c->pci, NVME_REG_ACQ, dma_mem_iova(&c->mem, (void *)aq->cq));
-	uint32_t cc = NVME_CC_EN | (0u << NVME_CC_CSS_SHIFT) | (0u << NVME_CC_MPS_SHIFT) | (6u << NVME_CC_IOSQES_SHIFT) |
-		      (4u << NVME_CC_IOCQES_SHIFT);
+	uint32_t cc = NVME_CC_EN | (0u << NVME_CC_CSS_SHIFT) | (0u << NVME_CC_MPS_SHIFT) |
+		      (6u << NVME_CC_IOSQES_SHIFT) | (4u << NVME_CC_IOCQES_SHIFT);
 	pci_mmio_write32(c->pci, NVME_REG_CC, cc);
 	return nvmed_wait_ready(c, 1);
 }
@@ -154,8 +154,10 @@ int nvmed_get_log_page(struct nvmed_ctrl *c, uint8_t lid, uint32_t nsid, void *b
 	if (len == 0 || len % 4 || len > NVMED_ADMIN_BOUNCE)
 		return -EINVAL;
 	uint32_t numd = (uint32_t)(len / 4 - 1);
-	struct nvme_sqe cmd = {.opc = NVME_ADMIN_GET_LOG_PAGE, .nsid = nsid,
-			       .cdw10 = lid | ((numd & 0xfff) << 16), .cdw11 = numd >> 16};
+	struct nvme_sqe cmd = {.opc = NVME_ADMIN_GET_LOG_PAGE,
+			       .nsid = nsid,
+			       .cdw10 = lid | ((numd & 0xfff) << 16),
+			       .cdw11 = numd >> 16};
 	uint16_t st = 0;
 	int rc = nvmed_admin(c, &cmd, buf, len, false, NULL, &st);
 	if (rc == -EIO)
@@ -188,14 +190,17 @@ static int nvmed_queue_cmd(struct nvmed_ctrl *c, struct nvme_sqe *cmd, const cha
 
 int nvmed_admin_create_cq(struct nvmed_ctrl *c, uint16_t qid, uint32_t depth, uint64_t iova)
 {
-	struct nvme_sqe cmd = {.opc = NVME_ADMIN_CREATE_CQ, .prp1 = iova,
-			       .cdw10 = qid | ((depth - 1) << 16), .cdw11 = NVME_QUEUE_PHYS_CONTIG};
+	struct nvme_sqe cmd = {.opc = NVME_ADMIN_CREATE_CQ,
+			       .prp1 = iova,
+			       .cdw10 = qid | ((depth - 1) << 16),
+			       .cdw11 = NVME_QUEUE_PHYS_CONTIG};
 	return nvmed_queue_cmd(c, &cmd, "create I/O CQ", qid);
 }
 
 int nvmed_admin_create_sq(struct nvmed_ctrl *c, uint16_t qid, uint32_t depth, uint64_t iova, uint16_t cqid)
 {
-	struct nvme_sqe cmd = {.opc = NVME_ADMIN_CREATE_SQ, .prp1 = iova,
+	struct nvme_sqe cmd = {.opc = NVME_ADMIN_CREATE_SQ,
+			       .prp1 = iova,
 			       .cdw10 = qid | ((depth - 1) << 16),
 			       .cdw11 = NVME_QUEUE_PHYS_CONTIG | ((uint32_t)cqid << 16)};
 	return nvmed_queue_cmd(c, &cmd, "create I/O SQ", qid);
@@ -498,12 +503,30 @@ bool nvmed_ctrl_failed(const struct nvmed_ctrl *c)
 	return csts == 0xffffffffu || (csts & NVME_CSTS_CFS) || !(csts & NVME_CSTS_RDY);
 }
 
-const char *nvmed_ctrl_name(const struct nvmed_ctrl *c) { return c->pci->name; }
-struct pci_dev *nvmed_ctrl_pci(struct nvmed_ctrl *c) { return c->pci; }
-const struct nvme_id_ctrl *nvmed_ctrl_identify_data(const struct nvmed_ctrl *c) { return &c->idc; }
-uint64_t nvmed_ctrl_cap(const struct nvmed_ctrl *c) { return c->cap; }
-uint32_t nvmed_ctrl_max_xfer(const struct nvmed_ctrl *c) { return c->max_xfer; }
-unsigned nvmed_ctrl_max_qpairs(const struct nvmed_ctrl *c) { return c->max_qpairs; }
+const char *nvmed_ctrl_name(const struct nvmed_ctrl *c)
+{
+	return c->pci->name;
+}
+struct pci_dev *nvmed_ctrl_pci(struct nvmed_ctrl *c)
+{
+	return c->pci;
+}
+const struct nvme_id_ctrl *nvmed_ctrl_identify_data(const struct nvmed_ctrl *c)
+{
+	return &c->idc;
+}
+uint64_t nvmed_ctrl_cap(const struct nvmed_ctrl *c)
+{
+	return c->cap;
+}
+uint32_t nvmed_ctrl_max_xfer(const struct nvmed_ctrl *c)
+{
+	return c->max_xfer;
+}
+unsigned nvmed_ctrl_max_qpairs(const struct nvmed_ctrl *c)
+{
+	return c->max_qpairs;
+}
 unsigned nvmed_ctrl_max_qdepth(const struct nvmed_ctrl *c)
 {
 	/* the largest power of two up to MQES + 1: a deeper queue's ring would not fit the controller */
@@ -512,7 +535,10 @@ unsigned nvmed_ctrl_max_qdepth(const struct nvmed_ctrl *c)
 		d *= 2;
 	return d;
 }
-unsigned nvmed_ctrl_ns_count(const struct nvmed_ctrl *c) { return c->nr_ns; }
+unsigned nvmed_ctrl_ns_count(const struct nvmed_ctrl *c)
+{
+	return c->nr_ns;
+}
 
 int nvmed_ctrl_ns(const struct nvmed_ctrl *c, uint32_t nsid, struct nvmed_ns *out)
 {

@@ -12,21 +12,21 @@
 
 struct nvmed_ctrl {
 	struct pci_dev *pci;
-	pthread_mutex_t lock;       /* admin queue, heap, qid map, qpair list */
+	pthread_mutex_t lock; /* admin queue, heap, qid map, qpair list */
 	uint64_t cap;
 	unsigned dstrd;
 	unsigned mqes;
-	unsigned ready_timeout_ms;  /* CAP.TO */
+	unsigned ready_timeout_ms; /* CAP.TO */
 	unsigned io_timeout_ms;
 	unsigned admin_timeout_ms;
 	unsigned nr_io_queues_wanted;
-	unsigned max_qpairs;        /* granted by Number of Queues */
+	unsigned max_qpairs; /* granted by Number of Queues */
 	uint32_t max_xfer;
 	struct dma_mem mem;
 	struct dma_heap heap;
 	int mem_mapped;
 	struct nvmed_qpair *admin;
-	void *admin_bounce;         /* 16 KiB for admin data */
+	void *admin_bounce; /* 16 KiB for admin data */
 	struct nvme_id_ctrl idc;
 	struct nvmed_ns ns[NVMED_MAX_NS + 1];
 	unsigned nr_ns;
@@ -38,12 +38,12 @@ struct nvmed_ctrl {
 struct nvmed_split {
 	nvmed_cb cb;
 	void *arg;
-	int err;               /* the first failure */
-	uint16_t left;         /* commands not completed yet */
+	int err;       /* the first failure */
+	uint16_t left; /* commands not completed yet */
 	/* what the commands added to the queue pair's counters, taken back at the end */
 	uint16_t n_cqe, n_err, n_timeout, n_cancel;
 	bool have_cqe;
-	struct nvme_cqe cqe;   /* of the first failure, else of the last command */
+	struct nvme_cqe cqe; /* of the first failure, else of the last command */
 };
 
 uint32_t nvmed_now_ms(void);

@@ -20,7 +20,8 @@ static int pci_dev_lock(struct pci_dev *dev)
 		char path[PATH_MAX];
 		pci_lock_path(NULL, dev->bdf, path, sizeof(path));
 		if (holder)
-			aisio_log(AISIO_LOG_ERROR, dev->bdf, "already open in aisio process %ld (lock %s)", holder, path);
+			aisio_log(AISIO_LOG_ERROR, dev->bdf, "already open in aisio process %ld (lock %s)", holder,
+				  path);
 		else
 			aisio_log(AISIO_LOG_ERROR, dev->bdf, "already open in another aisio process (lock %s)", path);
 	}

@@ -544,8 +544,8 @@ static int nvme_bdfs(const char *root, char (**out)[16], size_t *count)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		char canon[16];
-		if (e->d_name[0] == '.' || devstr_pci_addr_parse(e->d_name, canon) < 0 || strcmp(canon, e->d_name) != 0 ||
-		    !class_is_nvme(root, e->d_name))
+		if (e->d_name[0] == '.' || devstr_pci_addr_parse(e->d_name, canon) < 0 ||
+		    strcmp(canon, e->d_name) != 0 || !class_is_nvme(root, e->d_name))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;

@@ -30,8 +30,8 @@
 #define PCI_COMMAND_MASTER 0x4
 
 struct uio_state {
-	int cfg_fd;      /* /sys/bus/pci/devices/<bdf>/config */
-	int res_fd;      /* resource0 */
+	int cfg_fd; /* /sys/bus/pci/devices/<bdf>/config */
+	int res_fd; /* resource0 */
 	void *bar0_map;
 	size_t bar0_map_len;
 };

@@ -46,13 +46,13 @@ struct vfio_state {
 	int device;
 	int group_id;
 	bool group_attached;
-	uint32_t dev_flags;       /* VFIO_DEVICE_FLAGS_* */
-	uint64_t cfg_offset;      /* config space region offset in the device fd */
-	void *bar0_map;           /* what to munmap */
+	uint32_t dev_flags;  /* VFIO_DEVICE_FLAGS_* */
+	uint64_t cfg_offset; /* config space region offset in the device fd */
+	void *bar0_map;      /* what to munmap */
 	size_t bar0_map_len;
 	struct vfio_iova_span *ranges;
 	unsigned nranges;
-	uint64_t pgsizes;         /* IOMMU page sizes supported (bitmap) */
+	uint64_t pgsizes; /* IOMMU page sizes supported (bitmap) */
 	struct vfio_mapping *maps;
 	unsigned nmaps, maps_cap;
 };

@@ -45,10 +45,14 @@ int strparse_size(const char *s, uint64_t *out)
 		return rc;
 	unsigned shift = 0;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; break;
-	case 'm': case 'M': shift = 20; break;
-	case 'g': case 'G': shift = 30; break;
-	case 't': case 'T': shift = 40; break;
+	case 'k':
+	case 'K': shift = 10; break;
+	case 'm':
+	case 'M': shift = 20; break;
+	case 'g':
+	case 'G': shift = 30; break;
+	case 't':
+	case 'T': shift = 40; break;
 	default: break;
 	}
 	if (shift) {

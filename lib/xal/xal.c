@@ -90,7 +90,6 @@ int xal_push(void **v, size_t *n, size_t *cap, const void *e, size_t elem)
 	return 0;
 }
 
-
 static int map_resize(struct xal_build *b, uint64_t slots)
 {
 	uint64_t *ino = malloc(slots * sizeof(*ino));
@@ -191,7 +190,8 @@ static int map_insert_all(struct xal_build *b)
 	for (uint64_t i = 0; i < b->n_inodes; i++) {
 		uint64_t s;
 
-		for (s = xal_mix64(b->inodes[i].ino) & b->map_mask; b->map_idx[s] != UINT32_MAX; s = (s + 1) & b->map_mask)
+		for (s = xal_mix64(b->inodes[i].ino) & b->map_mask; b->map_idx[s] != UINT32_MAX;
+		     s = (s + 1) & b->map_mask)
 			;
 		b->map_ino[s] = b->inodes[i].ino;
 		b->map_idx[s] = (uint32_t)i;
@@ -221,15 +221,13 @@ int xal_build_find(const struct xal_build *b, uint64_t ino, uint32_t *idx)
 	return -ENOENT;
 }
 
-int xal_build_inode(struct xal_build *b, uint64_t ino, enum xal_type type, uint64_t size, uint32_t nlink,
-		    uint32_t *idx)
+int xal_build_inode(struct xal_build *b, uint64_t ino, enum xal_type type, uint64_t size, uint32_t nlink, uint32_t *idx)
 {
 	struct xal_ino_rec *r;
 	uint64_t s;
 	int err;
 
-	if (!b->unsorted && b->n_inodes && ino <= b->inodes[b->n_inodes - 1].ino &&
-	    (err = map_insert_all(b)))
+	if (!b->unsorted && b->n_inodes && ino <= b->inodes[b->n_inodes - 1].ino && (err = map_insert_all(b)))
 		return err;
 	if (b->unsorted && xal_build_find(b, ino, idx) == 0)
 		return 0;
@@ -406,8 +404,8 @@ static void dent_sift_down(const char *names, struct xal_dent *d, uint64_t *ino,
 
 		if (c >= end)
 			break;
-		if (c + 1 < end && name_cmp(names, d[c].name, names + d[c + 1].name + 1,
-					    (unsigned char)names[d[c + 1].name]) < 0)
+		if (c + 1 < end &&
+		    name_cmp(names, d[c].name, names + d[c + 1].name + 1, (unsigned char)names[d[c + 1].name]) < 0)
 			c++;
 		if (name_cmp(names, d[root].name, names + d[c].name + 1, (unsigned char)names[d[c].name]) >= 0)
 			break;
@@ -433,8 +431,8 @@ static void dent_sort(const char *names, struct xal_dent *d, uint64_t *ino, uint
 			uint64_t ki = ino[i];
 			uint64_t j = i;
 
-			while (j > 0 && name_cmp(names, d[j - 1].name, names + kd.name + 1,
-						 (unsigned char)names[kd.name]) > 0) {
+			while (j > 0 &&
+			       name_cmp(names, d[j - 1].name, names + kd.name + 1, (unsigned char)names[kd.name]) > 0) {
 				d[j] = d[j - 1];
 				ino[j] = ino[j - 1];
 				j--;
@@ -597,7 +595,7 @@ int xal_hash_build(struct xal *x, struct xal_hent *t, uint64_t mask, uint64_t *r
 	visited_test_set(dirs, h->root);
 	if ((err = grow((void **)&st, &cap, 1, sizeof(*st))))
 		goto out;
-	st[depth++] = (struct walk_frame){ .dir = h->root, .hash = XAL_HASH_SEED };
+	st[depth++] = (struct walk_frame){.dir = h->root, .hash = XAL_HASH_SEED};
 	while (depth) {
 		struct walk_frame *f = &st[depth - 1];
 		const struct xal_ino_rec *d = &x->inodes[f->dir];
@@ -620,7 +618,7 @@ int xal_hash_build(struct xal *x, struct xal_hent *t, uint64_t mask, uint64_t *r
 		if (c->type == XAL_TYPE_DIR && !visited_test_set(dirs, e->inode)) {
 			if ((err = grow((void **)&st, &cap, depth + 1, sizeof(*st))))
 				goto out;
-			st[depth++] = (struct walk_frame){ .dir = e->inode, .hash = hh };
+			st[depth++] = (struct walk_frame){.dir = e->inode, .hash = hh};
 		}
 	}
 	if (t)
@@ -1087,7 +1085,7 @@ int xal_reindex(struct xal *x)
 
 int xal_open(struct xal **out, const char *source, const struct xal_opts *opts)
 {
-	struct xal_opts def = { 0 };
+	struct xal_opts def = {0};
 	enum xal_backend be;
 	struct stat st;
 	struct xal *x;
@@ -1394,8 +1392,7 @@ int xal_symlink_target(const struct xal *x, const struct xal_inode *lnk, const c
 	return 0;
 }
 
-int xal_extent_lba(const struct xal *x, const struct xal_extent *ext, uint32_t lba_size, uint64_t *slba,
-		   uint64_t *nlb)
+int xal_extent_lba(const struct xal *x, const struct xal_extent *ext, uint32_t lba_size, uint64_t *slba, uint64_t *nlb)
 {
 	uint64_t start;
 
@@ -1438,7 +1435,7 @@ int xal_walk(const struct xal *x, xal_walk_cb cb, void *arg)
 	visited_test_set(dirs, in.idx);
 	if ((err = grow((void **)&st, &cap, 1, sizeof(*st))))
 		goto out;
-	st[depth++] = (struct walk_frame){ .dir = in.idx, .path_len = 0 };
+	st[depth++] = (struct walk_frame){.dir = in.idx, .path_len = 0};
 	while (depth) {
 		struct walk_frame *f = &st[depth - 1];
 		const struct xal_dent *e;
@@ -1475,7 +1472,7 @@ int xal_walk(const struct xal *x, xal_walk_cb cb, void *arg)
 		if (in.type == XAL_TYPE_DIR && !visited_test_set(dirs, in.idx)) {
 			if ((err = grow((void **)&st, &cap, depth + 1, sizeof(*st))))
 				goto out;
-			st[depth++] = (struct walk_frame){ .dir = in.idx, .path_len = plen };
+			st[depth++] = (struct walk_frame){.dir = in.idx, .path_len = plen};
 		}
 	}
 out:
@@ -1525,7 +1522,7 @@ int xal_stats(const struct xal *x, struct xal_stats *s)
 
 const char *xal_type_str(enum xal_type t)
 {
-	static const char *const names[] = { "unknown", "file", "dir", "symlink", "chr", "blk", "fifo", "sock" };
+	static const char *const names[] = {"unknown", "file", "dir", "symlink", "chr", "blk", "fifo", "sock"};
 
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
@@ -1536,12 +1533,10 @@ const char *xal_ext_flags_str(uint32_t flags, char *buf, size_t len, const char 
 		uint32_t bit;
 		const char *name;
 	} tab[] = {
-		{ XAL_EXT_LAST, "last" },           { XAL_EXT_UNKNOWN, "unknown" },
-		{ XAL_EXT_DELALLOC, "delalloc" },   { XAL_EXT_ENCODED, "encoded" },
-		{ XAL_EXT_ENCRYPTED, "encrypted" }, { XAL_EXT_NOT_ALIGNED, "not_aligned" },
-		{ XAL_EXT_INLINE, "inline" },       { XAL_EXT_TAIL, "tail" },
-		{ XAL_EXT_UNWRITTEN, "unwritten" }, { XAL_EXT_MERGED, "merged" },
-		{ XAL_EXT_SHARED, "shared" },       { XAL_EXT_OTHER, "other" },
+		{XAL_EXT_LAST, "last"},       {XAL_EXT_UNKNOWN, "unknown"},     {XAL_EXT_DELALLOC, "delalloc"},
+		{XAL_EXT_ENCODED, "encoded"}, {XAL_EXT_ENCRYPTED, "encrypted"}, {XAL_EXT_NOT_ALIGNED, "not_aligned"},
+		{XAL_EXT_INLINE, "inline"},   {XAL_EXT_TAIL, "tail"},           {XAL_EXT_UNWRITTEN, "unwritten"},
+		{XAL_EXT_MERGED, "merged"},   {XAL_EXT_SHARED, "shared"},       {XAL_EXT_OTHER, "other"},
 	};
 	size_t off = 0;
 

@@ -59,7 +59,7 @@ static int map_extents(struct fm_ctx *c, int fd)
 		if (l->fe_flags & FIEMAP_EXTENT_LAST)
 			break;
 		if (l->fe_logical + l->fe_length <= start)
-			return -EIO;  /* no progress: refuse to spin */
+			return -EIO; /* no progress: refuse to spin */
 		start = l->fe_logical + l->fe_length;
 	}
 	return 0;
@@ -99,7 +99,7 @@ static int index_entry(struct fm_ctx *c, int dfd, const char *name, uint32_t *ch
 		return isnew;
 	*child_idx = idx;
 	if (!isnew)
-		return 0;  /* a hard link to an inode already mapped */
+		return 0; /* a hard link to an inode already mapped */
 	if (S_ISDIR(st.st_mode)) {
 		if (st.st_dev != c->dev) {
 			c->b->inodes[idx].flags |= XAL_INO_MOUNTPOINT;
@@ -162,7 +162,7 @@ static int index_dir(struct fm_ctx *c, int dfd, uint32_t dir_idx)
 			continue;
 		err = index_entry(c, dfd, de->d_name, &child, &descend);
 		if (err == -ENOENT)
-			continue;  /* removed while we walked */
+			continue; /* removed while we walked */
 		if (err) {
 			xal_err(c->b, err, "entry '%s' (directory inode %llu): %s", de->d_name,
 				(unsigned long long)c->b->inodes[dir_idx].ino, strerror(-err));
@@ -255,7 +255,7 @@ uint64_t xal_part_offset(dev_t dev)
 
 int xal_fiemap_index(struct xal_build *b, const char *dir, uint32_t flags, struct xal_hdr *hdr)
 {
-	struct fm_ctx c = { .b = b, .flags = flags };
+	struct fm_ctx c = {.b = b, .flags = flags};
 	struct statfs sfs;
 	struct stat st;
 	int dfd, bsz = 0, err;

@@ -18,14 +18,14 @@
 struct xal_ino_rec {
 	uint64_t ino;
 	uint64_t size;
-	uint32_t first;   /* dir: first dentry; file: first extent; symlink: target offset in names */
-	uint32_t count;   /* dir: dentries; file: extents; symlink: target length */
+	uint32_t first; /* dir: first dentry; file: first extent; symlink: target offset in names */
+	uint32_t count; /* dir: dentries; file: extents; symlink: target length */
 	uint32_t nlink;
-	uint16_t type;    /* enum xal_type */
-	uint16_t flags;   /* XAL_INO_* */
+	uint16_t type;  /* enum xal_type */
+	uint16_t flags; /* XAL_INO_* */
 };
-#define XAL_INO_MOUNTPOINT 0x1  /* another file system is mounted here: not descended */
-#define XAL_INO_HAS_TARGET 0x2  /* symlink target kept */
+#define XAL_INO_MOUNTPOINT 0x1 /* another file system is mounted here: not descended */
+#define XAL_INO_HAS_TARGET 0x2 /* symlink target kept */
 
 /* Directory entry, 8 bytes: name offset in the names pool ([u8 len][bytes][NUL]) and inode index. */
 struct xal_dent {
@@ -53,14 +53,14 @@ struct xal_ext_rec {
 struct xal_hent {
 	uint64_t hash;
 	uint32_t inode;
-	uint32_t flags;   /* XAL_HENT_* */
+	uint32_t flags; /* XAL_HENT_* */
 };
 #define XAL_HENT_USED 0x1
-#define XAL_HENT_DUP  0x2
+#define XAL_HENT_DUP 0x2
 
-#define XAL_HDR_REPLACED 0x1u  /* the writer moved on to a larger object under the same name */
-#define XAL_HDR_LOG_DIRTY 0x2u /* XFS: indexed with a log that needs recovery (XAL_OPEN_IGNORE_LOG) */
-#define XAL_MAGIC 0x31584c4153494f41ull  /* "AOISALX1" */
+#define XAL_HDR_REPLACED 0x1u           /* the writer moved on to a larger object under the same name */
+#define XAL_HDR_LOG_DIRTY 0x2u          /* XFS: indexed with a log that needs recovery (XAL_OPEN_IGNORE_LOG) */
+#define XAL_MAGIC 0x31584c4153494f41ull /* "AOISALX1" */
 #define XAL_VERSION 1
 
 /*
@@ -71,12 +71,12 @@ struct xal_hdr {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t hdr_size;
-	uint64_t seq;           /* seqlock: odd while the writer updates */
+	uint64_t seq; /* seqlock: odd while the writer updates */
 	uint64_t region_size;
 	uint32_t block_size;
 	uint32_t root;
-	uint32_t backend;       /* enum xal_backend */
-	uint32_t flags;         /* XAL_HDR_* */
+	uint32_t backend; /* enum xal_backend */
+	uint32_t flags;   /* XAL_HDR_* */
 	char fstype[16];
 	uint64_t part_offset;
 	/* current counts */
@@ -91,18 +91,18 @@ struct xal_hdr {
 struct xal_watch;
 
 struct xal {
-	struct xal_hdr *hdr;    /* &local or the shared region */
+	struct xal_hdr *hdr; /* &local or the shared region */
 	struct xal_hdr local;
 	struct xal_ino_rec *inodes;
 	struct xal_dent *dents;
 	struct xal_ext_rec *exts;
 	char *names;
 	struct xal_hent *hash;
-	uint64_t cap_inodes, cap_dents, cap_exts, cap_names, n_hash;  /* bounds of this mapping */
-	int owns_pools;         /* pools are malloc'ed */
-	void *map;              /* shared mapping (imported or exported) */
+	uint64_t cap_inodes, cap_dents, cap_exts, cap_names, n_hash; /* bounds of this mapping */
+	int owns_pools;                                              /* pools are malloc'ed */
+	void *map;                                                   /* shared mapping (imported or exported) */
 	size_t map_len;
-	char *shm_name;         /* exported under this name */
+	char *shm_name; /* exported under this name */
 	char *source;
 	uint32_t open_flags;
 	xal_read_fn read; /* xal_opts.read and its argument and size, for a re-index */
@@ -111,7 +111,7 @@ struct xal {
 	struct xal_watch *watch;
 	/* watch mode: records of replaced runs (xal_update.c), and how updates went */
 	uint64_t garbage_dents, garbage_exts;
-	int hash_stale;         /* the path hash could not be updated in place: rebuild it */
+	int hash_stale; /* the path hash could not be updated in place: rebuild it */
 	uint64_t updates_incremental, updates_full;
 };
 
@@ -131,9 +131,9 @@ struct xal_build {
 	uint64_t *map_ino;
 	uint32_t *map_idx;
 	uint64_t map_mask, map_used;
-	int unsorted;               /* inodes not added in increasing number order: the map is in use */
+	int unsorted; /* inodes not added in increasing number order: the map is in use */
 	uint32_t block_size;
-	uint32_t root;              /* index of the root inode, UINT32_MAX until set */
+	uint32_t root; /* index of the root inode, UINT32_MAX until set */
 	uint64_t root_ino;
 	/*
 	 * Set by a backend that reads a whole, quiescent file system (XFS): link counts
@@ -323,9 +323,9 @@ struct xal_link_set {
 	uint32_t nlink;
 };
 struct xal_links {
-	uint32_t *dec;             /* records that lost a name */
+	uint32_t *dec; /* records that lost a name */
 	size_t ndec, capdec;
-	struct xal_link_set *set;  /* counts read from the disk: they win */
+	struct xal_link_set *set; /* counts read from the disk: they win */
 	size_t nset, capset;
 };
 /* Re-reads one directory; new entries (whole subtrees) are indexed, *added counts them. */

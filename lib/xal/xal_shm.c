@@ -17,7 +17,7 @@
 
 #include "xal_internal.h"
 
-#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+#define ALIGN_UP(x, a) (((x) + (a)-1) & ~((uint64_t)(a)-1))
 
 static uint64_t slack(uint64_t n)
 {
@@ -219,7 +219,7 @@ int xal_shm_publish(struct xal *x)
 	int err;
 
 	if (!h || x->hdr != &x->local)
-		return 0;  /* not exported (or an imported, read-only index) */
+		return 0; /* not exported (or an imported, read-only index) */
 	s = __atomic_load_n(&h->seq, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->seq, s + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -264,15 +264,16 @@ int xal_shm_open(struct xal **out, const char *name)
 		const struct {
 			uint64_t off, cap, elem;
 		} p[] = {
-			{ h->off_inodes, h->cap_inodes, sizeof(struct xal_ino_rec) },
-			{ h->off_dents, h->cap_dents, sizeof(struct xal_dent) },
-			{ h->off_exts, h->cap_exts, sizeof(struct xal_ext_rec) },
-			{ h->off_names, h->cap_names, 1 },
-			{ h->off_hash, h->n_hash, sizeof(struct xal_hent) },
+			{h->off_inodes, h->cap_inodes, sizeof(struct xal_ino_rec)},
+			{h->off_dents, h->cap_dents, sizeof(struct xal_dent)},
+			{h->off_exts, h->cap_exts, sizeof(struct xal_ext_rec)},
+			{h->off_names, h->cap_names, 1},
+			{h->off_hash, h->n_hash, sizeof(struct xal_hent)},
 		};
 
 		for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
-			if (p[i].off < 4096 || p[i].off > sz || p[i].cap > (sz - p[i].off) / p[i].elem || (p[i].off & 7))
+			if (p[i].off < 4096 || p[i].off > sz || p[i].cap > (sz - p[i].off) / p[i].elem ||
+			    (p[i].off & 7))
 				goto bad;
 		if (!h->n_hash || (h->n_hash & (h->n_hash - 1)) || !h->cap_names)
 			goto bad;

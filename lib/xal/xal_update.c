@@ -83,7 +83,7 @@ static int hash_del(struct xal *x, uint64_t h)
 
 	for (uint64_t n = 0; n <= mask; n++, s = (s + 1) & mask) {
 		if (!(x->hash[s].flags & XAL_HENT_USED))
-			return 0;  /* not there */
+			return 0; /* not there */
 		if (x->hash[s].hash != h)
 			continue;
 		if (x->hash[s].flags & XAL_HENT_DUP)
@@ -119,7 +119,7 @@ static int hash_add(struct xal *x, uint64_t h, uint32_t inode)
 			return 0;
 		}
 		if (x->hash[s].hash == h)
-			return -EAGAIN;  /* a collision: let the rebuild mark it */
+			return -EAGAIN; /* a collision: let the rebuild mark it */
 	}
 	return -EAGAIN;
 }
@@ -128,7 +128,10 @@ static int hash_add(struct xal *x, uint64_t h, uint32_t inode)
  * it; the walk is bounded by the pool size, as a tree cannot hold more. */
 static int hash_subtree(struct xal *x, uint32_t inode, uint64_t h, int add, int64_t *paths)
 {
-	struct frame { uint32_t dir; uint64_t h; } *st = NULL, f = { inode, h };
+	struct frame {
+		uint32_t dir;
+		uint64_t h;
+	} *st = NULL, f = {inode, h};
 	size_t n = 0, cap = 0;
 	uint64_t visited = 0;
 	int err = add ? hash_add(x, h, inode) : hash_del(x, h);
@@ -154,7 +157,7 @@ static int hash_subtree(struct xal *x, uint32_t inode, uint64_t h, int add, int6
 			err = add ? hash_add(x, ch, e->inode) : hash_del(x, ch);
 			*paths += add ? 1 : -1;
 			if (!err && x->inodes[e->inode].type == XAL_TYPE_DIR) {
-				f = (struct frame){ e->inode, ch };
+				f = (struct frame){e->inode, ch};
 				err = xal_push((void **)&st, &n, &cap, &f, sizeof(f));
 			}
 		}
@@ -236,7 +239,7 @@ int xal_update_file(struct xal *x, const char *rel)
 	dfd = open_rel(x, parent);
 	free(parent);
 	if (dfd < 0)
-		return -ESTALE;  /* the directory moved or went: only a full index knows */
+		return -ESTALE; /* the directory moved or went: only a full index knows */
 	err = xal_lookup(x, rel, &in);
 	if (err == -ENOENT) {
 		/* gone from the index: fine if gone from the disk too (removed in this burst) */
@@ -252,11 +255,11 @@ int xal_update_file(struct xal *x, const char *rel)
 	err = fd < 0 ? (errno == ENOENT ? 0 : -errno) : 0;
 	close(dfd);
 	if (fd < 0)
-		return err;  /* removed since: its directory's update drops it */
+		return err; /* removed since: its directory's update drops it */
 	if (fstat(fd, &st))
 		err = -errno;
 	else if (st.st_ino != in.ino || !S_ISREG(st.st_mode))
-		err = -ESTALE;  /* replaced by another object under the same name */
+		err = -ESTALE; /* replaced by another object under the same name */
 	else
 		err = remap_fd(x, in.idx, fd, &st);
 	close(fd);
@@ -266,8 +269,8 @@ int xal_update_file(struct xal *x, const char *rel)
 struct new_dent {
 	char *name;
 	size_t len;
-	uint32_t idx;       /* in x, or in the builder while from_build */
-	uint32_t name_off;  /* in x->names, UINT32_MAX until placed */
+	uint32_t idx;      /* in x, or in the builder while from_build */
+	uint32_t name_off; /* in x->names, UINT32_MAX until placed */
 	int from_build;
 };
 
@@ -292,7 +295,7 @@ static int links_dec(struct xal_links *l, uint32_t idx)
 
 static int links_set(struct xal_links *l, uint32_t idx, uint32_t nlink)
 {
-	struct xal_link_set e = { idx, nlink };
+	struct xal_link_set e = {idx, nlink};
 
 	return xal_push((void **)&l->set, &l->nset, &l->capset, &e, sizeof(e));
 }
@@ -310,7 +313,7 @@ void xal_links_apply(struct xal *x, struct xal_links *l)
 	qsort(l->set, l->nset, sizeof(*l->set), link_set_cmp);
 	for (size_t i = 0; i < l->ndec; i++) {
 		struct xal_ino_rec *r = &x->inodes[l->dec[i]];
-		struct xal_link_set key = { l->dec[i], 0 };
+		struct xal_link_set key = {l->dec[i], 0};
 
 		if (!bsearch(&key, l->set, l->nset, sizeof(*l->set), link_set_cmp) && r->nlink > 1)
 			r->nlink--;
@@ -460,7 +463,7 @@ int xal_update_dir(struct xal *x, const char *rel, dev_t dev, struct xal_links *
 		return dfd == -ENOENT || dfd == -ENOTDIR ? -ESTALE : dfd;
 	if (fstat(dfd, &st) || st.st_ino != din.ino) {
 		close(dfd);
-		return -ESTALE;  /* not the directory the index knows under this path */
+		return -ESTALE; /* not the directory the index knows under this path */
 	}
 	if ((err = xal_build_init(&b, 0, 0, 0))) {
 		close(dfd);
@@ -494,12 +497,12 @@ int xal_update_dir(struct xal *x, const char *rel, dev_t dev, struct xal_links *
 			continue;
 		if (fstatat(dfd, de->d_name, &cst, AT_SYMLINK_NOFOLLOW)) {
 			if (errno == ENOENT)
-				continue;  /* removed while we read */
+				continue; /* removed while we read */
 			err = -errno;
 			goto out;
 		}
 		{
-			struct new_dent ne = { .name = strdup(de->d_name), .len = len, .name_off = UINT32_MAX };
+			struct new_dent ne = {.name = strdup(de->d_name), .len = len, .name_off = UINT32_MAX};
 
 			err = ne.name ? xal_push((void **)&ents, &n, &cap, &ne, sizeof(ne)) : -ENOMEM;
 			if (err) {
@@ -593,7 +596,7 @@ int xal_update_dir(struct xal *x, const char *rel, dev_t dev, struct xal_links *
 			goto out;
 		/* the path hash: paths below removed names go, paths below new ones come */
 		if (!x->hash_stale && (x->local.n_dents + n + 1) * 2 > x->n_hash)
-			x->hash_stale = 1;  /* past half full: the rebuild sizes a new table */
+			x->hash_stale = 1; /* past half full: the rebuild sizes a new table */
 		if (!x->hash_stale) {
 			uint64_t dh = xal_path_hash(rel);
 			int is_root = din.idx == x->local.root;
@@ -602,17 +605,16 @@ int xal_update_dir(struct xal *x, const char *rel, dev_t dev, struct xal_links *
 			for (uint32_t i = 0; !x->hash_stale && i < d->count; i++) {
 				const struct xal_dent *oe = &x->dents[d->first + i];
 
-				if (!kept[i] &&
-				    hash_subtree(x, oe->inode,
-						 xal_hash_child(dh, is_root, x->names + oe->name + 1,
-								(unsigned char)x->names[oe->name]),
-						 0, &paths))
+				if (!kept[i] && hash_subtree(x, oe->inode,
+							     xal_hash_child(dh, is_root, x->names + oe->name + 1,
+									    (unsigned char)x->names[oe->name]),
+							     0, &paths))
 					x->hash_stale = 1;
 			}
 			for (size_t i = 0; !x->hash_stale && i < n; i++)
 				if (ents[i].from_build &&
-				    hash_subtree(x, ents[i].idx, xal_hash_child(dh, is_root, ents[i].name, ents[i].len), 1,
-						 &paths))
+				    hash_subtree(x, ents[i].idx, xal_hash_child(dh, is_root, ents[i].name, ents[i].len),
+						 1, &paths))
 					x->hash_stale = 1;
 			x->local.reachable = (uint64_t)((int64_t)x->local.reachable + paths);
 		}

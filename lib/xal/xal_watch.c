@@ -28,8 +28,8 @@
 
 #define XAL_WATCH_SETTLE_MS 20
 #define XAL_WATCH_MAX_MS 1000
-#define XAL_WATCH_MASK                                                                                         \
-	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB |          \
+#define XAL_WATCH_MASK                                                                                  \
+	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | \
 	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
 /* A growing list of relative paths; sorted and deduplicated before use. */
@@ -40,16 +40,16 @@ struct path_list {
 
 struct xal_watch {
 	int fd;
-	dev_t dev;              /* the file system's device: mount points are not crossed */
-	char **path_by_wd;      /* relative path of each watched directory, by watch descriptor */
+	dev_t dev;         /* the file system's device: mount points are not crossed */
+	char **path_by_wd; /* relative path of each watched directory, by watch descriptor */
 	uint64_t cap_wd;
-	struct path_list dirty_dirs;   /* entries created, removed or renamed */
-	struct path_list dirty_files;  /* contents written */
-	struct path_list gone;         /* watched directories removed (IN_IGNORED) in this burst */
-	struct path_list fresh;        /* directories whose watch was just added */
-	struct xal_links links; /* link counts to settle after the directory updates */
-	int full;               /* only a full re-index brings the index up to date */
-	int dirs_changed;       /* a directory was created or moved: watches to add or re-path */
+	struct path_list dirty_dirs;  /* entries created, removed or renamed */
+	struct path_list dirty_files; /* contents written */
+	struct path_list gone;        /* watched directories removed (IN_IGNORED) in this burst */
+	struct path_list fresh;       /* directories whose watch was just added */
+	struct xal_links links;       /* link counts to settle after the directory updates */
+	int full;                     /* only a full re-index brings the index up to date */
+	int dirs_changed;             /* a directory was created or moved: watches to add or re-path */
 };
 
 static const char *wd_path(const struct xal_watch *w, int wd)
@@ -150,7 +150,7 @@ static int watch_subtree(struct xal *x, struct xal_watch *w, const char *rel)
 	if (in.type != XAL_TYPE_DIR)
 		return 0;
 	{
-		struct dir_frame f = { in.idx, strdup(rel) };
+		struct dir_frame f = {in.idx, strdup(rel)};
 
 		err = f.path ? xal_push((void **)&st, &n, &cap, &f, sizeof(f)) : -ENOMEM;
 		if (err) {
@@ -177,7 +177,7 @@ static int watch_subtree(struct xal *x, struct xal_watch *w, const char *rel)
 				err = -ENOMEM;
 				break;
 			}
-			struct dir_frame c = { e->inode, p };
+			struct dir_frame c = {e->inode, p};
 
 			if ((err = xal_push((void **)&st, &n, &cap, &c, sizeof(c))))
 				free(p);
@@ -314,7 +314,7 @@ static int drain(struct xal_watch *w)
 					events++;
 				}
 			} else if (!dir) {
-				w->full = 1;  /* an event of a watch we no longer know */
+				w->full = 1; /* an event of a watch we no longer know */
 				events++;
 			} else if (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) {
 				err = list_add(&w->dirty_dirs, dir, NULL);
@@ -372,7 +372,7 @@ static int update_changes(struct xal *x, struct xal_watch *w, int *updated)
 		unsigned added;
 
 		if (under_gone(w, w->dirty_dirs.v[i]))
-			continue;  /* removed: its parent's re-read drops it */
+			continue; /* removed: its parent's re-read drops it */
 		err = xal_update_dir(x, w->dirty_dirs.v[i], w->dev, &w->links, &added);
 		if (err == -ENOENT || err == -ESTALE) {
 			/* Removed after this burst was read? Its IN_IGNORED is queued by now. */
@@ -428,7 +428,7 @@ static int update_changes(struct xal *x, struct xal_watch *w, int *updated)
 
 		err = xal_update_dir(x, w->fresh.v[i], w->dev, &w->links, &added);
 		if (err == -ENOENT || err == -ESTALE)
-			err = 0;  /* changed again: its events are queued */
+			err = 0; /* changed again: its events are queued */
 		if (err)
 			return err;
 	}
@@ -498,15 +498,14 @@ int xal_watch_poll(struct xal *x, int timeout_ms)
 	if (!events)
 		return 0;
 	full_before = x->updates_full;
-	x->local.seq++;  /* in process: odd while the pools change */
+	x->local.seq++; /* in process: odd while the pools change */
 	err = update(x, w, &updated);
 	x->local.seq++;
 	clear_dirty(w);
 	if (err)
 		return err;
 	err = xal_shm_publish(x);
-	if (err == -ENOSPC && x->updates_full == full_before &&
-	    xal_update_wants_compaction(x)) {
+	if (err == -ENOSPC && x->updates_full == full_before && xal_update_wants_compaction(x)) {
 		/* the region's slack went to garbage: compact and publish again */
 		x->local.seq++;
 		err = reindex(x, w, &updated);
@@ -515,7 +514,7 @@ int xal_watch_poll(struct xal *x, int timeout_ms)
 			err = xal_shm_publish(x);
 	}
 	if (err == -ENOSPC)
-		err = xal_shm_regrow(x);  /* the tree itself outgrew the region */
+		err = xal_shm_regrow(x); /* the tree itself outgrew the region */
 	if (err)
 		return err;
 	return updated ? updated : 1;

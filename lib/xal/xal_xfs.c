@@ -71,9 +71,9 @@
 #define XFS_SB_FEAT_INCOMPAT_NREXT64 0x20u
 #define XFS_SB_FEAT_INCOMPAT_EXCHRANGE 0x40u
 #define XFS_SB_FEAT_INCOMPAT_PARENT 0x80u
-#define XFS_SB_FEAT_INCOMPAT_KNOWN                                                                             \
-	(XFS_SB_FEAT_INCOMPAT_FTYPE | XFS_SB_FEAT_INCOMPAT_SPINODES | XFS_SB_FEAT_INCOMPAT_META_UUID |          \
-	 XFS_SB_FEAT_INCOMPAT_BIGTIME | XFS_SB_FEAT_INCOMPAT_NREXT64 | XFS_SB_FEAT_INCOMPAT_EXCHRANGE |          \
+#define XFS_SB_FEAT_INCOMPAT_KNOWN                                                                      \
+	(XFS_SB_FEAT_INCOMPAT_FTYPE | XFS_SB_FEAT_INCOMPAT_SPINODES | XFS_SB_FEAT_INCOMPAT_META_UUID |  \
+	 XFS_SB_FEAT_INCOMPAT_BIGTIME | XFS_SB_FEAT_INCOMPAT_NREXT64 | XFS_SB_FEAT_INCOMPAT_EXCHRANGE | \
 	 XFS_SB_FEAT_INCOMPAT_PARENT)
 #define XFS_SB_FEAT_RO_COMPAT_REFLINK 0x4u
 
@@ -84,8 +84,8 @@
 #define XFS_DIFLAG_REALTIME 0x1u
 #define XFS_DIFLAG2_NREXT64 (1ull << 4)
 #define XFS_DINODE_V3_CORE 176
-#define XFS_SBLOCK_HDR 56  /* v5 short-form (AG) btree block header */
-#define XFS_LBLOCK_HDR 72  /* v5 long-form (bmbt) btree block header */
+#define XFS_SBLOCK_HDR 56 /* v5 short-form (AG) btree block header */
+#define XFS_LBLOCK_HDR 72 /* v5 long-form (bmbt) btree block header */
 #define XFS_DIR3_DATA_HDR 64
 #define XFS_DIR3_DATA_FIRST 96 /* after the header, "." and ".." */
 #define XFS_DIR3_FT_MAX 8
@@ -125,20 +125,26 @@ enum {
 	OWN_SYSINODE,
 };
 
-static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 static inline uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-static inline uint64_t be64(const uint8_t *p) { return (uint64_t)be32(p) << 32 | be32(p + 4); }
+static inline uint64_t be64(const uint8_t *p)
+{
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
 static inline uint32_t le32(const uint8_t *p)
 {
 	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-struct xext {                /* a fork mapping, in file-system blocks */
-	uint64_t off;        /* file block */
-	uint64_t lin;        /* linear disk block: agno * agblocks + agbno (realtime: rt block) */
+struct xext {         /* a fork mapping, in file-system blocks */
+	uint64_t off; /* file block */
+	uint64_t lin; /* linear disk block: agno * agblocks + agbno (realtime: rt block) */
 	uint64_t len;
 	uint32_t flags;
 };
@@ -184,15 +190,15 @@ struct xfs_ctx {
 	uint8_t meta_uuid[16]; /* in every metadata block */
 	bool ftype, spinodes, reflink, ascii_ci, nrext64;
 	/* buffers */
-	uint8_t *lvl[XAL_XFS_MAXLEVELS + 1];  /* one block per B+tree level */
-	uint8_t *sect;                        /* one sector: AG headers */
-	uint8_t *chunk;      /* 64 inodes */
-	uint8_t *dbuf;       /* one directory block, or the blocks of a remote symlink */
+	uint8_t *lvl[XAL_XFS_MAXLEVELS + 1]; /* one block per B+tree level */
+	uint8_t *sect;                       /* one sector: AG headers */
+	uint8_t *chunk;                      /* 64 inodes */
+	uint8_t *dbuf;                       /* one directory block, or the blocks of a remote symlink */
 	size_t dbuf_len;
 	/* forks of the inode being parsed */
 	struct fork dfork, afork;
-	uint32_t cur_owner;  /* claim owner of its blocks: its index, or OWN_SYSINODE */
-	uint64_t last_key;   /* B+tree walk: last record key, for the ordering check */
+	uint32_t cur_owner; /* claim owner of its blocks: its index, or OWN_SYSINODE */
+	uint64_t last_key;  /* B+tree walk: last record key, for the ordering check */
 	bool have_key;
 	struct siblings sib;
 	uint64_t ag_free, ag_longest; /* sums of the free-space B+tree walk */
@@ -207,8 +213,8 @@ struct xfs_ctx {
 	/* inode chunks to read */
 	struct chunk_rec {
 		uint32_t agno, startino;
-		uint64_t alloc;  /* bit i: inode startino+i allocated */
-	} *chunks;
+		uint64_t alloc; /* bit i: inode startino+i allocated */
+	} * chunks;
 	size_t nchunks, capchunks;
 	uint64_t ninodes;
 	/* Directories in extents or B+tree format, read after every inode chunk so
@@ -221,14 +227,14 @@ struct xfs_ctx {
 		size_t item0, nitems; /* their directory blocks in ditems */
 		bool leaf;            /* blocks at the leaf offset: leaf or node format, data blocks are XDD3 */
 		uint8_t dots;         /* "." and ".." seen */
-	} *pdirs;
+	} * pdirs;
 	size_t npdirs, cappdirs;
 	struct xext *dext;
 	size_t ndext, capdext;
 	struct ditem {
-		uint64_t dblk, lin0;  /* directory block, linear disk block of its first fs block */
-		bool contig;          /* all its fs blocks follow lin0: one read (else assembled) */
-	} *ditems;
+		uint64_t dblk, lin0; /* directory block, linear disk block of its first fs block */
+		bool contig;         /* all its fs blocks follow lin0: one read (else assembled) */
+	} * ditems;
 	size_t nditems, capditems;
 };
 
@@ -1503,7 +1509,7 @@ static int sf_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx, const uint8_t *
 		return CORRUPT(c, "inode %llu: shortform directory of %llu bytes in a %zu-byte fork",
 			       (unsigned long long)ino, (unsigned long long)size, fsize);
 	count = fork[0];
-	i8 = fork[1] ? 8 : 4;  /* any 8-byte inode number makes them all 8 bytes */
+	i8 = fork[1] ? 8 : 4; /* any 8-byte inode number makes them all 8 bytes */
 	if (2 + i8 > size)
 		goto bad;
 	parent = i8 == 8 ? be64(fork + 2) : be32(fork + 2);
@@ -1813,7 +1819,7 @@ static int defer_dir(struct xfs_ctx *c, uint64_t ino, uint32_t idx)
 /* Reads and parses the blocks of every deferred directory, in the order they were found. */
 static int read_dirs(struct xfs_ctx *c)
 {
-	size_t ahead = 0;  /* next directory block to announce */
+	size_t ahead = 0; /* next directory block to announce */
 	int err;
 
 	for (size_t p = 0; p < c->npdirs; p++) {
@@ -2027,7 +2033,7 @@ static int chunk_span(const struct xfs_ctx *c, const struct chunk_rec *cr, uint6
  */
 static int read_chunks(struct xfs_ctx *c)
 {
-	size_t ahead = 0;  /* next chunk to announce */
+	size_t ahead = 0; /* next chunk to announce */
 
 	for (size_t i = 0; i < c->nchunks; i++) {
 		const struct chunk_rec *cr = &c->chunks[i];

@@ -97,11 +97,11 @@ static void test_queue_limits(void **state)
 	assert_int_equal(nvmed_qpair_create(c, 64, &qp[3]), -ENOSPC);
 	/* the controller's own checks, through raw admin commands */
 	uint64_t iova = nvmed_dma_iova(c, (void *)qp[0]->cq);
-	assert_int_equal(nvmed_admin_create_cq(c, 1, 8, iova), -EIO);      /* qid in use */
-	assert_int_equal(nvmed_admin_create_cq(c, 9, 8, iova), -EIO);      /* qid beyond grant */
+	assert_int_equal(nvmed_admin_create_cq(c, 1, 8, iova), -EIO); /* qid in use */
+	assert_int_equal(nvmed_admin_create_cq(c, 9, 8, iova), -EIO); /* qid beyond grant */
 	assert_int_equal(nvmed_admin_create_sq(c, 9, 8, iova, 1), -EIO);
-	assert_int_equal(nvmed_admin_delete_cq(c, 2), -EIO);               /* its SQ still exists */
-	assert_int_equal(nvmed_admin_delete_sq(c, 7), -EIO);               /* no such SQ */
+	assert_int_equal(nvmed_admin_delete_cq(c, 2), -EIO); /* its SQ still exists */
+	assert_int_equal(nvmed_admin_delete_sq(c, 7), -EIO); /* no such SQ */
 	/* size above MQES at the controller */
 	assert_int_equal(nvmed_admin_delete_sq(c, 3), 0);
 	assert_int_equal(nvmed_admin_delete_cq(c, 3), 0);
@@ -111,7 +111,8 @@ static void test_queue_limits(void **state)
 	assert_int_equal(nvmed_admin(c, &cmd, NULL, 0, false, NULL, &st), -EIO);
 	assert_int_equal(st, NVME_SC_QUEUE_SIZE);
 	/* SQ on a CQ that does not exist */
-	struct nvme_sqe sq = {.opc = NVME_ADMIN_CREATE_SQ, .prp1 = iova, .cdw10 = 3 | (7u << 16), .cdw11 = 1 | (3u << 16)};
+	struct nvme_sqe sq = {
+		.opc = NVME_ADMIN_CREATE_SQ, .prp1 = iova, .cdw10 = 3 | (7u << 16), .cdw11 = 1 | (3u << 16)};
 	assert_int_equal(nvmed_admin(c, &sq, NULL, 0, false, NULL, &st), -EIO);
 	assert_int_equal(st, NVME_SC_CQ_INVALID);
 	/* put queue 3 back so destroy finds it */
@@ -184,9 +185,9 @@ static void test_bad_device_strings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open_identify),   cmocka_unit_test(test_features_logs),
-		cmocka_unit_test(test_queue_limits),    cmocka_unit_test(test_strides_and_inline),
-		cmocka_unit_test(test_ready_timeout),   cmocka_unit_test(test_bad_device_strings),
+		cmocka_unit_test(test_open_identify), cmocka_unit_test(test_features_logs),
+		cmocka_unit_test(test_queue_limits),  cmocka_unit_test(test_strides_and_inline),
+		cmocka_unit_test(test_ready_timeout), cmocka_unit_test(test_bad_device_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

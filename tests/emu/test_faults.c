@@ -280,10 +280,10 @@ static void test_split_timeout(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_error_status),      cmocka_unit_test(test_dropped_completion),
+		cmocka_unit_test(test_error_status),       cmocka_unit_test(test_dropped_completion),
 		cmocka_unit_test(test_delayed_completion), cmocka_unit_test(test_fatal_after),
-		cmocka_unit_test(test_fatal_runtime),     cmocka_unit_test(test_destroy_inflight),
-		cmocka_unit_test(test_count_only),        cmocka_unit_test(test_split_timeout),
+		cmocka_unit_test(test_fatal_runtime),      cmocka_unit_test(test_destroy_inflight),
+		cmocka_unit_test(test_count_only),         cmocka_unit_test(test_split_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,7 +116,7 @@ static void test_split_over_mdts(void **state)
 	assert_int_equal(ns.max_lbas, 16);
 	struct nvmed_qpair *qp;
 	assert_int_equal(nvmed_qpair_create(c, 8, &qp), 0); /* 7 command ids */
-	uint32_t len = 40u << 9; /* 40 LBAs: 16 + 16 + 8 */
+	uint32_t len = 40u << 9;                            /* 40 LBAs: 16 + 16 + 8 */
 	uint8_t *w = nvmed_dma_alloc(c, 3 * 65536), *r = w + 65536, *r2 = w + 2 * 65536;
 	assert_non_null(w);
 	/* from a buffer off a page boundary, so each command has its own PRP shape */
@@ -325,10 +325,10 @@ static void test_wraparound(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prp_shapes),     cmocka_unit_test(test_mdts_at_controller),
-		cmocka_unit_test(test_split_over_mdts),
-		cmocka_unit_test(test_commands),       cmocka_unit_test(test_namespaces),
-		cmocka_unit_test(test_file_namespace), cmocka_unit_test(test_wraparound),
+		cmocka_unit_test(test_prp_shapes),      cmocka_unit_test(test_mdts_at_controller),
+		cmocka_unit_test(test_split_over_mdts), cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_namespaces),      cmocka_unit_test(test_file_namespace),
+		cmocka_unit_test(test_wraparound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

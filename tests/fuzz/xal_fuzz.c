@@ -449,7 +449,7 @@ int main(int argc, char **argv)
 		struct dirent *de;
 
 		if (stat(argv[i], &st))
-			continue;  /* an absent crash folder is fine */
+			continue; /* an absent crash folder is fine */
 		if (!S_ISDIR(st.st_mode)) {
 			n += run_file(argv[i]) == 0;
 			continue;

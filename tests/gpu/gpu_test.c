@@ -69,8 +69,12 @@ static int env_open(struct env *e, const char *dev, int place, int api, unsigned
 	memset(e, 0, sizeof(*e));
 	if (gpu_ctrl_open(&e->c, dev))
 		return -1;
-	struct gpu_qpair_opts qo = {.nqueues = nq, .depth = depth, .place = place, .owned = api == GPU_API_OWNED,
-				    .counter_base = base, .max_xfer = max_xfer};
+	struct gpu_qpair_opts qo = {.nqueues = nq,
+				    .depth = depth,
+				    .place = place,
+				    .owned = api == GPU_API_OWNED,
+				    .counter_base = base,
+				    .max_xfer = max_xfer};
 	if (gpu_ctrl_qpairs_create(e->c, &qo))
 		return -1;
 	e->slots = slots;
@@ -138,9 +142,9 @@ static int run(struct env *e, struct gpu_perf_job *j, struct gpu_perf_result *r)
 		return -EIO;
 	}
 	int rc = cudaMemcpyAsync(r, e->res, sizeof(*r), cudaMemcpyDeviceToHost, s) == cudaSuccess &&
-			 cudaStreamSynchronize(s) == cudaSuccess
-		 ? 0
-		 : -EIO;
+				 cudaStreamSynchronize(s) == cudaSuccess
+			 ? 0
+			 : -EIO;
 	cudaStreamDestroy(s);
 	printf("   %s %s: %llu done, %llu failed (first rc %d status 0x%x), %llu mismatches, %.3f s\n", current,
 	       j->opc == 1 ? "write" : "read", r->ios, r->failed, r->first_rc, r->first_status, r->mismatches,
@@ -169,22 +173,32 @@ static void verify_case(const char *dev, int place, int api, unsigned nq, unsign
 	}
 	unsigned shift = gpu_ctrl_lba_shift(e.c);
 	uint64_t units = bytes / iosize;
-	struct gpu_perf_job j = {.ns = gpu_ctrl_ns(e.c), .buf = e.buf, .slots = e.slots,
-				 .nlb = (uint32_t)(iosize >> shift), .lba_shift = shift, .units = units,
-				 .opc = 1 /* write */, .api = (uint32_t)api, .qdepth = qd,
-				 .check = GPU_CHECK_WRITE_STAMPS, .seed = 7, .grid = (threads + 127) / 128,
+	struct gpu_perf_job j = {.ns = gpu_ctrl_ns(e.c),
+				 .buf = e.buf,
+				 .slots = e.slots,
+				 .nlb = (uint32_t)(iosize >> shift),
+				 .lba_shift = shift,
+				 .units = units,
+				 .opc = 1 /* write */,
+				 .api = (uint32_t)api,
+				 .qdepth = qd,
+				 .check = GPU_CHECK_WRITE_STAMPS,
+				 .seed = 7,
+				 .grid = (threads + 127) / 128,
 				 .block = threads < 128 ? threads : 128};
 	struct gpu_perf_result r;
 	int rc = run(&e, &j, &r);
-	CHECK(rc == 0 && r.failed == 0 && r.ios == units, "%s %s write: rc %d, %llu of %" PRIu64 " done, %llu failed "
-	      "(first rc %d status 0x%x)", dev, api_names[api], rc, r.ios, units, r.failed, r.first_rc, r.first_status);
-	j.opc = 2; /* read */
+	CHECK(rc == 0 && r.failed == 0 && r.ios == units,
+	      "%s %s write: rc %d, %llu of %" PRIu64 " done, %llu failed "
+	      "(first rc %d status 0x%x)",
+	      dev, api_names[api], rc, r.ios, units, r.failed, r.first_rc, r.first_status);
+	j.opc = 2;                                        /* read */
 	const int null_ns = strstr(dev, ":null") != NULL; /* keeps no data: reads only, nothing to check */
 	j.check = null_ns ? GPU_CHECK_NONE : GPU_CHECK_READ_STAMPS;
 	rc = run(&e, &j, &r);
 	CHECK(rc == 0 && r.failed == 0 && r.ios == units && r.mismatches == 0,
-	      "%s %s read: rc %d, %llu of %" PRIu64 " done, %llu failed, %llu mismatching LBAs", dev, api_names[api], rc,
-	      r.ios, units, r.failed, r.mismatches);
+	      "%s %s read: rc %d, %llu of %" PRIu64 " done, %llu failed, %llu mismatching LBAs", dev, api_names[api],
+	      rc, r.ios, units, r.failed, r.mismatches);
 	unsigned long long sq_db, cq_db, cpls, stray;
 	int fq;
 	gpu_ctrl_queue_stats(e.c, &sq_db, &cq_db, &cpls, &stray, &fq);
@@ -192,8 +206,7 @@ static void verify_case(const char *dev, int place, int api, unsigned nq, unsign
 	printf("ok %-34s %-4s rings %-6s %u queues x %u warps, depth %u: %" PRIu64 " x %" PRIu64
 	       " B written and %s, %.2f cmds/SQ doorbell (%.1f s)\n",
 	       dev, place ? "host" : "gpu", api_names[api], nq, warps_per_q, depth, units, iosize,
-	       null_ns ? "read" : "checked",
-	       sq_db ? (double)cpls / (double)sq_db : 0, now_s() - t0);
+	       null_ns ? "read" : "checked", sq_db ? (double)cpls / (double)sq_db : 0, now_s() - t0);
 	env_close(&e);
 }
 
@@ -416,7 +429,8 @@ static void test_faults(void)
 		for (int mode = GPU_TEST_SYNC; mode <= GPU_TEST_WARP; mode++) {
 			st = 0;
 			int rc = one(&e, mode, 2, 0, 150, 8, &st);
-			CHECK(rc == -EIO && st == NVME_SC_READ_ERROR, "%s mode %d: rc %d status 0x%x", dev, mode, rc, st);
+			CHECK(rc == -EIO && st == NVME_SC_READ_ERROR, "%s mode %d: rc %d status 0x%x", dev, mode, rc,
+			      st);
 			rc = one(&e, mode, 2, 0, 300, 8, &st);
 			CHECK(rc == 0, "%s mode %d outside the range: rc %d", dev, mode, rc);
 		}
@@ -427,8 +441,8 @@ static void test_faults(void)
 			CHECK(rc == -ETIMEDOUT, "%s mode %d dropped: rc %d", dev, mode, rc);
 			rc = one(&e, mode, 2, 0, 600, 1, &st);
 			CHECK(rc == 0, "%s mode %d after a drop, same queue: rc %d", dev, mode, rc);
-			printf("ok %s mode %d: dropped completion -> -ETIMEDOUT in %.2f s, queue still usable\n", dev, mode,
-			       now_s() - t0);
+			printf("ok %s mode %d: dropped completion -> -ETIMEDOUT in %.2f s, queue still usable\n", dev,
+			       mode, now_s() - t0);
 		}
 		gpu_ctrl_fault_clear(e.c);
 		printf("ok %s: error status 0x%x reaches the caller (sync, async, warp)\n", dev, NVME_SC_READ_ERROR);

@@ -27,7 +27,8 @@ __global__ void k_one(const struct gpu_nvme_ns *ns, struct gpu_test_cmd *c)
 		bool lead = (threadIdx.x & 31) == 0;
 		int rc;
 		if (c->mode == GPU_TEST_OWNED)
-			rc = gpu_nvme_owned_rw(ns, &ns->queues[c->qi], (uint8_t)c->opc, lead, c->buf, c->slba, c->nlb, &st);
+			rc = gpu_nvme_owned_rw(ns, &ns->queues[c->qi], (uint8_t)c->opc, lead, c->buf, c->slba, c->nlb,
+					       &st);
 		else
 			rc = gpu_nvme_warp_rw(ns, c->qi, (uint8_t)c->opc, lead, c->buf, c->slba, c->nlb, &st);
 		if (!lead)

@@ -131,7 +131,8 @@ static void test_unit(void)
 	uint64_t bus = 0;
 	CHECK(gpu_dma_translate(w, 2, 0x7f0000001000ull, 4096, &bus) == 0 && bus == 0x3800001000ull, "window 0");
 	CHECK(gpu_dma_translate(w, 2, 0x7f8000000000ull + (1ull << 20) - 512, 512, &bus) == 0 &&
-		      bus == 0x1000000ull + (1ull << 20) - 512, "window 1 end");
+		      bus == 0x1000000ull + (1ull << 20) - 512,
+	      "window 1 end");
 	CHECK(gpu_dma_translate(w, 2, 0x7f8000000000ull + (1ull << 20) - 512, 1024, &bus) != 0, "past the end");
 	CHECK(gpu_dma_translate(w, 2, 0x7effffffff00ull, 512, &bus) != 0, "before the start");
 	CHECK(gpu_dma_translate(w, 2, 0x7f0000000000ull + (1ull << 30), 1, &bus) != 0, "just past");
@@ -162,7 +163,8 @@ static void test_unit(void)
 	uint32_t prev = 0;
 	for (uint64_t v = 0; v < (1ull << 36); v = v * 5 / 4 + 1) {
 		uint32_t b = gpu_lat_bucket(v);
-		CHECK(b >= prev && gpu_lat_bucket_low(b) <= v && v < gpu_lat_bucket_low(b + 1), "bucket of %" PRIu64, v);
+		CHECK(b >= prev && gpu_lat_bucket_low(b) <= v && v < gpu_lat_bucket_low(b + 1), "bucket of %" PRIu64,
+		      v);
 		prev = b;
 	}
 

@@ -27,8 +27,7 @@ static inline void kt_cb(struct kio_queue *q, void *arg, int err, uint16_t nvme_
 
 /* One command, submitted and waited for (5 s at most). Returns the queue's error
  * (-EINVAL, -ERANGE, -ETIMEDOUT ...) or the callback's. */
-static inline int kt_sync_rw(struct kio_queue *q, bool write, uint64_t slba, uint32_t nlb, void *buf,
-			     uint16_t *status)
+static inline int kt_sync_rw(struct kio_queue *q, bool write, uint64_t slba, uint32_t nlb, void *buf, uint16_t *status)
 {
 	struct kt_done d = {0};
 	int rc = kio_queue_rw(q, write, slba, nlb, buf, kt_cb, &d);
@@ -75,8 +74,8 @@ static inline void kt_batch_cb(struct kio_queue *q, void *arg, int err, uint16_t
 /* Move nlba blocks from slba in chunks of chunk LBAs through q, filling the queue
  * until -EAGAIN before each submit, as a benchmark loop would. buf covers the
  * whole range. Returns 0 or the first error. */
-static inline int kt_stream(struct kio_queue *q, bool write, uint64_t slba, uint64_t nlba, uint32_t chunk,
-			    uint8_t *buf, unsigned lba_shift)
+static inline int kt_stream(struct kio_queue *q, bool write, uint64_t slba, uint64_t nlba, uint32_t chunk, uint8_t *buf,
+			    unsigned lba_shift)
 {
 	struct kt_batch b = {0};
 	uint64_t next = 0, ncmds = (nlba + chunk - 1) / chunk, issued = 0;

@@ -32,9 +32,9 @@ static void test_rw_cmd(void **state)
 	assert_int_equal(c.metadata_len, 0);
 	assert_int_equal(c.addr, 0x7000);
 	assert_int_equal(c.data_len, 4096);
-	assert_int_equal(c.cdw10, 0x3456789a);  /* SLBA low */
-	assert_int_equal(c.cdw11, 0x12);        /* SLBA high */
-	assert_int_equal(c.cdw12, 7);           /* NLB, 0's based */
+	assert_int_equal(c.cdw10, 0x3456789a); /* SLBA low */
+	assert_int_equal(c.cdw11, 0x12);       /* SLBA high */
+	assert_int_equal(c.cdw12, 7);          /* NLB, 0's based */
 	assert_int_equal(c.cdw13, 0);
 	assert_int_equal(c.cdw14, 0);
 	assert_int_equal(c.cdw15, 0);

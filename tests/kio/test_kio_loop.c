@@ -28,11 +28,11 @@ struct loopdev {
 	char dir[64];
 	char img[96];
 	char dev[32];
-	int fd;       /* held open so the device stays attached; autoclear on last close */
+	int fd; /* held open so the device stays attached; autoclear on last close */
 	bool mounted;
 };
 
-static struct loopdev g_loop;  /* the fixture: set up once in main, read by the tests */
+static struct loopdev g_loop; /* the fixture: set up once in main, read by the tests */
 static struct loopdev g_loop4k;
 
 /* Attach a new loop device over a fresh file of size bytes in dir; lba 512 or 4096. */
@@ -468,7 +468,8 @@ int main(void)
 		fixture_down();
 		return 77;
 	}
-	fprintf(stderr, "kio-loop: %s over %s (tmpfs %s)\n", g_loop.dev, g_loop.img, g_loop.mounted ? "own" : "not mounted");
+	fprintf(stderr, "kio-loop: %s over %s (tmpfs %s)\n", g_loop.dev, g_loop.img,
+		g_loop.mounted ? "own" : "not mounted");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open),
 		cmocka_unit_test(test_stamped_roundtrip),

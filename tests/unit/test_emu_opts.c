@@ -125,9 +125,9 @@ static void test_options(void **state)
 static void test_gpuemu_options(void **state)
 {
 	struct emu_opts o;
-	assert_int_equal(
-		emu_opts_parse(&o, DEVSTR_GPUEMU, "hbm:1G,lba=4096,qpairs=1024,mqes=4095,mdts=10,sms=4,warps=4,dstrd=1"),
-		0);
+	assert_int_equal(emu_opts_parse(&o, DEVSTR_GPUEMU,
+					"hbm:1G,lba=4096,qpairs=1024,mqes=4095,mdts=10,sms=4,warps=4,dstrd=1"),
+			 0);
 	assert_int_equal(o.ns_type, EMU_NS_HBM);
 	assert_int_equal(o.ns_bytes, 1ull << 30);
 	assert_int_equal(o.lba_shift, 12);

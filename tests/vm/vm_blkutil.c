@@ -52,8 +52,8 @@ static int cmd_fiemap(const char *path)
 		for (unsigned i = 0; i < fm->fm_mapped_extents; i++) {
 			struct fiemap_extent *e = &fm->fm_extents[i];
 			if (e->fe_flags & (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_ENCODED)) {
-				fprintf(stderr, "vm-blkutil: %s: extent at %llu has no stable location (flags 0x%x)\n", path,
-					(unsigned long long)e->fe_logical, e->fe_flags);
+				fprintf(stderr, "vm-blkutil: %s: extent at %llu has no stable location (flags 0x%x)\n",
+					path, (unsigned long long)e->fe_logical, e->fe_flags);
 				ret = 1;
 			}
 			printf("%llu %llu %llu\n", (unsigned long long)e->fe_physical, (unsigned long long)e->fe_length,

@@ -55,8 +55,7 @@ static int complete_one(struct kio_queue *q, struct done *d)
 	return d->finished ? 0 : -ETIMEDOUT;
 }
 
-static int cmd_rw(bool wr, const char *path, uint64_t slba, uint64_t nlb, const char *file, bool fixed,
-		  size_t region)
+static int cmd_rw(bool wr, const char *path, uint64_t slba, uint64_t nlb, const char *file, bool fixed, size_t region)
 {
 	FILE *f = fopen(file, wr ? "rb" : "ab");
 	if (!f) {
@@ -98,7 +97,8 @@ static int cmd_rw(bool wr, const char *path, uint64_t slba, uint64_t nlb, const 
 		uint32_t n = nlb - done_lbas < chunk ? (uint32_t)(nlb - done_lbas) : chunk;
 		size_t bytes = (size_t)n << shift;
 		if (wr && fread(buf, 1, bytes, f) != bytes) {
-			fprintf(stderr, "vm-kio-status: %s is shorter than %llu blocks\n", file, (unsigned long long)nlb);
+			fprintf(stderr, "vm-kio-status: %s is shorter than %llu blocks\n", file,
+				(unsigned long long)nlb);
 			goto out;
 		}
 		struct done dn = {0};
@@ -189,8 +189,8 @@ static int cmd_errors(const char *path)
 	/* Refused before submission: nothing reaches the device. */
 	struct done dn = {0};
 	rc = kio_queue_rw(q, false, nlba, 1, buf, on_done, &dn);
-	printf("kio_queue_rw read at LBA %llu (the end): %d (%s): %s\n", (unsigned long long)nlba, rc,
-	       strerror(-rc), rc == -ERANGE ? "as expected" : "UNEXPECTED, expected -ERANGE");
+	printf("kio_queue_rw read at LBA %llu (the end): %d (%s): %s\n", (unsigned long long)nlba, rc, strerror(-rc),
+	       rc == -ERANGE ? "as expected" : "UNEXPECTED, expected -ERANGE");
 	bad |= rc != -ERANGE;
 	if (rc == 0) /* do not leave it queued */
 		complete_one(q, &dn);
@@ -214,8 +214,7 @@ static int cmd_errors(const char *path)
 	bad |= rc != 0 || dn.err != 0;
 	struct kio_queue_stats st;
 	kio_queue_stats(q, &st);
-	printf("queue: %llu completed, %llu errors\n", (unsigned long long)st.completed,
-	       (unsigned long long)st.errors);
+	printf("queue: %llu completed, %llu errors\n", (unsigned long long)st.completed, (unsigned long long)st.errors);
 out:
 	free(buf);
 	if (q)

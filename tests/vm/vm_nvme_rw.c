@@ -79,7 +79,8 @@ int main(int argc, char **argv)
 		uint32_t n = nlb - done_lbas < chunk ? (uint32_t)(nlb - done_lbas) : chunk;
 		size_t bytes = (size_t)n << ns.lba_shift;
 		if (wr && fread(buf, 1, bytes, f) != bytes) {
-			fprintf(stderr, "vm-nvme-rw: %s is shorter than %llu blocks\n", argv[6], (unsigned long long)nlb);
+			fprintf(stderr, "vm-nvme-rw: %s is shorter than %llu blocks\n", argv[6],
+				(unsigned long long)nlb);
 			goto out;
 		}
 		struct done d = {0};
@@ -94,7 +95,10 @@ int main(int argc, char **argv)
 		rc = nvmed_qpair_drain(qp, 60000);
 		if (rc < 0 || !d.finished || d.err) {
 			fprintf(stderr, "vm-nvme-rw: %s: %s of %u blocks at LBA %llu failed: %s%s%s\n", dev, argv[1], n,
-				(unsigned long long)lba, strerror(-(rc < 0 ? rc : d.finished ? d.err : -ETIMEDOUT)),
+				(unsigned long long)lba,
+				strerror(-(rc < 0       ? rc
+					   : d.finished ? d.err
+							: -ETIMEDOUT)),
 				d.status ? ", " : "", d.status ? nvmed_status_str(d.status) : "");
 			goto out;
 		}

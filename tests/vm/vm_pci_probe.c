@@ -76,8 +76,8 @@ int main(int argc, char **argv)
 
 	uint64_t cap = pci_mmio_read64(dev, NVME_REG_CAP);
 	uint32_t vs = pci_mmio_read32(dev, NVME_REG_VS);
-	printf("CAP 0x%016llx VS %u.%u MQES %u DSTRD %u TO %u\n", (unsigned long long)cap, vs >> 16,
-	       (vs >> 8) & 0xff, NVME_CAP_MQES(cap) + 1, NVME_CAP_DSTRD(cap), NVME_CAP_TO(cap));
+	printf("CAP 0x%016llx VS %u.%u MQES %u DSTRD %u TO %u\n", (unsigned long long)cap, vs >> 16, (vs >> 8) & 0xff,
+	       NVME_CAP_MQES(cap) + 1, NVME_CAP_DSTRD(cap), NVME_CAP_TO(cap));
 	CHECK(cap != ~0ull && vs != 0 && vs != ~0u, "BAR0 reads back nonsense");
 
 	pci_mmio_write32(dev, NVME_REG_CC, 0);
@@ -111,8 +111,7 @@ int main(int argc, char **argv)
 	pci_mmio_write32(dev, NVME_REG_AQA, NVME_AQA(7, 7));
 	pci_mmio_write64(dev, NVME_REG_ASQ, dma_mem_iova(&mem, sq));
 	pci_mmio_write64(dev, NVME_REG_ACQ, dma_mem_iova(&mem, (void *)cq));
-	pci_mmio_write32(dev, NVME_REG_CC,
-			 NVME_CC_EN | (6u << NVME_CC_IOSQES_SHIFT) | (4u << NVME_CC_IOCQES_SHIFT));
+	pci_mmio_write32(dev, NVME_REG_CC, NVME_CC_EN | (6u << NVME_CC_IOSQES_SHIFT) | (4u << NVME_CC_IOCQES_SHIFT));
 	rc = wait_ready(dev, cap, NVME_CSTS_RDY);
 	CHECK(rc == 0, "controller did not become ready: %s (CSTS 0x%x)", strerror(-rc),
 	      pci_mmio_read32(dev, NVME_REG_CSTS));

@@ -16,12 +16,12 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                                  \
-	do {                                                                                         \
-		if (!(cond)) {                                                                       \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
-			failures++;                                                                  \
-		}                                                                                    \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                              \
+		}                                                                                \
 	} while (0)
 
 static struct xal *build_sample(void)
@@ -45,7 +45,7 @@ static struct xal *build_sample(void)
 	xal_build_inode(&b, 103, XAL_TYPE_LNK, 1, 1, &lnk);
 	xal_build_inode(&b, 104, XAL_TYPE_REG, 8ull << 32, 1, &big);
 	xal_build_inode(&b, 105, XAL_TYPE_REG, 0, 1, &bb);
-	CHECK(xal_build_inode(&b, 101, XAL_TYPE_REG, 0, 0, &a) == 0);  /* known number: same index */
+	CHECK(xal_build_inode(&b, 101, XAL_TYPE_REG, 0, 0, &a) == 0); /* known number: same index */
 	/* file a: two extents, the second unwritten */
 	first = b.n_exts;
 	xal_build_extent(&b, 0, 8192, 4096, 0);
@@ -126,8 +126,8 @@ static void check_index(const struct xal *x)
 	CHECK(xal_extent_get(x, &in, 1, &e) == 0 && e.file_offset == 4096 && e.disk_offset == 65536 &&
 	      e.length == 8192 && e.flags == (XAL_EXT_UNWRITTEN | XAL_EXT_OTHER | XAL_EXT_LAST));
 	CHECK(xal_extent_get(x, &in, 2, &e) == -ENOENT);
-	CHECK(xal_extent_lba(x, &e, 4096, &slba, &nlb) == -ENODATA);  /* the unknown flag: not raw-readable */
-	e.flags = XAL_EXT_UNWRITTEN;  /* converts: the caller zero-fills */
+	CHECK(xal_extent_lba(x, &e, 4096, &slba, &nlb) == -ENODATA); /* the unknown flag: not raw-readable */
+	e.flags = XAL_EXT_UNWRITTEN;                                 /* converts: the caller zero-fills */
 	CHECK(xal_extent_lba(x, &e, 512, &slba, &nlb) == 0 && slba == ((1 << 20) + 65536) / 512 && nlb == 16);
 	CHECK(xal_extent_lba(x, &e, 4096, &slba, &nlb) == 0 && slba == 256 + 16 && nlb == 2);
 	e.disk_offset += 512;
@@ -152,7 +152,8 @@ static void test_strings(void)
 {
 	char buf[64];
 
-	CHECK(!strcmp(xal_ext_flags_str(XAL_EXT_UNWRITTEN | XAL_EXT_SHARED, buf, sizeof(buf), ","), "unwritten,shared"));
+	CHECK(!strcmp(xal_ext_flags_str(XAL_EXT_UNWRITTEN | XAL_EXT_SHARED, buf, sizeof(buf), ","),
+		      "unwritten,shared"));
 	CHECK(!strcmp(xal_ext_flags_str(0, buf, sizeof(buf), ","), ""));
 	CHECK(!strcmp(xal_type_str(XAL_TYPE_FIFO), "fifo"));
 	CHECK(!strcmp(xal_type_str((enum xal_type)99), "unknown"));
@@ -249,7 +250,7 @@ static void test_open_errors(void)
 	fd = mkstemp(path);
 	CHECK(fd >= 0);
 	if (fd >= 0) {
-		char zero[4096] = { 0 };
+		char zero[4096] = {0};
 
 		CHECK(write(fd, zero, sizeof(zero)) == (ssize_t)sizeof(zero));
 		close(fd);
@@ -258,7 +259,7 @@ static void test_open_errors(void)
 		CHECK(xal_open(&x, path, &o) == -EMEDIUMTYPE && strstr(eb.msg, "not an XFS") && eb.n == 1 &&
 		      !strcmp(eb.dev, path));
 		memcpy(zero, "XFSB", 4);
-		zero[101] = 4;  /* a v4 superblock */
+		zero[101] = 4; /* a v4 superblock */
 		fd = open(path, O_WRONLY);
 		CHECK(pwrite(fd, zero, 512, 0) == 512);
 		close(fd);
@@ -315,7 +316,7 @@ static void test_shm(struct xal *x)
 
 	snprintf(name, sizeof(name), "/xal-unit-%d", (int)getpid());
 	CHECK(xal_shm_export(x, name) == 0);
-	CHECK(xal_shm_export(x, name) == -EINVAL);  /* already exported */
+	CHECK(xal_shm_export(x, name) == -EINVAL); /* already exported */
 	CHECK(xal_shm_open(&r, name) == 0);
 	if (r) {
 		seq = xal_seq_begin(r);
