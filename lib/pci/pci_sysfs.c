@@ -92,13 +92,19 @@ static int fn_exists(const char *root, const char *bdf)
 	return stat(path, &st) == 0 ? 0 : -ENODEV;
 }
 
+/* The canonical form of a caller's address (-EINVAL when malformed), of a function that exists (-ENODEV). */
+static int fn_find(const char *root, const char *bdf, char canon[16])
+{
+	if (devstr_pci_addr_parse(bdf, canon) < 0)
+		return -EINVAL;
+	return fn_exists(root, canon);
+}
+
 int pci_sysfs_driver(const char *root, const char *bdf, char *drv, size_t len)
 {
 	drv[0] = 0;
 	char canon[16];
-	if (devstr_pci_addr_parse(bdf, canon) < 0)
-		return -EINVAL;
-	int rc = fn_exists(root, canon);
+	int rc = fn_find(root, bdf, canon);
 	if (rc < 0)
 		return rc;
 	fn_link_name(drv, len, root, canon, "driver");
@@ -116,9 +122,7 @@ static bool class_is_nvme(const char *root, const char *bdf)
 int pci_sysfs_is_nvme(const char *root, const char *bdf)
 {
 	char canon[16];
-	if (devstr_pci_addr_parse(bdf, canon) < 0)
-		return -EINVAL;
-	int rc = fn_exists(root, canon);
+	int rc = fn_find(root, bdf, canon);
 	if (rc < 0)
 		return rc;
 	return class_is_nvme(root, canon);
@@ -503,9 +507,7 @@ int pci_sysfs_fn_load(const char *root, const char *bdf, struct pci_sysfs_fn *fn
 {
 	memset(fn, 0, sizeof(*fn));
 	char canon[16];
-	if (devstr_pci_addr_parse(bdf, canon) < 0)
-		return -EINVAL;
-	int rc = fn_exists(root, canon);
+	int rc = fn_find(root, bdf, canon);
 	if (rc < 0)
 		return rc;
 	struct mount_tab mt;
