@@ -2110,7 +2110,8 @@ static int refcount_cover(struct xfs_ctx *c, const struct rcext *rc, const uint6
 	uint64_t p = rc->lin, rend = rc->lin + rc->len;
 	size_t si = 0, ei = 0, cov = 0;
 
-	qsort(ends, m, sizeof(*ends), cmp_u64);
+	if (m) /* ends is NULL when no claim starts here */
+		qsort(ends, m, sizeof(*ends), cmp_u64);
 	while (p < rend) {
 		uint64_t q = rend;
 
