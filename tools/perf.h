@@ -40,11 +40,11 @@ struct perf_args {
 	unsigned ndevs;
 };
 
-/* A device of the run: any path bio opens; ctrl is set for the user-space driver,
- * whose queues the run loop drives directly through the inline hot path. */
+/* A device of the run: any path bio opens; nvme is set for NVMe queue pairs of this process (the
+ * user-space driver, homi:), which the run loop drives directly through the inline hot path. */
 struct perf_dev {
 	struct bio_dev *bd;
-	struct nvmed_ctrl *ctrl;
+	bool nvme;
 	uint32_t nsid;
 	char what[32]; /* "namespace N", or "the device" for a block device or file */
 	unsigned lba_shift;

@@ -269,7 +269,7 @@ int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, ui
 		fprintf(stderr, "aisio perf: cannot open %s: %s\n", a->devs[i], strerror(-rc));
 		return rc;
 	}
-	d->ctrl = bio_dev_nvmed(d->bd);
+	d->nvme = bio_dev_is_nvme(d->bd);
 	d->nsid = bio_dev_nsid(d->bd);
 	d->lba_shift = bio_dev_lba_shift(d->bd);
 	d->nlba = bio_dev_nlba(d->bd);
@@ -287,7 +287,7 @@ int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, ui
 		return -EINVAL;
 	}
 	uint32_t max_xfer = bio_dev_max_xfer(d->bd);
-	if (iosize > max_xfer && !d->ctrl) {
+	if (iosize > max_xfer && !d->nvme) {
 		fprintf(stderr,
 			"aisio perf: --iosize %u exceeds %s's largest transfer of %u bytes (the kernel paths "
 			"take I/Os of at most that size)\n",
@@ -297,13 +297,12 @@ int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, ui
 	d->nlb = iosize / lba;
 	d->cmd_bytes = iosize;
 	d->cmds_per_io = 1;
-	if (d->ctrl) {
+	if (d->nvme) {
 		/* the driver splits by the namespace's LBAs per command */
-		struct nvmed_ns ns;
-		nvmed_ctrl_ns(d->ctrl, d->nsid, &ns);
-		d->cmds_per_io = (d->nlb + ns.max_lbas - 1) / ns.max_lbas;
+		uint32_t max_lbas = bio_dev_max_lbas(d->bd);
+		d->cmds_per_io = (d->nlb + max_lbas - 1) / max_lbas;
 		if (d->cmds_per_io > 1)
-			d->cmd_bytes = ns.max_lbas << d->lba_shift;
+			d->cmd_bytes = max_lbas << d->lba_shift;
 	}
 	d->first_lba = a->offset;
 	if (a->offset >= d->nlba) {

@@ -258,7 +258,7 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 		for (opened = 0; opened < a->ndevs; opened++) {
 			rc = open_dev(a, opened, writes, false, a->iosize, dma_bytes, &devs[opened]);
 			if (rc < 0) {
-				opened += devs[opened].ctrl != NULL;
+				opened += devs[opened].bd != NULL;
 				goto out_devs;
 			}
 		}
@@ -273,7 +273,7 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 		cmds_per_io = most;
 	}
 	for (unsigned i = 1; i < a->ndevs; i++) {
-		if (!devs[i].ctrl != !devs[0].ctrl) {
+		if (devs[i].nvme != devs[0].nvme) {
 			fprintf(stderr,
 				"aisio perf: %s and %s: one run drives either kernel paths or the user-space "
 				"driver, not both\n",
@@ -295,16 +295,15 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 					bio_dev_max_qdepth(d->bd));
 			else
 				fprintf(stderr, "aisio perf: --qdepth %u is more than %s allows (%u%s)\n", a->qdepth,
-					a->devs[i], bio_dev_max_qdepth(d->bd), d->ctrl ? ", from CAP.MQES" : "");
+					a->devs[i], bio_dev_max_qdepth(d->bd), d->nvme ? ", from CAP.MQES" : "");
 			rc = -EINVAL;
 			goto out_devs;
 		}
 		unsigned want_queues = nthreads * a->nqueues;
-		if (d->ctrl && want_queues > nvmed_ctrl_max_qpairs(d->ctrl)) {
+		if (d->nvme && want_queues > bio_dev_max_queues(d->bd)) {
 			fprintf(stderr,
-				"aisio perf: %s: %u thread(s) x --nqueues %u need %u I/O queue pairs; the controller "
-				"granted %u\n",
-				a->devs[i], nthreads, a->nqueues, want_queues, nvmed_ctrl_max_qpairs(d->ctrl));
+				"aisio perf: %s: %u thread(s) x --nqueues %u need %u I/O queue pairs; %u are free\n",
+				a->devs[i], nthreads, a->nqueues, want_queues, bio_dev_max_queues(d->bd));
 			rc = -EINVAL;
 			goto out_devs;
 		}
@@ -325,7 +324,7 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 		th->rng = (a->seed + 1) * 0x9e3779b97f4a7c15ull ^ (t + 1) * 0xbf58476d1ce4e5b9ull;
 		th->stop = &stop;
 		th->ns_per_cycle = cc.ns_per_cycle;
-		th->kernel = devs[0].ctrl == NULL;
+		th->kernel = !devs[0].nvme;
 		th->nq = a->ndevs * a->nqueues;
 		th->queues = calloc(th->nq, sizeof(*th->queues));
 		if (!th->queues) {
@@ -339,10 +338,12 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 			struct perf_dev *d = &devs[q->dev];
 			/* the user-space path's queue pairs are driven directly, the kernel paths' through bio;
 			 * room for qdepth I/Os of cmds_per_io commands each */
-			if (d->ctrl) {
-				rc = nvmed_qpair_create(d->ctrl, a->qdepth * d->cmds_per_io + 1, &q->qp);
-				if (rc == 0)
+			if (d->nvme) {
+				rc = bio_queue_create(d->bd, a->qdepth * d->cmds_per_io, &q->bq);
+				if (rc == 0) {
+					q->qp = bio_queue_nvmed(q->bq);
 					q->qp->user = q;
+				}
 			} else {
 				rc = bio_queue_create(d->bd, a->qdepth, &q->bq);
 				if (rc == 0)
@@ -487,9 +488,7 @@ out_threads:
 	for (unsigned t = 0; t < nthreads; t++) {
 		for (unsigned i = 0; threads[t].queues && i < threads[t].nq; i++) {
 			struct perf_queue *q = &threads[t].queues[i];
-			if (q->qp)
-				nvmed_qpair_destroy(q->qp);
-			bio_queue_destroy(q->bq);
+			bio_queue_destroy(q->bq); /* with its queue pair */
 			if (q->bufs)
 				bio_dev_buf_free(devs[q->dev].bd, q->bufs);
 		}

@@ -9,9 +9,10 @@
  *   0000:01:00.0, emu:...      user-space driver, namespace opts.nsid
  *   /dev/nvme0n1, /path/file   io_uring
  *   /dev/ng0n1                 io_uring NVMe passthrough
+ *   homi:NAME[,socket=][,nsid=] a device of the homid daemon: queue pairs it grants, driven by the
+ *                              driver's own hot path (the daemon is not on the data path)
  *
- * Strings are classified by devstr.h; gpuemu: (the GPU layer's) is refused, and so is
- * homi: for now (-ENOTSUP: no daemon in this build).
+ * Strings are classified by devstr.h; gpuemu: (the GPU layer's) is refused.
  *
  * Ownership: bio_dev_open returns a device the caller closes after destroying its
  * queues and freeing its buffers. Thread-safety: open, close, queue creation and
@@ -56,7 +57,7 @@ struct bio_dev_opts {
 int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_opts *opts);
 void bio_dev_close(struct bio_dev *d);
 
-/* "vfio", "uio", "emu", "io_uring" or "io_uring_cmd". */
+/* "vfio", "uio", "emu", "homi", "io_uring" or "io_uring_cmd". */
 const char *bio_dev_backend(const struct bio_dev *d);
 unsigned bio_dev_lba_shift(const struct bio_dev *d);
 uint64_t bio_dev_nlba(const struct bio_dev *d);
@@ -67,13 +68,22 @@ uint32_t bio_dev_nsid(const struct bio_dev *d);
 const char *bio_dev_fs_signature(const struct bio_dev *d);
 /* Largest queue depth (commands in flight) a queue of this device takes. */
 unsigned bio_dev_max_qdepth(const struct bio_dev *d);
+/* Queues that can still be made: I/O queue pairs the controller granted (homi: free on the
+ * daemon's device when opened), UINT_MAX for the kernel paths. */
+unsigned bio_dev_max_queues(const struct bio_dev *d);
+/* LBAs one command moves: the NVMe paths split larger I/Os (the kernel's take none larger). */
+uint32_t bio_dev_max_lbas(const struct bio_dev *d);
 
 /* Buffers I/O may use: DMA memory for the user-space driver, page-aligned memory
  * for the kernel paths (registered with each queue as its fixed buffer region). */
 void *bio_dev_buf_alloc(struct bio_dev *d, size_t len);
 void bio_dev_buf_free(struct bio_dev *d, void *buf);
 
-/* The underlying objects, NULL for the other kind. */
+/* True when queues are NVMe queue pairs driven by this process (user-space driver, homi:):
+ * bio_queue_nvmed gives them. */
+bool bio_dev_is_nvme(const struct bio_dev *d);
+/* The underlying objects, NULL for the other kind (bio_dev_nvmed: NULL for homi: too, whose
+ * controller is the daemon's). */
 struct nvmed_ctrl *bio_dev_nvmed(struct bio_dev *d);
 struct kio_dev *bio_dev_kio(struct bio_dev *d);
 

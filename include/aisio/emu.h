@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include <aisio/devstr.h>
+#include <aisio/nvme_ring.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +83,11 @@ void emu_ctrl_destroy(struct emu_ctrl *c);
 
 /* The register file: BAR0 as the host sees it. */
 volatile uint8_t *emu_ctrl_bar0(struct emu_ctrl *c, size_t *len);
+/* Where another process maps the doorbells of I/O queue qid from. With a stride of a page or more
+ * (dstrd >= 10) a fresh memfd of this queue's two doorbell pages, mapped into the BAR in their place,
+ * so an earlier holder of the qid loses them; with a smaller stride the BAR's own memfd (every
+ * register). The fd stays the controller's. Call before the queue is created. */
+int emu_ctrl_doorbells(struct emu_ctrl *c, uint16_t qid, struct nvme_db_map *m);
 /* True when no engine threads run: the host's poll must call emu_ctrl_serve_sq. */
 int emu_ctrl_is_inline(const struct emu_ctrl *c);
 /* Serve one I/O submission queue from the caller's thread (inline mode). */

@@ -142,6 +142,15 @@ AISIO_HD uint16_t nvme_cqe_dw3_status(uint32_t dw3)
  * or, with a page table, iova_pages[off >> page_shift] + (off & (2^page_shift - 1)). The CPU driver's DMA memory
  * has a table in physical mode (hugepages); the GPU driver's buffers are bus-contiguous (no table).
  */
+/* Where another process maps a queue pair's doorbells from (a homid client): mmap map_len bytes of
+ * fd at map_off; the SQ tail and CQ head doorbells lie at those offsets in the mapping. */
+struct nvme_db_map {
+	int fd;
+	uint64_t map_off, map_len;
+	uint32_t sq_db_off, cq_db_off;
+	int isolated; /* fd reaches this queue pair's doorbells and nothing else */
+};
+
 struct nvme_dma_map {
 	const uint8_t *va;
 	uint64_t iova_base;

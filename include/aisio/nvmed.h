@@ -138,6 +138,35 @@ int nvmed_qpair_create(struct nvmed_ctrl *c, unsigned depth, struct nvmed_qpair 
 /* Delete SQ then CQ; outstanding commands complete with -ECANCELED. */
 int nvmed_qpair_destroy(struct nvmed_qpair *qp);
 
+/*
+ * A queue pair whose queues someone else created (the homid daemon, for a client): the rings and
+ * PRP list room lie in the caller's DMA memory, the doorbells wherever the caller mapped them.
+ * The driver drives it with the same hot path and owns no controller for it.
+ */
+struct nvmed_qpair_desc {
+	const char *name; /* device, for messages; must outlive the queue pair */
+	uint16_t qid;
+	unsigned depth;   /* command ids + 1 (2..entries) */
+	uint32_t entries; /* ring entries, a power of two */
+	struct nvme_sqe *sq;
+	struct nvme_cqe *cq; /* zeroed by attach */
+	volatile uint32_t *sq_db, *cq_db;
+	const volatile uint32_t *csts; /* may be NULL */
+	struct nvme_dma_map dma;       /* the memory buffers and PRP lists lie in */
+	uint8_t *prp_lists;            /* depth * nvme_prp_list_bytes(max_xfer) bytes in dma; NULL when that is 0 */
+	uint32_t max_xfer;
+	unsigned timeout_ms; /* 0 = 5000 */
+	uint32_t nsid;       /* the one namespace this queue pair reads and writes */
+	uint32_t lba_shift;
+	uint32_t max_lbas;
+	int (*health)(void *ctx); /* may be NULL */
+	void *health_ctx;
+};
+int nvmed_qpair_attach(const struct nvmed_qpair_desc *d, struct nvmed_qpair **out);
+/* Complete what is in flight with -ECANCELED and free the host side; the caller has had the queues
+ * deleted (or the device is gone) before, and frees the rings after. */
+void nvmed_qpair_detach(struct nvmed_qpair *qp);
+
 /* Per-command bookkeeping, indexed by command id. The callback pointer doubles as
  * the state: NULL when the cid is free, NVMED_CB_TIMED_OUT while a timed-out
  * command's cid waits for its late completion, the caller's callback while busy;
@@ -188,9 +217,15 @@ struct nvmed_qpair {
 	uint8_t *prp_lists; /* PRP lists: prp_list_bytes per cid */
 	uint32_t prp_list_bytes;
 	uint32_t timeout_ms;
-	int failed; /* -ENXIO once the controller is found dead */
-	void *user; /* for the owner: per-queue context */
-	struct nvmed_ctrl *ctrl;
+	int failed;                    /* -ENXIO once the controller is found dead */
+	void *user;                    /* for the owner: per-queue context */
+	struct nvmed_ctrl *ctrl;       /* NULL for an attached queue pair (nvmed_qpair_attach) */
+	const char *name;              /* device, for messages */
+	const volatile uint32_t *csts; /* CSTS, checked for fatal status; NULL when not mapped */
+	/* attached queue pairs: asked in the slow path whether the queues still exist (a negative errno
+	 * fails the queue pair with it), e.g. whether the daemon that granted them is alive */
+	int (*health)(void *ctx);
+	void *health_ctx;
 	/* Counters of the caller's I/Os: an I/O split into several commands counts once. */
 	uint64_t completed;
 	uint64_t errors;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include <aisio/dma.h>
+#include <aisio/nvme_ring.h>
 
 enum pci_backend {
 	PCI_BACKEND_VFIO,
@@ -42,6 +43,8 @@ struct pci_backend_ops {
 	void (*dma_unmap)(struct pci_dev *dev, struct dma_mem *m);
 	int (*bus_master)(struct pci_dev *dev, bool on);
 	int (*reset)(struct pci_dev *dev); /* function level reset; -ENOTSUP if none */
+	/* where another process maps queue qid's doorbells from; -ENOTSUP if it cannot */
+	int (*doorbells)(struct pci_dev *dev, uint16_t qid, unsigned dstrd, struct nvme_db_map *m);
 };
 
 struct pci_dev {
@@ -73,6 +76,10 @@ int pci_dev_dma_map(struct pci_dev *dev, struct dma_mem *m);
 void pci_dev_dma_unmap(struct pci_dev *dev, struct dma_mem *m);
 int pci_dev_bus_master(struct pci_dev *dev, bool on);
 int pci_dev_reset(struct pci_dev *dev);
+/* For a daemon handing queue qid to a client: the file and range that hold its doorbells (aisio/nvme_ring.h).
+ * emu: the queue's own pages when the stride allows (emu_ctrl_doorbells); vfio: the device fd's
+ * BAR0 region, which reaches every register (not isolated). The fd stays the device's. */
+int pci_dev_doorbells(struct pci_dev *dev, uint16_t qid, unsigned dstrd, struct nvme_db_map *m);
 
 /* Backends. vfio and uio are Linux-only and need root. */
 extern const struct pci_backend_ops pci_backend_emu;

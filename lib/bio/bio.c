@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* One block I/O API over the user-space driver and the kernel paths. */
+#include "bio_internal.h"
+
 #include <aisio/bio.h>
 #include <aisio/devstr.h>
 #include <aisio/dma.h>
@@ -8,42 +10,10 @@
 #include <aisio/nvmed.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BIO_DEFAULT_ARENA (64u << 20)
-
-struct bio_dev {
-	struct nvmed_ctrl *nv;
-	struct nvmed_ns ns;
-	struct kio_dev *kd;
-	/* kernel paths: one buffer arena, registered with every queue as its fixed buffer */
-	struct dma_mem arena;
-	struct dma_heap heap;
-	pthread_mutex_t lock;
-	const char *backend;
-	const char *fs_signature; /* found at open: writes refused unless allowed */
-	bool allow_fs_writes;
-};
-
-/* A command in flight: the caller's callback, kept apart from the backend's. */
-struct bio_req {
-	bio_cb cb;
-	void *arg;
-	struct bio_queue *q;
-};
-
-struct bio_queue {
-	struct bio_dev *d;
-	struct nvmed_qpair *qp;
-	struct kio_queue *kq;
-	struct bio_req *reqs;
-	struct bio_req **free;
-	unsigned nfree;
-	unsigned qdepth;
-	void *user;
-};
 
 /* File-system and partition-table signatures at the start of a namespace: what a raw
  * writer must not overwrite by accident. */
@@ -133,7 +103,7 @@ int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_
 	int rc = devstr_parse(&ds, devstr);
 	if (rc < 0)
 		return rc;
-	if (ds.kind != DEVSTR_KERNEL && ds.kind != DEVSTR_PCI && ds.kind != DEVSTR_EMU)
+	if (ds.kind != DEVSTR_KERNEL && ds.kind != DEVSTR_PCI && ds.kind != DEVSTR_EMU && ds.kind != DEVSTR_HOMI)
 		return devstr_refuse(&ds, "the block I/O layer");
 	struct bio_dev *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -149,6 +119,10 @@ int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_
 		rc = dma_mem_alloc(&d->arena, o.dma_bytes ? o.dma_bytes : BIO_DEFAULT_ARENA, DMA_KIND_MEMFD);
 		if (rc == 0)
 			rc = dma_heap_init(&d->heap, &d->arena);
+		if (rc < 0)
+			goto fail;
+	} else if (ds.kind == DEVSTR_HOMI) {
+		rc = bio_homi_open(d, &ds, &o);
 		if (rc < 0)
 			goto fail;
 	} else {
@@ -184,6 +158,7 @@ void bio_dev_close(struct bio_dev *d)
 		dma_mem_free(&d->arena);
 		kio_dev_close(d->kd);
 	}
+	bio_homi_close(d);
 	nvmed_ctrl_close(d->nv);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
@@ -222,13 +197,34 @@ uint64_t bio_dev_nlba(const struct bio_dev *d)
 
 uint32_t bio_dev_max_xfer(const struct bio_dev *d)
 {
+	if (d->homi)
+		return bio_homi_max_xfer(d);
 	return d->kd ? kio_dev_max_xfer(d->kd) : nvmed_ctrl_max_xfer(d->nv);
 }
 
 unsigned bio_dev_max_qdepth(const struct bio_dev *d)
 {
+	if (d->homi)
+		return bio_homi_max_qdepth(d);
 	/* a queue pair of N entries holds N - 1 commands */
 	return d->kd ? KIO_MAX_DEPTH : nvmed_ctrl_max_qdepth(d->nv) - 1;
+}
+
+unsigned bio_dev_max_queues(const struct bio_dev *d)
+{
+	if (d->homi)
+		return bio_homi_free_queues(d);
+	return d->nv ? nvmed_ctrl_max_qpairs(d->nv) : UINT_MAX;
+}
+
+uint32_t bio_dev_max_lbas(const struct bio_dev *d)
+{
+	return d->kd ? kio_dev_max_xfer(d->kd) >> kio_dev_lba_shift(d->kd) : d->ns.max_lbas;
+}
+
+bool bio_dev_is_nvme(const struct bio_dev *d)
+{
+	return d->nv || d->homi;
 }
 
 void *bio_dev_buf_alloc(struct bio_dev *d, size_t len)
@@ -291,8 +287,8 @@ int bio_queue_create(struct bio_dev *d, unsigned qdepth, struct bio_queue **out)
 		q->reqs[i].q = q;
 		q->free[q->nfree++] = &q->reqs[qdepth - 1 - i];
 	}
-	if (d->nv) {
-		rc = nvmed_qpair_create(d->nv, qdepth + 1, &q->qp);
+	if (d->nv || d->homi) {
+		rc = d->nv ? nvmed_qpair_create(d->nv, qdepth + 1, &q->qp) : bio_homi_queue_create(q, qdepth + 1);
 		if (rc < 0)
 			goto fail;
 		q->qp->user = q;
@@ -323,7 +319,9 @@ void bio_queue_destroy(struct bio_queue *q)
 {
 	if (!q)
 		return;
-	if (q->qp)
+	if (q->hq)
+		bio_homi_queue_destroy(q);
+	else if (q->qp)
 		nvmed_qpair_destroy(q->qp);
 	if (q->kq)
 		kio_queue_destroy(q->kq);

@@ -28,7 +28,8 @@ int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind)
 		return -EINVAL;
 	len = (len + page - 1) & ~(page - 1);
 
-	unsigned flags = MFD_CLOEXEC;
+	/* sealed at its size below: a daemon that maps it for a device needs it never to shrink */
+	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
 	if (kind == DMA_KIND_HUGEPAGE)
 		flags |= MFD_HUGETLB | (HUGEPAGE_SHIFT << MFD_HUGE_SHIFT);
 	int fd = memfd_create("aisio-dma", flags);
@@ -44,6 +45,7 @@ int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind)
 		aisio_log(AISIO_LOG_ERROR, NULL, "sizing DMA memory to %zu bytes failed: %s", len, strerror(err));
 		return -err;
 	}
+	fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 	int mflags = MAP_SHARED | MAP_POPULATE;
 	void *va = mmap(NULL, len, PROT_READ | PROT_WRITE, mflags, fd, 0);
 	if (va == MAP_FAILED) {

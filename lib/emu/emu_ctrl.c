@@ -434,8 +434,11 @@ int emu_ctrl_create(struct emu_ctrl **out, const struct emu_opts *o)
 
 	c->sqs = calloc(o->max_qpairs + 1, sizeof(*c->sqs));
 	c->cqs = calloc(o->max_qpairs + 1, sizeof(*c->cqs));
-	if (!c->sqs || !c->cqs)
+	c->db_fds = malloc((o->max_qpairs + 1) * sizeof(*c->db_fds));
+	if (!c->sqs || !c->cqs || !c->db_fds)
 		goto fail;
+	for (unsigned i = 0; i <= o->max_qpairs; i++)
+		c->db_fds[i] = -1;
 
 	/* BAR0: 4 KiB of registers, then the doorbells of every queue pair. */
 	size_t bar = NVME_REG_DBS + 2 * (o->max_qpairs + 1) * (size_t)c->db_stride;
@@ -541,6 +544,10 @@ void emu_ctrl_destroy(struct emu_ctrl *c)
 		munmap(c->bar, c->bar_len);
 	if (c->bar_fd >= 0)
 		close(c->bar_fd);
+	for (unsigned i = 0; c->db_fds && i <= c->o.max_qpairs; i++)
+		if (c->db_fds[i] >= 0)
+			close(c->db_fds[i]);
+	free(c->db_fds);
 	emu_admin_destroy(c->admin);
 	pthread_mutex_destroy(&c->region_lock);
 	free(c);
@@ -551,6 +558,45 @@ volatile uint8_t *emu_ctrl_bar0(struct emu_ctrl *c, size_t *len)
 	if (len)
 		*len = c->bar_len;
 	return c->bar;
+}
+
+int emu_ctrl_doorbells(struct emu_ctrl *c, uint16_t qid, struct nvme_db_map *m)
+{
+	if (qid == 0 || qid > c->o.max_qpairs)
+		return -EINVAL;
+	size_t sq = NVME_SQ_TAIL_DB(qid, c->o.dstrd), cq = NVME_CQ_HEAD_DB(qid, c->o.dstrd);
+	if (c->db_stride < EMU_PAGE) {
+		/* the page(s) around the two doorbells, shared with neighbouring queues */
+		m->fd = c->bar_fd;
+		m->map_off = sq & ~(uint64_t)(EMU_PAGE - 1);
+		m->map_len = ((cq + 4 + EMU_PAGE - 1) & ~(uint64_t)(EMU_PAGE - 1)) - m->map_off;
+		m->sq_db_off = (uint32_t)(sq - m->map_off);
+		m->cq_db_off = (uint32_t)(cq - m->map_off);
+		m->isolated = 0;
+		return 0;
+	}
+	/* A fresh memfd for the two doorbell pages, mapped over them in the BAR: whoever held the
+	 * previous one keeps a mapping that no longer reaches this queue. */
+	size_t len = 2 * (size_t)c->db_stride;
+	int fd = memfd_create("aisio-emu-doorbells", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) < 0 ||
+	    mmap(c->bar + sq, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	if (c->db_fds[qid] >= 0)
+		close(c->db_fds[qid]);
+	c->db_fds[qid] = fd;
+	m->fd = fd;
+	m->map_off = 0;
+	m->map_len = len;
+	m->sq_db_off = 0;
+	m->cq_db_off = (uint32_t)(cq - sq);
+	m->isolated = 1;
+	return 0;
 }
 
 int emu_ctrl_is_inline(const struct emu_ctrl *c)

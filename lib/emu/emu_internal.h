@@ -89,6 +89,7 @@ struct emu_ctrl {
 	uint8_t *bar;
 	size_t bar_len;
 	uint32_t db_stride;  /* bytes */
+	int *db_fds;         /* per qid: the memfd of its doorbell pages once handed out (stride >= a page), else -1 */
 	uint32_t mdts_bytes; /* 0 = no limit */
 	/* namespaces */
 	struct emu_ns ns[EMU_MAX_NS + 1];

@@ -102,7 +102,8 @@ static const struct emu_key emu_keys[KEY_COUNT] = {
 			 "engine threads serving I/O queues; 0 = inline: the driver's\n"
 			 "poll serves its own queue (deterministic)",
 			 "CPU engine threads (engine=cpu)"},
-	[KEY_DSTRD] = {"dstrd", FOR_BOTH, "N", 0, 8, 0, 8, 0, NULL, "doorbell stride 2^(2+N) bytes", NULL},
+	[KEY_DSTRD] = {"dstrd", FOR_BOTH, "N", 0, 12, 0, 8, 0, NULL,
+		       "doorbell stride 2^(2+N) bytes (10: a page per doorbell, each queue's own)", NULL},
 	[KEY_TO] = {"to", FOR_EMU, "N", 1, 255, 0, 0, 2, NULL, "CAP.TO ready timeout in 500 ms units", NULL},
 	[KEY_RDY_DELAY] = {"rdy_delay", FOR_EMU, "MS", 0, 120000, 0, 0, 0, NULL, "time CSTS.RDY takes to follow CC.EN",
 			   NULL},

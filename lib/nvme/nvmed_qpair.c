@@ -50,6 +50,8 @@ int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct
 	qp->sq_db = (volatile uint32_t *)(c->pci->bar0 + NVME_SQ_TAIL_DB(qid, c->dstrd));
 	qp->cq_db = (volatile uint32_t *)(c->pci->bar0 + NVME_CQ_HEAD_DB(qid, c->dstrd));
 	qp->timeout_ms = qid ? c->io_timeout_ms : c->admin_timeout_ms;
+	qp->name = c->pci->name;
+	qp->csts = (const volatile uint32_t *)(c->pci->bar0 + NVME_REG_CSTS);
 	qp->max_xfer = c->max_xfer;
 	qp->dma.va = c->mem.va;
 	qp->dma.len = c->mem.len;
@@ -119,7 +121,7 @@ void nvmed_qpair_cancel_all(struct nvmed_qpair *qp, int err)
 static int nvmed_qpair_fail(struct nvmed_qpair *qp, uint32_t csts)
 {
 	if (!qp->failed)
-		aisio_log(AISIO_LOG_ERROR, qp->ctrl->pci->name,
+		aisio_log(AISIO_LOG_ERROR, qp->name,
 			  "controller %s (CSTS 0x%x); queue %u stopped, reset the controller",
 			  csts == 0xffffffffu ? "is gone" : "reports fatal status", csts, qp->qid);
 	qp->failed = -ENXIO;
@@ -133,9 +135,20 @@ int nvmed_qpair_check(struct nvmed_qpair *qp)
 	if (qp->failed)
 		return qp->failed;
 	uint32_t now = nvmed_now_ms();
-	uint32_t csts = pci_mmio_read32(qp->ctrl->pci, NVME_REG_CSTS);
+	uint32_t csts = qp->csts ? *qp->csts : 0;
 	if (csts == 0xffffffffu || (csts & NVME_CSTS_CFS))
 		return nvmed_qpair_fail(qp, csts);
+	if (qp->health) {
+		int rc = qp->health(qp->health_ctx);
+		if (rc < 0) {
+			if (!qp->failed)
+				aisio_log(AISIO_LOG_ERROR, qp->name, "queue %u is gone (%s); stopped", qp->qid,
+					  strerror(-rc));
+			qp->failed = rc;
+			qp->nfree = 0;
+			return rc;
+		}
+	}
 	if (now == qp->tick)
 		return 0;
 	qp->tick = now;
@@ -148,8 +161,8 @@ int nvmed_qpair_check(struct nvmed_qpair *qp)
 			r->cb = NVMED_CB_TIMED_OUT;
 			qp->timeouts++;
 			qp->ntimedout++;
-			aisio_log(AISIO_LOG_ERROR, qp->ctrl->pci->name, "queue %u command %u timed out after %u ms",
-				  qp->qid, cid, now - r->tick);
+			aisio_log(AISIO_LOG_ERROR, qp->name, "queue %u command %u timed out after %u ms", qp->qid, cid,
+				  now - r->tick);
 			if (NVMED_CB_CALLS(cb))
 				cb(qp, r->arg, -ETIMEDOUT, NULL);
 		}
@@ -319,4 +332,59 @@ int nvmed_qpair_destroy(struct nvmed_qpair *qp)
 	pthread_mutex_unlock(&c->lock);
 	nvmed_qid_free(c, qid);
 	return rc;
+}
+
+int nvmed_qpair_attach(const struct nvmed_qpair_desc *d, struct nvmed_qpair **out)
+{
+	if (d->entries < 2 || (d->entries & (d->entries - 1)) || d->depth < 2 || d->depth > d->entries ||
+	    d->depth > 65535 || d->nsid == 0 || d->nsid > NVMED_MAX_NS || !d->sq || !d->cq || !d->sq_db || !d->cq_db ||
+	    !d->max_xfer || (nvme_prp_list_bytes(d->max_xfer, NVMED_PAGE_SHIFT) && !d->prp_lists))
+		return -EINVAL;
+	struct nvmed_qpair *qp = aligned_alloc(64, (sizeof(*qp) + 63) & ~(size_t)63);
+	if (!qp)
+		return -ENOMEM;
+	memset(qp, 0, sizeof(*qp));
+	qp->qid = d->qid;
+	qp->depth = (uint16_t)d->depth;
+	qp->ring_mask = d->entries - 1;
+	qp->sq = d->sq;
+	qp->cq = d->cq;
+	qp->sq_db = d->sq_db;
+	qp->cq_db = d->cq_db;
+	qp->csts = d->csts;
+	qp->name = d->name;
+	qp->health = d->health;
+	qp->health_ctx = d->health_ctx;
+	qp->timeout_ms = d->timeout_ms ? d->timeout_ms : 5000;
+	qp->max_xfer = d->max_xfer;
+	qp->dma = d->dma;
+	qp->lba_shift[d->nsid] = (uint8_t)d->lba_shift;
+	qp->max_nlb[d->nsid] = d->max_lbas;
+	qp->prp_lists = d->prp_lists;
+	qp->prp_list_bytes = nvme_prp_list_bytes(d->max_xfer, NVMED_PAGE_SHIFT);
+	qp->reqs = calloc(d->depth, sizeof(*qp->reqs));
+	qp->free_cids = calloc(d->depth, sizeof(*qp->free_cids));
+	qp->nsplits = (uint16_t)((d->depth - 1) / 2);
+	qp->splits = calloc(qp->nsplits + 1u, sizeof(*qp->splits));
+	qp->free_splits = calloc(qp->nsplits + 1u, sizeof(*qp->free_splits));
+	if (!qp->reqs || !qp->free_cids || !qp->splits || !qp->free_splits) {
+		nvmed_qpair_detach(qp);
+		return -ENOMEM;
+	}
+	nvmed_qpair_reinit(qp);
+	*out = qp;
+	return 0;
+}
+
+void nvmed_qpair_detach(struct nvmed_qpair *qp)
+{
+	if (!qp)
+		return;
+	if (qp->reqs)
+		nvmed_qpair_cancel_all(qp, -ECANCELED);
+	free(qp->reqs);
+	free(qp->free_cids);
+	free(qp->splits);
+	free(qp->free_splits);
+	free(qp);
 }

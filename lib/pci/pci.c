@@ -122,3 +122,8 @@ int pci_dev_reset(struct pci_dev *dev)
 {
 	return dev->ops->reset(dev);
 }
+
+int pci_dev_doorbells(struct pci_dev *dev, uint16_t qid, unsigned dstrd, struct nvme_db_map *m)
+{
+	return dev->ops->doorbells ? dev->ops->doorbells(dev, qid, dstrd, m) : -ENOTSUP;
+}

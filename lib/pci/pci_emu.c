@@ -48,6 +48,11 @@ static int emu_reset(struct pci_dev *dev)
 	return -ENOTSUP;
 }
 
+static int emu_doorbells(struct pci_dev *dev, uint16_t qid, unsigned dstrd, struct nvme_db_map *m)
+{
+	return emu_ctrl_doorbells(dev->emu, qid, m);
+}
+
 const struct pci_backend_ops pci_backend_emu = {
 	.name = "emu",
 	.dma_kind = DMA_KIND_MEMFD,
@@ -57,4 +62,5 @@ const struct pci_backend_ops pci_backend_emu = {
 	.dma_unmap = emu_dma_unmap,
 	.bus_master = emu_bus_master,
 	.reset = emu_reset,
+	.doorbells = emu_doorbells,
 };

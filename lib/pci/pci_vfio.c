@@ -46,9 +46,10 @@ struct vfio_state {
 	int device;
 	int group_id;
 	bool group_attached;
-	uint32_t dev_flags;  /* VFIO_DEVICE_FLAGS_* */
-	uint64_t cfg_offset; /* config space region offset in the device fd */
-	void *bar0_map;      /* what to munmap */
+	uint32_t dev_flags;   /* VFIO_DEVICE_FLAGS_* */
+	uint64_t cfg_offset;  /* config space region offset in the device fd */
+	uint64_t bar0_offset; /* BAR0 region offset in the device fd */
+	void *bar0_map;       /* what to munmap */
 	size_t bar0_map_len;
 	struct vfio_iova_span *ranges;
 	unsigned nranges;
@@ -190,6 +191,7 @@ static int vfio_map_bar0(struct pci_dev *dev, struct vfio_state *st)
 	}
 	st->bar0_map = va;
 	st->bar0_map_len = len;
+	st->bar0_offset = probe.offset;
 	dev->bar0 = va;
 	dev->bar0_len = len;
 	return 0;
@@ -481,6 +483,26 @@ static int vfio_reset(struct pci_dev *dev)
 	return 0;
 }
 
+/* A client gets the device fd itself: with it, all of BAR0 (and config space, and reset) is
+ * reachable. One function is one IOMMU domain; SR-IOV is the isolated mode. */
+static int vfio_doorbells(struct pci_dev *dev, uint16_t qid, unsigned dstrd, struct nvme_db_map *m)
+{
+	struct vfio_state *st = dev->priv;
+	if (!st)
+		return -ENODEV;
+	uint64_t sq = NVME_SQ_TAIL_DB(qid, dstrd), cq = NVME_CQ_HEAD_DB(qid, dstrd);
+	uint64_t start = sq & ~4095ull, end = (cq + 4 + 4095) & ~4095ull;
+	if (end > st->bar0_map_len)
+		return -ERANGE;
+	m->fd = st->device;
+	m->map_off = st->bar0_offset + start;
+	m->map_len = end - start;
+	m->sq_db_off = (uint32_t)(sq - start);
+	m->cq_db_off = (uint32_t)(cq - start);
+	m->isolated = 0;
+	return 0;
+}
+
 const struct pci_backend_ops pci_backend_vfio = {
 	.name = "vfio",
 	.dma_kind = DMA_KIND_HUGEPAGE,
@@ -490,4 +512,5 @@ const struct pci_backend_ops pci_backend_vfio = {
 	.dma_unmap = vfio_dma_unmap,
 	.bus_master = vfio_bus_master,
 	.reset = vfio_reset,
+	.doorbells = vfio_doorbells,
 };

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* homid's state: its configuration, the devices it owns, the clients it serves. One thread. */
+#ifndef AISIO_HOMID_H
+#define AISIO_HOMID_H
+
+#include <aisio/dma.h>
+#include <aisio/homi_proto.h>
+#include <aisio/log.h>
+#include <aisio/nvmed.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HOMID_MAX_IDS 32 /* uids or gids in one policy line */
+
+/* Who may use a device: uid 0 always; these uids; members (primary or supplementary) of these gids. */
+struct homid_policy {
+	uint32_t uids[HOMID_MAX_IDS];
+	unsigned nuids;
+	uint32_t gids[HOMID_MAX_IDS];
+	unsigned ngids;
+	uint32_t ns_mask;    /* bit n: namespace n may be granted; 0 = every active namespace */
+	unsigned max_queues; /* per client on this device; 0 = no limit but the controller's */
+};
+
+struct homid_dev_conf {
+	char name[HOMI_NAME_MAX];
+	char target[256]; /* a device string: emu:..., a PCI address */
+	struct homid_policy policy;
+	unsigned line; /* where it was defined, for messages */
+};
+
+struct homid_config {
+	char path[256];
+	char socket[108];
+	unsigned socket_mode;
+	long socket_gid; /* -1: leave the group as created */
+	int log_journal; /* 1: the journal (libsystemd), 0: stderr */
+	enum aisio_log_level log_level;
+	unsigned open_retry_s; /* how long to retry a device that is still busy */
+	struct homid_dev_conf devs[HOMI_MAX_DEVS];
+	unsigned ndev;
+};
+
+/* homid_config.c: parse FILE; -EINVAL with a message naming the line on a bad one. */
+int homid_config_load(struct homid_config *cfg, const char *path);
+
+struct homid_client;
+
+/* A granted queue pair. */
+struct homid_qp {
+	struct homid_client *owner; /* NULL: free (or lost, below) */
+	uint32_t mem_id;
+	uint32_t entries;
+	uint32_t nsid;
+	bool lost; /* its deletion failed: the controller may still use the qid, never reused */
+};
+
+struct homid_dev {
+	struct homid_dev_conf conf;
+	uint32_t index;
+	struct nvmed_ctrl *ctrl;
+	struct pci_dev *pci;
+	uint16_t kind; /* enum homi_dev_kind */
+	unsigned dstrd;
+	bool isolated;
+	unsigned max_qpairs;
+	unsigned used;
+	struct homid_qp qps[NVMED_MAX_QPAIRS + 1];
+};
+
+/* Memory a client registered for a device. */
+struct homid_mem {
+	bool used;
+	uint32_t id;
+	uint32_t dev;
+	unsigned refs; /* queues whose rings lie in it */
+	struct dma_mem m;
+};
+
+struct homid_client {
+	int fd;
+	uint32_t id;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[64];
+	unsigned ngroups;
+	bool hello;
+	char name[56];
+	struct homid_mem mems[HOMI_MAX_MEMS];
+	uint32_t next_mem_id;
+	unsigned nqueues;
+	uint64_t mem_bytes;
+};
+
+struct homid {
+	struct homid_config cfg;
+	struct homid_dev devs[HOMI_MAX_DEVS];
+	unsigned ndev;
+	struct homid_client *clients[HOMI_MAX_CLIENTS];
+	unsigned nclients;
+	uint32_t next_client_id;
+	uint64_t reclaimed_qps;
+	uint64_t clients_served;
+	int listen_fd;
+	int epoll_fd;
+	int signal_fd;
+	uint8_t rx[HOMI_MSG_MAX + 1]; /* one more byte: a longer packet shows as truncated */
+	uint8_t tx[HOMI_MSG_MAX];
+};
+
+/* homid_dev.c */
+int homid_devs_open(struct homid *hd);
+void homid_devs_close(struct homid *hd);
+bool homid_policy_allows(const struct homid_dev *dev, const struct homid_client *cl);
+int homid_qp_grant(struct homid *hd, struct homid_client *cl, const struct homi_grant_qp *rq,
+		   struct homi_grant_qp_reply *rp, int *db_fd, char *why, size_t whylen);
+int homid_qp_release(struct homid *hd, struct homid_client *cl, uint32_t dev, uint16_t qid, char *why, size_t whylen);
+int homid_mem_register(struct homid *hd, struct homid_client *cl, const struct homi_reg_mem *rq, int fd,
+		       struct homi_reg_mem_reply *rp, char *why, size_t whylen);
+int homid_mem_unregister(struct homid *hd, struct homid_client *cl, uint32_t mem_id, char *why, size_t whylen);
+/* Take back every queue (SQs deleted, then CQs) and then every memory region of a client. */
+void homid_client_reclaim(struct homid *hd, struct homid_client *cl);
+
+/* homid_conn.c */
+void homid_client_accept(struct homid *hd);
+void homid_client_readable(struct homid *hd, struct homid_client *cl);
+void homid_client_drop(struct homid *hd, struct homid_client *cl, bool notify);
+
+#endif

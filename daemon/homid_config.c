@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * homid's configuration file (INI, parsed by libinih):
+ *
+ *   [homid]
+ *   socket = /run/aisio/homid.sock   where clients connect
+ *   socket_mode = 0600               who may connect at all (with socket_group)
+ *   socket_group = disk
+ *   log = stderr | journal
+ *   log_level = error | warning | info | debug
+ *   open_retry = 60                  seconds to retry a device still held by an earlier daemon's clients
+ *
+ *   [device NAME]                    one per managed device; clients say homi:NAME
+ *   device = emu:ram:1G,qpairs=16    a device string: emu:..., or a PCI address bound to vfio-pci
+ *   users = 1000 1001                who may use it besides root (uids) ...
+ *   groups = 100 disk                ... and members of these groups (gids or names)
+ *   namespaces = 1 2                 which namespaces clients may be granted (default: all)
+ *   max_queues = 8                   queue pairs one client may hold on it (default: no limit)
+ */
+#include "homid.h"
+
+#include <aisio/devstr.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct parse {
+	struct homid_config *cfg;
+	char err[256];
+	int lineno;
+	FILE *f;
+};
+
+static int bad(struct parse *p, int line, const char *fmt, const char *a, const char *b)
+{
+	if (!p->err[0]) {
+		char m[200];
+		snprintf(m, sizeof(m), fmt, a, b);
+		snprintf(p->err, sizeof(p->err), "line %d: %s", line, m);
+	}
+	return 0;
+}
+
+/* "1 2 3" or "1,2,3" into ids; names through lookup (getpwnam / getgrnam). */
+static int parse_ids(const char *v, uint32_t *ids, unsigned *n, bool groups)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", v);
+	*n = 0;
+	for (char *save, *t = strtok_r(buf, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save)) {
+		if (*n == HOMID_MAX_IDS)
+			return -E2BIG;
+		char *end;
+		unsigned long id = strtoul(t, &end, 10);
+		if (*end || end == t) {
+			if (groups) {
+				struct group *g = getgrnam(t);
+				if (!g)
+					return -ENOENT;
+				id = g->gr_gid;
+			} else {
+				struct passwd *pw = getpwnam(t);
+				if (!pw)
+					return -ENOENT;
+				id = pw->pw_uid;
+			}
+		}
+		if (id > 0xfffffffeul)
+			return -ERANGE;
+		ids[(*n)++] = (uint32_t)id;
+	}
+	return 0;
+}
+
+static int parse_uint(const char *v, unsigned long max, int base, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long x = strtoul(v, &end, base);
+	if (errno || *end || end == v || x > max || v[0] == '-')
+		return -EINVAL;
+	*out = x;
+	return 0;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse *p = user;
+	int line = p->lineno;
+	struct homid_config *c = p->cfg;
+	unsigned long x;
+	if (!strcmp(section, "homid")) {
+		if (!strcmp(key, "socket")) {
+			if (!value[0] || strlen(value) >= sizeof(c->socket))
+				return bad(p, line, "socket path '%s' is empty or too long%s", value, "");
+			snprintf(c->socket, sizeof(c->socket), "%s", value);
+		} else if (!strcmp(key, "socket_mode")) {
+			if (parse_uint(value, 0777, 8, &x) < 0)
+				return bad(p, line, "socket_mode '%s' is not an octal mode%s", value, "");
+			c->socket_mode = (unsigned)x;
+		} else if (!strcmp(key, "socket_group")) {
+			uint32_t g;
+			unsigned n;
+			if (parse_ids(value, &g, &n, true) < 0 || n != 1)
+				return bad(p, line, "socket_group '%s' is no group%s", value, "");
+			c->socket_gid = g;
+		} else if (!strcmp(key, "log")) {
+			if (strcmp(value, "stderr") && strcmp(value, "journal"))
+				return bad(p, line, "log '%s': stderr or journal%s", value, "");
+			c->log_journal = !strcmp(value, "journal");
+		} else if (!strcmp(key, "log_level")) {
+			if (aisio_log_level_parse(value, &c->log_level) < 0)
+				return bad(p, line, "log_level '%s': error, warning, info or debug%s", value, "");
+		} else if (!strcmp(key, "open_retry")) {
+			if (parse_uint(value, 3600, 10, &x) < 0)
+				return bad(p, line, "open_retry '%s': seconds, 0..3600%s", value, "");
+			c->open_retry_s = (unsigned)x;
+		} else {
+			return bad(p, line,
+				   "unknown key '%s' in [homid] (socket, socket_mode, socket_group, log, "
+				   "log_level, open_retry)%s",
+				   key, "");
+		}
+		return 1;
+	}
+	if (strncmp(section, "device ", 7) != 0)
+		return bad(p, line, "unknown section [%s] (homid, device NAME)%s", section, "");
+	const char *name = section + 7;
+	struct homid_dev_conf *d = NULL;
+	for (unsigned i = 0; i < c->ndev; i++)
+		if (!strcmp(c->devs[i].name, name))
+			d = &c->devs[i];
+	if (!d) {
+		if (c->ndev == HOMI_MAX_DEVS)
+			return bad(p, line, "more than %s devices%s", "16", "");
+		struct devstr ds;
+		char probe[80];
+		snprintf(probe, sizeof(probe), "homi:%s", name);
+		if (strlen(name) >= HOMI_NAME_MAX || devstr_parse(&ds, probe) < 0)
+			return bad(p, line, "device name '%s' is not a homi: name (letters, digits, -, _, .)%s", name,
+				   "");
+		d = &c->devs[c->ndev++];
+		memset(d, 0, sizeof(*d));
+		snprintf(d->name, sizeof(d->name), "%s", name);
+		d->line = (unsigned)line;
+	}
+	if (!strcmp(key, "device")) {
+		struct devstr ds;
+		if (strlen(value) >= sizeof(d->target) || devstr_parse(&ds, value) < 0 ||
+		    (ds.kind != DEVSTR_EMU && ds.kind != DEVSTR_PCI))
+			return bad(p, line, "device '%s' is not an emu: string or a PCI address%s", value, "");
+		snprintf(d->target, sizeof(d->target), "%s", value);
+	} else if (!strcmp(key, "serial")) {
+		return bad(p, line,
+			   "serial '%s': naming a device by serial number is not supported; give its PCI "
+			   "address (device = 0000:01:00.0)%s",
+			   value, "");
+	} else if (!strcmp(key, "users")) {
+		if (parse_ids(value, d->policy.uids, &d->policy.nuids, false) < 0)
+			return bad(p, line, "users '%s': uids or user names, at most 32%s", value, "");
+	} else if (!strcmp(key, "groups")) {
+		if (parse_ids(value, d->policy.gids, &d->policy.ngids, true) < 0)
+			return bad(p, line, "groups '%s': gids or group names, at most 32%s", value, "");
+	} else if (!strcmp(key, "namespaces")) {
+		uint32_t ns[HOMID_MAX_IDS];
+		unsigned n;
+		if (parse_ids(value, ns, &n, false) < 0 || n == 0)
+			return bad(p, line, "namespaces '%s': namespace ids 1..16%s", value, "");
+		d->policy.ns_mask = 0;
+		for (unsigned i = 0; i < n; i++) {
+			if (ns[i] == 0 || ns[i] > HOMI_MAX_NS)
+				return bad(p, line, "namespaces '%s': namespace ids 1..16%s", value, "");
+			d->policy.ns_mask |= 1u << ns[i];
+		}
+	} else if (!strcmp(key, "max_queues")) {
+		if (parse_uint(value, NVMED_MAX_QPAIRS, 10, &x) < 0)
+			return bad(p, line, "max_queues '%s': 0..1024%s", value, "");
+		d->policy.max_queues = (unsigned)x;
+	} else {
+		return bad(p, line,
+			   "unknown key '%s' in a device section (device, users, groups, namespaces, "
+			   "max_queues)%s",
+			   key, "");
+	}
+	return 1;
+}
+
+/* Debian's libinih passes no line number to the handler: the reader counts the lines. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parse *p = stream;
+	p->lineno++;
+	return fgets(str, num, p->f);
+}
+
+int homid_config_load(struct homid_config *cfg, const char *path)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	snprintf(cfg->socket, sizeof(cfg->socket), "%s", HOMI_DEFAULT_SOCKET);
+	cfg->socket_mode = 0600;
+	cfg->socket_gid = -1;
+	cfg->log_level = AISIO_LOG_INFO;
+	cfg->open_retry_s = 60;
+	struct parse p = {.cfg = cfg};
+	p.f = fopen(path, "re");
+	if (!p.f) {
+		aisio_log(AISIO_LOG_ERROR, path, "cannot open the configuration: %s", strerror(errno));
+		return -ENOENT;
+	}
+	int rc = ini_parse_stream(read_line, &p, handler, &p);
+	fclose(p.f);
+	if (rc == -2) {
+		aisio_log(AISIO_LOG_ERROR, path, "out of memory reading the configuration");
+		return -ENOMEM;
+	}
+	if (rc > 0 || p.err[0]) {
+		if (p.err[0])
+			aisio_log(AISIO_LOG_ERROR, path, "%s", p.err);
+		else
+			aisio_log(AISIO_LOG_ERROR, path, "line %d: not INI (section, key = value)", rc);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < cfg->ndev; i++) {
+		if (!cfg->devs[i].target[0]) {
+			aisio_log(AISIO_LOG_ERROR, path, "line %u: [device %s] names no device (device = ...)",
+				  cfg->devs[i].line, cfg->devs[i].name);
+			return -EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(cfg->devs[i].target, cfg->devs[j].target) && cfg->devs[i].target[0] != 'e') {
+				aisio_log(AISIO_LOG_ERROR, path, "line %u: %s is already device %s", cfg->devs[i].line,
+					  cfg->devs[i].target, cfg->devs[j].name);
+				return -EINVAL;
+			}
+	}
+	if (cfg->ndev == 0) {
+		aisio_log(AISIO_LOG_ERROR, path, "no [device NAME] section: nothing to manage");
+		return -EINVAL;
+	}
+	return 0;
+}

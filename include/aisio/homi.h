@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The homid client: a connection to the daemon that owns the NVMe controllers, and the requests
+ * it answers (aisio/homi_proto.h). The I/O layer (bio.h) builds its homi: transport on these;
+ * tools use them for `aisio homi status`.
+ *
+ * Every request waits for its reply at most the connection's timeout (-ETIMEDOUT). A refused
+ * request returns the daemon's negative errno and logs its message (aisio_log). Once the daemon
+ * has gone (the socket closed, or it announced a shutdown) every call returns -ESHUTDOWN.
+ *
+ * Thread-safety: requests from any thread (serialized on the connection); homi_client_health
+ * from any thread, without blocking.
+ */
+#ifndef AISIO_HOMI_H
+#define AISIO_HOMI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <aisio/homi_proto.h>
+
+struct homi_client;
+
+/* Connect to the socket (NULL: HOMI_DEFAULT_SOCKET) and agree on a version. -ECONNREFUSED or
+ * -ENOENT, with a message naming the socket and the command that starts the daemon, when none
+ * listens there. */
+int homi_connect(struct homi_client **out, const char *socket_path, const char *client_name, unsigned timeout_ms);
+void homi_disconnect(struct homi_client *hc);
+const char *homi_client_socket(const struct homi_client *hc);
+uint32_t homi_client_id(const struct homi_client *hc);
+
+/* 0 while the daemon is there; -ESHUTDOWN once it has gone or announced it is going. */
+int homi_client_health(struct homi_client *hc);
+
+/* The devices the daemon manages. *n gets the count (at most max are copied). */
+int homi_list(struct homi_client *hc, struct homi_dev *devs, unsigned max, unsigned *n);
+/* The device named name: -ENODEV with a message listing the names when there is none. */
+int homi_find(struct homi_client *hc, const char *name, struct homi_dev *out);
+
+/* Have the daemon map len bytes of memfd for device dev; *iova is the bus address of its start. */
+int homi_reg_mem(struct homi_client *hc, uint32_t dev, int memfd, uint64_t len, uint32_t *mem_id, uint64_t *iova);
+int homi_unreg_mem(struct homi_client *hc, uint32_t mem_id);
+
+/* A queue pair whose rings the client placed in registered memory; *db_fd (the caller closes it)
+ * maps the doorbells as the reply says. */
+int homi_grant_qp(struct homi_client *hc, const struct homi_grant_qp *req, struct homi_grant_qp_reply *rep, int *db_fd);
+int homi_release_qp(struct homi_client *hc, uint32_t dev, uint16_t qid);
+
+/* The STATUS reply's body (struct homi_status_reply and its records), into buf of cap bytes
+ * (HOMI_MSG_MAX is always enough); *len its length. */
+int homi_status(struct homi_client *hc, void *buf, size_t cap, size_t *len);
+
+#endif /* AISIO_HOMI_H */

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The homid client: one SOCK_SEQPACKET connection, requests answered in order, fds by SCM_RIGHTS. */
+#include <aisio/homi.h>
+#include <aisio/log.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct homi_client {
+	int fd;
+	pthread_mutex_t lock; /* one request at a time */
+	int gone;             /* the daemon closed or announced shutdown (read without the lock) */
+	uint32_t seq;
+	uint32_t client_id;
+	unsigned timeout_ms;
+	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint8_t buf[HOMI_MSG_MAX];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void mark_gone(struct homi_client *hc)
+{
+	if (!__atomic_exchange_n(&hc->gone, 1, __ATOMIC_ACQ_REL))
+		aisio_log(AISIO_LOG_ERROR, hc->socket, "the homid daemon has gone; its queues no longer work");
+}
+
+int homi_client_health(struct homi_client *hc)
+{
+	if (__atomic_load_n(&hc->gone, __ATOMIC_ACQUIRE))
+		return -ESHUTDOWN;
+	struct pollfd p = {.fd = hc->fd, .events = POLLIN};
+	if (poll(&p, 1, 0) == 1) {
+		if (p.revents & (POLLHUP | POLLERR)) {
+			mark_gone(hc);
+			return -ESHUTDOWN;
+		}
+		/* between requests only the daemon's shutdown notice arrives */
+		struct homi_hdr h;
+		ssize_t n = recv(hc->fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0 || (n == (ssize_t)sizeof(h) && h.magic == HOMI_MAGIC && h.type == HOMI_MSG_SHUTDOWN)) {
+			mark_gone(hc);
+			return -ESHUTDOWN;
+		}
+	}
+	return 0;
+}
+
+/* Send one request with an optional fd. */
+static int send_msg(struct homi_client *hc, uint16_t type, const void *body, uint32_t len, int fd)
+{
+	struct homi_hdr h = {.magic = HOMI_MAGIC, .version = HOMI_VERSION, .type = type, .len = len, .seq = ++hc->seq};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)body, len}};
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+	if (fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		m.msg_control = ctl.b;
+		m.msg_controllen = sizeof(ctl.b);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	ssize_t n = sendmsg(hc->fd, &m, MSG_NOSIGNAL);
+	if (n < 0) {
+		int err = errno;
+		if (err == EPIPE || err == ECONNRESET) {
+			mark_gone(hc);
+			return -ESHUTDOWN;
+		}
+		return -err;
+	}
+	return n == (ssize_t)(sizeof(h) + len) ? 0 : -EIO;
+}
+
+/* Wait for the reply to the request just sent: its body in hc->buf + 16, *len its length, *fd a
+ * passed descriptor (or -1). */
+static int recv_reply(struct homi_client *hc, uint16_t type, uint32_t *len, int *fd)
+{
+	uint64_t deadline = now_ms() + hc->timeout_ms;
+	if (fd)
+		*fd = -1;
+	for (;;) {
+		uint64_t now = now_ms();
+		if (now >= deadline) {
+			aisio_log(AISIO_LOG_ERROR, hc->socket, "no reply to %s within %u ms", homi_msg_name(type),
+				  hc->timeout_ms);
+			return -ETIMEDOUT;
+		}
+		struct pollfd p = {.fd = hc->fd, .events = POLLIN};
+		int pr = poll(&p, 1, (int)(deadline - now));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return -errno;
+		if (pr == 0)
+			continue;
+		union {
+			char b[CMSG_SPACE(4 * sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {hc->buf, sizeof(hc->buf)};
+		struct msghdr m = {
+			.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
+		ssize_t n = recvmsg(hc->fd, &m, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			mark_gone(hc);
+			return -ESHUTDOWN;
+		}
+		int got_fd = -1;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < nfd; i++) {
+				int f;
+				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (got_fd < 0)
+					got_fd = f;
+				else
+					close(f);
+			}
+		}
+		const char *why;
+		int rc = (m.msg_flags & MSG_TRUNC) ? -EMSGSIZE : homi_msg_check(hc->buf, (size_t)n, type, &why);
+		if (rc < 0) {
+			if (got_fd >= 0)
+				close(got_fd);
+			aisio_log(AISIO_LOG_ERROR, hc->socket, "bad reply to %s from the daemon: %s",
+				  homi_msg_name(type), (m.msg_flags & MSG_TRUNC) ? "over the largest message" : why);
+			return rc;
+		}
+		struct homi_hdr h;
+		memcpy(&h, hc->buf, sizeof(h));
+		if (h.type == HOMI_MSG_SHUTDOWN) {
+			if (got_fd >= 0)
+				close(got_fd);
+			mark_gone(hc);
+			return -ESHUTDOWN;
+		}
+		if (h.seq != hc->seq) {
+			/* a reply to a request that timed out earlier */
+			if (got_fd >= 0)
+				close(got_fd);
+			continue;
+		}
+		if (h.type == HOMI_MSG_ERROR) {
+			if (got_fd >= 0)
+				close(got_fd);
+			struct homi_error e;
+			memcpy(&e, hc->buf + sizeof(h), sizeof(e));
+			aisio_log(AISIO_LOG_ERROR, hc->socket, "%s refused: %s", homi_msg_name(type), e.msg);
+			return e.err;
+		}
+		*len = h.len;
+		if (fd)
+			*fd = got_fd;
+		else if (got_fd >= 0)
+			close(got_fd);
+		return 0;
+	}
+}
+
+/* One request and its reply, under the lock. reply (may be NULL) gets up to cap body bytes. */
+static int call(struct homi_client *hc, uint16_t type, const void *body, uint32_t len, int send_fd, void *reply,
+		size_t cap, size_t *rlen, int *recv_fd)
+{
+	if (__atomic_load_n(&hc->gone, __ATOMIC_ACQUIRE))
+		return -ESHUTDOWN;
+	pthread_mutex_lock(&hc->lock);
+	uint32_t got = 0;
+	int rc = send_msg(hc, type, body, len, send_fd);
+	if (rc == 0)
+		rc = recv_reply(hc, type, &got, recv_fd);
+	if (rc == 0) {
+		if (reply)
+			memcpy(reply, hc->buf + sizeof(struct homi_hdr), got < cap ? got : cap);
+		if (rlen)
+			*rlen = got;
+	}
+	pthread_mutex_unlock(&hc->lock);
+	return rc;
+}
+
+int homi_connect(struct homi_client **out, const char *socket_path, const char *client_name, unsigned timeout_ms)
+{
+	const char *path = socket_path && *socket_path ? socket_path : HOMI_DEFAULT_SOCKET;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		aisio_log(AISIO_LOG_ERROR, path, "socket path too long (at most %zu bytes)", sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	struct homi_client *hc = calloc(1, sizeof(*hc));
+	if (!hc)
+		return -ENOMEM;
+	pthread_mutex_init(&hc->lock, NULL);
+	hc->timeout_ms = timeout_ms ? timeout_ms : 5000;
+	snprintf(hc->socket, sizeof(hc->socket), "%s", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	hc->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int rc = hc->fd < 0 ? -errno : 0;
+	if (rc == 0 && connect(hc->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		aisio_log(AISIO_LOG_ERROR, path,
+			  "no homid daemon answers here (%s); start one with: homid --config FILE", strerror(-rc));
+	}
+	if (rc == 0) {
+		struct homi_hello he = {
+			.min_version = HOMI_VERSION, .max_version = HOMI_VERSION, .pid = (uint32_t)getpid()};
+		snprintf(he.client, sizeof(he.client), "%s", client_name ? client_name : "aisio");
+		struct homi_hello_reply r;
+		rc = call(hc, HOMI_MSG_HELLO, &he, sizeof(he), -1, &r, sizeof(r), NULL, NULL);
+		if (rc == 0)
+			hc->client_id = r.client_id;
+	}
+	if (rc < 0) {
+		homi_disconnect(hc);
+		return rc;
+	}
+	*out = hc;
+	return 0;
+}
+
+void homi_disconnect(struct homi_client *hc)
+{
+	if (!hc)
+		return;
+	if (hc->fd >= 0)
+		close(hc->fd);
+	pthread_mutex_destroy(&hc->lock);
+	free(hc);
+}
+
+const char *homi_client_socket(const struct homi_client *hc)
+{
+	return hc->socket;
+}
+
+uint32_t homi_client_id(const struct homi_client *hc)
+{
+	return hc->client_id;
+}
+
+int homi_list(struct homi_client *hc, struct homi_dev *devs, unsigned max, unsigned *n)
+{
+	size_t len;
+	uint8_t *b = malloc(HOMI_MSG_MAX);
+	if (!b)
+		return -ENOMEM;
+	int rc = call(hc, HOMI_MSG_LIST, NULL, 0, -1, b, HOMI_MSG_MAX, &len, NULL);
+	if (rc == 0) {
+		struct homi_list_reply h;
+		memcpy(&h, b, sizeof(h));
+		unsigned k = h.ndev < max ? h.ndev : max;
+		memcpy(devs, b + sizeof(h), k * sizeof(*devs));
+		*n = h.ndev;
+	}
+	free(b);
+	return rc;
+}
+
+int homi_find(struct homi_client *hc, const char *name, struct homi_dev *out)
+{
+	struct homi_dev devs[HOMI_MAX_DEVS];
+	unsigned n;
+	int rc = homi_list(hc, devs, HOMI_MAX_DEVS, &n);
+	if (rc < 0)
+		return rc;
+	char names[HOMI_MAX_DEVS * (HOMI_NAME_MAX + 2)] = "";
+	size_t at = 0;
+	for (unsigned i = 0; i < n && i < HOMI_MAX_DEVS; i++) {
+		if (!strcmp(devs[i].name, name)) {
+			*out = devs[i];
+			return 0;
+		}
+		at += (size_t)snprintf(names + at, sizeof(names) - at, "%s%s", i ? ", " : "", devs[i].name);
+	}
+	aisio_log(AISIO_LOG_ERROR, hc->socket, "the daemon manages no device '%s' (it has: %s)", name,
+		  n ? names : "none");
+	return -ENODEV;
+}
+
+int homi_reg_mem(struct homi_client *hc, uint32_t dev, int memfd, uint64_t len, uint32_t *mem_id, uint64_t *iova)
+{
+	struct homi_reg_mem q = {.dev = dev, .len = len};
+	struct homi_reg_mem_reply r;
+	int rc = call(hc, HOMI_MSG_REG_MEM, &q, sizeof(q), memfd, &r, sizeof(r), NULL, NULL);
+	if (rc == 0) {
+		*mem_id = r.mem_id;
+		*iova = r.iova;
+	}
+	return rc;
+}
+
+int homi_unreg_mem(struct homi_client *hc, uint32_t mem_id)
+{
+	struct homi_unreg_mem q = {.mem_id = mem_id};
+	return call(hc, HOMI_MSG_UNREG_MEM, &q, sizeof(q), -1, NULL, 0, NULL, NULL);
+}
+
+int homi_grant_qp(struct homi_client *hc, const struct homi_grant_qp *req, struct homi_grant_qp_reply *rep, int *db_fd)
+{
+	int fd = -1;
+	int rc = call(hc, HOMI_MSG_GRANT_QP, req, sizeof(*req), -1, rep, sizeof(*rep), NULL, &fd);
+	if (rc == 0 && fd < 0) {
+		aisio_log(AISIO_LOG_ERROR, hc->socket, "the daemon granted queue %u without its doorbells", rep->qid);
+		homi_release_qp(hc, req->dev, rep->qid);
+		return -EPROTO;
+	}
+	if (rc == 0)
+		*db_fd = fd;
+	return rc;
+}
+
+int homi_release_qp(struct homi_client *hc, uint32_t dev, uint16_t qid)
+{
+	struct homi_release_qp q = {.dev = dev, .qid = qid};
+	return call(hc, HOMI_MSG_RELEASE_QP, &q, sizeof(q), -1, NULL, 0, NULL, NULL);
+}
+
+int homi_status(struct homi_client *hc, void *buf, size_t cap, size_t *len)
+{
+	return call(hc, HOMI_MSG_STATUS, NULL, 0, -1, buf, cap, len, NULL);
+}

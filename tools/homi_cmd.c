@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* `aisio homi status [--json] [--socket PATH]`: what the homid daemon manages and who uses it. */
+#include "commands.h"
+#include "json.h"
+
+#include <aisio/homi.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: aisio homi status [--json] [--socket PATH]\n"
+		   "  devices, their namespaces and queue pairs, the clients using them (pid, uid), registered\n"
+		   "  memory. The socket defaults to " HOMI_DEFAULT_SOCKET ".\n");
+}
+
+static const char *kind_name(uint16_t k)
+{
+	return k == HOMI_DEV_EMU ? "emu" : k == HOMI_DEV_VFIO ? "vfio" : "?";
+}
+
+static int status(int argc, char **argv)
+{
+	static const struct option lo[] = {{"json", no_argument, NULL, 'j'},
+					   {"socket", required_argument, NULL, 's'},
+					   {"help", no_argument, NULL, 'h'},
+					   {0}};
+	bool json = false;
+	const char *sock = NULL;
+	int o;
+	while ((o = getopt_long(argc, argv, "js:h", lo, NULL)) != -1) {
+		switch (o) {
+		case 'j': json = true; break;
+		case 's': sock = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	struct homi_client *hc;
+	int rc = homi_connect(&hc, sock, "aisio homi status", 5000);
+	if (rc < 0)
+		return 1;
+	uint8_t *buf = malloc(HOMI_MSG_MAX);
+	size_t len = 0;
+	rc = buf ? homi_status(hc, buf, HOMI_MSG_MAX, &len) : -ENOMEM;
+	struct homi_dev devs[HOMI_MAX_DEVS];
+	unsigned ndev = 0;
+	if (rc == 0)
+		rc = homi_list(hc, devs, HOMI_MAX_DEVS, &ndev);
+	if (rc < 0) {
+		fprintf(stderr, "aisio homi status: %s\n", strerror(-rc));
+		free(buf);
+		homi_disconnect(hc);
+		return 1;
+	}
+	struct homi_status_reply h;
+	memcpy(&h, buf, sizeof(h));
+	const struct homi_status_dev *sd = (const void *)(buf + sizeof(h));
+	const struct homi_status_client *sc = (const void *)(sd + h.ndev);
+	const struct homi_status_qp *sq = (const void *)(sc + h.nclients);
+	if (json) {
+		printf("{\"socket\": ");
+		json_string(stdout, homi_client_socket(hc));
+		printf(", \"reclaimed_qpairs\": %llu, \"clients_served\": %llu, \"devices\": [",
+		       (unsigned long long)h.reclaimed_qps, (unsigned long long)h.clients_served);
+		for (uint32_t i = 0; i < h.ndev; i++) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			json_string(stdout, sd[i].name);
+			printf(", \"target\": ");
+			json_string(stdout, sd[i].target);
+			printf(", \"kind\": \"%s\", \"doorbells_isolated\": %s, \"max_qpairs\": %u, \"used_qpairs\": %u, "
+			       "\"namespaces\": [",
+			       kind_name(sd[i].kind), (sd[i].flags & HOMI_DEV_DOORBELLS_ISOLATED) ? "true" : "false",
+			       sd[i].max_qpairs, sd[i].used_qpairs);
+			for (unsigned k = 0; k < ndev; k++) {
+				if (strcmp(devs[k].name, sd[i].name))
+					continue;
+				for (uint32_t n = 0; n < devs[k].nns && n < HOMI_MAX_NS; n++)
+					printf("%s{\"nsid\": %u, \"lba_bytes\": %u, \"lbas\": %llu}", n ? ", " : "",
+					       devs[k].ns[n].nsid, 1u << devs[k].ns[n].lba_shift,
+					       (unsigned long long)devs[k].ns[n].nlba);
+			}
+			printf("]}");
+		}
+		printf("], \"clients\": [");
+		for (uint32_t i = 0; i < h.nclients; i++) {
+			printf("%s{\"id\": %u, \"pid\": %u, \"uid\": %u, \"gid\": %u, \"name\": ", i ? ", " : "",
+			       sc[i].client_id, sc[i].pid, sc[i].uid, sc[i].gid);
+			json_string(stdout, sc[i].name);
+			printf(", \"qpairs\": %u, \"memory_regions\": %u, \"memory_bytes\": %llu}", sc[i].nqueues,
+			       sc[i].nmems, (unsigned long long)sc[i].mem_bytes);
+		}
+		printf("], \"qpairs\": [");
+		for (uint32_t i = 0; i < h.nqps; i++)
+			printf("%s{\"device\": \"%s\", \"qid\": %u, \"client\": %u, \"entries\": %u, \"nsid\": %u}",
+			       i ? ", " : "", sq[i].dev < h.ndev ? sd[sq[i].dev].name : "?", sq[i].qid, sq[i].client_id,
+			       sq[i].entries, sq[i].nsid);
+		printf("]}\n");
+	} else {
+		printf("homid at %s: %u device(s), %u client(s), %u queue pair(s) granted; %llu taken back from "
+		       "clients that went away\n",
+		       homi_client_socket(hc), h.ndev, h.nclients, h.nqps, (unsigned long long)h.reclaimed_qps);
+		printf("\n%-12s %-5s %-10s %-9s %s\n", "DEVICE", "KIND", "QPAIRS", "DOORBELLS", "TARGET");
+		for (uint32_t i = 0; i < h.ndev; i++) {
+			char q[24];
+			snprintf(q, sizeof(q), "%u/%u", sd[i].used_qpairs, sd[i].max_qpairs);
+			printf("%-12s %-5s %-10s %-9s %s\n", sd[i].name, kind_name(sd[i].kind), q,
+			       (sd[i].flags & HOMI_DEV_DOORBELLS_ISOLATED) ? "isolated" : "shared", sd[i].target);
+		}
+		if (h.nclients) {
+			printf("\n%-6s %-8s %-6s %-7s %-12s %s\n", "CLIENT", "PID", "UID", "QPAIRS", "MEMORY", "NAME");
+			for (uint32_t i = 0; i < h.nclients; i++) {
+				char mem[32];
+				snprintf(mem, sizeof(mem), "%u x, %llu MiB", sc[i].nmems,
+					 (unsigned long long)(sc[i].mem_bytes >> 20));
+				printf("%-6u %-8u %-6u %-7u %-12s %s\n", sc[i].client_id, sc[i].pid, sc[i].uid,
+				       sc[i].nqueues, mem, sc[i].name);
+			}
+		}
+		if (h.nqps) {
+			printf("\n%-12s %-5s %-6s %-7s %s\n", "DEVICE", "QID", "CLIENT", "ENTRIES", "NSID");
+			for (uint32_t i = 0; i < h.nqps; i++)
+				printf("%-12s %-5u %-6u %-7u %u\n", sq[i].dev < h.ndev ? sd[sq[i].dev].name : "?",
+				       sq[i].qid, sq[i].client_id, sq[i].entries, sq[i].nsid);
+		}
+	}
+	free(buf);
+	homi_disconnect(hc);
+	return 0;
+}
+
+int cmd_homi(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "status"))
+		return status(argc - 1, argv + 1);
+	fprintf(stderr, "aisio homi: unknown verb '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
