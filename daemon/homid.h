@@ -7,6 +7,7 @@
 #include <aisio/homi_proto.h>
 #include <aisio/log.h>
 #include <aisio/nvmed.h>
+#include <aisio/xal.h>
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,7 +29,9 @@ struct homid_dev_conf {
 	char name[HOMI_NAME_MAX];
 	char target[256]; /* a device string: emu:..., a PCI address */
 	struct homid_policy policy;
-	unsigned line; /* where it was defined, for messages */
+	char extents[128];     /* a mounted directory of the file system on this device, indexed and watched */
+	uint32_t extents_nsid; /* the namespace that file system lives on */
+	unsigned line;         /* where it was defined, for messages */
 };
 
 struct homid_config {
@@ -68,6 +71,9 @@ struct homid_dev {
 	unsigned max_qpairs;
 	unsigned used;
 	struct homid_qp qps[NVMED_MAX_QPAIRS + 1];
+	/* extent service: the XAL index of conf.extents, exported as shm, updated on inotify events */
+	struct xal *xal;
+	char shm[64];
 };
 
 /* Memory a client registered for a device. */
@@ -110,6 +116,13 @@ struct homid {
 	uint8_t rx[HOMI_MSG_MAX + 1]; /* one more byte: a longer packet shows as truncated */
 	uint8_t tx[HOMI_MSG_MAX];
 };
+
+/* homid_extents.c */
+int homid_extents_start(struct homid *hd); /* every device with extents =; epoll entries added */
+void homid_extents_event(struct homid *hd, struct homid_dev *d);
+void homid_extents_stop(struct homid *hd);
+int homid_extents_info(struct homid *hd, struct homid_client *cl, uint32_t dev, struct homi_extents_reply *rp,
+		       char *why, size_t whylen);
 
 /* homid_dev.c */
 int homid_devs_open(struct homid *hd);

@@ -16,6 +16,8 @@
  *   groups = 100 disk                ... and members of these groups (gids or names)
  *   namespaces = 1 2                 which namespaces clients may be granted (default: all)
  *   max_queues = 8                   queue pairs one client may hold on it (default: no limit)
+ *   extents = /mnt/data              extent service: the mounted file system that lives on this device,
+ *   extents_nsid = 1                 on this namespace; indexed (XAL), watched, shared read-only
  */
 #include "homid.h"
 
@@ -177,6 +179,14 @@ static int handler(void *user, const char *section, const char *key, const char 
 				return bad(p, line, "namespaces '%s': namespace ids 1..16%s", value, "");
 			d->policy.ns_mask |= 1u << ns[i];
 		}
+	} else if (!strcmp(key, "extents")) {
+		if (value[0] != '/' || strlen(value) >= sizeof(d->extents))
+			return bad(p, line, "extents '%s': an absolute path of a mounted directory%s", value, "");
+		snprintf(d->extents, sizeof(d->extents), "%s", value);
+	} else if (!strcmp(key, "extents_nsid")) {
+		if (parse_uint(value, HOMI_MAX_NS, 10, &x) < 0 || x == 0)
+			return bad(p, line, "extents_nsid '%s': 1..16%s", value, "");
+		d->extents_nsid = (uint32_t)x;
 	} else if (!strcmp(key, "max_queues")) {
 		if (parse_uint(value, NVMED_MAX_QPAIRS, 10, &x) < 0)
 			return bad(p, line, "max_queues '%s': 0..1024%s", value, "");

@@ -293,6 +293,15 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 			return send_reply(cl, hd, h->type | HOMI_REPLY, h->seq, NULL, 0, -1);
 		break;
 	}
+	case HOMI_MSG_EXTENTS: {
+		struct homi_extents rq;
+		struct homi_extents_reply rp;
+		memcpy(&rq, body, sizeof(rq));
+		rc = homid_extents_info(hd, cl, rq.dev, &rp, why, sizeof(why));
+		if (rc == 0)
+			return send_reply(cl, hd, h->type | HOMI_REPLY, h->seq, &rp, sizeof(rp), -1);
+		break;
+	}
 	default: return send_error(hd, cl, h->seq, -EPROTO, "not a request");
 	}
 	aisio_log(AISIO_LOG_INFO, NULL, "client %u (pid %d): %s refused: %s", cl->id, (int)cl->pid,

@@ -104,6 +104,15 @@ static int listen_on(struct homid *hd)
 	return 0;
 }
 
+/* The device whose extent watch an epoll entry is, or NULL. */
+static struct homid_dev *extents_dev(struct homid *hd, void *p)
+{
+	for (unsigned i = 0; i < hd->ndev; i++)
+		if (p == &hd->devs[i].xal)
+			return &hd->devs[i];
+	return NULL;
+}
+
 static int run(struct homid *hd)
 {
 	for (;;) {
@@ -123,6 +132,8 @@ static int run(struct homid *hd)
 					aisio_log(AISIO_LOG_INFO, NULL, "%s: stopping", strsignal((int)si.ssi_signo));
 					return 0;
 				}
+			} else if (extents_dev(hd, p)) {
+				homid_extents_event(hd, extents_dev(hd, p));
 			} else {
 				/* a client dropped earlier in this batch is gone from the table */
 				struct homid_client *cl = p;
@@ -200,6 +211,8 @@ int main(int argc, char **argv)
 		aisio_log(AISIO_LOG_ERROR, NULL, "event loop setup failed: %s", strerror(errno));
 		goto out;
 	}
+	if (homid_extents_start(&hd) < 0)
+		goto out;
 	aisio_log(AISIO_LOG_INFO, hd.cfg.socket, "ready: %u device(s)", hd.ndev);
 	sd_notify(0, "READY=1");
 	status = run(&hd) < 0;
@@ -208,6 +221,7 @@ out:
 	for (unsigned i = 0; i < HOMI_MAX_CLIENTS; i++)
 		if (hd.clients[i])
 			homid_client_drop(&hd, hd.clients[i], true);
+	homid_extents_stop(&hd);
 	homid_devs_close(&hd);
 	if (hd.listen_fd >= 0) {
 		close(hd.listen_fd);

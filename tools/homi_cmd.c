@@ -16,7 +16,83 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: aisio homi status [--json] [--socket PATH]\n"
 		   "  devices, their namespaces and queue pairs, the clients using them (pid, uid), registered\n"
-		   "  memory. The socket defaults to " HOMI_DEFAULT_SOCKET ".\n");
+		   "  memory. The socket defaults to " HOMI_DEFAULT_SOCKET ".\n"
+		   "       aisio homi extents [--json] [--socket PATH] DEVICE FILE...\n"
+		   "  the LBA runs of each FILE (a path in the directory the daemon indexes for DEVICE) on its\n"
+		   "  namespace, from the daemon's shared index (extents = DIR in the device's section).\n");
+}
+
+static int extents(int argc, char **argv)
+{
+	static const struct option lo[] = {{"json", no_argument, NULL, 'j'},
+					   {"socket", required_argument, NULL, 's'},
+					   {"help", no_argument, NULL, 'h'},
+					   {0}};
+	bool json = false;
+	const char *sock = NULL;
+	int o;
+	while ((o = getopt_long(argc, argv, "js:h", lo, NULL)) != -1) {
+		switch (o) {
+		case 'j': json = true; break;
+		case 's': sock = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (argc - optind < 2) {
+		usage(stderr);
+		return 2;
+	}
+	struct homi_client *hc;
+	if (homi_connect(&hc, sock, "aisio homi extents", 5000) < 0)
+		return 1;
+	struct homi_dev dev;
+	struct homi_index *he = NULL;
+	int rc = homi_find(hc, argv[optind], &dev);
+	if (rc == 0)
+		rc = homi_index_open(hc, dev.index, &he);
+	uint32_t lba = 512;
+	for (uint32_t i = 0; rc == 0 && i < dev.nns && i < HOMI_MAX_NS; i++)
+		if (dev.ns[i].nsid == homi_index_nsid(he))
+			lba = 1u << dev.ns[i].lba_shift;
+	int status = rc < 0;
+	if (json && rc == 0)
+		printf("{\"device\": \"%s\", \"nsid\": %u, \"lba_bytes\": %u, \"files\": [", dev.name,
+		       homi_index_nsid(he), lba);
+	for (int f = optind + 1; rc == 0 && f < argc; f++) {
+		struct homi_run runs[256];
+		unsigned n = 0;
+		uint64_t size = 0;
+		int lr = homi_index_lookup(he, argv[f], lba, runs, 256, &n, &size);
+		if (lr < 0) {
+			fprintf(stderr, "aisio homi extents: %s: %s\n", argv[f], strerror(-lr));
+			status = 1;
+			continue;
+		}
+		if (json) {
+			printf("%s{\"path\": ", f > optind + 1 ? ", " : "");
+			json_string(stdout, argv[f]);
+			printf(", \"size\": %llu, \"runs\": [", (unsigned long long)size);
+			for (unsigned i = 0; i < n; i++)
+				printf("%s{\"file_offset\": %llu, \"slba\": %llu, \"nlb\": %llu, \"unwritten\": %s}",
+				       i ? ", " : "", (unsigned long long)runs[i].file_offset,
+				       (unsigned long long)runs[i].slba, (unsigned long long)runs[i].nlb,
+				       runs[i].unwritten ? "true" : "false");
+			printf("]}");
+		} else {
+			printf("%s: %llu bytes, %u run(s) on namespace %u (%u-byte LBAs)\n", argv[f],
+			       (unsigned long long)size, n, homi_index_nsid(he), lba);
+			for (unsigned i = 0; i < n; i++)
+				printf("  file offset %llu: LBA %llu + %llu%s\n",
+				       (unsigned long long)runs[i].file_offset, (unsigned long long)runs[i].slba,
+				       (unsigned long long)runs[i].nlb, runs[i].unwritten ? " (unwritten: zeros)" : "");
+		}
+	}
+	if (json && rc == 0)
+		printf("]}\n");
+	homi_index_close(he);
+	homi_disconnect(hc);
+	return status;
 }
 
 static const char *kind_name(uint16_t k)
@@ -142,6 +218,8 @@ int cmd_homi(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "status"))
 		return status(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "extents"))
+		return extents(argc - 1, argv + 1);
 	fprintf(stderr, "aisio homi: unknown verb '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

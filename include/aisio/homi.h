@@ -14,6 +14,7 @@
 #ifndef AISIO_HOMI_H
 #define AISIO_HOMI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,5 +50,31 @@ int homi_release_qp(struct homi_client *hc, uint32_t dev, uint16_t qid);
 /* The STATUS reply's body (struct homi_status_reply and its records), into buf of cap bytes
  * (HOMI_MSG_MAX is always enough); *len its length. */
 int homi_status(struct homi_client *hc, void *buf, size_t cap, size_t *len);
+
+/*
+ * Extent service: the daemon keeps an XAL index (aisio/xal.h) of the file system on a device's
+ * namespace, watched, in shared memory; a client maps it read-only and asks for a file's LBA runs.
+ * homi_extents_info: where it is (-ENOENT when the device has none).
+ */
+int homi_extents_info(struct homi_client *hc, uint32_t dev, struct homi_extents_reply *out);
+
+struct homi_index;
+/* One run of a file on the namespace: file bytes from file_offset lie at nlb LBAs from slba;
+ * unwritten runs read as zeros (the caller fills them, the device need not be read). */
+struct homi_run {
+	uint64_t file_offset;
+	uint64_t slba;
+	uint64_t nlb;
+	bool unwritten;
+};
+int homi_index_open(struct homi_client *hc, uint32_t dev, struct homi_index **out);
+void homi_index_close(struct homi_index *he);
+uint32_t homi_index_nsid(const struct homi_index *he);
+/* The runs of the regular file at path (relative to the indexed directory) in LBAs of lba_size,
+ * and its size. Retries while a watch update tears the read, reopens an index that moved.
+ * -ENOENT no such file, -EISDIR not a regular file, -ENOBUFS more than max runs, -ENODATA a run
+ * whose bytes are not on the device as they are (inline, encoded, delayed allocation). */
+int homi_index_lookup(struct homi_index *he, const char *path, uint32_t lba_size, struct homi_run *runs, unsigned max,
+		      unsigned *n, uint64_t *size);
 
 #endif /* AISIO_HOMI_H */

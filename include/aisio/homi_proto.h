@@ -41,6 +41,7 @@ enum homi_msg_type {
 	HOMI_MSG_GRANT_QP = 5,
 	HOMI_MSG_RELEASE_QP = 6,
 	HOMI_MSG_STATUS = 7,
+	HOMI_MSG_EXTENTS = 8,
 	HOMI_MSG_ERROR = 0x7ff0,    /* reply to any request: struct homi_error */
 	HOMI_MSG_SHUTDOWN = 0x7ff1, /* unsolicited, from the daemon: no body */
 };
@@ -149,6 +150,19 @@ struct homi_release_qp {
 	uint16_t reserved;
 };
 
+/* EXTENTS: where the daemon's XAL index of the file system on dev is shared (read-only, seqlock). */
+struct homi_extents {
+	uint32_t dev;
+	uint32_t reserved;
+};
+
+struct homi_extents_reply {
+	char shm[64];     /* POSIX shared memory name for xal_shm_open */
+	char source[128]; /* the mounted directory the daemon indexes and watches */
+	uint32_t nsid;    /* the namespace the file system lives on */
+	uint32_t reserved;
+};
+
 /* STATUS reply: devices, then clients, then queues */
 struct homi_status_dev {
 	char name[HOMI_NAME_MAX];
@@ -197,6 +211,8 @@ _Static_assert(sizeof(struct homi_reg_mem) == 16, "reg mem");
 _Static_assert(sizeof(struct homi_reg_mem_reply) == 16, "reg mem reply");
 _Static_assert(sizeof(struct homi_grant_qp) == 32, "grant");
 _Static_assert(sizeof(struct homi_grant_qp_reply) == 32, "grant reply");
+_Static_assert(sizeof(struct homi_extents) == 8, "extents");
+_Static_assert(sizeof(struct homi_extents_reply) == 200, "extents reply");
 _Static_assert(sizeof(struct homi_status_dev) == 64 + 96 + 16, "status dev");
 _Static_assert(sizeof(struct homi_status_client) == 88, "status client");
 _Static_assert(sizeof(struct homi_status_qp) == 24, "status qp");

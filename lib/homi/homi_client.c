@@ -343,3 +343,9 @@ int homi_status(struct homi_client *hc, void *buf, size_t cap, size_t *len)
 {
 	return call(hc, HOMI_MSG_STATUS, NULL, 0, -1, buf, cap, len, NULL);
 }
+
+int homi_extents_info(struct homi_client *hc, uint32_t dev, struct homi_extents_reply *out)
+{
+	struct homi_extents q = {.dev = dev};
+	return call(hc, HOMI_MSG_EXTENTS, &q, sizeof(q), -1, out, sizeof(*out), NULL, NULL);
+}

@@ -8,7 +8,7 @@
 static const char *const names[] = {
 	[HOMI_MSG_HELLO] = "HELLO",         [HOMI_MSG_LIST] = "LIST",         [HOMI_MSG_REG_MEM] = "REG_MEM",
 	[HOMI_MSG_UNREG_MEM] = "UNREG_MEM", [HOMI_MSG_GRANT_QP] = "GRANT_QP", [HOMI_MSG_RELEASE_QP] = "RELEASE_QP",
-	[HOMI_MSG_STATUS] = "STATUS",
+	[HOMI_MSG_STATUS] = "STATUS",       [HOMI_MSG_EXTENTS] = "EXTENTS",
 };
 
 const char *homi_msg_name(uint16_t type)
@@ -33,6 +33,7 @@ long homi_request_len(uint16_t type)
 	case HOMI_MSG_GRANT_QP: return sizeof(struct homi_grant_qp);
 	case HOMI_MSG_RELEASE_QP: return sizeof(struct homi_release_qp);
 	case HOMI_MSG_STATUS: return 0;
+	case HOMI_MSG_EXTENTS: return sizeof(struct homi_extents);
 	default: return -1;
 	}
 }
@@ -83,6 +84,16 @@ static int reply_ok(uint16_t t, const uint8_t *body, size_t len, const char **wh
 		if (len != sizeof(struct homi_grant_qp_reply))
 			break;
 		return 0;
+	case HOMI_MSG_EXTENTS: {
+		if (len != sizeof(struct homi_extents_reply))
+			break;
+		const struct homi_extents_reply *r = (const void *)body;
+		if (!terminated(r->shm, sizeof(r->shm)) || !terminated(r->source, sizeof(r->source))) {
+			*why = "extents names not terminated";
+			return -EPROTO;
+		}
+		return 0;
+	}
 	case HOMI_MSG_UNREG_MEM:
 	case HOMI_MSG_RELEASE_QP:
 		if (len != 0)
