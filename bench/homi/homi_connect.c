@@ -101,20 +101,21 @@ static int round_raw(const char *sock, const char *name, size_t mem, double *t)
 		}
 	}
 	if (rc == 0) {
-		struct nvmed_qpair_desc d = {.name = name,
-					     .qid = rep.qid,
-					     .depth = entries,
-					     .entries = entries,
-					     .sq = (struct nvme_sqe *)sq,
-					     .cq = (struct nvme_cqe *)cq,
-					     .sq_db = (volatile uint32_t *)((uint8_t *)db + rep.sq_db_off),
-					     .cq_db = (volatile uint32_t *)((uint8_t *)db + rep.cq_db_off),
-					     .dma = {.va = m.va, .len = m.len, .iova_base = m.iova_base, .page_shift = 12},
-					     .prp_lists = prp,
-					     .max_xfer = dev.max_xfer < 32768 ? dev.max_xfer : 32768,
-					     .nsid = dev.ns[0].nsid,
-					     .lba_shift = dev.ns[0].lba_shift,
-					     .max_lbas = dev.ns[0].max_lbas};
+		struct nvmed_qpair_desc d = {
+			.name = name,
+			.qid = rep.qid,
+			.depth = entries,
+			.entries = entries,
+			.sq = (struct nvme_sqe *)sq,
+			.cq = (struct nvme_cqe *)cq,
+			.sq_db = (volatile uint32_t *)((uint8_t *)db + rep.sq_db_off),
+			.cq_db = (volatile uint32_t *)((uint8_t *)db + rep.cq_db_off),
+			.dma = {.va = m.va, .len = m.len, .iova_base = m.iova_base, .page_shift = 12},
+			.prp_lists = prp,
+			.max_xfer = dev.max_xfer < 32768 ? dev.max_xfer : 32768,
+			.nsid = dev.ns[0].nsid,
+			.lba_shift = dev.ns[0].lba_shift,
+			.max_lbas = dev.ns[0].max_lbas};
 		rc = nvmed_qpair_attach(&d, &qp);
 	}
 	double t4 = now_us();
