@@ -19,37 +19,17 @@
 
 #define HOMID_MAX_FDS_IN 4 /* descriptors accepted on one packet (more are closed) */
 
-static int send_reply(struct homid_client *cl, struct homid *hd, uint16_t type, uint32_t seq, const void *body,
-		      uint32_t len, int fd)
+/* Never blocks on a client that does not read: its socket buffer full means it is broken (-EPIPE). */
+static int send_reply(struct homid_client *cl, uint16_t type, uint32_t seq, const void *body, uint32_t len, int fd)
 {
-	struct homi_hdr h = {.magic = HOMI_MAGIC, .version = HOMI_VERSION, .type = type, .len = len, .seq = seq};
-	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)body, len}};
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr m = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
-	if (fd >= 0) {
-		memset(&ctl, 0, sizeof(ctl));
-		m.msg_control = ctl.b;
-		m.msg_controllen = sizeof(ctl.b);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	/* never block on a client that does not read: its socket buffer full means it is broken */
-	ssize_t n = sendmsg(cl->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-	(void)hd;
-	return n == (ssize_t)(sizeof(h) + len) ? 0 : -EPIPE;
+	return homi_send(cl->fd, type, seq, body, len, fd, MSG_DONTWAIT) < 0 ? -EPIPE : 0;
 }
 
 static int send_error(struct homid *hd, struct homid_client *cl, uint32_t seq, int err, const char *msg)
 {
 	struct homi_error e = {.err = err};
 	snprintf(e.msg, sizeof(e.msg), "%s", msg && *msg ? msg : strerror(-err));
-	return send_reply(cl, hd, HOMI_MSG_ERROR, seq, &e, sizeof(e), -1);
+	return send_reply(cl, HOMI_MSG_ERROR, seq, &e, sizeof(e), -1);
 }
 
 void homid_client_accept(struct homid *hd)
@@ -243,15 +223,15 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 		snprintf(cl->name, sizeof(cl->name), "%s", rq.client);
 		struct homi_hello_reply rp = {.version = HOMI_VERSION, .client_id = cl->id};
 		snprintf(rp.daemon, sizeof(rp.daemon), "homid %s", AISIO_VERSION);
-		return send_reply(cl, hd, h->type | HOMI_REPLY, h->seq, &rp, sizeof(rp), -1);
+		return send_reply(cl, h->type | HOMI_REPLY, h->seq, &rp, sizeof(rp), -1);
 	}
 	case HOMI_MSG_LIST: {
 		uint32_t len = build_list(hd, cl, hd->tx);
-		return send_reply(cl, hd, h->type | HOMI_REPLY, h->seq, hd->tx, len, -1);
+		return send_reply(cl, h->type | HOMI_REPLY, h->seq, hd->tx, len, -1);
 	}
 	case HOMI_MSG_STATUS: {
 		uint32_t len = build_status(hd, hd->tx);
-		return send_reply(cl, hd, h->type | HOMI_REPLY, h->seq, hd->tx, len, -1);
+		return send_reply(cl, h->type | HOMI_REPLY, h->seq, hd->tx, len, -1);
 	}
 	case HOMI_MSG_REG_MEM: {
 		struct homi_reg_mem rq;
@@ -260,7 +240,7 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 		rc = homid_mem_register(hd, cl, &rq, in_fd, &rp, why, sizeof(why));
 		if (rc == 0) {
 			fds[0] = -1; /* kept with the region */
-			return send_reply(cl, hd, h->type | HOMI_REPLY, h->seq, &rp, sizeof(rp), -1);
+			return send_reply(cl, h->type | HOMI_REPLY, h->seq, &rp, sizeof(rp), -1);
 		}
 		break;
 	}
@@ -269,7 +249,7 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 		memcpy(&rq, body, sizeof(rq));
 		rc = homid_mem_unregister(hd, cl, rq.mem_id, why, sizeof(why));
 		if (rc == 0)
-			return send_reply(cl, hd, h->type | HOMI_REPLY, h->seq, NULL, 0, -1);
+			return send_reply(cl, h->type | HOMI_REPLY, h->seq, NULL, 0, -1);
 		break;
 	}
 	case HOMI_MSG_GRANT_QP: {
@@ -279,7 +259,7 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 		memcpy(&rq, body, sizeof(rq));
 		rc = homid_qp_grant(hd, cl, &rq, &rp, &db_fd, why, sizeof(why));
 		if (rc == 0) {
-			if (send_reply(cl, hd, h->type | HOMI_REPLY, h->seq, &rp, sizeof(rp), db_fd) < 0)
+			if (send_reply(cl, h->type | HOMI_REPLY, h->seq, &rp, sizeof(rp), db_fd) < 0)
 				return -EPIPE; /* the queue is taken back with the client */
 			return 0;
 		}
@@ -290,7 +270,7 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 		memcpy(&rq, body, sizeof(rq));
 		rc = homid_qp_release(hd, cl, rq.dev, rq.qid, why, sizeof(why));
 		if (rc == 0)
-			return send_reply(cl, hd, h->type | HOMI_REPLY, h->seq, NULL, 0, -1);
+			return send_reply(cl, h->type | HOMI_REPLY, h->seq, NULL, 0, -1);
 		break;
 	}
 	case HOMI_MSG_EXTENTS: {
@@ -299,7 +279,7 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 		memcpy(&rq, body, sizeof(rq));
 		rc = homid_extents_info(hd, cl, rq.dev, &rp, why, sizeof(why));
 		if (rc == 0)
-			return send_reply(cl, hd, h->type | HOMI_REPLY, h->seq, &rp, sizeof(rp), -1);
+			return send_reply(cl, h->type | HOMI_REPLY, h->seq, &rp, sizeof(rp), -1);
 		break;
 	}
 	default: return send_error(hd, cl, h->seq, -EPROTO, "not a request");
@@ -312,44 +292,25 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 void homid_client_readable(struct homid *hd, struct homid_client *cl)
 {
 	for (;;) {
-		union {
-			char b[CMSG_SPACE(HOMID_MAX_FDS_IN * sizeof(int))];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = {hd->rx, sizeof(hd->rx)};
-		struct msghdr m = {
-			.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
-		ssize_t n = recvmsg(cl->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		int fds[HOMID_MAX_FDS_IN];
+		unsigned nfd;
+		bool trunc;
+		long n = homi_recv(cl->fd, hd->rx, sizeof(hd->rx), fds, HOMID_MAX_FDS_IN, &nfd, &trunc, MSG_DONTWAIT);
+		if (n == -EAGAIN || n == -EINTR)
 			return;
 		if (n <= 0) {
 			homid_client_drop(hd, cl, false);
 			return;
-		}
-		int fds[HOMID_MAX_FDS_IN];
-		unsigned nfd = 0;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < k; i++) {
-				int f;
-				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				if (nfd < HOMID_MAX_FDS_IN)
-					fds[nfd++] = f;
-				else
-					close(f);
-			}
 		}
 		struct homi_hdr h = {0};
 		if ((size_t)n >= sizeof(h))
 			memcpy(&h, hd->rx, sizeof(h));
 		const char *why = "";
 		int rc;
-		if (m.msg_flags & MSG_TRUNC) {
+		if (n > HOMI_MSG_MAX) {
 			rc = -EMSGSIZE;
 			why = "over the largest message";
-		} else if (m.msg_flags & MSG_CTRUNC) {
+		} else if (trunc) {
 			rc = -EINVAL;
 			why = "more file descriptors than a request carries";
 		} else {

@@ -22,23 +22,32 @@ static void usage(FILE *f)
 		   "  namespace, from the daemon's shared index (extents = DIR in the device's section).\n");
 }
 
-static int extents(int argc, char **argv)
+/* The options both verbs take: -1 to go on, else the exit status. */
+static int parse_opts(int argc, char **argv, bool *json, const char **sock)
 {
 	static const struct option lo[] = {{"json", no_argument, NULL, 'j'},
 					   {"socket", required_argument, NULL, 's'},
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
-	bool json = false;
-	const char *sock = NULL;
 	int o;
 	while ((o = getopt_long(argc, argv, "js:h", lo, NULL)) != -1) {
 		switch (o) {
-		case 'j': json = true; break;
-		case 's': sock = optarg; break;
+		case 'j': *json = true; break;
+		case 's': *sock = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
+	return -1;
+}
+
+static int extents(int argc, char **argv)
+{
+	bool json = false;
+	const char *sock = NULL;
+	int rc = parse_opts(argc, argv, &json, &sock);
+	if (rc >= 0)
+		return rc;
 	if (argc - optind < 2) {
 		usage(stderr);
 		return 2;
@@ -48,7 +57,7 @@ static int extents(int argc, char **argv)
 		return 1;
 	struct homi_dev dev;
 	struct homi_index *he = NULL;
-	int rc = homi_find(hc, argv[optind], &dev);
+	rc = homi_find(hc, argv[optind], &dev);
 	if (rc == 0)
 		rc = homi_index_open(hc, dev.index, &he);
 	uint32_t lba = 512;
@@ -102,23 +111,13 @@ static const char *kind_name(uint16_t k)
 
 static int status(int argc, char **argv)
 {
-	static const struct option lo[] = {{"json", no_argument, NULL, 'j'},
-					   {"socket", required_argument, NULL, 's'},
-					   {"help", no_argument, NULL, 'h'},
-					   {0}};
 	bool json = false;
 	const char *sock = NULL;
-	int o;
-	while ((o = getopt_long(argc, argv, "js:h", lo, NULL)) != -1) {
-		switch (o) {
-		case 'j': json = true; break;
-		case 's': sock = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
+	int rc = parse_opts(argc, argv, &json, &sock);
+	if (rc >= 0)
+		return rc;
 	struct homi_client *hc;
-	int rc = homi_connect(&hc, sock, "aisio homi status", 5000);
+	rc = homi_connect(&hc, sock, "aisio homi status", 5000);
 	if (rc < 0)
 		return 1;
 	uint8_t *buf = malloc(HOMI_MSG_MAX);

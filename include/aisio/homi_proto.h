@@ -18,6 +18,7 @@
 #ifndef AISIO_HOMI_PROTO_H
 #define AISIO_HOMI_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -239,6 +240,20 @@ const char *homi_msg_name(uint16_t type);
 
 /* Exact body length of a request type, or -1 for a type that is no request. */
 long homi_request_len(uint16_t type);
+
+/*
+ * One packet on a connected SOCK_SEQPACKET socket, for both sides: header (magic, version and the
+ * given fields), body, and fd (-1: none) by SCM_RIGHTS. Returns 0 or a negative errno (-EPIPE for a
+ * peer that has gone). flags are sendmsg's (MSG_NOSIGNAL is always added).
+ */
+int homi_send(int sock, uint16_t type, uint32_t seq, const void *body, uint32_t len, int fd, int flags);
+/*
+ * Receive one packet into buf (cap bytes: HOMI_MSG_MAX + 1 shows a longer packet as truncated). Up to
+ * maxfd passed descriptors land in fds (close-on-exec), more are closed; *nfd their count. Returns
+ * the packet's length, 0 when the peer has closed, or a negative errno; *trunc says whether the
+ * packet or its descriptors were cut (the packet must then be refused).
+ */
+long homi_recv(int sock, void *buf, size_t cap, int *fds, unsigned maxfd, unsigned *nfd, bool *trunc, int flags);
 
 /* Little-endian hosts only (x86-64, arm64): the structs are the wire format. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the protocol's structs are little-endian");

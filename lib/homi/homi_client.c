@@ -63,33 +63,10 @@ int homi_client_health(struct homi_client *hc)
 /* Send one request with an optional fd. */
 static int send_msg(struct homi_client *hc, uint16_t type, const void *body, uint32_t len, int fd)
 {
-	struct homi_hdr h = {.magic = HOMI_MAGIC, .version = HOMI_VERSION, .type = type, .len = len, .seq = ++hc->seq};
-	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)body, len}};
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr m = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
-	if (fd >= 0) {
-		memset(&ctl, 0, sizeof(ctl));
-		m.msg_control = ctl.b;
-		m.msg_controllen = sizeof(ctl.b);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	ssize_t n = sendmsg(hc->fd, &m, MSG_NOSIGNAL);
-	if (n < 0) {
-		int err = errno;
-		if (err == EPIPE || err == ECONNRESET) {
-			mark_gone(hc);
-			return -ESHUTDOWN;
-		}
-		return -err;
-	}
-	return n == (ssize_t)(sizeof(h) + len) ? 0 : -EIO;
+	int rc = homi_send(hc->fd, type, ++hc->seq, body, len, fd, 0);
+	if (rc == -EPIPE)
+		mark_gone(hc);
+	return rc == -EPIPE ? -ESHUTDOWN : rc;
 }
 
 /* Wait for the reply to the request just sent: its body in hc->buf + 16, *len its length, *fd a
@@ -114,41 +91,26 @@ static int recv_reply(struct homi_client *hc, uint16_t type, uint32_t *len, int 
 			return -errno;
 		if (pr == 0)
 			continue;
-		union {
-			char b[CMSG_SPACE(4 * sizeof(int))];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = {hc->buf, sizeof(hc->buf)};
-		struct msghdr m = {
-			.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
-		ssize_t n = recvmsg(hc->fd, &m, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
+		int fds[4];
+		unsigned nfd;
+		bool trunc;
+		long n = homi_recv(hc->fd, hc->buf, sizeof(hc->buf), fds, 4, &nfd, &trunc, 0);
+		if (n == -EINTR)
 			continue;
 		if (n <= 0) {
 			mark_gone(hc);
 			return -ESHUTDOWN;
 		}
-		int got_fd = -1;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < nfd; i++) {
-				int f;
-				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				if (got_fd < 0)
-					got_fd = f;
-				else
-					close(f);
-			}
-		}
-		const char *why;
-		int rc = (m.msg_flags & MSG_TRUNC) ? -EMSGSIZE : homi_msg_check(hc->buf, (size_t)n, type, &why);
+		int got_fd = nfd ? fds[0] : -1;
+		for (unsigned i = 1; i < nfd; i++)
+			close(fds[i]);
+		const char *why = "over the largest message";
+		int rc = trunc ? -EMSGSIZE : homi_msg_check(hc->buf, (size_t)n, type, &why);
 		if (rc < 0) {
 			if (got_fd >= 0)
 				close(got_fd);
 			aisio_log(AISIO_LOG_ERROR, hc->socket, "bad reply to %s from the daemon: %s",
-				  homi_msg_name(type), (m.msg_flags & MSG_TRUNC) ? "over the largest message" : why);
+				  homi_msg_name(type), why);
 			return rc;
 		}
 		struct homi_hdr h;

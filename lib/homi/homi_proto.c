@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static const char *const names[] = {
 	[HOMI_MSG_HELLO] = "HELLO",         [HOMI_MSG_LIST] = "LIST",         [HOMI_MSG_REG_MEM] = "REG_MEM",
@@ -206,4 +208,59 @@ int homi_msg_check(const void *buf, size_t n, uint16_t reply_to, const char **wh
 		return -EPROTO;
 	}
 	return reply_ok(reply_to, body, h.len, why);
+}
+
+int homi_send(int sock, uint16_t type, uint32_t seq, const void *body, uint32_t len, int fd, int flags)
+{
+	struct homi_hdr h = {.magic = HOMI_MAGIC, .version = HOMI_VERSION, .type = type, .len = len, .seq = seq};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)body, len}};
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+	if (fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		m.msg_control = ctl.b;
+		m.msg_controllen = sizeof(ctl.b);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	ssize_t n = sendmsg(sock, &m, flags | MSG_NOSIGNAL);
+	if (n < 0)
+		return errno == ECONNRESET ? -EPIPE : -errno;
+	return n == (ssize_t)(sizeof(h) + len) ? 0 : -EPIPE;
+}
+
+long homi_recv(int sock, void *buf, size_t cap, int *fds, unsigned maxfd, unsigned *nfd, bool *trunc, int flags)
+{
+	union {
+		char b[CMSG_SPACE(8 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {buf, cap};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
+	*nfd = 0;
+	*trunc = false;
+	ssize_t n = recvmsg(sock, &m, flags | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int f;
+			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*nfd < maxfd)
+				fds[(*nfd)++] = f;
+			else
+				close(f);
+		}
+	}
+	*trunc = (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+	return (long)n;
 }
