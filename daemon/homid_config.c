@@ -106,11 +106,11 @@ static int handler(void *user, const char *section, const char *key, const char 
 				return bad(p, line, "socket_mode '%s' is not an octal mode%s", value, "");
 			c->socket_mode = (unsigned)x;
 		} else if (!strcmp(key, "socket_group")) {
-			uint32_t g;
+			uint32_t g[HOMID_MAX_IDS]; /* room for what parse_ids takes: "1 2" is two */
 			unsigned n;
-			if (parse_ids(value, &g, &n, true) < 0 || n != 1)
+			if (parse_ids(value, g, &n, true) < 0 || n != 1)
 				return bad(p, line, "socket_group '%s' is no group%s", value, "");
-			c->socket_gid = g;
+			c->socket_gid = g[0];
 		} else if (!strcmp(key, "log")) {
 			if (strcmp(value, "stderr") && strcmp(value, "journal"))
 				return bad(p, line, "log '%s': stderr or journal%s", value, "");
