@@ -237,6 +237,13 @@ static char *read_line(char *str, int num, void *stream)
 	return str;
 }
 
+/* Two spellings of one PCI function (0000:01:00.0, 01:00.0, upper or lower case hex) are one device. */
+static bool same_pci_function(const char *a, const char *b)
+{
+	char ca[16], cb[16];
+	return devstr_pci_addr_parse(a, ca) == 0 && devstr_pci_addr_parse(b, cb) == 0 && !strcmp(ca, cb);
+}
+
 int homid_config_load(struct homid_config *cfg, const char *path)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -272,7 +279,7 @@ int homid_config_load(struct homid_config *cfg, const char *path)
 			return -EINVAL;
 		}
 		for (unsigned j = 0; j < i; j++)
-			if (!strcmp(cfg->devs[i].target, cfg->devs[j].target) && cfg->devs[i].target[0] != 'e') {
+			if (same_pci_function(cfg->devs[i].target, cfg->devs[j].target)) {
 				aisio_log(AISIO_LOG_ERROR, path, "line %u: %s is already device %s", cfg->devs[i].line,
 					  cfg->devs[i].target, cfg->devs[j].name);
 				return -EINVAL;
