@@ -23,6 +23,7 @@
 
 #include <aisio/devstr.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <ini.h>
@@ -36,6 +37,7 @@ struct parse {
 	char err[256];
 	int lineno;
 	FILE *f;
+	char section[128]; /* the current section's name, whole (inih's copy is cut at 49 bytes) */
 };
 
 static int bad(struct parse *p, int line, const char *fmt, const char *a, const char *b)
@@ -90,10 +92,13 @@ static int parse_uint(const char *v, unsigned long max, int base, unsigned long 
 	return 0;
 }
 
-static int handler(void *user, const char *section, const char *key, const char *value)
+static int handler(void *user, const char *ini_section, const char *key, const char *value)
 {
 	struct parse *p = user;
 	int line = p->lineno;
+	/* the reader's whole name when inih's is the start of it, so a long device name is refused
+	 * rather than cut into a shorter one */
+	const char *section = strncmp(p->section, ini_section, strlen(ini_section)) ? ini_section : p->section;
 	struct homid_config *c = p->cfg;
 	unsigned long x;
 	if (!strcmp(section, "homid")) {
@@ -106,11 +111,11 @@ static int handler(void *user, const char *section, const char *key, const char 
 				return bad(p, line, "socket_mode '%s' is not an octal mode%s", value, "");
 			c->socket_mode = (unsigned)x;
 		} else if (!strcmp(key, "socket_group")) {
-			uint32_t g;
+			uint32_t g[HOMID_MAX_IDS]; /* room for what parse_ids takes: "1 2" is two */
 			unsigned n;
-			if (parse_ids(value, &g, &n, true) < 0 || n != 1)
+			if (parse_ids(value, g, &n, true) < 0 || n != 1)
 				return bad(p, line, "socket_group '%s' is no group%s", value, "");
-			c->socket_gid = g;
+			c->socket_gid = g[0];
 		} else if (!strcmp(key, "log")) {
 			if (strcmp(value, "stderr") && strcmp(value, "journal"))
 				return bad(p, line, "log '%s': stderr or journal%s", value, "");
@@ -144,7 +149,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 		char probe[80];
 		snprintf(probe, sizeof(probe), "homi:%s", name);
 		if (strlen(name) >= HOMI_NAME_MAX || devstr_parse(&ds, probe) < 0)
-			return bad(p, line, "device name '%s' is not a homi: name (letters, digits, -, _, .)%s", name,
+			return bad(p, line,
+				   "device name '%s' is not a homi: name (at most 63 letters, digits, -, _, .)%s", name,
 				   "");
 		d = &c->devs[c->ndev++];
 		memset(d, 0, sizeof(*d));
@@ -200,12 +206,42 @@ static int handler(void *user, const char *section, const char *key, const char 
 	return 1;
 }
 
-/* Debian's libinih passes no line number to the handler: the reader counts the lines. */
+/*
+ * Debian's libinih passes no line number to the handler: the reader counts the lines. It also keeps
+ * the name of the section a line opens, whole, and refuses a line longer than inih's buffer, whose
+ * rest inih would read as the next line.
+ */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct parse *p = stream;
+	if (!fgets(str, num, p->f))
+		return NULL;
 	p->lineno++;
-	return fgets(str, num, p->f);
+	size_t len = strlen(str);
+	int ch;
+	if (len == (size_t)num - 1 && str[len - 1] != '\n' && (ch = fgetc(p->f)) != EOF && ch != '\n') {
+		char most[16];
+		snprintf(most, sizeof(most), "%d", num - 1);
+		bad(p, p->lineno, "longer than %s characters%s", most, "");
+		while ((ch = fgetc(p->f)) != EOF && ch != '\n')
+			;
+	}
+	const char *s = str;
+	if (p->lineno == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
+		s += 3; /* inih skips a UTF-8 byte order mark */
+	while (isspace((unsigned char)*s))
+		s++;
+	const char *end = *s == '[' ? strchr(s, ']') : NULL;
+	if (end)
+		snprintf(p->section, sizeof(p->section), "%.*s", (int)(end - s - 1), s + 1);
+	return str;
+}
+
+/* Two spellings of one PCI function (0000:01:00.0, 01:00.0, upper or lower case hex) are one device. */
+static bool same_pci_function(const char *a, const char *b)
+{
+	char ca[16], cb[16];
+	return devstr_pci_addr_parse(a, ca) == 0 && devstr_pci_addr_parse(b, cb) == 0 && !strcmp(ca, cb);
 }
 
 int homid_config_load(struct homid_config *cfg, const char *path)
@@ -243,7 +279,7 @@ int homid_config_load(struct homid_config *cfg, const char *path)
 			return -EINVAL;
 		}
 		for (unsigned j = 0; j < i; j++)
-			if (!strcmp(cfg->devs[i].target, cfg->devs[j].target) && cfg->devs[i].target[0] != 'e') {
+			if (same_pci_function(cfg->devs[i].target, cfg->devs[j].target)) {
 				aisio_log(AISIO_LOG_ERROR, path, "line %u: %s is already device %s", cfg->devs[i].line,
 					  cfg->devs[i].target, cfg->devs[j].name);
 				return -EINVAL;
