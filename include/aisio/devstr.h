@@ -6,7 +6,7 @@
  *   emu:TYPE[:SIZE][,opt=val]...    the software controller in this process (lib/pci's emu backend)
  *   gpuemu:TYPE[:SIZE][,opt=val]... the GPU-resident emulated controller (lib/gpu)
  *   /dev/nvme0n1, /dev/ng0n1, ./f   a kernel path: block device, NVMe generic device or file (lib/kio)
- *   homi:NAME[,socket=PATH][,nsid=N] a device of the homid daemon (reserved: opening fails with -ENOTSUP)
+ *   homi:NAME[,socket=PATH][,nsid=N] a device of the homid daemon (lib/bio over lib/homi)
  *
  * Each kind is opened by the layer that owns it; the others refuse it with devstr_refuse, which
  * names the owner. The options of emu: and gpuemu: are parsed by emu_opts_parse (emu.h), one
@@ -59,7 +59,7 @@ const char *devstr_kind_name(enum devstr_kind kind);
 int devstr_pci_addr_parse(const char *s, char out[16]);
 
 /* For a string the caller's layer (opener, e.g. "the user-space driver") does not open: say which
- * layer does and return -EINVAL; for homi: say that the daemon is not available and return -ENOTSUP. */
+ * layer does and return -EINVAL. */
 int devstr_refuse(const struct devstr *d, const char *opener);
 
 #ifdef __cplusplus

@@ -176,8 +176,8 @@ struct gpu_qpair_opts {
 	uint32_t max_xfer;     /* largest command in bytes; 0 = the controller's limit, at most 1 MiB */
 };
 
-/* Open "gpuemu:..." (a PCI address: -EOPNOTSUPP for now, see docs/GPU.md; other kinds: -EINVAL,
- * homi: -ENOTSUP). */
+/* Open "gpuemu:..." (a PCI address: -EOPNOTSUPP for now, see docs/GPU.md; other kinds, homi:
+ * among them: -EINVAL). */
 int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr);
 /* Stop the engine, delete the queues (SQ before CQ), free all memory. Safe after a GPU fault. */
 void gpu_ctrl_close(struct gpu_ctrl *c);

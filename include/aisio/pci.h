@@ -68,7 +68,7 @@ struct pci_dev {
 
 /* Open a device string. On failure prints why to stderr and returns -errno:
  * -ENODEV no such function, -EBUSY bound to a kernel driver or already open,
- * -EINVAL a malformed string or one another layer opens, -ENOTSUP homi:. */
+ * -EINVAL a malformed string or one another layer opens (homi:, gpuemu:, kernel paths). */
 int pci_dev_open(struct pci_dev **out, const char *devstr);
 void pci_dev_close(struct pci_dev *dev);
 

@@ -24,7 +24,8 @@ static const struct {
 			   "the GPU layer (aisio perf cuda-run|cuda-verify)"},
 	[DEVSTR_KERNEL] = {NULL, "kernel path", "a kernel device or file",
 			   "the kernel I/O paths (aisio perf run|verify)"},
-	[DEVSTR_HOMI] = {"homi:", "homi", "a homid device", "the homid client"},
+	[DEVSTR_HOMI] = {"homi:", "homi", "a homid device",
+			 "the block I/O layer through the homid daemon (aisio perf run|verify)"},
 };
 
 const char *devstr_kind_name(enum devstr_kind kind)
@@ -175,10 +176,6 @@ int devstr_parse(struct devstr *d, const char *s)
 
 int devstr_refuse(const struct devstr *d, const char *opener)
 {
-	if (d->kind == DEVSTR_HOMI) {
-		aisio_log(AISIO_LOG_ERROR, d->str, "the homid daemon is not available in this build");
-		return -ENOTSUP;
-	}
 	aisio_log(AISIO_LOG_ERROR, d->str, "%s, opened by %s, not by %s", devstr_kinds[d->kind].what,
 		  devstr_kinds[d->kind].owner, opener);
 	return -EINVAL;

@@ -147,17 +147,17 @@ static void test_bad(void **state)
 	assert_string_equal(devstr_kind_name((enum devstr_kind)99), "?");
 }
 
-/* Each layer opens its kinds and refuses the others, naming the owner; homi: fails with -ENOTSUP. */
+/* Each layer opens its kinds and refuses the others, naming the owner; bio opens homi: through the daemon. */
 static void test_openers(void **state)
 {
 	struct devstr d;
 	assert_int_equal(devstr_parse(&d, "homi:ssd0"), 0);
-	assert_int_equal(devstr_refuse(&d, "a test"), -ENOTSUP);
+	assert_int_equal(devstr_refuse(&d, "a test"), -EINVAL);
 	assert_int_equal(devstr_parse(&d, "gpuemu:null"), 0);
 	assert_int_equal(devstr_refuse(&d, "a test"), -EINVAL);
 
 	struct pci_dev *pd = NULL;
-	assert_int_equal(pci_dev_open(&pd, "homi:ssd0,nsid=2"), -ENOTSUP);
+	assert_int_equal(pci_dev_open(&pd, "homi:ssd0,nsid=2"), -EINVAL);
 	assert_int_equal(pci_dev_open(&pd, "gpuemu:null"), -EINVAL);
 	assert_int_equal(pci_dev_open(&pd, "/dev/nvme0n1"), -EINVAL);
 	assert_int_equal(pci_dev_open(&pd, "nope"), -EINVAL);
@@ -168,7 +168,8 @@ static void test_openers(void **state)
 	pci_dev_close(pd);
 
 	struct bio_dev *bd = NULL;
-	assert_int_equal(bio_dev_open(&bd, "homi:ssd0", NULL), -ENOTSUP);
+	/* no daemon listens on a socket that does not exist: a clear error at connect */
+	assert_int_equal(bio_dev_open(&bd, "homi:ssd0,socket=/nonexistent/homid.sock", NULL), -ENOENT);
 	assert_int_equal(bio_dev_open(&bd, "gpuemu:hbm:1G", NULL), -EINVAL);
 	assert_int_equal(bio_dev_open(&bd, "", NULL), -EINVAL);
 	assert_int_equal(bio_dev_open(&bd, "homi:", NULL), -EINVAL);

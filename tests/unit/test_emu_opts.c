@@ -176,7 +176,7 @@ static void test_refused(void **state)
 		"null,qpairs=0",
 		"null,qpairs=1025",
 		"null,mqes=0",
-		"null,dstrd=9",
+		"null,dstrd=13",
 		"null,to=0",
 		"null,bogus=1",
 		"null,lba",
