@@ -38,7 +38,8 @@ static void usage_hugepages(FILE *f)
 {
 	fprintf(f, "usage: aisio hugepages [--reserve N] [--json]\n"
 		   "Show the hugepages reserved for DMA memory of real devices, or reserve N of the default\n"
-		   "size (vm.nr_hugepages; needs root). The memlock limit is shown too: DMA memory is locked.\n");
+		   "size (vm.nr_hugepages; needs root). The memlock limit is shown too: vfio-pci pins the DMA\n"
+		   "memory it maps against it (not enforced for root; for homi: clients, the daemon's limit).\n");
 }
 
 int cmd_hugepages(int argc, char **argv)

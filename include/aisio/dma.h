@@ -4,7 +4,8 @@
  * virtual address to the bus address (IOVA) the device uses.
  *
  * Two kinds of backing: an ordinary memfd (emulated controllers; shareable with a
- * daemon) and hugepages (real devices: physically contiguous per page, pinned).
+ * daemon) and hugepages (real devices: physically contiguous per page, never swapped;
+ * pinned by the vfio mapping).
  * A dma_mem is mapped for a device by its PCI backend (pci_dev_dma_map), which
  * fills either one contiguous iova_base or a per-page table (physical addresses).
  *
@@ -21,7 +22,7 @@
 
 enum dma_kind {
 	DMA_KIND_MEMFD,    /* ordinary pages in a memfd */
-	DMA_KIND_HUGEPAGE, /* 2 MiB hugepages in a MFD_HUGETLB memfd, locked */
+	DMA_KIND_HUGEPAGE, /* 2 MiB hugepages in a MFD_HUGETLB memfd, populated */
 };
 
 struct dma_mem {
@@ -39,7 +40,7 @@ struct dma_mem {
 int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind);
 void dma_mem_free(struct dma_mem *m);
 
-/* Fill iova_pages from /proc/self/pagemap (needs root; pages must be locked). */
+/* Fill iova_pages from /proc/self/pagemap (needs root; hugepage memory, which is never swapped out). */
 int dma_mem_phys_map(struct dma_mem *m);
 
 static inline bool dma_mem_contains(const struct dma_mem *m, const void *va, size_t len)

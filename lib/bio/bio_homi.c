@@ -24,6 +24,7 @@ struct bio_homi {
 	struct homi_dev dev;
 	uint32_t mem_id;
 	int mem_registered;
+	unsigned io_timeout_ms;              /* per I/O command, as bio_dev_opts says; 0: the driver's default */
 	char name[DEVSTR_HOMI_NAME_MAX + 8]; /* "homi:NAME", for messages */
 };
 
@@ -46,6 +47,7 @@ int bio_homi_open(struct bio_dev *d, const struct devstr *ds, const struct bio_d
 		return -ENOMEM;
 	d->homi = h;
 	snprintf(h->name, sizeof(h->name), "homi:%s", ds->homi_name);
+	h->io_timeout_ms = o->io_timeout_ms;
 	int rc = homi_connect(&h->hc, ds->homi_socket, "aisio", BIO_HOMI_TIMEOUT_MS);
 	if (rc < 0)
 		return rc;
@@ -185,6 +187,7 @@ int bio_homi_queue_create(struct bio_queue *q, unsigned depth)
 		.nsid = d->ns.nsid,
 		.lba_shift = d->ns.lba_shift,
 		.max_lbas = d->ns.max_lbas,
+		.timeout_ms = h->io_timeout_ms,
 		.health = health,
 		.health_ctx = h->hc,
 	};

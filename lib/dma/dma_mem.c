@@ -61,15 +61,10 @@ int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind)
 				  strerror(err));
 		return -ENOMEM;
 	}
-	/* Real devices DMA by bus address: the pages must never move or be swapped. */
-	if (kind == DMA_KIND_HUGEPAGE && mlock(va, len) < 0) {
-		int err = errno;
-		munmap(va, len);
-		close(fd);
-		aisio_log(AISIO_LOG_ERROR, NULL, "mlock of %zu bytes failed (%s): raise the memlock limit (ulimit -l)",
-			  len, strerror(err));
-		return -err;
-	}
+	/* No mlock: hugetlb pages are never swapped, and the kernel does not lock hugetlb mappings
+	 * (mlock_fixup skips them) yet checks RLIMIT_MEMLOCK first, so it only failed callers without
+	 * CAP_IPC_LOCK (homi: clients). What keeps the pages in place for a device is the pin that
+	 * VFIO_IOMMU_MAP_DMA takes, charged to whoever maps them (the daemon, for homi:). */
 	m->va = va;
 	m->len = len;
 	m->fd = fd;

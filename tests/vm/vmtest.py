@@ -46,8 +46,8 @@ BASE_MODULES = ["crct10dif_generic", "crc64_rocksoft_generic", "nvme", "vfio_pci
 XFS_MODULES = ["crc32c_generic", "xfs"]  # libcrc32c needs a crc32c implementation loaded first
 
 # Binaries from the build tree copied into the guest's /vmtest/bin (missing ones are left out).
-BUILD_BINARIES = ["tools/aisio", "tests/vm/vm-pci-probe", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw",
-                  "tests/vm/vm-kio-status"]
+BUILD_BINARIES = ["tools/aisio", "daemon/homid", "tests/vm/vm-pci-probe", "tests/vm/vm-blkutil",
+                  "tests/vm/vm-nvme-rw", "tests/vm/vm-kio-status"]
 
 
 class Skip(Exception):
@@ -123,6 +123,10 @@ SCENARIOS = {
             "nvme -> vfio-pci -> nvme with bytes compared on every path",
         iommu=True, disks=[("64M", "raw")], qemu=NVME_PLAIN,
         needs=["tools/aisio", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw", "tests/vm/vm-kio-status"], timeout=200),
+    "homi": dict(
+        doc="homid owning the function on vfio-pci (IOMMU on): status, two clients at once, a client "
+            "SIGKILLed mid-I/O and its queue pairs taken back, SIGTERM and a client after it",
+        iommu=True, disks=[("256M", "raw")], qemu=NVME_PLAIN, needs=["tools/aisio", "daemon/homid"], timeout=180),
 }
 
 
