@@ -258,8 +258,10 @@ int homi_find(struct homi_client *hc, const char *name, struct homi_dev *out)
 		}
 		at += (size_t)snprintf(names + at, sizeof(names) - at, "%s%s", i ? ", " : "", devs[i].name);
 	}
-	aisio_log(AISIO_LOG_ERROR, hc->socket, "the daemon manages no device '%s' (it has: %s)", name,
-		  n ? names : "none");
+	aisio_log(AISIO_LOG_ERROR, hc->socket,
+		  "the daemon offers this user no device '%s' (it offers: %s; users= and groups= of a [device] "
+		  "section grant access)",
+		  name, n ? names : "none");
 	return -ENODEV;
 }
 
