@@ -301,9 +301,11 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 		}
 		unsigned want_queues = nthreads * a->nqueues;
 		if (d->nvme && want_queues > bio_dev_max_queues(d->bd)) {
-			fprintf(stderr,
-				"aisio perf: %s: %u thread(s) x --nqueues %u need %u I/O queue pairs; %u are free\n",
-				a->devs[i], nthreads, a->nqueues, want_queues, bio_dev_max_queues(d->bd));
+			fprintf(stderr, "aisio perf: %s: %u thread(s) x --nqueues %u need %u I/O queue pairs; %s %u\n",
+				a->devs[i], nthreads, a->nqueues, want_queues,
+				strcmp(bio_dev_backend(d->bd), "homi") ? "the controller granted"
+								       : "the daemon's device has free",
+				bio_dev_max_queues(d->bd));
 			rc = -EINVAL;
 			goto out_devs;
 		}
