@@ -27,6 +27,9 @@ static const struct command commands[] = {
 #ifdef AISIO_HAVE_CMD_XAL
 	{"xal", cmd_xal, "ls | extents | stats: file extents from a mounted file system or an XFS device"},
 #endif
+#ifdef AISIO_HAVE_CMD_FIL
+	{"fil", cmd_fil, "gen (| perf): file datasets of class folders, in a directory or a file-system image"},
+#endif
 };
 
 static void usage(FILE *f)

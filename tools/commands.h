@@ -20,6 +20,12 @@ int cmd_homi(int argc, char **argv);
 /* xal_cmd.c */
 int cmd_xal(int argc, char **argv);
 
+/* fil_cmd.c: `aisio fil VERB`, each verb in its own file */
+int cmd_fil(int argc, char **argv);
+int cmd_fil_gen(int argc, char **argv); /* fil_gen.c */
+/* fil_perf.c (a later step): define AISIO_HAVE_CMD_FIL_PERF and add its row to fil_cmd.c's table */
+int cmd_fil_perf(int argc, char **argv);
+
 /* gpu_cmd.c: `aisio perf cuda-run` and `aisio perf cuda-verify` (argv[0] is the verb) */
 int cmd_perf_cuda(int argc, char **argv);
 
