@@ -140,6 +140,8 @@ struct gen_opts {
 struct gen_totals {
 	uint64_t files, bytes, image_bytes;
 	double seconds;
+	int progress;        /* stderr is a terminal: a progress line, redrawn once a second */
+	double t0, shown_at; /* start, and when the progress line was last drawn */
 };
 
 /* Set by SIGINT/SIGTERM so that an interrupted run still unmounts and removes its temp dir. */
@@ -240,6 +242,25 @@ static int gen_file(int cfd, const char *name, uint64_t key, uint64_t size, void
 	return rc;
 }
 
+static void show_progress(const struct fil_layout *l, struct gen_totals *t, int last)
+{
+	double now = now_s();
+
+	if (!t->progress)
+		return;
+	if (last) {
+		/* the summary goes where the progress line was */
+		if (t->shown_at > t->t0)
+			fprintf(stderr, "\r\033[K");
+		return;
+	}
+	if (now - t->shown_at < 1)
+		return;
+	t->shown_at = now;
+	fprintf(stderr, "\r\033[K  %llu/%llu files, %.1f MiB, %.1f MiB/s", (unsigned long long)t->files,
+		(unsigned long long)l->files, (double)t->bytes / MiB, (double)t->bytes / MiB / (now - t->t0));
+}
+
 /* The dataset under rootfd (whose path, for messages, is shown). */
 static int gen_tree(int rootfd, const char *shown, const struct fil_layout *l, struct gen_totals *t)
 {
@@ -281,9 +302,11 @@ static int gen_tree(int rootfd, const char *shown, const struct fil_layout *l, s
 			}
 			t->files++;
 			t->bytes += size;
+			show_progress(l, t, 0);
 		}
 		close(cfd);
 	}
+	show_progress(l, t, 1);
 	free(buf);
 	return rc;
 }
@@ -489,7 +512,7 @@ static int gen_into_image(const struct gen_opts *o, const struct fil_layout *l, 
 		}
 		rootfd = sub;
 	}
-	snprintf(shown, sizeof(shown), "%s:/%s", o->image, o->dir ? o->dir : "");
+	snprintf(shown, sizeof(shown), "%s:%s%s", o->image, o->dir ? "/" : "", o->dir ? o->dir : "");
 	rc = gen_tree(rootfd, shown, l, t);
 	if (!rc && syncfs(rootfd)) {
 		rc = -errno;
@@ -709,6 +732,8 @@ int cmd_fil_gen(int argc, char **argv)
 	sigaction(SIGTERM, &sa, &old_term);
 	double t0 = now_s();
 
+	t.progress = !o.json && isatty(STDERR_FILENO);
+	t.t0 = t.shown_at = t0;
 	rc = o.image ? gen_into_image(&o, &l, &t) : gen_into_dir(&o, &l, &t);
 	t.seconds = now_s() - t0;
 	sigaction(SIGINT, &old_int, NULL);
