@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * fil's aisio-cpu backend: a file's extents from XAL become LBA runs that a bio queue (one per
+ * worker) reads straight into the batch buffer, allocated from the device's DMA memory. Holes
+ * and unwritten extents are zero-filled; a file the index does not hold as a regular file of
+ * the size seen at open, or with an extent that cannot be read raw (inline, encoded, unknown:
+ * xal_extent_lba -ENODATA, or not on LBA boundaries), is read by buffered pread instead.
+ */
+#include "fil_internal.h"
+
+#include <aisio/bio.h>
+#include <aisio/log.h>
+#include <aisio/xal.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define NO_INODE UINT32_MAX
+
+struct aisio_ds {
+	struct bio_dev *dev;
+	struct xal *xal;
+	char *device;
+	uint32_t *inode; /* per dataset file: XAL inode index, NO_INODE when not indexed */
+	unsigned lba_shift;
+	uint32_t max_lbas; /* per command */
+};
+
+struct aisio_worker {
+	struct bio_queue *q;
+	int *errs; /* per file of the part being read */
+	char (*msgs)[FIL_MSG_LEN];
+	uint64_t fallbacks;
+};
+
+static void read_done(struct bio_queue *q, void *arg, int err, uint16_t status)
+{
+	int *e = arg;
+	if (err && !*e)
+		*e = err;
+}
+
+/* The path inside the file system of each file, by its real path under the mount point. */
+static int map_paths(struct fil_dataset *ds, struct aisio_ds *a, const char *mount)
+{
+	char *mp = realpath(mount, NULL);
+	if (!mp) {
+		int rc = -errno;
+		aisio_log(AISIO_LOG_ERROR, mount, "aisio-cpu: the mount point: %s", strerror(-rc));
+		return rc;
+	}
+	size_t ml = strcmp(mp, "/") == 0 ? 0 : strlen(mp);
+	uint64_t mapped = 0;
+	for (uint32_t i = 0; i < ds->nfiles; i++) {
+		a->inode[i] = NO_INODE;
+		char *rp = realpath(ds->files[i].path, NULL);
+		if (!rp)
+			continue; /* fails when read, naming itself */
+		if (strncmp(rp, mp, ml) == 0 && (rp[ml] == '/' || rp[ml] == '\0')) {
+			struct xal_inode ino;
+			if (xal_lookup(a->xal, rp + ml, &ino) == 0) {
+				a->inode[i] = ino.idx;
+				mapped++;
+			}
+		}
+		free(rp);
+	}
+	if (mapped == 0) {
+		aisio_log(AISIO_LOG_ERROR, ds->root,
+			  "aisio-cpu: no file of the dataset is in the index of %s (mounted at %s)", a->device, mp);
+		free(mp);
+		return -ENOENT;
+	}
+	if (mapped < ds->nfiles)
+		aisio_log(AISIO_LOG_INFO, ds->root,
+			  "aisio-cpu: %" PRIu64 " of %u files not in the index: read by posix", ds->nfiles - mapped,
+			  ds->nfiles);
+	free(mp);
+	return 0;
+}
+
+static int aisio_open(struct fil_dataset *ds)
+{
+	const struct fil_opts *o = &ds->o;
+	if (!o->device || !o->xal_source) {
+		aisio_log(AISIO_LOG_ERROR, "fil", "aisio-cpu needs a device string and an XAL source");
+		return -EINVAL;
+	}
+	const char *mount = o->xal_mount;
+	struct stat st;
+	if (!mount && stat(o->xal_source, &st) == 0 && S_ISDIR(st.st_mode))
+		mount = o->xal_source;
+	if (!mount) {
+		aisio_log(AISIO_LOG_ERROR, o->xal_source,
+			  "aisio-cpu: where is this file system mounted? (xal_mount maps dataset paths into it)");
+		return -EINVAL;
+	}
+	struct aisio_ds *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	ds->be = a;
+	a->device = strdup(o->device);
+	a->inode = calloc(ds->nfiles, sizeof(*a->inode));
+	if (!a->device || !a->inode)
+		return -ENOMEM;
+	struct xal_opts xo = {.backend = XAL_BACKEND_AUTO};
+	int rc = xal_open(&a->xal, o->xal_source, &xo);
+	if (rc < 0) {
+		aisio_log(AISIO_LOG_ERROR, o->xal_source, "aisio-cpu: cannot index the file system: %s", strerror(-rc));
+		return rc;
+	}
+	rc = map_paths(ds, a, mount);
+	if (rc < 0)
+		return rc;
+	size_t dma = (size_t)ds->nslots * ds->slot_cap + (32u << 20);
+	if (dma < (64u << 20))
+		dma = 64u << 20;
+	struct bio_dev_opts bo = {.nsid = o->nsid ? o->nsid : 1, .dma_bytes = fil_round_up(dma, 2u << 20)};
+	rc = bio_dev_open(&a->dev, o->device, &bo);
+	if (rc < 0) {
+		aisio_log(AISIO_LOG_ERROR, o->device, "aisio-cpu: cannot open the device: %s", strerror(-rc));
+		return rc;
+	}
+	a->lba_shift = bio_dev_lba_shift(a->dev);
+	if ((1u << a->lba_shift) > ds->align) {
+		aisio_log(AISIO_LOG_ERROR, o->device,
+			  "aisio-cpu: LBAs of %u bytes are larger than the %zu-byte alignment", 1u << a->lba_shift,
+			  ds->align);
+		return -ENOTSUP;
+	}
+	uint32_t max = bio_dev_max_xfer(a->dev) >> a->lba_shift;
+	a->max_lbas = max ? max : 8;
+	return 0;
+}
+
+static void aisio_close(struct fil_dataset *ds)
+{
+	struct aisio_ds *a = ds->be;
+	if (!a)
+		return;
+	if (a->dev)
+		bio_dev_close(a->dev);
+	if (a->xal)
+		xal_close(a->xal);
+	free(a->device);
+	free(a->inode);
+	free(a);
+	ds->be = NULL;
+}
+
+static void *aisio_buf_alloc(struct fil_dataset *ds, size_t len)
+{
+	struct aisio_ds *a = ds->be;
+	return bio_dev_buf_alloc(a->dev, len);
+}
+
+static void aisio_buf_free(struct fil_dataset *ds, void *buf)
+{
+	struct aisio_ds *a = ds->be;
+	bio_dev_buf_free(a->dev, buf);
+}
+
+static int make_queue(struct fil_worker *w)
+{
+	struct fil_dataset *ds = w->ds;
+	struct aisio_ds *a = ds->be;
+	struct aisio_worker *aw = w->be;
+	unsigned depth = ds->o.queue_depth, max = bio_dev_max_qdepth(a->dev);
+	if (max && depth > max)
+		depth = max;
+	int rc = bio_queue_create(a->dev, depth, &aw->q);
+	if (rc < 0) {
+		aw->q = NULL;
+		aisio_log(AISIO_LOG_ERROR, a->device, "aisio-cpu: queue of depth %u for worker %u: %s", depth, w->id,
+			  strerror(-rc));
+	}
+	return rc;
+}
+
+static int aisio_worker_init(struct fil_worker *w)
+{
+	struct fil_dataset *ds = w->ds;
+	struct aisio_worker *aw = calloc(1, sizeof(*aw));
+	if (!aw)
+		return -ENOMEM;
+	w->be = aw;
+	aw->errs = calloc(ds->o.batch_size, sizeof(*aw->errs));
+	aw->msgs = calloc(ds->o.batch_size, sizeof(*aw->msgs));
+	if (!aw->errs || !aw->msgs)
+		return -ENOMEM;
+	return make_queue(w);
+}
+
+static void aisio_worker_fini(struct fil_worker *w)
+{
+	struct aisio_worker *aw = w->be;
+	if (!aw)
+		return;
+	if (aw->q)
+		bio_queue_destroy(aw->q);
+	free(aw->errs);
+	free(aw->msgs);
+	free(aw);
+	w->be = NULL;
+}
+
+/* Can every extent of the file be read raw? 1 yes, 0 no (posix reads it), <0 an index error. */
+static int extents_readable(struct aisio_ds *a, const struct xal_inode *ino, uint64_t size)
+{
+	for (uint32_t e = 0; e < ino->count; e++) {
+		struct xal_extent x;
+		int rc = xal_extent_get(a->xal, ino, e, &x);
+		if (rc < 0)
+			return rc;
+		if (x.file_offset >= size)
+			break;
+		if (x.flags & XAL_EXT_UNWRITTEN)
+			continue;
+		uint64_t slba, nlb;
+		rc = xal_extent_lba(a->xal, &x, 1u << a->lba_shift, &slba, &nlb);
+		if (rc == -ENODATA || rc == -EINVAL)
+			return 0;
+		if (rc < 0)
+			return rc;
+	}
+	return 1;
+}
+
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Queue one read, making room by polling while the queue is full (bounded). */
+static int queue_read(struct fil_worker *w, uint64_t slba, uint32_t nlb, void *buf, int *err)
+{
+	struct aisio_worker *aw = w->be;
+	uint64_t deadline = 0;
+	for (;;) {
+		int rc = bio_queue_rw(aw->q, false, slba, nlb, buf, read_done, err);
+		if (rc != -EAGAIN)
+			return rc;
+		rc = bio_queue_submit(aw->q);
+		if (rc < 0)
+			return rc;
+		rc = bio_queue_poll(aw->q, UINT_MAX);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			uint64_t now = ms_now();
+			if (!deadline)
+				deadline = now + w->ds->o.timeout_ms;
+			else if (now > deadline)
+				return -ETIMEDOUT;
+		} else {
+			deadline = 0;
+		}
+	}
+}
+
+/* Queue the reads of one file, zero-filling holes and unwritten extents. */
+static int queue_file(struct fil_worker *w, struct fil_slot *s, unsigned at, const struct xal_inode *ino, int *err)
+{
+	struct aisio_ds *a = w->ds->be;
+	uint64_t size = s->lengths[at], cursor = 0, lba = 1u << a->lba_shift;
+	uint8_t *dst = s->buf + s->offsets[at];
+	for (uint32_t e = 0; e < ino->count && cursor < size; e++) {
+		struct xal_extent x;
+		int rc = xal_extent_get(a->xal, ino, e, &x);
+		if (rc < 0)
+			return rc;
+		if (x.file_offset >= size)
+			break;
+		uint64_t end = x.file_offset + x.length < size ? x.file_offset + x.length : size;
+		if (x.file_offset > cursor)
+			memset(dst + cursor, 0, x.file_offset - cursor);
+		if (x.flags & XAL_EXT_UNWRITTEN) {
+			memset(dst + x.file_offset, 0, end - x.file_offset);
+		} else {
+			uint64_t slba, nlb;
+			rc = xal_extent_lba(a->xal, &x, (uint32_t)lba, &slba, &nlb);
+			if (rc < 0)
+				return rc;
+			uint64_t need = (end - x.file_offset + lba - 1) / lba;
+			for (uint64_t done = 0; done < need;) {
+				uint32_t n = need - done > a->max_lbas ? a->max_lbas : (uint32_t)(need - done);
+				rc = queue_read(w, slba + done, n, dst + x.file_offset + done * lba, err);
+				if (rc < 0)
+					return rc;
+				done += n;
+			}
+		}
+		cursor = end;
+	}
+	if (cursor < size)
+		memset(dst + cursor, 0, size - cursor);
+	return 0;
+}
+
+static int aisio_read(struct fil_worker *w, struct fil_slot *s, unsigned first, unsigned count)
+{
+	struct fil_dataset *ds = w->ds;
+	struct aisio_ds *a = ds->be;
+	struct aisio_worker *aw = w->be;
+	if (!aw->q && make_queue(w) < 0)
+		return fil_fail(w, first, -EIO, "%s: no queue on %s", s->paths[first], a->device);
+	int rc = 0;
+	for (unsigned k = 0; k < count; k++)
+		aw->errs[k] = 0;
+	for (unsigned k = 0; k < count && rc == 0; k++) {
+		unsigned at = first + k;
+		rc = fil_check_path(w, s, at);
+		if (rc < 0)
+			break;
+		uint32_t idx = a->inode[s->files[at]];
+		struct xal_inode ino;
+		int ok = idx != NO_INODE && xal_inode_get(a->xal, idx, &ino) == 0 && ino.type == XAL_TYPE_REG &&
+			 ino.size == s->lengths[at];
+		if (ok)
+			ok = extents_readable(a, &ino, s->lengths[at]);
+		if (ok < 0) {
+			rc = fil_fail(w, at, ok, "%s: extents in the index of %s: %s", s->paths[at], a->device,
+				      strerror(-ok));
+		} else if (!ok) {
+			aw->fallbacks++;
+			rc = fil_read_buffered(w, s, at);
+		} else {
+			rc = queue_file(w, s, at, &ino, &aw->errs[k]);
+			if (rc < 0)
+				rc = fil_fail(w, at, rc, "%s: queueing reads on %s: %s", s->paths[at], a->device,
+					      strerror(-rc));
+		}
+	}
+	int drc = bio_queue_drain(aw->q, ds->o.timeout_ms);
+	if (drc < 0) {
+		/* reads may still land in the slot: a queue destroyed cancels and waits for them */
+		bio_queue_destroy(aw->q);
+		aw->q = NULL;
+		if (rc == 0)
+			rc = fil_fail(w, first, drc, "%s: reads on %s did not complete: %s", s->paths[first], a->device,
+				      strerror(-drc));
+	}
+	if (rc < 0)
+		return rc;
+	for (unsigned k = 0; k < count; k++) {
+		unsigned at = first + k;
+		if (aw->errs[k])
+			return fil_fail(w, at, aw->errs[k], "%s: read on %s: %s", s->paths[at], a->device,
+					strerror(-aw->errs[k]));
+		/* a size change while the device was read: the bytes may be stale */
+		rc = fil_check_path(w, s, at);
+		if (rc < 0)
+			return rc;
+		fil_zero_tail(ds, s, at);
+	}
+	return 0;
+}
+
+const struct fil_backend_ops fil_aisio_cpu_ops = {
+	.name = "aisio-cpu",
+	.align = 4096,
+	.open = aisio_open,
+	.close = aisio_close,
+	.buf_alloc = aisio_buf_alloc,
+	.buf_free = aisio_buf_free,
+	.worker_init = aisio_worker_init,
+	.worker_fini = aisio_worker_fini,
+	.read = aisio_read,
+};
