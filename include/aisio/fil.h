@@ -153,6 +153,15 @@ int fil_position_set(struct fil_dataset *ds, const struct fil_position *pos);
 /* fil_position_set(epoch + 1, 0). */
 int fil_epoch_next(struct fil_dataset *ds);
 
+struct fil_stats {
+	uint64_t files;          /* read whole */
+	uint64_t bytes;          /* of those files */
+	uint64_t files_fallback; /* aisio backends: of those, read by posix (extents not raw-readable, not indexed) */
+	uint64_t batches_failed;
+};
+/* Counted since open, as the workers finish their parts. */
+void fil_dataset_stats(struct fil_dataset *ds, struct fil_stats *st);
+
 /* The hash verify compares (64-bit, not cryptographic). */
 uint64_t fil_hash64(const void *buf, size_t len);
 

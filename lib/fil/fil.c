@@ -632,6 +632,7 @@ static void *worker_main(void *arg)
 		unsigned end = (unsigned)((uint64_t)n * (w->id + 1) / ds->nworkers);
 		w->msg[0] = '\0';
 		w->err_at = UINT_MAX;
+		w->fallback = 0;
 		int rc = end > first ? ds->ops->read(w, s, first, end - first) : 0;
 		for (unsigned i = first; rc == 0 && ds->o.verify && i < end; i++)
 			rc = verify_file(w, s, i);
@@ -643,7 +644,14 @@ static void *worker_main(void *arg)
 			snprintf(s->msg, sizeof(s->msg), "%s", w->msg);
 			s->b.error = s->msg;
 		}
+		if (rc == 0) {
+			ds->stats.files += end - first;
+			for (unsigned i = first; i < end; i++)
+				ds->stats.bytes += s->lengths[i];
+		}
+		ds->stats.files_fallback += w->fallback;
 		if (++s->parts_done == ds->nworkers) {
+			ds->stats.batches_failed += s->b.err != 0;
 			s->state = FIL_SLOT_READY;
 			pthread_cond_broadcast(&ds->done_cv);
 		}
@@ -722,6 +730,13 @@ int fil_epoch_next(struct fil_dataset *ds)
 {
 	struct fil_position p = {.epoch = ds->epoch + 1, .index = 0};
 	return fil_position_set(ds, &p);
+}
+
+void fil_dataset_stats(struct fil_dataset *ds, struct fil_stats *st)
+{
+	pthread_mutex_lock(&ds->mu);
+	*st = ds->stats;
+	pthread_mutex_unlock(&ds->mu);
 }
 
 void fil_position_get(const struct fil_dataset *ds, struct fil_position *pos)

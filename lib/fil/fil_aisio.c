@@ -35,8 +35,6 @@ struct aisio_ds {
 struct aisio_worker {
 	struct bio_queue *q;
 	int *errs; /* per file of the part being read */
-	char (*msgs)[FIL_MSG_LEN];
-	uint64_t fallbacks;
 };
 
 static void read_done(struct bio_queue *q, void *arg, int err, uint16_t status)
@@ -191,8 +189,7 @@ static int aisio_worker_init(struct fil_worker *w)
 		return -ENOMEM;
 	w->be = aw;
 	aw->errs = calloc(ds->o.batch_size, sizeof(*aw->errs));
-	aw->msgs = calloc(ds->o.batch_size, sizeof(*aw->msgs));
-	if (!aw->errs || !aw->msgs)
+	if (!aw->errs)
 		return -ENOMEM;
 	return make_queue(w);
 }
@@ -205,7 +202,6 @@ static void aisio_worker_fini(struct fil_worker *w)
 	if (aw->q)
 		bio_queue_destroy(aw->q);
 	free(aw->errs);
-	free(aw->msgs);
 	free(aw);
 	w->be = NULL;
 }
@@ -330,7 +326,7 @@ static int aisio_read(struct fil_worker *w, struct fil_slot *s, unsigned first, 
 			rc = fil_fail(w, at, ok, "%s: extents in the index of %s: %s", s->paths[at], a->device,
 				      strerror(-ok));
 		} else if (!ok) {
-			aw->fallbacks++;
+			w->fallback++;
 			rc = fil_read_buffered(w, s, at);
 		} else {
 			rc = queue_file(w, s, at, &ino, &aw->errs[k]);

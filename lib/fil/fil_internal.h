@@ -50,6 +50,7 @@ struct fil_worker {
 	size_t scratch_cap;
 	unsigned err_at;
 	char msg[FIL_MSG_LEN];
+	uint64_t fallback; /* files of the current part the backend read by posix */
 };
 
 /*
@@ -101,6 +102,7 @@ struct fil_dataset {
 	unsigned nslots;
 	struct fil_worker *workers;
 	unsigned nworkers;
+	struct fil_stats stats; /* under mu */
 };
 
 extern const struct fil_backend_ops fil_posix_buffered_ops;
