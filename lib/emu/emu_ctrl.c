@@ -128,9 +128,13 @@ static void emu_sq_free(struct emu_sq *sq)
 }
 
 /* Wait until every engine has begun a new sweep twice: no engine holds a pointer
- * to an SQ removed before the call. Bounded: engines never block for long. */
+ * to an SQ removed before the call. Bounded: engines never block for long.
+ * The fence pairs with the engine's seq_cst epoch store: without it the removal can
+ * still sit in this CPU's store buffer while the epochs it reads advance (x86 lets a
+ * load pass an earlier store), and the engine's new sweeps read the old nsq. */
 static void emu_engines_quiesce(struct emu_ctrl *c)
 {
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (int i = 0; i < c->nengines; i++) {
 		struct emu_engine *e = &c->engines[i];
 		uint64_t start = __atomic_load_n(&e->epoch, __ATOMIC_ACQUIRE);

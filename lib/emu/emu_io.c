@@ -263,7 +263,8 @@ void *emu_engine_main(void *arg)
 	struct emu_ctrl *c = e->c;
 	unsigned idle = 0;
 	while (!__atomic_load_n(&e->stop, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&e->epoch, e->epoch + 1, __ATOMIC_RELEASE);
+		/* seq_cst: the nsq read below comes after this store is seen (emu_engines_quiesce) */
+		__atomic_store_n(&e->epoch, e->epoch + 1, __ATOMIC_SEQ_CST);
 		unsigned work = 0;
 		if (!__atomic_load_n(&c->fatal, __ATOMIC_ACQUIRE)) {
 			unsigned nsq = __atomic_load_n(&e->nsq, __ATOMIC_ACQUIRE);
