@@ -38,6 +38,8 @@ struct parse {
 	int lineno;
 	FILE *f;
 	char section[128]; /* the current section's name, whole (inih's copy is cut at 49 bytes) */
+	int section_line;  /* the line of its header, 0 before the first */
+	bool section_keys; /* a key was seen in it */
 };
 
 static int bad(struct parse *p, int line, const char *fmt, const char *a, const char *b)
@@ -101,6 +103,7 @@ static int handler(void *user, const char *ini_section, const char *key, const c
 	const char *section = strncmp(p->section, ini_section, strlen(ini_section)) ? ini_section : p->section;
 	struct homid_config *c = p->cfg;
 	unsigned long x;
+	p->section_keys = true;
 	if (!strcmp(section, "homid")) {
 		if (!strcmp(key, "socket")) {
 			if (!value[0] || strlen(value) >= sizeof(c->socket))
@@ -206,16 +209,30 @@ static int handler(void *user, const char *ini_section, const char *key, const c
 	return 1;
 }
 
+/* A section ends. inih calls the handler for keys only: a section without any is checked here. */
+static void section_end(struct parse *p)
+{
+	if (!p->section_line || p->section_keys)
+		return;
+	if (!strncmp(p->section, "device ", 7))
+		bad(p, p->section_line, "[%s] names no device (device = ...)%s", p->section, "");
+	else if (strcmp(p->section, "homid"))
+		bad(p, p->section_line, "unknown section [%s] (homid, device NAME)%s", p->section, "");
+}
+
 /*
  * Debian's libinih passes no line number to the handler: the reader counts the lines. It also keeps
  * the name of the section a line opens, whole, and refuses a line longer than inih's buffer, whose
- * rest inih would read as the next line.
+ * rest inih would read as the next line. inih handles a line before it reads the next, so a new
+ * header (or the end) closes the section before.
  */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct parse *p = stream;
-	if (!fgets(str, num, p->f))
+	if (!fgets(str, num, p->f)) {
+		section_end(p);
 		return NULL;
+	}
 	p->lineno++;
 	size_t len = strlen(str);
 	int ch;
@@ -232,8 +249,12 @@ static char *read_line(char *str, int num, void *stream)
 	while (isspace((unsigned char)*s))
 		s++;
 	const char *end = *s == '[' ? strchr(s, ']') : NULL;
-	if (end)
+	if (end) {
+		section_end(p);
 		snprintf(p->section, sizeof(p->section), "%.*s", (int)(end - s - 1), s + 1);
+		p->section_line = p->lineno;
+		p->section_keys = false;
+	}
 	return str;
 }
 
