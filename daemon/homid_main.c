@@ -57,7 +57,22 @@ static void usage(FILE *f)
 		   "  --check   read and check FILE, then exit\n");
 }
 
-/* Create the socket: a stale one (no daemon answers) is replaced; a live one is an error. */
+/* -EADDRINUSE when a daemon answers on the socket; a stale one (nobody answers) is no error. */
+static int socket_in_use(const struct homid_config *c)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->socket);
+	int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (probe >= 0)
+		close(probe);
+	if (!live)
+		return 0;
+	aisio_log(AISIO_LOG_ERROR, c->socket, "another homid already listens here (%s)", strerror(EADDRINUSE));
+	return -EADDRINUSE;
+}
+
+/* Create the socket: a stale one is replaced; a live one is an error. */
 static int listen_on(struct homid *hd)
 {
 	const struct homid_config *c = &hd->cfg;
@@ -73,14 +88,9 @@ static int listen_on(struct homid *hd)
 			return -errno;
 		}
 	}
-	int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(probe);
-		aisio_log(AISIO_LOG_ERROR, c->socket, "another homid already listens here");
+	/* again: one may have started while the devices came up */
+	if (socket_in_use(c) < 0)
 		return -EADDRINUSE;
-	}
-	if (probe >= 0)
-		close(probe);
 	unlink(c->socket);
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -198,6 +208,9 @@ int main(int argc, char **argv)
 	 * controllers' control threads they start, sleep 1 us when asked, not the default 50 us of slack. */
 	prctl(PR_SET_TIMERSLACK, 1000ul, 0, 0, 0);
 	int status = 1;
+	/* before the devices: bringing them up would reset controllers the running daemon drives */
+	if (socket_in_use(&hd.cfg) < 0)
+		goto out;
 	if (homid_devs_open(&hd) < 0)
 		goto out;
 	if (listen_on(&hd) < 0)
