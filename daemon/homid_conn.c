@@ -10,6 +10,7 @@
 #include "aisio_version.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,15 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 	return send_error(hd, cl, h->seq, rc, why);
 }
 
+/* SOCK_SEQPACKET reads an empty packet and the peer's close alike as 0 bytes: only the latter
+ * leaves the socket hung up. */
+static bool peer_closed(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+	int n = poll(&p, 1, 0);
+	return n < 0 || (n == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)));
+}
+
 void homid_client_readable(struct homid *hd, struct homid_client *cl)
 {
 	for (;;) {
@@ -298,7 +308,7 @@ void homid_client_readable(struct homid *hd, struct homid_client *cl)
 		long n = homi_recv(cl->fd, hd->rx, sizeof(hd->rx), fds, HOMID_MAX_FDS_IN, &nfd, &trunc, MSG_DONTWAIT);
 		if (n == -EAGAIN || n == -EINTR)
 			return;
-		if (n <= 0) {
+		if (n < 0 || (n == 0 && peer_closed(cl->fd))) {
 			homid_client_drop(hd, cl, false);
 			return;
 		}
