@@ -209,6 +209,8 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 		return send_error(hd, cl, h->seq, -EPROTO, "HELLO first");
 	if (h->type != HOMI_MSG_REG_MEM && nfd)
 		return send_error(hd, cl, h->seq, -EINVAL, "this request carries no file descriptor");
+	if (nfd > 1)
+		return send_error(hd, cl, h->seq, -EINVAL, "REG_MEM carries one memfd");
 	switch (h->type) {
 	case HOMI_MSG_HELLO: {
 		struct homi_hello rq;
