@@ -14,7 +14,7 @@ MUST_RUN ?=
 deps:
 	.ci/install-deps $(BUILD)
 
-.PHONY: deps all check check-unit check-emu check-kio check-vm check-gpu check-xal check-asan check-newcomer install bench fuzz clean
+.PHONY: deps all check check-unit check-emu check-kio check-vm check-gpu check-xal check-homi check-asan check-newcomer install bench fuzz clean
 
 
 $(BUILD)/build.ninja:
@@ -30,7 +30,7 @@ check:
 	$(MAKE) all
 	tests/run-suites --must-run "$(MUST_RUN)" $(BUILD)
 
-check-unit check-emu check-kio check-vm check-gpu check-xal:
+check-unit check-emu check-kio check-vm check-gpu check-xal check-homi:
 	.ci/install-deps test $(BUILD)
 	$(MAKE) all
 	tests/run-suites --must-run "$(MUST_RUN)" $(BUILD) $(patsubst check-%,%,$@)
