@@ -14,7 +14,7 @@ MUST_RUN ?=
 deps:
 	.ci/install-deps $(BUILD)
 
-.PHONY: deps all check check-unit check-emu check-kio check-vm check-gpu check-xal check-homi check-asan check-newcomer install bench fuzz clean
+.PHONY: deps all check check-unit check-emu check-kio check-vm check-gpu check-xal check-homi check-fil check-asan check-newcomer install bench fuzz clean
 
 
 $(BUILD)/build.ninja:
@@ -30,7 +30,7 @@ check:
 	$(MAKE) all
 	tests/run-suites --must-run "$(MUST_RUN)" $(BUILD)
 
-check-unit check-emu check-kio check-vm check-gpu check-xal check-homi:
+check-unit check-emu check-kio check-vm check-gpu check-xal check-homi check-fil:
 	.ci/install-deps test $(BUILD)
 	$(MAKE) all
 	tests/run-suites --must-run "$(MUST_RUN)" $(BUILD) $(patsubst check-%,%,$@)
@@ -39,7 +39,7 @@ check-asan:
 	.ci/install-deps test $(ASAN_BUILD)
 	$(MAKE) $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
-	AISIO_TIMEOUT_SCALE=4 tests/run-suites --must-run "$(MUST_RUN)" $(ASAN_BUILD) unit emu kio xal
+	AISIO_TIMEOUT_SCALE=4 tests/run-suites --must-run "$(MUST_RUN)" $(ASAN_BUILD) unit emu kio xal homi fil
 
 # The README's two commands as written, in a fresh minimal Debian 12 root (debootstrap; root only).
 check-newcomer:
