@@ -8,10 +8,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,12 +131,15 @@ static void emu_sq_free(struct emu_sq *sq)
 
 /* Wait until every engine has begun a new sweep twice: no engine holds a pointer
  * to an SQ removed before the call. Bounded: engines never block for long.
- * The fence pairs with the engine's seq_cst epoch store: without it the removal can
- * still sit in this CPU's store buffer while the epochs it reads advance (x86 lets a
- * load pass an earlier store), and the engine's new sweeps read the old nsq. */
+ * A store-load pair on both sides (the removal then the epochs here; an engine's epoch then its
+ * nsq) needs a full barrier on both: x86 lets a load pass an earlier store, and an engine whose new
+ * sweep reads the old nsq would serve the freed SQ. The engines' side costs nothing per sweep when
+ * membarrier(2) issues that barrier on every engine thread from here; where it is not available
+ * the engines store their epochs seq_cst (one locked instruction per sweep). */
 static void emu_engines_quiesce(struct emu_ctrl *c)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (c->epoch_sc || syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) < 0)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (int i = 0; i < c->nengines; i++) {
 		struct emu_engine *e = &c->engines[i];
 		uint64_t start = __atomic_load_n(&e->epoch, __ATOMIC_ACQUIRE);
@@ -487,6 +492,7 @@ int emu_ctrl_create(struct emu_ctrl **out, const struct emu_opts *o)
 				goto fail_engines;
 			}
 		}
+		c->epoch_sc = syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) < 0;
 		for (int i = 0; i < c->nengines; i++) {
 			if (pthread_create(&c->engines[i].thread, NULL, emu_engine_main, &c->engines[i]) != 0) {
 				c->nengines = i;

@@ -106,8 +106,9 @@ struct emu_ctrl {
 	struct emu_engine *engines;
 	int nengines;
 	/* state */
-	int enabled; /* seen CC.EN = 1 and set up the admin queue */
-	int fatal;   /* CSTS.CFS set: no queue is served */
+	int epoch_sc; /* engines store their epochs seq_cst: no membarrier(2) here (emu_engines_quiesce) */
+	int enabled;  /* seen CC.EN = 1 and set up the admin queue */
+	int fatal;    /* CSTS.CFS set: no queue is served */
 	uint64_t fatal_countdown;
 	struct emu_faults faults;
 	/* counters for logs */

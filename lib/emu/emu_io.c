@@ -263,8 +263,12 @@ void *emu_engine_main(void *arg)
 	struct emu_ctrl *c = e->c;
 	unsigned idle = 0;
 	while (!__atomic_load_n(&e->stop, __ATOMIC_RELAXED)) {
-		/* seq_cst: the nsq read below comes after this store is seen (emu_engines_quiesce) */
-		__atomic_store_n(&e->epoch, e->epoch + 1, __ATOMIC_SEQ_CST);
+		/* the nsq read below must come after this store is seen: a barrier from membarrier(2) in
+		 * emu_engines_quiesce, or this store seq_cst where that is not available */
+		if (__builtin_expect(c->epoch_sc, 0))
+			__atomic_store_n(&e->epoch, e->epoch + 1, __ATOMIC_SEQ_CST);
+		else
+			__atomic_store_n(&e->epoch, e->epoch + 1, __ATOMIC_RELEASE);
 		unsigned work = 0;
 		if (!__atomic_load_n(&c->fatal, __ATOMIC_ACQUIRE)) {
 			unsigned nsq = __atomic_load_n(&e->nsq, __ATOMIC_ACQUIRE);
