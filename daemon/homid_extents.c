@@ -26,7 +26,8 @@ int homid_extents_start(struct homid *hd)
 				  strerror(-rc));
 			return rc;
 		}
-		snprintf(d->shm, sizeof(d->shm), "/aisio-homid-%d-%s", (int)getpid(), d->conf.name);
+		/* by index: a name of up to 63 bytes would not fit the reply's 64 */
+		snprintf(d->shm, sizeof(d->shm), "/aisio-homid-%d-dev%u", (int)getpid(), d->index);
 		xal_shm_unlink(d->shm); /* a stale one of a daemon that died with this pid */
 		rc = xal_shm_export(d->xal, d->shm);
 		if (rc == 0)

@@ -80,7 +80,7 @@ step two_clients
 # memory (VFIO_IOMMU_MAP_DMA, charged to the daemon), the client locks nothing itself.
 step_out "verified [1-9][0-9]* LBAs \([0-9.]+ [KM]iB\), mismatches 0, failed 0" \
 	su -s /bin/sh aisio -c "aisio perf verify $TMO --iosize 16384 --qdepth 32 --offset 49152 --size 16384 --seed 15 $DEV"
-step_refused "manages no device 'nvme0'" su -s /bin/sh other -c "aisio perf verify $TMO --size 1024 $DEV"
+step_refused "offers this user no device 'nvme0'" su -s /bin/sh other -c "aisio perf verify $TMO --size 1024 $DEV"
 # (the status request is a client itself, holding no queue)
 step_out '"used_qpairs": 0, .*"qpairs": \[\]\}$' aisio homi status --json
 
