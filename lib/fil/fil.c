@@ -467,36 +467,32 @@ void fil_zero_tail(struct fil_dataset *ds, struct fil_slot *s, unsigned at)
 	memset(s->buf + s->offsets[at] + len, 0, end - len);
 }
 
+/* What fstat or stat found against what the dataset recorded at open. */
+static int check_stat(struct fil_worker *w, struct fil_slot *s, unsigned at, int rc, const struct stat *st)
+{
+	const char *path = s->paths[at];
+	uint64_t want = w->ds->files[s->files[at]].size;
+	if (rc < 0)
+		return fil_fail(w, at, -errno, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st->st_mode))
+		return fil_fail(w, at, -EINVAL, "%s: not a regular file", path);
+	if (want == FIL_SIZE_UNKNOWN || (uint64_t)st->st_size != want)
+		return fil_fail(w, at, -ESTALE,
+				"%s: size changed since the dataset was opened (%" PRIu64 " -> %lld bytes)", path,
+				want == FIL_SIZE_UNKNOWN ? 0 : want, (long long)st->st_size);
+	return 0;
+}
+
 int fil_check_fd(struct fil_worker *w, struct fil_slot *s, unsigned at, int fd)
 {
 	struct stat st;
-	const char *path = s->paths[at];
-	uint64_t want = w->ds->files[s->files[at]].size;
-	if (fstat(fd, &st) < 0)
-		return fil_fail(w, at, -errno, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return fil_fail(w, at, -EINVAL, "%s: not a regular file", path);
-	if (want == FIL_SIZE_UNKNOWN || (uint64_t)st.st_size != want)
-		return fil_fail(w, at, -ESTALE,
-				"%s: size changed since the dataset was opened (%" PRIu64 " -> %lld bytes)", path,
-				want == FIL_SIZE_UNKNOWN ? 0 : want, (long long)st.st_size);
-	return 0;
+	return check_stat(w, s, at, fstat(fd, &st), &st);
 }
 
 int fil_check_path(struct fil_worker *w, struct fil_slot *s, unsigned at)
 {
 	struct stat st;
-	const char *path = s->paths[at];
-	uint64_t want = w->ds->files[s->files[at]].size;
-	if (stat(path, &st) < 0)
-		return fil_fail(w, at, -errno, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return fil_fail(w, at, -EINVAL, "%s: not a regular file", path);
-	if (want == FIL_SIZE_UNKNOWN || (uint64_t)st.st_size != want)
-		return fil_fail(w, at, -ESTALE,
-				"%s: size changed since the dataset was opened (%" PRIu64 " -> %lld bytes)", path,
-				want == FIL_SIZE_UNKNOWN ? 0 : want, (long long)st.st_size);
-	return 0;
+	return check_stat(w, s, at, stat(s->paths[at], &st), &st);
 }
 
 /* Open a dataset file for reading without blocking on a FIFO. */

@@ -207,6 +207,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef HOMI_FUZZ_REPLAY
+#include "fuzz_replay.h"
+
 static int run_file(const char *p)
 {
 	struct stat st;
@@ -234,32 +236,6 @@ static int run_file(const char *p)
 
 int main(int argc, char **argv)
 {
-	int n = 0;
-
-	for (int i = 1; i < argc; i++) {
-		struct stat st;
-		DIR *d;
-		struct dirent *de;
-
-		if (stat(argv[i], &st))
-			continue; /* an absent crash folder is fine */
-		if (!S_ISDIR(st.st_mode)) {
-			n += run_file(argv[i]) == 0;
-			continue;
-		}
-		if (!(d = opendir(argv[i])))
-			return 1;
-		while ((de = readdir(d))) {
-			char p[4096];
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", argv[i], de->d_name);
-			n += run_file(p) == 0;
-		}
-		closedir(d);
-	}
-	printf("homi-fuzz-replay: %d inputs ran without a crash\n", n);
-	return n ? 0 : 1;
+	return fuzz_replay(argc, argv, "homi-fuzz-replay", run_file);
 }
 #endif

@@ -399,6 +399,8 @@ static int make_seed(uint32_t flags, const char *img, const char *out)
 	return fclose(o) ? 1 : 0;
 }
 
+#include "fuzz_replay.h"
+
 static int run_file(const char *p)
 {
 	struct stat st;
@@ -437,36 +439,9 @@ static int run_file(const char *p)
 
 int main(int argc, char **argv)
 {
-	int n = 0;
-
 	LLVMFuzzerInitialize(&argc, &argv);
 	if (argc == 5 && !strcmp(argv[1], "--make-seed"))
 		return make_seed((uint32_t)strtoul(argv[2], NULL, 0), argv[3], argv[4]);
-
-	for (int i = 1; i < argc; i++) {
-		struct stat st;
-		DIR *d;
-		struct dirent *de;
-
-		if (stat(argv[i], &st))
-			continue; /* an absent crash folder is fine */
-		if (!S_ISDIR(st.st_mode)) {
-			n += run_file(argv[i]) == 0;
-			continue;
-		}
-		if (!(d = opendir(argv[i])))
-			return 1;
-		while ((de = readdir(d))) {
-			char p[4096];
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", argv[i], de->d_name);
-			n += run_file(p) == 0;
-		}
-		closedir(d);
-	}
-	printf("xal-fuzz-replay: %d inputs ran without a crash\n", n);
-	return n ? 0 : 1;
+	return fuzz_replay(argc, argv, "xal-fuzz-replay", run_file);
 }
 #endif

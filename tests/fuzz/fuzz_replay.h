@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The replay build of a fuzz target: every file named, and every file in every folder named (seeds,
+ * saved crashes), run through run_file. An absent folder is fine (no crash saved yet). */
+#ifndef AISIO_FUZZ_REPLAY_H
+#define AISIO_FUZZ_REPLAY_H
+
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+static int fuzz_replay(int argc, char **argv, const char *name, int (*run_file)(const char *path))
+{
+	int n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		struct stat st;
+		DIR *d;
+		struct dirent *de;
+
+		if (stat(argv[i], &st))
+			continue;
+		if (!S_ISDIR(st.st_mode)) {
+			n += run_file(argv[i]) == 0;
+			continue;
+		}
+		if (!(d = opendir(argv[i])))
+			return 1;
+		while ((de = readdir(d))) {
+			char p[4096];
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", argv[i], de->d_name);
+			n += run_file(p) == 0;
+		}
+		closedir(d);
+	}
+	printf("%s: %d inputs ran without a crash\n", name, n);
+	return n ? 0 : 1;
+}
+
+#endif
