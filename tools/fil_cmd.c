@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* aisio fil: file datasets. One file per verb: fil_gen.c (gen); fil_perf.c (perf) is added by its own step. */
+/* aisio fil: file datasets. One file per verb: fil_gen.c (gen), fil_perf.c (perf). */
 #include "commands.h"
 
 #include <stdio.h>

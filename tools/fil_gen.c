@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * aisio fil gen: a deterministic file dataset (fil.h says the layout and the content rule) written
+ * aisio fil gen: a deterministic file dataset (fil_gen.h says the layout and the content rule) written
  * into a directory, or into a fresh XFS/ext4 image (mkfs, loop mount in a private temp dir,
  * populate, syncfs, unmount) that then serves as an emu:file: namespace.
  */
 #include "commands.h"
-#include "fil.h"
+#include "fil_gen.h"
 #include "json.h"
 
 #include <dirent.h>
@@ -31,13 +31,13 @@ extern char **environ;
 #define MiB (1024ULL * KiB)
 #define GiB (1024ULL * MiB)
 
-static const struct fil_shape fil_shapes[] = {
+static const struct filgen_shape fil_shapes[] = {
 	{"imagenetish", 1281167, 1000, 75000, 150000, 0, "ImageNet-1k train split: 1,281,167 files, 1,000 classes"},
 	{"tiktokish", 10000, 1, 7 * MiB, 8 * MiB, 0, "short videos: 10,000 files of 7-8 MiB"},
 	{"filesize8gib", 8, 1, 8 * GiB, 8 * GiB, 1, "8 files of 8 GiB (the scale sizes the files)"},
 };
 
-const struct fil_shape *fil_shape_find(const char *name)
+const struct filgen_shape *filgen_shape_find(const char *name)
 {
 	for (size_t i = 0; i < sizeof(fil_shapes) / sizeof(fil_shapes[0]); i++)
 		if (!strcmp(name, fil_shapes[i].name))
@@ -45,7 +45,7 @@ const struct fil_shape *fil_shape_find(const char *name)
 	return NULL;
 }
 
-const char *fil_shape_names(void)
+const char *filgen_shape_names(void)
 {
 	return "imagenetish|tiktokish|filesize8gib";
 }
@@ -61,13 +61,13 @@ static int scaled(uint64_t x, double scale, uint64_t *out)
 	return 0;
 }
 
-int fil_layout_init(struct fil_layout *l, const struct fil_shape *shape, double scale, uint64_t seed)
+int filgen_layout_init(struct filgen_layout *l, const struct filgen_shape *shape, double scale, uint64_t seed)
 {
 	int rc;
 
 	if (!shape || !isfinite(scale) || !(scale > 0))
 		return -EINVAL;
-	*l = (struct fil_layout){.shape = shape, .scale = scale, .seed = seed};
+	*l = (struct filgen_layout){.shape = shape, .scale = scale, .seed = seed};
 	if (shape->scale_sizes) {
 		l->files = shape->files;
 		if ((rc = scaled(shape->size_min, scale, &l->size_min)) ||
@@ -83,7 +83,7 @@ int fil_layout_init(struct fil_layout *l, const struct fil_shape *shape, double 
 	return 0;
 }
 
-void fil_layout_class(const struct fil_layout *l, uint32_t c, uint64_t *first, uint64_t *count)
+void filgen_layout_class(const struct filgen_layout *l, uint32_t c, uint64_t *first, uint64_t *count)
 {
 	uint64_t base = l->files / l->classes, rem = l->files % l->classes;
 
@@ -91,24 +91,24 @@ void fil_layout_class(const struct fil_layout *l, uint32_t c, uint64_t *first, u
 	*first = c * base + (c < rem ? c : rem);
 }
 
-uint64_t fil_file_size(const struct fil_layout *l, uint64_t index)
+uint64_t filgen_file_size(const struct filgen_layout *l, uint64_t index)
 {
 	uint64_t span = l->size_max - l->size_min + 1;
 
-	return l->size_min + (span ? fil_mix64(~fil_file_key(l->seed, index)) % span : 0);
+	return l->size_min + (span ? fil_mix64(~filgen_file_key(l->seed, index)) % span : 0);
 }
 
-int fil_class_name(char *buf, size_t len, uint32_t c)
+int filgen_class_name(char *buf, size_t len, uint32_t c)
 {
 	return snprintf(buf, len, "n%08u", c);
 }
 
-int fil_file_name(char *buf, size_t len, uint32_t c, uint64_t index)
+int filgen_file_name(char *buf, size_t len, uint32_t c, uint64_t index)
 {
 	return snprintf(buf, len, "n%08u_%08llu.bin", c, (unsigned long long)index);
 }
 
-void fil_fill(uint64_t key, uint64_t offset, void *buf, size_t len)
+void filgen_fill(uint64_t key, uint64_t offset, void *buf, size_t len)
 {
 	uint64_t w = offset / 8;
 	unsigned char *p = buf;
@@ -128,7 +128,7 @@ void fil_fill(uint64_t key, uint64_t offset, void *buf, size_t len)
 /* ---- the command ---- */
 
 struct gen_opts {
-	const struct fil_shape *shape;
+	const struct filgen_shape *shape;
 	double scale;
 	uint64_t seed;
 	const char *dir;   /* without --image: the dataset root; with it: a path inside the image (or NULL) */
@@ -170,7 +170,7 @@ static void usage(FILE *f)
 		"  --force     write into a non-empty DIR, or replace an existing image\n"
 		"  --dry-run   count files and bytes, write nothing\n"
 		"  --json      the summary as one JSON object\n"
-		"Layout: DIR/nCCCCCCCC/nCCCCCCCC_IIIIIIII.bin; content rule in tools/fil.h.\n");
+		"Layout: DIR/nCCCCCCCC/nCCCCCCCC_IIIIIIII.bin; content rule in tools/fil_gen.h.\n");
 }
 
 static double now_s(void)
@@ -232,7 +232,7 @@ static int gen_file(int cfd, const char *name, uint64_t key, uint64_t size, void
 	for (uint64_t off = 0; off < size && !rc; off += buflen) {
 		size_t n = size - off < buflen ? (size_t)(size - off) : buflen;
 
-		fil_fill(key, off, buf, n);
+		filgen_fill(key, off, buf, n);
 		rc = write_all(fd, buf, n);
 		if (gen_stop)
 			rc = -EINTR;
@@ -242,7 +242,7 @@ static int gen_file(int cfd, const char *name, uint64_t key, uint64_t size, void
 	return rc;
 }
 
-static void show_progress(const struct fil_layout *l, struct gen_totals *t, int last)
+static void show_progress(const struct filgen_layout *l, struct gen_totals *t, int last)
 {
 	double now = now_s();
 
@@ -262,7 +262,7 @@ static void show_progress(const struct fil_layout *l, struct gen_totals *t, int 
 }
 
 /* The dataset under rootfd (whose path, for messages, is shown). */
-static int gen_tree(int rootfd, const char *shown, const struct fil_layout *l, struct gen_totals *t)
+static int gen_tree(int rootfd, const char *shown, const struct filgen_layout *l, struct gen_totals *t)
 {
 	const size_t buflen = 1 * MiB;
 	void *buf = aligned_alloc(4096, buflen);
@@ -277,8 +277,8 @@ static int gen_tree(int rootfd, const char *shown, const struct fil_layout *l, s
 		uint64_t first, count;
 		int cfd;
 
-		fil_layout_class(l, c, &first, &count);
-		fil_class_name(cname, sizeof(cname), c);
+		filgen_layout_class(l, c, &first, &count);
+		filgen_class_name(cname, sizeof(cname), c);
 		if (mkdirat(rootfd, cname, 0755) && errno != EEXIST) {
 			rc = -errno;
 			fprintf(stderr, "aisio fil gen: mkdir %s/%s: %s\n", shown, cname, strerror(-rc));
@@ -291,10 +291,10 @@ static int gen_tree(int rootfd, const char *shown, const struct fil_layout *l, s
 			break;
 		}
 		for (uint64_t i = first; i < first + count; i++) {
-			uint64_t size = fil_file_size(l, i);
+			uint64_t size = filgen_file_size(l, i);
 
-			fil_file_name(fname, sizeof(fname), c, i);
-			rc = gen_file(cfd, fname, fil_file_key(l->seed, i), size, buf, buflen);
+			filgen_file_name(fname, sizeof(fname), c, i);
+			rc = gen_file(cfd, fname, filgen_file_key(l->seed, i), size, buf, buflen);
 			if (rc) {
 				fprintf(stderr, "aisio fil gen: %s/%s/%s: %s\n", shown, cname, fname,
 					rc == -EINTR ? "interrupted" : strerror(-rc));
@@ -372,12 +372,12 @@ static int run_tool_msg(char *const argv[], double limit_s, const char *why)
 /* Image bytes for the dataset: every file rounded to 4 KiB blocks, 2 KiB of inode and directory
  * entry per file, 64 KiB per class folder, 1/16 more for the log, bitmaps and allocation slack,
  * plus 64 MiB; at least the smallest file system mkfs accepts (XFS refuses under 300 MB). */
-static uint64_t image_size(const struct fil_layout *l, const char *fs)
+static uint64_t image_size(const struct filgen_layout *l, const char *fs)
 {
 	uint64_t data = 0, sz;
 
 	for (uint64_t i = 0; i < l->files; i++)
-		data += (fil_file_size(l, i) + 4095) & ~4095ULL;
+		data += (filgen_file_size(l, i) + 4095) & ~4095ULL;
 	sz = data + l->files * 2 * KiB + (uint64_t)l->classes * 64 * KiB;
 	sz += sz / 16 + 64 * MiB;
 	if (!strcmp(fs, "xfs") && sz < 320 * MiB)
@@ -387,7 +387,7 @@ static uint64_t image_size(const struct fil_layout *l, const char *fs)
 	return (sz + MiB - 1) & ~(MiB - 1);
 }
 
-static int gen_into_dir(const struct gen_opts *o, const struct fil_layout *l, struct gen_totals *t)
+static int gen_into_dir(const struct gen_opts *o, const struct filgen_layout *l, struct gen_totals *t)
 {
 	struct stat st;
 	int rc, fd;
@@ -425,7 +425,7 @@ static int gen_into_dir(const struct gen_opts *o, const struct fil_layout *l, st
 	return rc;
 }
 
-static int gen_into_image(const struct gen_opts *o, const struct fil_layout *l, struct gen_totals *t)
+static int gen_into_image(const struct gen_opts *o, const struct filgen_layout *l, struct gen_totals *t)
 {
 	char mnt[] = "/tmp/aisio-fil-gen-XXXXXX";
 	char shown[PATH_MAX + 64];
@@ -565,7 +565,7 @@ static void print_double(double v)
 	fputs(buf, stdout);
 }
 
-static void print_summary(const struct gen_opts *o, const struct fil_layout *l, const struct gen_totals *t)
+static void print_summary(const struct gen_opts *o, const struct filgen_layout *l, const struct gen_totals *t)
 {
 	double mibs = t->seconds > 0 ? (double)t->bytes / MiB / t->seconds : 0;
 
@@ -619,7 +619,7 @@ int cmd_fil_gen(int argc, char **argv)
 	};
 	struct gen_opts o = {.scale = 1, .fs = NULL};
 	struct gen_totals t = {0};
-	struct fil_layout l;
+	struct filgen_layout l;
 	const char *fs = NULL;
 	char *end;
 	int c, rc;
@@ -629,10 +629,10 @@ int cmd_fil_gen(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
-			o.shape = fil_shape_find(optarg);
+			o.shape = filgen_shape_find(optarg);
 			if (!o.shape) {
 				fprintf(stderr, "aisio fil gen: unknown shape '%s' (expected %s)\n", optarg,
-					fil_shape_names());
+					filgen_shape_names());
 				return 2;
 			}
 			break;
@@ -671,7 +671,7 @@ int cmd_fil_gen(int argc, char **argv)
 		}
 	}
 	if (!o.shape) {
-		fprintf(stderr, "aisio fil gen: --shape %s is required\n", fil_shape_names());
+		fprintf(stderr, "aisio fil gen: --shape %s is required\n", filgen_shape_names());
 		return 2;
 	}
 	if (fs && !o.image) {
@@ -708,7 +708,7 @@ int cmd_fil_gen(int argc, char **argv)
 			return 2;
 		}
 	}
-	rc = fil_layout_init(&l, o.shape, o.scale, o.seed);
+	rc = filgen_layout_init(&l, o.shape, o.scale, o.seed);
 	if (rc) {
 		fprintf(stderr, "aisio fil gen: scale %g: %s\n", o.scale,
 			rc == -ERANGE ? "too large (over 2^53 files or bytes per file)" : strerror(-rc));
@@ -716,7 +716,7 @@ int cmd_fil_gen(int argc, char **argv)
 	}
 	if (o.dry_run) {
 		for (uint64_t i = 0; i < l.files; i++)
-			t.bytes += fil_file_size(&l, i);
+			t.bytes += filgen_file_size(&l, i);
 		t.files = l.files;
 		if (o.image)
 			t.image_bytes = image_size(&l, o.fs);

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Helpers of the `aisio fil gen` tests: the layout and content rule of tools/fil.h, recomputed here
+"""Helpers of the `aisio fil gen` tests: the layout and content rule of tools/fil_gen.h, recomputed here
 independently, and a runner for the command."""
 import hashlib
 import os
@@ -40,7 +40,7 @@ def scaled(x, scale):
 
 
 def layout(shape, scale, seed):
-    """[(class name, [(file name, index, size)])] as fil.h describes it."""
+    """[(class name, [(file name, index, size)])] as fil_gen.h describes it."""
     files, classes, lo, hi, scale_sizes = SHAPES[shape]
     if scale_sizes:
         lo, hi = scaled(lo, scale), scaled(hi, scale)

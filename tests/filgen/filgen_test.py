@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """`aisio fil gen` into a directory: counts and sizes per shape (scale 1 by --dry-run; imagenetish 0.0005,
-tiktokish 0.001, filesize8gib 1e-6 written), the content rule of tools/fil.h recomputed, the same seed giving
+tiktokish 0.001, filesize8gib 1e-6 written), the content rule of tools/fil_gen.h recomputed, the same seed giving
 the same bytes and another seed other bytes, bad flags refused.
 
 usage: filgen_test.py AISIO

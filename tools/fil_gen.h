@@ -28,12 +28,12 @@ static inline uint64_t fil_mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-static inline uint64_t fil_file_key(uint64_t seed, uint64_t index)
+static inline uint64_t filgen_file_key(uint64_t seed, uint64_t index)
 {
 	return fil_mix64(fil_mix64(seed) + index);
 }
 
-struct fil_shape {
+struct filgen_shape {
 	const char *name;
 	uint64_t files;    /* at scale 1 */
 	uint32_t classes;  /* class folders, at most (fewer when there are fewer files) */
@@ -44,13 +44,13 @@ struct fil_shape {
 };
 
 /* The shape named name, or NULL. */
-const struct fil_shape *fil_shape_find(const char *name);
+const struct filgen_shape *filgen_shape_find(const char *name);
 /* The shape names, separated by '|', for usage and error lines. */
-const char *fil_shape_names(void);
+const char *filgen_shape_names(void);
 
 /* One dataset: a shape at a scale with a seed. */
-struct fil_layout {
-	const struct fil_shape *shape;
+struct filgen_layout {
+	const struct filgen_shape *shape;
 	double scale;
 	uint64_t seed;
 	uint64_t files;
@@ -63,14 +63,14 @@ struct fil_layout {
  * rounded to the nearest integer, and at least 1; classes are min(shape classes, files).
  * -EINVAL for a scale that is not finite and > 0, -ERANGE when the result does not fit.
  */
-int fil_layout_init(struct fil_layout *l, const struct fil_shape *shape, double scale, uint64_t seed);
+int filgen_layout_init(struct filgen_layout *l, const struct filgen_shape *shape, double scale, uint64_t seed);
 /* The files of class c: the first's global index and the count. */
-void fil_layout_class(const struct fil_layout *l, uint32_t c, uint64_t *first, uint64_t *count);
-uint64_t fil_file_size(const struct fil_layout *l, uint64_t index);
+void filgen_layout_class(const struct filgen_layout *l, uint32_t c, uint64_t *first, uint64_t *count);
+uint64_t filgen_file_size(const struct filgen_layout *l, uint64_t index);
 /* "n%08u" for class c, and "n%08u_%08llu.bin" for file index of class c; snprintf's return. */
-int fil_class_name(char *buf, size_t len, uint32_t c);
-int fil_file_name(char *buf, size_t len, uint32_t c, uint64_t index);
+int filgen_class_name(char *buf, size_t len, uint32_t c);
+int filgen_file_name(char *buf, size_t len, uint32_t c, uint64_t index);
 /* The bytes [offset, offset + len) of a file with key key; offset a multiple of 8. */
-void fil_fill(uint64_t key, uint64_t offset, void *buf, size_t len);
+void filgen_fill(uint64_t key, uint64_t offset, void *buf, size_t len);
 
 #endif
