@@ -147,8 +147,9 @@ int fil_next(struct fil_dataset *ds, struct fil_batch **out, unsigned timeout_ms
 void fil_batch_release(struct fil_dataset *ds, struct fil_batch *batch);
 
 void fil_position_get(const struct fil_dataset *ds, struct fil_position *pos);
-/* Discards what was read ahead and reads from pos. -EBUSY while the caller holds a batch,
- * -ERANGE for an index past the share. */
+/* Discards what was read ahead and reads from pos; batches the caller holds stay valid (their
+ * buffers rejoin the pool when released: a Python loop's last batch of an epoch is still alive
+ * when the next epoch starts). -ERANGE for an index past the share. */
 int fil_position_set(struct fil_dataset *ds, const struct fil_position *pos);
 /* fil_position_set(epoch + 1, 0). */
 int fil_epoch_next(struct fil_dataset *ds);

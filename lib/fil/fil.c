@@ -693,8 +693,10 @@ static int start_at(struct fil_dataset *ds, const struct fil_position *pos)
 	ds->pos = *pos;
 	ds->gen++;
 	ds->next_arm = ds->next_out = 0;
+	/* batches the caller holds stay valid and come back through fil_batch_release */
 	for (unsigned i = 0; i < ds->nslots; i++)
-		ds->slots[i].state = FIL_SLOT_FREE;
+		if (ds->slots[i].state != FIL_SLOT_USER)
+			ds->slots[i].state = FIL_SLOT_FREE;
 	arm_more(ds);
 	return 0;
 }
@@ -707,16 +709,11 @@ int fil_position_set(struct fil_dataset *ds, const struct fil_position *pos)
 		return -ERANGE;
 	}
 	pthread_mutex_lock(&ds->mu);
-	int rc = ds->held ? -EBUSY : 0;
-	if (rc == 0)
-		rc = wait_idle(ds);
+	int rc = wait_idle(ds);
 	if (rc == 0)
 		rc = start_at(ds, pos);
 	pthread_mutex_unlock(&ds->mu);
-	if (rc == -EBUSY)
-		aisio_log(AISIO_LOG_ERROR, FIL_LOG_DEV, "position change while %u batches are held: release them first",
-			  ds->held);
-	else if (rc == -ETIMEDOUT)
+	if (rc == -ETIMEDOUT)
 		aisio_log(AISIO_LOG_ERROR, FIL_LOG_DEV, "position change: reads in flight did not end within %u ms",
 			  ds->o.timeout_ms);
 	return rc;
