@@ -86,9 +86,11 @@ set style fill solid 0.8
 set boxwidth 0.8
 set xtics rotate by -50 font ",8"
 set grid ytics
-set title "files/s"
+set title "files/s (log scale)"
+set logscale y
 plot "$out/plot.dat" using 2:xtic(1) notitle lc rgb "#3060a0"
 set title "CPU seconds per GiB (lower is better)"
+unset logscale y
 plot "$out/plot.dat" using 3:xtic(1) notitle lc rgb "#a04030"
 unset multiplot
 GP
