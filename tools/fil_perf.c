@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * aisio fil perf: read a dataset in batches through a fil backend, as a training loader would, and
- * say how fast and at what CPU cost: a line per second, then files/s, MiB/s, batch latency (the wait
- * in fil_next) p50/p99, and CPU seconds per GiB (user + sys of the whole process, getrusage).
+ * say how fast and at what CPU cost: a line per second (on a terminal, redrawn in place with a progress
+ * bar), then files/s, MiB/s, IOPS (the backend's read commands), batch latency (the wait in fil_next)
+ * p50/p99, and CPU seconds per GiB (user + sys of the whole process, getrusage).
  */
 #include "commands.h"
 #include "json.h"
@@ -198,6 +199,10 @@ int cmd_fil_perf(int argc, char **argv)
 			fil_batch_release(ds, b);
 	}
 	uint64_t files = 0, bytes = 0, sec_files = 0, sec_bytes = 0, sec_batches = 0;
+	struct fil_stats st0;
+	fil_dataset_stats(ds, &st0);
+	uint64_t sec_ios0 = st0.ios;
+	bool tty = !json && isatty(STDOUT_FILENO);
 	double t0 = now_s(), c0 = cpu_s(), tick = t0 + 1;
 	unsigned long done = 0;
 	while (rc == 0 && done < batches) {
@@ -223,9 +228,20 @@ int cmd_fil_perf(int argc, char **argv)
 		double t = now_s();
 		if (t >= tick && !json) {
 			double span = t - tick + 1;
-			printf("%6.0f s: %6" PRIu64 " batches, %9.0f files/s, %9.1f MiB/s\n", t - t0, sec_batches,
-			       (double)sec_files / span, (double)sec_bytes / span / 1048576.0);
+			struct fil_stats sn;
+			fil_dataset_stats(ds, &sn);
+			char bar[32] = "";
+			if (tty) {
+				unsigned k = (unsigned)(done * 20 / batches);
+				snprintf(bar, sizeof(bar), " [%-20.*s] %3lu%%", (int)k,
+					 "====================", done * 100 / batches);
+			}
+			printf("%s%6.0f s: %6" PRIu64 " batches, %9.0f files/s, %9.1f MiB/s, %9.0f IOPS%s%s",
+			       tty ? "\r" : "", t - t0, sec_batches, (double)sec_files / span,
+			       (double)sec_bytes / span / 1048576.0, (double)(sn.ios - sec_ios0) / span, bar,
+			       tty ? "" : "\n");
 			fflush(stdout);
+			sec_ios0 = sn.ios;
 			sec_files = sec_bytes = sec_batches = 0;
 			tick = t + 1;
 		}
@@ -233,6 +249,9 @@ int cmd_fil_perf(int argc, char **argv)
 	double secs = now_s() - t0, cpu = cpu_s() - c0;
 	struct fil_stats st;
 	fil_dataset_stats(ds, &st);
+	double iops = (double)(st.ios - st0.ios) / secs; /* a read still in flight for the next batch counts */
+	if (tty && secs >= 1)
+		printf("\n");
 	qsort(lat, done ? done : 1, sizeof(double), cmp_d);
 	double p50 = done ? lat[done / 2] * 1e3 : 0, p99 = done ? lat[(done * 99) / 100] * 1e3 : 0;
 	double gib = (double)bytes / (1u << 30);
@@ -240,20 +259,22 @@ int cmd_fil_perf(int argc, char **argv)
 		printf("{\"dataset\": ");
 		json_string(stdout, o.path);
 		printf(", \"backend\": \"%s\", \"batch_size\": %u, \"batches\": %lu, \"files\": %" PRIu64
-		       ", \"bytes\": %" PRIu64 ", \"seconds\": %.3f, \"files_per_s\": %.1f, \"mib_per_s\": %.1f, "
+		       ", \"bytes\": %" PRIu64
+		       ", \"seconds\": %.3f, \"files_per_s\": %.1f, \"mib_per_s\": %.1f, \"iops\": %.1f, "
 		       "\"batch_wait_ms_p50\": %.3f, \"batch_wait_ms_p99\": %.3f, \"cpu_s\": %.3f, \"cpu_s_per_gib\": %.3f, "
 		       "\"files_fallback\": %" PRIu64 ", \"threads\": %u, \"verify\": %s, \"error\": %d}\n",
 		       fil_backend_str(o.backend), o.batch_size ? o.batch_size : 32, done, files, bytes, secs,
-		       (double)files / secs, (double)bytes / secs / 1048576.0, p50, p99, cpu, gib > 0 ? cpu / gib : 0,
-		       st.files_fallback, o.threads ? o.threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
-		       o.verify ? "true" : "false", rc);
+		       (double)files / secs, (double)bytes / secs / 1048576.0, iops, p50, p99, cpu,
+		       gib > 0 ? cpu / gib : 0, st.files_fallback,
+		       o.threads ? o.threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN), o.verify ? "true" : "false",
+		       rc);
 	} else {
 		printf("%s, %s: %lu batches, %" PRIu64
-		       " files, %.1f MiB in %.2f s: %.0f files/s, %.1f MiB/s; batch wait "
+		       " files, %.1f MiB in %.2f s: %.0f files/s, %.1f MiB/s, %.0f IOPS; batch wait "
 		       "p50 %.3f ms p99 %.3f ms; CPU %.2f s, %.2f s/GiB%s\n",
 		       o.path, fil_backend_str(o.backend), done, files, (double)bytes / 1048576.0, secs,
-		       (double)files / secs, (double)bytes / secs / 1048576.0, p50, p99, cpu, gib > 0 ? cpu / gib : 0,
-		       o.verify ? " (verify on)" : "");
+		       (double)files / secs, (double)bytes / secs / 1048576.0, iops, p50, p99, cpu,
+		       gib > 0 ? cpu / gib : 0, o.verify ? " (verify on)" : "");
 		if (st.files_fallback)
 			printf("  %" PRIu64 " files read by posix (extents not raw-readable)\n", st.files_fallback);
 	}

@@ -159,6 +159,7 @@ struct fil_stats {
 	uint64_t bytes;          /* of those files */
 	uint64_t files_fallback; /* aisio backends: of those, read by posix (extents not raw-readable, not indexed) */
 	uint64_t batches_failed;
+	uint64_t ios; /* read commands issued: preads, io_uring reads, NVMe reads (a split over MDTS counts once) */
 };
 /* Counted since open, as the workers finish their parts. */
 void fil_dataset_stats(struct fil_dataset *ds, struct fil_stats *st);

@@ -516,6 +516,7 @@ static int pread_whole(struct fil_worker *w, struct fil_slot *s, unsigned at, ui
 	while (rc == 0 && got < len) {
 		size_t chunk = len - got > (1u << 30) ? (1u << 30) : (size_t)(len - got);
 		ssize_t n = pread(fd, dst + got, chunk, (off_t)got);
+		w->ios++;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -565,7 +566,9 @@ static int verify_file(struct fil_worker *w, struct fil_slot *s, unsigned at)
 		w->scratch_cap = len;
 	}
 	uint64_t got = fil_hash64(s->buf + s->offsets[at], len);
+	uint64_t ios = w->ios; /* the check's own reads are not the backend's */
 	int rc = pread_whole(w, s, at, w->scratch);
+	w->ios = ios;
 	if (rc < 0)
 		return rc;
 	uint64_t want = fil_hash64(w->scratch, len);
@@ -629,6 +632,7 @@ static void *worker_main(void *arg)
 		w->msg[0] = '\0';
 		w->err_at = UINT_MAX;
 		w->fallback = 0;
+		w->ios = 0;
 		int rc = end > first ? ds->ops->read(w, s, first, end - first) : 0;
 		for (unsigned i = first; rc == 0 && ds->o.verify && i < end; i++)
 			rc = verify_file(w, s, i);
@@ -646,6 +650,7 @@ static void *worker_main(void *arg)
 				ds->stats.bytes += s->lengths[i];
 		}
 		ds->stats.files_fallback += w->fallback;
+		ds->stats.ios += w->ios;
 		if (++s->parts_done == ds->nworkers) {
 			ds->stats.batches_failed += s->b.err != 0;
 			s->state = FIL_SLOT_READY;

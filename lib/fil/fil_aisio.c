@@ -242,6 +242,7 @@ static int queue_read(struct fil_worker *w, uint64_t slba, uint32_t nlb, void *b
 	uint64_t deadline = 0;
 	for (;;) {
 		int rc = bio_queue_rw(aw->q, false, slba, nlb, buf, read_done, err);
+		w->ios += rc == 0;
 		if (rc != -EAGAIN)
 			return rc;
 		rc = bio_queue_submit(aw->q);

@@ -51,6 +51,7 @@ struct fil_worker {
 	unsigned err_at;
 	char msg[FIL_MSG_LEN];
 	uint64_t fallback; /* files of the current part the backend read by posix */
+	uint64_t ios;      /* read commands of the current part: preads, io_uring reads, NVMe reads */
 };
 
 /*

@@ -62,6 +62,7 @@ static int direct_file(struct fil_worker *w, struct fil_slot *s, unsigned at)
 	while (rc == 0 && got < len) {
 		size_t chunk = aligned - got > (1u << 30) ? (1u << 30) : (size_t)(aligned - got);
 		ssize_t n = pread(fd, dst + got, chunk, (off_t)got);
+		w->ios++;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -178,6 +179,7 @@ static int uring_read(struct fil_worker *w, struct fil_slot *s, unsigned first, 
 				break;
 			unsigned n = aligned - off > PIECE ? PIECE : (unsigned)(aligned - off);
 			io_uring_prep_read(sqe, u->fds[k], s->buf + s->offsets[first + k] + off, n, off);
+			w->ios++;
 			io_uring_sqe_set_data64(sqe, (uint64_t)k << 32 | (off / PIECE));
 			inflight++;
 			off += n;
