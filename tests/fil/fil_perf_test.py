@@ -19,7 +19,7 @@ with tempfile.TemporaryDirectory(prefix="fil-perf.") as tmp:
             assert r.returncode == 0, (backend, r.stderr)
             j = json.loads(r.stdout)
             assert j["error"] == 0 and j["files"] == epochs * len(files) and j["bytes"] == epochs * nbytes, j
-            assert j["files_per_s"] > 0 and j["cpu_s_per_gib"] >= 0 and j["iops"] >= j["files_per_s"] * 0.99, j
+            assert j["files_per_s"] > 0 and j["cpu_s_per_gib"] >= 0 and j["iops"] > 0, j
             print(f"ok: {backend}, {epochs} epoch(s): {j['files']} files, {j['bytes']} bytes, verified")
     r = subprocess.run([aisio, "fil", "perf", "--batch-size", "x", d], capture_output=True, text=True)
     assert r.returncode == 2 and "needs a number" in r.stderr, r.stderr
