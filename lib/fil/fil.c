@@ -504,29 +504,37 @@ static int open_file(struct fil_worker *w, unsigned at, const char *path, int fl
 	return fd;
 }
 
-/* Buffered read of len bytes at 0 of path into dst, size checked before and after. */
-static int pread_whole(struct fil_worker *w, struct fil_slot *s, unsigned at, uint8_t *dst)
+int fil_pread_span(struct fil_worker *w, struct fil_slot *s, unsigned at, int fd, uint8_t *dst, uint64_t span,
+		   unsigned align)
 {
 	const char *path = s->paths[at];
-	int fd = open_file(w, at, path, 0);
-	if (fd < 0)
-		return fd;
-	int rc = fil_check_fd(w, s, at, fd);
 	uint64_t len = s->lengths[at], got = 0;
-	while (rc == 0 && got < len) {
-		size_t chunk = len - got > (1u << 30) ? (1u << 30) : (size_t)(len - got);
+	while (got < len) {
+		size_t chunk = span - got > (1u << 30) ? (1u << 30) : (size_t)(span - got);
 		ssize_t n = pread(fd, dst + got, chunk, (off_t)got);
 		w->ios++;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			rc = fil_fail(w, at, -errno, "%s: read at %" PRIu64 ": %s", path, got, strerror(errno));
-		else if (n == 0)
-			rc = fil_fail(w, at, -ESTALE, "%s: ended at %" PRIu64 " of %" PRIu64 " bytes while read", path,
-				      got, len);
-		else
-			got += (uint64_t)n;
+			return fil_fail(w, at, -errno, "%s: read at %" PRIu64 ": %s", path, got, strerror(errno));
+		/* the file ended early: it shrank, or (direct) a short read mid-file */
+		if (n == 0 || (align > 1 && got + (uint64_t)n < len && n % align))
+			return fil_fail(w, at, -ESTALE, "%s: ended at %" PRIu64 " of %" PRIu64 " bytes while read",
+					path, got + (uint64_t)n, len);
+		got += (uint64_t)n;
 	}
+	return 0;
+}
+
+/* Buffered read of the file into dst, size checked before and after. */
+static int pread_whole(struct fil_worker *w, struct fil_slot *s, unsigned at, uint8_t *dst)
+{
+	int fd = open_file(w, at, s->paths[at], 0);
+	if (fd < 0)
+		return fd;
+	int rc = fil_check_fd(w, s, at, fd);
+	if (rc == 0)
+		rc = fil_pread_span(w, s, at, fd, dst, s->lengths[at], 1);
 	if (rc == 0)
 		rc = fil_check_fd(w, s, at, fd);
 	close(fd);

@@ -118,6 +118,11 @@ int fil_read_buffered(struct fil_worker *w, struct fil_slot *s, unsigned at);
 /* Zero the bytes from a file's end to its aligned end. */
 void fil_zero_tail(struct fil_dataset *ds, struct fil_slot *s, unsigned at);
 /* fstat-checks an open descriptor against the size at open: 0 or -ESTALE/-EINVAL via fil_fail. */
+/* pread the file at s's position at into dst until its recorded length is in, each read asking for up to
+ * span bytes from where it is (span: the length, or the aligned end for O_DIRECT, whose reads short of the
+ * end must be multiples of align). A file that ends early is -ESTALE. Counts w->ios. */
+int fil_pread_span(struct fil_worker *w, struct fil_slot *s, unsigned at, int fd, uint8_t *dst, uint64_t span,
+		   unsigned align);
 int fil_check_fd(struct fil_worker *w, struct fil_slot *s, unsigned at, int fd);
 /* The same by stat of the path (backends that read without a descriptor). */
 int fil_check_path(struct fil_worker *w, struct fil_slot *s, unsigned at);

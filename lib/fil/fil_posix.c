@@ -57,22 +57,9 @@ static int direct_file(struct fil_worker *w, struct fil_slot *s, unsigned at)
 	if (fd < 0)
 		return fd;
 	int rc = fil_check_fd(w, s, at, fd);
-	uint64_t len = s->lengths[at], aligned = fil_round_up(len, DIRECT_ALIGN), got = 0;
-	uint8_t *dst = s->buf + s->offsets[at];
-	while (rc == 0 && got < len) {
-		size_t chunk = aligned - got > (1u << 30) ? (1u << 30) : (size_t)(aligned - got);
-		ssize_t n = pread(fd, dst + got, chunk, (off_t)got);
-		w->ios++;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			rc = fil_fail(w, at, -errno, "%s: read at %" PRIu64 ": %s", path, got, strerror(errno));
-		else if (n == 0 || (got + (uint64_t)n < len && n % DIRECT_ALIGN))
-			rc = fil_fail(w, at, -ESTALE, "%s: ended at %" PRIu64 " of %" PRIu64 " bytes while read", path,
-				      got + (uint64_t)n, len);
-		else
-			got += (uint64_t)n;
-	}
+	if (rc == 0)
+		rc = fil_pread_span(w, s, at, fd, s->buf + s->offsets[at], fil_round_up(s->lengths[at], DIRECT_ALIGN),
+				    DIRECT_ALIGN);
 	if (rc == 0)
 		rc = fil_check_fd(w, s, at, fd);
 	close(fd);
