@@ -136,7 +136,23 @@ enum nvme_identify_cns {
 	NVME_ID_CNS_NS = 0x00,
 	NVME_ID_CNS_CTRL = 0x01,
 	NVME_ID_CNS_NS_ACTIVE_LIST = 0x02,
+	NVME_ID_CNS_PRIMARY_CTRL_CAP = 0x14,    /* CDW10[31:16] CNTID: the primary's own */
+	NVME_ID_CNS_SECONDARY_CTRL_LIST = 0x15, /* CDW10[31:16] CNTID: entries from this id up */
 };
+
+/* Virtualization Management (admin 0x1c): CDW10 ACT[3:0], RT[10:8], CNTLID[31:16]; CDW11 NR[15:0];
+ * completion DW0 the number of resources now assigned or allocated. */
+enum nvme_virt_mgmt_act {
+	NVME_VIRT_MGMT_PRIMARY_FLEX_ALLOC = 0x1,
+	NVME_VIRT_MGMT_SECONDARY_OFFLINE = 0x7,
+	NVME_VIRT_MGMT_SECONDARY_ASSIGN = 0x8,
+	NVME_VIRT_MGMT_SECONDARY_ONLINE = 0x9,
+};
+enum nvme_virt_mgmt_rt {
+	NVME_VIRT_MGMT_RT_VQ = 0x0, /* queue resources (an admin or I/O queue pair each) */
+	NVME_VIRT_MGMT_RT_VI = 0x1, /* interrupt resources (MSI-X vectors) */
+};
+#define NVME_VIRT_MGMT_CDW10(act, rt, cntlid) ((uint32_t)(act) | (uint32_t)(rt) << 8 | (uint32_t)(cntlid) << 16)
 
 /* Feature identifiers */
 enum nvme_feat {
@@ -190,6 +206,10 @@ enum nvme_status {
 	NVME_SC_INVALID_LOG_PAGE = 0x109,
 	NVME_SC_INVALID_QUEUE_DELETE = 0x10c, /* CQ still has an SQ */
 	NVME_SC_FEATURE_NOT_SAVEABLE = 0x10d,
+	NVME_SC_INVALID_CTRL_ID = 0x11f, /* Virtualization Management */
+	NVME_SC_INVALID_SEC_CTRL_STATE = 0x120,
+	NVME_SC_INVALID_NUM_RESOURCES = 0x121,
+	NVME_SC_INVALID_RESOURCE_ID = 0x122,
 	/* media and data integrity (SCT 2) */
 	NVME_SC_WRITE_FAULT = 0x280,
 	NVME_SC_READ_ERROR = 0x281,
@@ -322,6 +342,53 @@ struct nvme_id_ns {
 NVME_STATIC_ASSERT(sizeof(struct nvme_id_ns) == 4096, "identify namespace is 4096 bytes");
 
 #define NVME_NS_FLBAS_INDEX(flbas) ((flbas)&0xfu)
+
+/* ---- Primary Controller Capabilities (Identify CNS 0x14): 4096 bytes ---- */
+#define NVME_PRI_CRT_VQ (1u << 0) /* controller resource types supported */
+#define NVME_PRI_CRT_VI (1u << 1)
+struct nvme_pri_ctrl_cap {
+	uint16_t cntlid;
+	uint16_t portid;
+	uint8_t crt;
+	uint8_t rsvd5[27];
+	uint32_t vqfrt;  /* VQ flexible resources, total */
+	uint32_t vqrfa;  /* VQ flexible resources assigned to secondaries */
+	uint16_t vqrfap; /* VQ flexible resources allocated to the primary */
+	uint16_t vqprt;  /* VQ private resources of the primary */
+	uint16_t vqfrsm; /* VQ flexible resources, most per secondary */
+	uint16_t vqgran; /* VQ preferred granularity */
+	uint8_t rsvd48[16];
+	uint32_t vifrt; /* the same for interrupt (VI) resources */
+	uint32_t virfa;
+	uint16_t virfap;
+	uint16_t viprt;
+	uint16_t vifrsm;
+	uint16_t vigran;
+	uint8_t rsvd80[4016];
+};
+NVME_STATIC_ASSERT(sizeof(struct nvme_pri_ctrl_cap) == 4096, "primary controller capabilities are 4096 bytes");
+
+/* ---- Secondary Controller List (Identify CNS 0x15): 4096 bytes ---- */
+#define NVME_SEC_SCS_ONLINE (1u << 0)
+struct nvme_sec_ctrl_entry {
+	uint16_t scid; /* secondary controller id */
+	uint16_t pcid; /* its primary */
+	uint8_t scs;   /* state: bit 0 online */
+	uint8_t rsvd5[3];
+	uint16_t vfn; /* virtual function number, from 1 */
+	uint16_t nvq; /* VQ flexible resources assigned */
+	uint16_t nvi; /* VI flexible resources assigned */
+	uint8_t rsvd14[18];
+};
+NVME_STATIC_ASSERT(sizeof(struct nvme_sec_ctrl_entry) == 32, "secondary controller entry is 32 bytes");
+
+#define NVME_SEC_CTRL_LIST_MAX 127
+struct nvme_sec_ctrl_list {
+	uint8_t numid; /* entries that follow */
+	uint8_t rsvd1[31];
+	struct nvme_sec_ctrl_entry sc[NVME_SEC_CTRL_LIST_MAX];
+};
+NVME_STATIC_ASSERT(sizeof(struct nvme_sec_ctrl_list) == 4096, "secondary controller list is 4096 bytes");
 
 /* ---- Log pages ---- */
 struct nvme_error_log {

@@ -46,6 +46,32 @@ static void test_identify(void **state)
 	assert_int_equal(offsetof(struct nvme_error_log, cs), 32);
 }
 
+static void test_virtualization(void **state)
+{
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, crt), 4);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, vqfrt), 32);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, vqrfa), 36);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, vqrfap), 40);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, vqprt), 42);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, vqfrsm), 44);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, vqgran), 46);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, vifrt), 64);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, virfa), 68);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, virfap), 72);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, viprt), 74);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, vifrsm), 76);
+	assert_int_equal(offsetof(struct nvme_pri_ctrl_cap, vigran), 78);
+	assert_int_equal(offsetof(struct nvme_sec_ctrl_entry, pcid), 2);
+	assert_int_equal(offsetof(struct nvme_sec_ctrl_entry, scs), 4);
+	assert_int_equal(offsetof(struct nvme_sec_ctrl_entry, vfn), 8);
+	assert_int_equal(offsetof(struct nvme_sec_ctrl_entry, nvq), 10);
+	assert_int_equal(offsetof(struct nvme_sec_ctrl_entry, nvi), 12);
+	assert_int_equal(offsetof(struct nvme_sec_ctrl_list, sc), 32);
+	assert_int_equal(offsetof(struct nvme_sec_ctrl_list, sc[1]), 64);
+	/* CDW10 of Virtualization Management: assign (8), interrupt resources (1), controller 2 */
+	assert_int_equal(NVME_VIRT_MGMT_CDW10(NVME_VIRT_MGMT_SECONDARY_ASSIGN, NVME_VIRT_MGMT_RT_VI, 2), 0x20108);
+}
+
 static void test_registers(void **state)
 {
 	/* CAP of a controller with MQES 1023, CQR, TO 2, DSTRD 3, NVM, MPSMAX 4 */
@@ -75,6 +101,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sqe_cqe),
 		cmocka_unit_test(test_identify),
+		cmocka_unit_test(test_virtualization),
 		cmocka_unit_test(test_registers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
