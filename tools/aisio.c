@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{"id-ctrl", cmd_id_ctrl, "identify controller of a user-space bound or emulated device"},
 	{"id-ns", cmd_id_ns, "identify namespace"},
 	{"smart-log", cmd_smart_log, "SMART / health log"},
+	{"sriov", cmd_sriov, "status | assign | enable | online | offline | disable: SR-IOV of a PF on nvme"},
 	{"homi", cmd_homi, "status: devices, queue pairs and clients of the homid daemon"},
 #ifdef AISIO_HAVE_CMD_XAL
 	{"xal", cmd_xal, "ls | extents | stats: file extents from a mounted file system or an XFS device"},

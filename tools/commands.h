@@ -14,6 +14,9 @@ int cmd_id_ctrl(int argc, char **argv);   /* devices_admin.c */
 int cmd_id_ns(int argc, char **argv);     /* devices_admin.c */
 int cmd_smart_log(int argc, char **argv); /* devices_admin.c */
 
+/* sriov_cmd.c: `aisio sriov status|assign|enable|online|offline|disable` */
+int cmd_sriov(int argc, char **argv);
+
 /* homi_cmd.c: `aisio homi status` */
 int cmd_homi(int argc, char **argv);
 
