@@ -480,8 +480,13 @@ static int sriov_set_state(const struct sriov_args *a, struct sriov_pf *pf, bool
 		} else if (sc->vfn != a->vf) {
 			continue;
 		}
-		if (virt_mgmt(a->verb, pf, act, 0, sc->scid, 0, NULL) < 0)
+		if (virt_mgmt(a->verb, pf, act, 0, sc->scid, 0, NULL) < 0) {
+			if (online && sc->vfn > pf->fn.sriov_numvfs)
+				fprintf(stderr,
+					"aisio sriov online: VF %u is not enabled: aisio sriov enable %s --vfs %u\n",
+					sc->vfn, pf->fn.bdf, sc->vfn);
 			return 1;
+		}
 		printf("secondary controller %u (VF %u): %s\n", sc->scid, sc->vfn, online ? "online" : "offline");
 		done++;
 	}
