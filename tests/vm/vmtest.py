@@ -115,6 +115,17 @@ SCENARIOS = {
               "-drive", "file={disk0},if=none,id=nvm0,format=raw",
               "-device", "nvme-ns,drive=nvm0,nsid=1,shared=on"],
         needs=["tools/aisio", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw"], host_needs=["nvme"], timeout=240),
+    "sriov-tool": dict(
+        doc="the sriov set-up with aisio sriov only (no nvme-cli): status, assign, enable, online, a VF on "
+            "vfio-pci verified past the PF's mounted XFS, disable returns the resources",
+        iommu=True, disks=[("512M", "xfs:300M")], modules=XFS_MODULES,
+        qemu=["-device", "pcie-root-port,id=rp0,chassis=1",
+              "-device", "nvme-subsys,id=subsys0",
+              "-device", "nvme,bus=rp0,serial=aisio2,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=8,"
+                         "sriov_vi_flexible=4,max_ioqpairs=12,msix_qsize=8",
+              "-drive", "file={disk0},if=none,id=nvm0,format=raw",
+              "-device", "nvme-ns,drive=nvm0,nsid=1,shared=on"],
+        needs=["tools/aisio", "tests/vm/vm-blkutil"], timeout=240),
     "negative": dict(
         doc="a function bound to the kernel nvme driver is refused with a clear message and left as it was",
         iommu=True, disks=[("320M", "xfs:300M")], modules=XFS_MODULES, qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=120),
