@@ -180,6 +180,36 @@ HPID=$!
 check "homid (pid $HPID) is up again and answers" homid_ready
 step_out "verified [1-9][0-9]* LBAs \([0-9.]+ [KM]iB\), mismatches 0, failed 0" \
 	aisio perf verify $TMO --iosize 8192 --qdepth 32 --size 16384 --seed 14 $DEV
+
+# The daemon killed with -9 while a client (stopped, so it cannot notice) still holds the vfio device
+# fd it was given: a new daemon cannot take the function yet; it says so and retries (open_retry),
+# and brings it up once that client is gone.
+aisio perf run $TMO --iopattern randread --qdepth 32 --runtime 60 $DEV >/tmp/hold.out 2>&1 &
+CPID=$!
+check "the client (pid $CPID) holds a queue pair" client_has_qpairs $CPID
+step kill -STOP "$CPID"
+step kill -9 "$HPID"
+wait "$HPID" 2>/dev/null
+echo "---- homid started while a stopped client holds the device ----" >>/tmp/homid.log
+homid --config /tmp/homid.conf >>/tmp/homid.log 2>&1 &
+HPID=$!
+said_busy() { # bounded, 20 s
+	i=0
+	while [ $i -lt 40 ]; do
+		grep -q "is busy (an earlier daemon's clients may still hold it); retrying" /tmp/homid.log && return 0
+		sleep 0.5
+		i=$((i + 1))
+	done
+	tail -5 /tmp/homid.log
+	return 1
+}
+check "the new daemon says the function is busy and retries" said_busy
+check "and does not answer yet" sh -c "! aisio homi status >/dev/null 2>&1"
+step kill -9 "$CPID"
+wait "$CPID" 2>/dev/null
+check "homid (pid $HPID) comes up once the client is gone" homid_ready
+step_out "verified [1-9][0-9]* LBAs \([0-9.]+ [KM]iB\), mismatches 0, failed 0" \
+	aisio perf verify $TMO --iosize 8192 --qdepth 32 --size 16384 --seed 15 $DEV
 step kill -TERM "$HPID"
 step homid_exited
 check "no hugepage in use ($(hugepages_in_use))" [ "$(hugepages_in_use)" = 0 ]
