@@ -109,23 +109,6 @@ uint32_t bio_homi_max_xfer(const struct bio_dev *d)
 	return d->homi->dev.max_xfer;
 }
 
-static void *arena_alloc(struct bio_dev *d, size_t len)
-{
-	pthread_mutex_lock(&d->lock);
-	void *p = dma_heap_alloc(&d->heap, len, 4096);
-	pthread_mutex_unlock(&d->lock);
-	return p;
-}
-
-static void arena_free(struct bio_dev *d, void *p)
-{
-	if (!p)
-		return;
-	pthread_mutex_lock(&d->lock);
-	dma_heap_free(&d->heap, p);
-	pthread_mutex_unlock(&d->lock);
-}
-
 int bio_homi_queue_create(struct bio_queue *q, unsigned depth)
 {
 	struct bio_dev *d = q->d;
@@ -136,10 +119,10 @@ int bio_homi_queue_create(struct bio_queue *q, unsigned depth)
 	q->hq = hq;
 	uint32_t entries = nvme_ring_entries(depth);
 	uint32_t prp_bytes = nvme_prp_list_bytes(h->dev.max_xfer, NVMED_PAGE_SHIFT);
-	hq->sq = arena_alloc(d, (size_t)entries * sizeof(struct nvme_sqe));
-	hq->cq = arena_alloc(d, (size_t)entries * sizeof(struct nvme_cqe));
+	hq->sq = bio_dev_buf_alloc(d, (size_t)entries * sizeof(struct nvme_sqe));
+	hq->cq = bio_dev_buf_alloc(d, (size_t)entries * sizeof(struct nvme_cqe));
 	if (prp_bytes)
-		hq->prp_lists = arena_alloc(d, (size_t)depth * prp_bytes);
+		hq->prp_lists = bio_dev_buf_alloc(d, (size_t)depth * prp_bytes);
 	if (!hq->sq || !hq->cq || (prp_bytes && !hq->prp_lists)) {
 		aisio_log(AISIO_LOG_ERROR, h->name,
 			  "no DMA memory for a queue pair of depth %u (raise the DMA pool size)", depth);
@@ -200,16 +183,16 @@ void bio_homi_queue_destroy(struct bio_queue *q)
 	struct bio_dev *d = q->d;
 	if (!hq)
 		return;
-	/* the daemon deletes the SQ, then the CQ, before the rings go back to the arena */
+	/* the daemon deletes the SQ, then the CQ, before the rings go back to the arena (bio_dev_buf_free) */
 	if (hq->qid && homi_client_health(d->homi->hc) == 0)
 		homi_release_qp(d->homi->hc, d->homi->dev.index, hq->qid);
 	nvmed_qpair_detach(q->qp);
 	q->qp = NULL;
 	if (hq->db_map)
 		munmap(hq->db_map, hq->db_map_len);
-	arena_free(d, hq->sq);
-	arena_free(d, hq->cq);
-	arena_free(d, hq->prp_lists);
+	bio_dev_buf_free(d, hq->sq);
+	bio_dev_buf_free(d, hq->cq);
+	bio_dev_buf_free(d, hq->prp_lists);
 	free(hq);
 	q->hq = NULL;
 }
