@@ -5,8 +5,31 @@
 #define AISIO_FUZZ_REPLAY_H
 
 #include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+
+/* The whole file at path in a malloc'd *buf (one spare byte), *len its size; 0 or a negative errno. */
+static int fuzz_read_file(const char *path, uint8_t **buf, size_t *len)
+{
+	struct stat st;
+	FILE *f;
+
+	if (stat(path, &st) || !(*buf = malloc((size_t)st.st_size + 1)))
+		return -errno;
+	f = fopen(path, "rb");
+	if (!f || fread(*buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		if (f)
+			fclose(f);
+		free(*buf);
+		return -EIO;
+	}
+	fclose(f);
+	*len = (size_t)st.st_size;
+	return 0;
+}
 
 static int fuzz_replay(int argc, char **argv, const char *name, int (*run_file)(const char *path))
 {

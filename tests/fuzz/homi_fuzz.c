@@ -211,22 +211,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 static int run_file(const char *p)
 {
-	struct stat st;
 	uint8_t *buf;
-	FILE *f;
-	int rc;
+	size_t len = 0;
+	int rc = fuzz_read_file(p, &buf, &len);
 
-	if (stat(p, &st) || !(buf = malloc((size_t)st.st_size + 1)))
-		return -errno;
-	f = fopen(p, "rb");
-	if (!f || fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		if (f)
-			fclose(f);
-		free(buf);
-		return -EIO;
-	}
-	fclose(f);
-	rc = run_input(buf, (size_t)st.st_size);
+	if (rc < 0)
+		return rc;
+	rc = run_input(buf, len);
 	/* HOMI_FUZZ_VERBOSE: what the checker said of each input (seeds should all pass) */
 	if (getenv("HOMI_FUZZ_VERBOSE"))
 		printf("%s: %s\n", p, rc ? strerror(-rc) : "passed");

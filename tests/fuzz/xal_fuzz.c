@@ -403,27 +403,19 @@ static int make_seed(uint32_t flags, const char *img, const char *out)
 
 static int run_file(const char *p)
 {
-	struct stat st;
 	uint8_t *buf;
-	FILE *f;
+	size_t len = 0;
+	int frc = fuzz_read_file(p, &buf, &len);
 
-	if (stat(p, &st) || !(buf = malloc((size_t)st.st_size + 1)))
-		return -errno;
-	f = fopen(p, "rb");
-	if (!f || fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		if (f)
-			fclose(f);
-		free(buf);
-		return -EIO;
-	}
-	fclose(f);
+	if (frc < 0)
+		return frc;
 	if (getenv("XAL_FUZZ_VERBOSE")) {
 		char err[256] = "";
 		uint64_t paths = 0;
 		int rc;
 
 		aisio_log_hook_set(log_quiet, err);
-		rc = run_input(buf, (size_t)st.st_size, &paths);
+		rc = run_input(buf, len, &paths);
 		aisio_log_hook_set(log_quiet, NULL);
 
 		if (rc)
@@ -431,7 +423,7 @@ static int run_file(const char *p)
 		else
 			printf("%s: indexed, %llu inodes reachable\n", p, (unsigned long long)paths);
 	} else {
-		LLVMFuzzerTestOneInput(buf, (size_t)st.st_size);
+		LLVMFuzzerTestOneInput(buf, len);
 	}
 	free(buf);
 	return 0;
