@@ -44,8 +44,17 @@
  * ring per thread), aisio-cpu (XAL extents -> LBAs -> bio reads straight into the batch buffer,
  * allocated with bio_dev_buf_alloc; unwritten extents and holes zero-filled; a file whose
  * extents cannot be read raw, or that the index does not hold as a regular file, is read
- * through posix buffered pread instead). The AISIO_GPU, AISIO_P2P and GDS values are reserved
- * for the GPU backends (-ENOTSUP now).
+ * through posix buffered pread instead), and the GPU backends below. AISIO_P2P is reserved
+ * (-ENOTSUP).
+ *
+ * Batches in GPU memory (mem = FIL_MEM_CUDA): data is then a device pointer of the current CUDA
+ * device. The backends that deliver there live in the GPU layer's library (aisio/fil_gpu.h;
+ * built where CUDA is), which the caller hands over in opts.gpu: aisio-gpu (the batch's extents
+ * uploaded to the GPU, GPU threads submit the NVMe reads into the batch buffer themselves, on a
+ * GPU-resident controller: a gpuemu: device string, e.g. gpuemu:host,file=IMAGE serving the
+ * file system's image), gds (cuFile, loaded at run time) and the posix backends, which read into
+ * pinned host memory and copy each worker's part with cudaMemcpyAsync. Verify copies the bytes
+ * back to the host to hash them.
  *
  * Ownership: fil_dataset_open returns a dataset the caller closes with fil_dataset_close
  * after releasing every batch it holds. Thread-safety: one thread calls fil_* on a dataset;
@@ -67,10 +76,18 @@ enum fil_backend {
 	FIL_BACKEND_POSIX_DIRECT,
 	FIL_BACKEND_POSIX_URING,
 	FIL_BACKEND_AISIO_CPU,
-	FIL_BACKEND_AISIO_GPU, /* reserved */
+	FIL_BACKEND_AISIO_GPU, /* GPU memory only (opts.gpu) */
 	FIL_BACKEND_AISIO_P2P, /* reserved */
-	FIL_BACKEND_GDS,       /* reserved */
+	FIL_BACKEND_GDS,       /* GPU memory only (opts.gpu) */
 };
+
+enum fil_mem {
+	FIL_MEM_HOST = 0, /* batches in host memory */
+	FIL_MEM_CUDA,     /* batches in GPU memory (needs opts.gpu) */
+};
+
+/* The GPU backends' implementation (aisio/fil_gpu.h: fil_gpu_backends()). */
+struct fil_gpu_backends;
 
 struct fil_opts {
 	const char *path; /* dataset directory or file list */
@@ -92,6 +109,10 @@ struct fil_opts {
 	 * (NULL: xal_source, when that is a directory) */
 	const char *xal_mount;
 	unsigned queue_depth; /* commands in flight per thread (0: 64) */
+	/* GPU memory */
+	enum fil_mem mem;                   /* aisio-gpu and gds: FIL_MEM_CUDA whatever is set */
+	const struct fil_gpu_backends *gpu; /* NULL: batches in GPU memory are -ENOTSUP */
+	unsigned gpu_queues;                /* aisio-gpu: queue pairs on the GPU (0: 32) */
 };
 
 struct fil_position {

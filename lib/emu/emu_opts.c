@@ -67,6 +67,7 @@ enum emu_key_id {
 	KEY_ENGINE,
 	KEY_SMS,
 	KEY_WARPS,
+	KEY_FILE,
 	KEY_COUNT
 };
 
@@ -124,6 +125,10 @@ static const struct emu_key emu_keys[KEY_COUNT] = {
 			NULL},
 	[KEY_SMS] = {"sms", FOR_GPUEMU, "N", 0, 0, 1, 1024, 8, NULL, "engine blocks, one per SM", NULL},
 	[KEY_WARPS] = {"warps", FOR_GPUEMU, "N", 0, 0, 1, 32, 8, NULL, "warps per engine block", NULL},
+	[KEY_FILE] = {"file", FOR_GPUEMU, "PATH", 0, 0, 0, 0, 0, "none",
+		      "hbm or host namespace loaded from this image file at open (size: the\n"
+		      "file's, rounded up to an LBA, unless SIZE is given); writes stay in memory",
+		      NULL},
 };
 
 static const char *const emu_engine_names[] = {
@@ -145,7 +150,8 @@ static void key_range(const struct emu_key *k, enum devstr_kind kind, uint64_t *
 
 static int key_is_number(enum emu_key_id id)
 {
-	return id != KEY_LBA && id != KEY_ERR && id != KEY_DROP && id != KEY_DELAY && id != KEY_ENGINE;
+	return id != KEY_LBA && id != KEY_ERR && id != KEY_DROP && id != KEY_DELAY && id != KEY_ENGINE &&
+	       id != KEY_FILE;
 }
 
 static void key_set(struct emu_opts *o, enum emu_key_id id, uint64_t v)
@@ -167,6 +173,7 @@ static void key_set(struct emu_opts *o, enum emu_key_id id, uint64_t v)
 	case KEY_ERR: o->err_slba = 1, o->err_elba = 0, o->err_status = NVME_SC_READ_ERROR; break;
 	case KEY_DROP: o->drop_slba = 1, o->drop_elba = 0; break;
 	case KEY_DELAY: o->delay_slba = 1, o->delay_elba = 0, o->delay_us = 0; break;
+	case KEY_FILE: o->path[0] = 0; break;
 	case KEY_COUNT: break;
 	}
 }
@@ -196,6 +203,11 @@ static int key_parse(struct emu_opts *o, enum devstr_kind kind, enum emu_key_id 
 		if (strparse_range(val, &a, &b, &x, 0) < 0 || x == 0 || x > 60000000)
 			return -EINVAL;
 		o->delay_slba = a, o->delay_elba = b, o->delay_us = (unsigned)x;
+		return 0;
+	case KEY_FILE:
+		if (!*val || strlen(val) >= sizeof(o->path))
+			return -EINVAL;
+		snprintf(o->path, sizeof(o->path), "%s", val);
 		return 0;
 	case KEY_ENGINE:
 		for (v = 0; v < sizeof(emu_engine_names) / sizeof(emu_engine_names[0]); v++)
@@ -337,6 +349,32 @@ int emu_opts_parse(struct emu_opts *o, enum devstr_kind kind, const char *spec)
 	if (o->threads < 0)
 		o->threads = default_threads();
 	uint64_t lba = 1ull << o->lba_shift;
+	if (kind == DEVSTR_GPUEMU && o->path[0]) {
+		/* an image behind a GPU-side namespace: its size unless SIZE asks for more room */
+		if (o->ns_type != EMU_NS_HBM && o->ns_type != EMU_NS_HOST) {
+			aisio_log(AISIO_LOG_ERROR, kn, "file= loads an hbm or host namespace, not a null one");
+			return -EINVAL;
+		}
+		struct stat st;
+		if (stat(o->path, &st) < 0) {
+			int err = errno;
+			aisio_log(AISIO_LOG_ERROR, kn, "file=%s: %s", o->path, strerror(err));
+			return -err;
+		}
+		if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+			aisio_log(AISIO_LOG_ERROR, kn, "file=%s: not a regular file with data", o->path);
+			return -EINVAL;
+		}
+		uint64_t need = ((uint64_t)st.st_size + lba - 1) / lba * lba;
+		if (!size || !*size) {
+			o->ns_bytes = need;
+		} else if (o->ns_bytes < (uint64_t)st.st_size) {
+			aisio_log(AISIO_LOG_ERROR, kn,
+				  "file=%s holds %lld bytes, more than the namespace size %" PRIu64, o->path,
+				  (long long)st.st_size, o->ns_bytes);
+			return -EINVAL;
+		}
+	}
 	if (o->ns_bytes < lba || o->ns_bytes % lba) {
 		aisio_log(AISIO_LOG_ERROR, kn, "namespace size %" PRIu64 " is not a multiple of the LBA size %" PRIu64,
 			  o->ns_bytes, lba);

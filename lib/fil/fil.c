@@ -573,7 +573,24 @@ static int verify_file(struct fil_worker *w, struct fil_slot *s, unsigned at)
 		w->scratch = p;
 		w->scratch_cap = len;
 	}
-	uint64_t got = fil_hash64(s->buf + s->offsets[at], len);
+	const uint8_t *delivered = s->buf + s->offsets[at];
+	if (w->ds->ops->copy_out) {
+		/* device memory: the delivered bytes come back first, the independent read after */
+		if (len > w->out_cap) {
+			uint8_t *p = realloc(w->out, len);
+			if (!p)
+				return fil_fail(w, at, -ENOMEM, "%s: no memory to verify %" PRIu64 " bytes",
+						s->paths[at], len);
+			w->out = p;
+			w->out_cap = len;
+		}
+		int rc = w->ds->ops->copy_out(w, w->out, delivered, len);
+		if (rc < 0)
+			return fil_fail(w, at, rc, "%s: verify: copying the delivered bytes back: %s", s->paths[at],
+					strerror(-rc));
+		delivered = w->out;
+	}
+	uint64_t got = fil_hash64(delivered, len);
 	uint64_t ios = w->ios; /* the check's own reads are not the backend's */
 	int rc = pread_whole(w, s, at, w->scratch);
 	w->ios = ios;
@@ -814,6 +831,48 @@ static const struct fil_backend_ops *backend_ops(enum fil_backend b)
 	}
 }
 
+/* The backend that delivers into the memory the options ask for; *inner the posix backend a GPU-memory
+ * wrapper reads with. NULL with a message when there is none. */
+static const struct fil_backend_ops *pick_ops(const struct fil_opts *o, const struct fil_backend_ops **inner)
+{
+	*inner = NULL;
+	const bool gpu_only = o->backend == FIL_BACKEND_AISIO_GPU || o->backend == FIL_BACKEND_GDS;
+	if (o->mem == FIL_MEM_HOST && !gpu_only) {
+		const struct fil_backend_ops *ops = backend_ops(o->backend);
+		if (!ops)
+			aisio_log(AISIO_LOG_ERROR, FIL_LOG_DEV, "backend %s is not built yet",
+				  fil_backend_str(o->backend));
+		return ops;
+	}
+	if (o->mem != FIL_MEM_HOST && o->mem != FIL_MEM_CUDA) {
+		aisio_log(AISIO_LOG_ERROR, FIL_LOG_DEV, "unknown memory placement %d", (int)o->mem);
+		return NULL;
+	}
+	if (!o->gpu) {
+		aisio_log(
+			AISIO_LOG_ERROR, FIL_LOG_DEV,
+			"%s into GPU memory needs the GPU layer (a program built with CUDA passes fil_gpu_backends())",
+			fil_backend_str(o->backend));
+		return NULL;
+	}
+	const struct fil_backend_ops *ops = NULL;
+	switch (o->backend) {
+	case FIL_BACKEND_AISIO_GPU: ops = o->gpu->aisio_gpu; break;
+	case FIL_BACKEND_GDS: ops = o->gpu->gds; break;
+	case FIL_BACKEND_POSIX_BUFFERED:
+	case FIL_BACKEND_POSIX_DIRECT:
+	case FIL_BACKEND_POSIX_URING:
+		*inner = backend_ops(o->backend);
+		ops = o->gpu->posix_cuda;
+		break;
+	default: break;
+	}
+	if (!ops)
+		aisio_log(AISIO_LOG_ERROR, FIL_LOG_DEV, "backend %s does not deliver into GPU memory",
+			  fil_backend_str(o->backend));
+	return ops;
+}
+
 uint32_t fil_dataset_files(const struct fil_dataset *ds)
 {
 	return ds->nfiles;
@@ -846,18 +905,19 @@ int fil_dataset_open(struct fil_dataset **out, const struct fil_opts *opts)
 		aisio_log(AISIO_LOG_ERROR, FIL_LOG_DEV, "no dataset path");
 		return -EINVAL;
 	}
-	const struct fil_backend_ops *ops = backend_ops(opts->backend);
-	if (!ops) {
-		aisio_log(AISIO_LOG_ERROR, FIL_LOG_DEV, "backend %s is not built yet (the GPU backends come later)",
-			  fil_backend_str(opts->backend));
+	const struct fil_backend_ops *inner;
+	const struct fil_backend_ops *ops = pick_ops(opts, &inner);
+	if (!ops)
 		return -ENOTSUP;
-	}
 	struct fil_dataset *ds = calloc(1, sizeof(*ds));
 	if (!ds)
 		return -ENOMEM;
 	ds->o = *opts;
 	ds->ops = ops;
-	ds->align = ops->align;
+	ds->inner = inner;
+	ds->align = inner && inner->align > ops->align ? inner->align : ops->align;
+	if (ops != backend_ops(opts->backend))
+		ds->o.mem = FIL_MEM_CUDA;
 	if (!ds->o.batch_size)
 		ds->o.batch_size = 32;
 	if (!ds->o.batches_in_flight)
@@ -970,6 +1030,7 @@ void fil_dataset_close(struct fil_dataset *ds)
 		if (ds->ops->worker_fini && w->ds)
 			ds->ops->worker_fini(w);
 		free(w->scratch);
+		free(w->out);
 	}
 	free(ds->workers);
 	free_slots(ds);

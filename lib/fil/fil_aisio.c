@@ -21,13 +21,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define NO_INODE UINT32_MAX
-
 struct aisio_ds {
 	struct bio_dev *dev;
-	struct xal *xal;
+	struct fil_index ix;
 	char *device;
-	uint32_t *inode; /* per dataset file: XAL inode index, NO_INODE when not indexed */
 	unsigned lba_shift;
 	uint32_t max_lbas; /* per command */
 };
@@ -44,59 +41,11 @@ static void read_done(struct bio_queue *q, void *arg, int err, uint16_t status)
 		*e = err;
 }
 
-/* The path inside the file system of each file, by its real path under the mount point. */
-static int map_paths(struct fil_dataset *ds, struct aisio_ds *a, const char *mount)
-{
-	char *mp = realpath(mount, NULL);
-	if (!mp) {
-		int rc = -errno;
-		aisio_log(AISIO_LOG_ERROR, mount, "aisio-cpu: the mount point: %s", strerror(-rc));
-		return rc;
-	}
-	size_t ml = strcmp(mp, "/") == 0 ? 0 : strlen(mp);
-	uint64_t mapped = 0;
-	for (uint32_t i = 0; i < ds->nfiles; i++) {
-		a->inode[i] = NO_INODE;
-		char *rp = realpath(ds->files[i].path, NULL);
-		if (!rp)
-			continue; /* fails when read, naming itself */
-		if (strncmp(rp, mp, ml) == 0 && (rp[ml] == '/' || rp[ml] == '\0')) {
-			struct xal_inode ino;
-			if (xal_lookup(a->xal, rp + ml, &ino) == 0) {
-				a->inode[i] = ino.idx;
-				mapped++;
-			}
-		}
-		free(rp);
-	}
-	if (mapped == 0) {
-		aisio_log(AISIO_LOG_ERROR, ds->root,
-			  "aisio-cpu: no file of the dataset is in the index of %s (mounted at %s)", a->device, mp);
-		free(mp);
-		return -ENOENT;
-	}
-	if (mapped < ds->nfiles)
-		aisio_log(AISIO_LOG_INFO, ds->root,
-			  "aisio-cpu: %" PRIu64 " of %u files not in the index: read by posix", ds->nfiles - mapped,
-			  ds->nfiles);
-	free(mp);
-	return 0;
-}
-
 static int aisio_open(struct fil_dataset *ds)
 {
 	const struct fil_opts *o = &ds->o;
-	if (!o->device || !o->xal_source) {
-		aisio_log(AISIO_LOG_ERROR, "fil", "aisio-cpu needs a device string and an XAL source");
-		return -EINVAL;
-	}
-	const char *mount = o->xal_mount;
-	struct stat st;
-	if (!mount && stat(o->xal_source, &st) == 0 && S_ISDIR(st.st_mode))
-		mount = o->xal_source;
-	if (!mount) {
-		aisio_log(AISIO_LOG_ERROR, o->xal_source,
-			  "aisio-cpu: where is this file system mounted? (xal_mount maps dataset paths into it)");
+	if (!o->device) {
+		aisio_log(AISIO_LOG_ERROR, "fil", "aisio-cpu needs a device string");
 		return -EINVAL;
 	}
 	struct aisio_ds *a = calloc(1, sizeof(*a));
@@ -104,16 +53,9 @@ static int aisio_open(struct fil_dataset *ds)
 		return -ENOMEM;
 	ds->be = a;
 	a->device = strdup(o->device);
-	a->inode = calloc(ds->nfiles, sizeof(*a->inode));
-	if (!a->device || !a->inode)
+	if (!a->device)
 		return -ENOMEM;
-	struct xal_opts xo = {.backend = XAL_BACKEND_AUTO};
-	int rc = xal_open(&a->xal, o->xal_source, &xo);
-	if (rc < 0) {
-		aisio_log(AISIO_LOG_ERROR, o->xal_source, "aisio-cpu: cannot index the file system: %s", strerror(-rc));
-		return rc;
-	}
-	rc = map_paths(ds, a, mount);
+	int rc = fil_index_open(&a->ix, ds, "aisio-cpu");
 	if (rc < 0)
 		return rc;
 	size_t dma = (size_t)ds->nslots * ds->slot_cap + (32u << 20);
@@ -144,10 +86,8 @@ static void aisio_close(struct fil_dataset *ds)
 		return;
 	if (a->dev)
 		bio_dev_close(a->dev);
-	if (a->xal)
-		xal_close(a->xal);
+	fil_index_close(&a->ix);
 	free(a->device);
-	free(a->inode);
 	free(a);
 	ds->be = NULL;
 }
@@ -206,28 +146,6 @@ static void aisio_worker_fini(struct fil_worker *w)
 	w->be = NULL;
 }
 
-/* Can every extent of the file be read raw? 1 yes, 0 no (posix reads it), <0 an index error. */
-static int extents_readable(struct aisio_ds *a, const struct xal_inode *ino, uint64_t size)
-{
-	for (uint32_t e = 0; e < ino->count; e++) {
-		struct xal_extent x;
-		int rc = xal_extent_get(a->xal, ino, e, &x);
-		if (rc < 0)
-			return rc;
-		if (x.file_offset >= size)
-			break;
-		if (x.flags & XAL_EXT_UNWRITTEN)
-			continue;
-		uint64_t slba, nlb;
-		rc = xal_extent_lba(a->xal, &x, 1u << a->lba_shift, &slba, &nlb);
-		if (rc == -ENODATA || rc == -EINVAL)
-			return 0;
-		if (rc < 0)
-			return rc;
-	}
-	return 1;
-}
-
 static uint64_t ms_now(void)
 {
 	struct timespec ts;
@@ -271,7 +189,7 @@ static int queue_file(struct fil_worker *w, struct fil_slot *s, unsigned at, con
 	uint8_t *dst = s->buf + s->offsets[at];
 	for (uint32_t e = 0; e < ino->count && cursor < size; e++) {
 		struct xal_extent x;
-		int rc = xal_extent_get(a->xal, ino, e, &x);
+		int rc = xal_extent_get(a->ix.xal, ino, e, &x);
 		if (rc < 0)
 			return rc;
 		if (x.file_offset >= size)
@@ -283,7 +201,7 @@ static int queue_file(struct fil_worker *w, struct fil_slot *s, unsigned at, con
 			memset(dst + x.file_offset, 0, end - x.file_offset);
 		} else {
 			uint64_t slba, nlb;
-			rc = xal_extent_lba(a->xal, &x, (uint32_t)lba, &slba, &nlb);
+			rc = xal_extent_lba(a->ix.xal, &x, (uint32_t)lba, &slba, &nlb);
 			if (rc < 0)
 				return rc;
 			uint64_t need = (end - x.file_offset + lba - 1) / lba;
@@ -314,14 +232,8 @@ static int aisio_read(struct fil_worker *w, struct fil_slot *s, unsigned first, 
 		aw->errs[k] = 0;
 	for (unsigned k = 0; k < count && rc == 0; k++) {
 		unsigned at = first + k;
-		/* No stat here: the index must hold the size recorded at open, and the one stat after the
-		 * reads below sees a change made before they completed (a path lookup per file each). */
-		uint32_t idx = a->inode[s->files[at]];
 		struct xal_inode ino;
-		int ok = idx != NO_INODE && xal_inode_get(a->xal, idx, &ino) == 0 && ino.type == XAL_TYPE_REG &&
-			 ino.size == s->lengths[at];
-		if (ok)
-			ok = extents_readable(a, &ino, s->lengths[at]);
+		int ok = fil_index_raw(&a->ix, s, at, 1u << a->lba_shift, &ino);
 		if (ok < 0) {
 			rc = fil_fail(w, at, ok, "%s: extents in the index of %s: %s", s->paths[at], a->device,
 				      strerror(-ok));

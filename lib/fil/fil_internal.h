@@ -46,8 +46,11 @@ struct fil_worker {
 	bool started;
 	uint64_t seq, gen;
 	void *be;         /* the backend's per-thread state */
+	void *gpu;        /* a GPU-memory backend's per-thread state (beside an inner posix backend's be) */
 	uint8_t *scratch; /* verify: the independent read */
 	size_t scratch_cap;
+	uint8_t *out; /* verify of device memory: the delivered bytes, copied back */
+	size_t out_cap;
 	unsigned err_at;
 	char msg[FIL_MSG_LEN];
 	uint64_t fallback; /* files of the current part the backend read by posix */
@@ -71,13 +74,25 @@ struct fil_backend_ops {
 	int (*worker_init)(struct fil_worker *w);
 	void (*worker_fini)(struct fil_worker *w);
 	int (*read)(struct fil_worker *w, struct fil_slot *s, unsigned first, unsigned count);
+	/* Backends whose buffers are device memory: copy len bytes at src (in a slot buffer) to the host. */
+	int (*copy_out)(struct fil_worker *w, void *dst, const void *src, size_t len);
+};
+
+/* The GPU layer's backends (aisio/fil_gpu.h). posix_cuda wraps the posix backend the options name
+ * (fil_dataset.inner): it reads into pinned host memory and copies each part into GPU memory. */
+struct fil_gpu_backends {
+	const struct fil_backend_ops *aisio_gpu;
+	const struct fil_backend_ops *gds;
+	const struct fil_backend_ops *posix_cuda;
 };
 
 struct fil_dataset {
 	struct fil_opts o;
 	char *root;
 	const struct fil_backend_ops *ops;
+	const struct fil_backend_ops *inner; /* the posix backend a GPU-memory wrapper reads with */
 	void *be;
+	void *gpu; /* a GPU-memory backend's state (beside an inner posix backend's be) */
 	size_t align;
 
 	struct fil_file *files;
@@ -110,6 +125,25 @@ extern const struct fil_backend_ops fil_posix_buffered_ops;
 extern const struct fil_backend_ops fil_posix_direct_ops;
 extern const struct fil_backend_ops fil_posix_uring_ops;
 extern const struct fil_backend_ops fil_aisio_cpu_ops;
+
+/*
+ * The extent index the aisio backends share: XAL over the file system the dataset lives on, and
+ * each dataset file's inode in it (fil_index.c).
+ */
+#define FIL_NO_INODE UINT32_MAX
+struct xal;
+struct xal_inode;
+struct fil_index {
+	struct xal *xal;
+	uint32_t *inode; /* per dataset file: XAL inode index, FIL_NO_INODE when not indexed */
+};
+/* Index opts->xal_source and map the dataset's files into it; who names the backend in messages. */
+int fil_index_open(struct fil_index *ix, struct fil_dataset *ds, const char *who);
+void fil_index_close(struct fil_index *ix);
+/* The inode of file at of the slot when the index holds it as a regular file of the size recorded at
+ * open whose extents can all be read raw in LBAs of lba bytes: 1 (ino filled), 0 (read it by posix),
+ * or a negative errno (an index error). */
+int fil_index_raw(struct fil_index *ix, const struct fil_slot *s, unsigned at, uint32_t lba, struct xal_inode *ino);
 
 /* Helpers of the backends (fil.c). */
 int fil_fail(struct fil_worker *w, unsigned at, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -11,6 +11,7 @@
  */
 #include <cuda_runtime_api.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -373,6 +374,50 @@ static int admin(struct gpu_ctrl *c, struct nvme_sqe *cmd, uint32_t *dw0, const 
 
 /* ---- open / close ---- */
 
+/* file=: the image's bytes into the namespace (host: in place; hbm: through a staging buffer), the
+ * rest of the namespace zero. */
+static int ns_load(struct gpu_ctrl *c)
+{
+	int fd = open(c->o.path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+		gpu_err(c, "file=%s: %s", c->o.path, strerror(err));
+		return -err;
+	}
+	const size_t chunk = 16u << 20;
+	uint8_t *stage = c->o.ns_type == EMU_NS_HOST ? NULL : malloc(chunk);
+	int rc = c->o.ns_type == EMU_NS_HOST || stage ? 0 : -ENOMEM;
+	for (uint64_t off = 0; rc == 0 && off < c->o.ns_bytes;) {
+		size_t want = c->o.ns_bytes - off < chunk ? (size_t)(c->o.ns_bytes - off) : chunk;
+		uint8_t *dst = stage ? stage : (uint8_t *)c->ns_host + off;
+		size_t got = 0;
+		while (got < want) {
+			ssize_t n = pread(fd, dst + got, want - got, (off_t)(off + got));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				rc = -errno;
+				gpu_err(c, "file=%s: reading at %" PRIu64 ": %s", c->o.path, off + got,
+					strerror(errno));
+				break;
+			}
+			if (n == 0) {
+				memset(dst + got, 0, want - got); /* past the image's end */
+				got = want;
+				break;
+			}
+			got += (size_t)n;
+		}
+		if (rc == 0 && stage)
+			rc = cuda_rc(c, cudaMemcpy(c->dev_h.ns_data + off, stage, want, cudaMemcpyHostToDevice),
+				     "cudaMemcpy of the image");
+		off += want;
+	}
+	free(stage);
+	close(fd);
+	return rc;
+}
+
 int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr)
 {
 	char why[256];
@@ -455,6 +500,8 @@ int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr)
 			goto fail;
 		d->ns_data = cpu ? c->ns_host : nd;
 	}
+	if (c->o.path[0] && ns_load(c) < 0)
+		goto fail;
 	if (engine_sync_dev(c))
 		goto fail;
 	if (!cpu) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 struct caught {
@@ -150,6 +151,41 @@ static void test_gpuemu_options(void **state)
 	assert_int_equal(o.err_status, 0x281);
 }
 
+/* file=: the image's size rounded up to an LBA, or SIZE when that holds it; refused for null or a missing file. */
+static void test_gpuemu_file(void **state)
+{
+	char path[] = "/tmp/aisio-emu-opts-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	char data[1000] = {1};
+	assert_int_equal(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	close(fd);
+	struct emu_opts o;
+	char spec[300], msg[512];
+	snprintf(spec, sizeof(spec), "host,file=%s", path);
+	assert_int_equal(emu_opts_parse(&o, DEVSTR_GPUEMU, spec), 0);
+	assert_string_equal(o.path, path);
+	assert_int_equal(o.ns_type, EMU_NS_HOST);
+	assert_int_equal(o.ns_bytes, 1024);
+	snprintf(spec, sizeof(spec), "hbm,lba=4096,file=%s", path);
+	assert_int_equal(emu_opts_parse(&o, DEVSTR_GPUEMU, spec), 0);
+	assert_int_equal(o.ns_bytes, 4096);
+	snprintf(spec, sizeof(spec), "hbm:1M,file=%s", path);
+	assert_int_equal(emu_opts_parse(&o, DEVSTR_GPUEMU, spec), 0);
+	assert_int_equal(o.ns_bytes, 1u << 20);
+	snprintf(spec, sizeof(spec), "null,file=%s", path);
+	assert_true(parse_msg(&o, DEVSTR_GPUEMU, spec, msg, sizeof(msg)) < 0);
+	assert_non_null(strstr(msg, "null"));
+	snprintf(spec, sizeof(spec), "host:512,file=%s", path);
+	assert_true(parse_msg(&o, DEVSTR_GPUEMU, spec, msg, sizeof(msg)) < 0);
+	assert_non_null(strstr(msg, "more than the namespace size"));
+	unlink(path);
+	assert_int_equal(parse_msg(&o, DEVSTR_GPUEMU, "host,file=/nonexistent/img", msg, sizeof(msg)), -ENOENT);
+	assert_non_null(strstr(msg, "/nonexistent/img"));
+	/* emu: has emu:file:PATH for that */
+	assert_true(parse_msg(&o, DEVSTR_EMU, "ram,file=/tmp", msg, sizeof(msg)) < 0);
+}
+
 static void refuse_all(enum devstr_kind kind, const char *const *bad, size_t n)
 {
 	struct emu_opts o;
@@ -243,7 +279,7 @@ static void test_messages(void **state)
 	assert_non_null(strstr(msg, "fatal_after)"));
 	assert_int_equal(parse_msg(&o, DEVSTR_GPUEMU, "null,color=blue", msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "[gpuemu] unknown option 'color' (known: lba, ns, mdts, qpairs, mqes, threads"));
-	assert_non_null(strstr(msg, "engine, sms, warps)"));
+	assert_non_null(strstr(msg, "engine, sms, warps, file)"));
 	assert_null(strstr(msg, "fatal_after"));
 	assert_int_equal(parse_msg(&o, DEVSTR_EMU, "null,mdts=16", msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "[emu] bad value '16' for option 'mdts' (0..15)"));
@@ -289,10 +325,11 @@ static void test_help(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults), cmocka_unit_test(test_gpuemu_defaults),
-		cmocka_unit_test(test_options),  cmocka_unit_test(test_gpuemu_options),
-		cmocka_unit_test(test_refused),  cmocka_unit_test(test_gpuemu_refused),
-		cmocka_unit_test(test_messages), cmocka_unit_test(test_help),
+		cmocka_unit_test(test_defaults),       cmocka_unit_test(test_gpuemu_defaults),
+		cmocka_unit_test(test_options),        cmocka_unit_test(test_gpuemu_options),
+		cmocka_unit_test(test_gpuemu_file),    cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_gpuemu_refused), cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_help),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* aisio-gpu's kernels: GPU threads submit the batch's NVMe reads themselves, then zero its gaps. */
+#include <cuda_runtime.h>
+
+#include <aisio/gpu_nvme.cuh>
+
+#include "fil_gpu.h"
+
+#define FIL_GPU_BLOCK 256
+
+/* Every lane of a warp takes one command of a round of 32; the warp API submits the round with one
+ * doorbell and reaps it together. Warps spread over the queues so that writers per queue stay few. */
+__global__ void __launch_bounds__(FIL_GPU_BLOCK) fil_gpu_read_kernel(const struct gpu_nvme_ns *ns, uint8_t *buf,
+								      struct fil_gpu_read *cmds, uint32_t n)
+{
+	const uint32_t lane = threadIdx.x & 31;
+	const uint64_t warp = ((uint64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+	const uint64_t warps = (uint64_t)gridDim.x * blockDim.x / 32;
+	const uint32_t qi = (uint32_t)(warp % ns->nqueues);
+	for (uint64_t base = warp * 32; base < n; base += warps * 32) {
+		const uint64_t i = base + lane;
+		const bool active = i < n;
+		uint64_t dst = 0, slba = 0;
+		uint32_t nlb = 0;
+		if (active) {
+			dst = cmds[i].dst;
+			slba = cmds[i].slba;
+			nlb = cmds[i].nlb;
+		}
+		uint16_t status = 0;
+		const int rc = gpu_nvme_warp_rw(ns, qi, NVME_CMD_READ, active, buf + dst, slba, nlb, &status);
+		if (active) {
+			cmds[i].status = status;
+			cmds[i].rc = rc;
+		}
+	}
+}
+
+/* One block per range: the tails are short, the holes rare. */
+__global__ void __launch_bounds__(FIL_GPU_BLOCK) fil_gpu_zero_kernel(uint8_t *buf, const struct fil_gpu_zero *z,
+								      uint32_t n)
+{
+	for (uint32_t r = blockIdx.x; r < n; r += gridDim.x) {
+		uint8_t *p = buf + z[r].dst;
+		const uint64_t len = z[r].len;
+		for (uint64_t i = threadIdx.x; i < len; i += blockDim.x)
+			p[i] = 0;
+	}
+}
+
+extern "C" int fil_gpu_launch_reads(const struct gpu_nvme_ns *ns, uint8_t *buf, struct fil_gpu_read *cmds, uint32_t n,
+				    unsigned grid, void *stream)
+{
+	if (!n)
+		return 0;
+	fil_gpu_read_kernel<<<grid, FIL_GPU_BLOCK, 0, (cudaStream_t)stream>>>(ns, buf, cmds, n);
+	return cudaGetLastError() == cudaSuccess ? 0 : -EIO;
+}
+
+extern "C" int fil_gpu_launch_zero(uint8_t *buf, const struct fil_gpu_zero *z, uint32_t n, void *stream)
+{
+	if (!n)
+		return 0;
+	fil_gpu_zero_kernel<<<n < 1024 ? n : 1024, FIL_GPU_BLOCK, 0, (cudaStream_t)stream>>>(buf, z, n);
+	return cudaGetLastError() == cudaSuccess ? 0 : -EIO;
+}
+
+extern "C" int fil_gpu_read_occupancy(int *blocks_per_sm)
+{
+	return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, fil_gpu_read_kernel, FIL_GPU_BLOCK, 0) ==
+			       cudaSuccess
+		       ? 0
+		       : -EIO;
+}
