@@ -31,5 +31,7 @@ int cmd_fil_perf(int argc, char **argv);
 
 /* gpu_cmd.c: `aisio perf cuda-run` and `aisio perf cuda-verify` (argv[0] is the verb) */
 int cmd_perf_cuda(int argc, char **argv);
+/* Host-to-GPU copy ceiling (pinned host memory -> GPU memory, 64 MiB copies, median), GB/s; 0 when none. */
+double gpu_h2d_ceiling_gbs(void);
 
 #endif

@@ -9,6 +9,9 @@
 #include "json.h"
 
 #include <aisio/fil.h>
+#ifdef AISIO_HAVE_GPU
+#include <aisio/fil_gpu.h>
+#endif
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,7 +28,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: aisio fil perf [options] DIR\n"
-		"  --backend B        posix | posix-direct | posix-uring | aisio-cpu (default posix)\n"
+		"  --backend B        posix | posix-direct | posix-uring | aisio-cpu | aisio-gpu | gds (default posix)\n"
+		"  --mem host|cuda    where batches live (default host; aisio-gpu and gds: cuda). cuda with a posix\n"
+		"                     backend: read into pinned memory and copied with cudaMemcpyAsync\n"
+		"  --gpu-queues N     aisio-gpu: queue pairs the GPU threads share (default 32)\n"
+		"  --ceiling          measure the host-to-GPU copy ceiling first and report it\n"
 		"  --batch-size N     files per batch (default 32)\n"
 		"  --batches N        batches to time, over epochs as needed (default: --epochs whole epochs)\n"
 		"  --epochs N         whole epochs when --batches is not given (default 1)\n"
@@ -35,8 +42,9 @@ static void usage(FILE *f)
 		"  --qdepth N         aisio-cpu: commands in flight per thread (default 64)\n"
 		"  --shuffle --seed N seeded per-epoch shuffle\n"
 		"  --rank R --world-size W   this rank's shard\n"
-		"  --device DEV --xal-source SRC [--xal-mount DIR] [--nsid N]   aisio-cpu: the device string and the\n"
-		"                     file system's XAL source (the image or device, or a mount point)\n"
+		"  --device DEV --xal-source SRC [--xal-mount DIR] [--nsid N]   aisio-cpu, aisio-gpu: the device\n"
+		"                     string (aisio-gpu: gpuemu:host,file=IMAGE) and the file system's XAL\n"
+		"                     source (the image or device, or a mount point)\n"
 		"  --verify           check every file against a plain read (slower; off for figures)\n"
 		"  --json             one JSON object instead of the lines and the summary\n");
 }
@@ -97,7 +105,10 @@ int cmd_fil_perf(int argc, char **argv)
 		O_XMNT,
 		O_NSID,
 		O_VERIFY,
-		O_JSON
+		O_JSON,
+		O_MEM,
+		O_GPUQ,
+		O_CEILING
 	};
 	static const struct option lo[] = {{"backend", required_argument, NULL, O_BACKEND},
 					   {"batch-size", required_argument, NULL, O_BS},
@@ -117,11 +128,15 @@ int cmd_fil_perf(int argc, char **argv)
 					   {"nsid", required_argument, NULL, O_NSID},
 					   {"verify", no_argument, NULL, O_VERIFY},
 					   {"json", no_argument, NULL, O_JSON},
+					   {"mem", required_argument, NULL, O_MEM},
+					   {"gpu-queues", required_argument, NULL, O_GPUQ},
+					   {"ceiling", no_argument, NULL, O_CEILING},
 					   {"help", no_argument, NULL, 'h'},
 					   {0}};
 	struct fil_opts o = {.backend = FIL_BACKEND_POSIX_BUFFERED};
 	unsigned long batches = 0, epochs = 1, warmup = 0;
-	bool json = false;
+	bool json = false, ceiling_on = false;
+	double ceiling = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		char *end = NULL;
@@ -140,6 +155,17 @@ int cmd_fil_perf(int argc, char **argv)
 		case O_SHUFFLE: o.shuffle = true; continue;
 		case O_VERIFY: o.verify = true; continue;
 		case O_JSON: json = true; continue;
+		case O_CEILING: ceiling_on = true; continue;
+		case O_MEM:
+			if (!strcmp(optarg, "host")) {
+				o.mem = FIL_MEM_HOST;
+			} else if (!strcmp(optarg, "cuda")) {
+				o.mem = FIL_MEM_CUDA;
+			} else {
+				fprintf(stderr, "aisio fil perf: --mem host or cuda, not '%s'\n", optarg);
+				return 2;
+			}
+			continue;
 		case 'h': usage(stdout); return 0;
 		case O_BS:
 		case O_BATCHES:
@@ -152,6 +178,7 @@ int cmd_fil_perf(int argc, char **argv)
 		case O_RANK:
 		case O_WORLD:
 		case O_NSID:
+		case O_GPUQ:
 			if (!num_ok || v > 0xffffffffu) {
 				fprintf(stderr, "aisio fil perf: --%s needs a number, got '%s'\n",
 					lo[c - O_BACKEND].name, optarg);
@@ -172,6 +199,7 @@ int cmd_fil_perf(int argc, char **argv)
 		case O_RANK: o.rank = (unsigned)v; break;
 		case O_WORLD: o.world_size = (unsigned)v; break;
 		case O_NSID: o.nsid = (uint32_t)v; break;
+		case O_GPUQ: o.gpu_queues = (unsigned)v; break;
 		}
 	}
 	if (optind != argc - 1 || (!batches && !epochs)) {
@@ -179,6 +207,16 @@ int cmd_fil_perf(int argc, char **argv)
 		return 2;
 	}
 	o.path = argv[optind];
+#ifdef AISIO_HAVE_GPU
+	o.gpu = fil_gpu_backends();
+	if (ceiling_on)
+		ceiling = gpu_h2d_ceiling_gbs();
+#else
+	if (ceiling_on) {
+		fprintf(stderr, "aisio fil perf: --ceiling needs a build with CUDA\n");
+		return 2;
+	}
+#endif
 	struct fil_dataset *ds;
 	int rc = fil_dataset_open(&ds, &o);
 	if (rc < 0) {
@@ -192,6 +230,9 @@ int cmd_fil_perf(int argc, char **argv)
 		fil_dataset_close(ds);
 		return 1;
 	}
+	/* aisio-gpu and gds always deliver into GPU memory */
+	const bool mem_cuda = o.mem == FIL_MEM_CUDA || o.backend == FIL_BACKEND_AISIO_GPU ||
+			      o.backend == FIL_BACKEND_GDS;
 	struct fil_batch *b;
 	for (unsigned long i = 0; i < warmup && rc == 0; i++) {
 		rc = next_batch(ds, &b);
@@ -262,12 +303,13 @@ int cmd_fil_perf(int argc, char **argv)
 		       ", \"bytes\": %" PRIu64
 		       ", \"seconds\": %.3f, \"files_per_s\": %.1f, \"mib_per_s\": %.1f, \"iops\": %.1f, "
 		       "\"batch_wait_ms_p50\": %.3f, \"batch_wait_ms_p99\": %.3f, \"cpu_s\": %.3f, \"cpu_s_per_gib\": %.3f, "
-		       "\"files_fallback\": %" PRIu64 ", \"threads\": %u, \"verify\": %s, \"error\": %d}\n",
+		       "\"files_fallback\": %" PRIu64 ", \"threads\": %u, \"verify\": %s, \"mem\": \"%s\", "
+		       "\"h2d_ceiling_gb_per_s\": %.2f, \"error\": %d}\n",
 		       fil_backend_str(o.backend), o.batch_size ? o.batch_size : 32, done, files, bytes, secs,
 		       (double)files / secs, (double)bytes / secs / 1048576.0, iops, p50, p99, cpu,
 		       gib > 0 ? cpu / gib : 0, st.files_fallback,
 		       o.threads ? o.threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN), o.verify ? "true" : "false",
-		       rc);
+		       mem_cuda ? "cuda" : "host", ceiling, rc);
 	} else {
 		printf("%s, %s: %lu batches, %" PRIu64
 		       " files, %.1f MiB in %.2f s: %.0f files/s, %.1f MiB/s, %.0f IOPS; batch wait "
@@ -277,6 +319,11 @@ int cmd_fil_perf(int argc, char **argv)
 		       gib > 0 ? cpu / gib : 0, o.verify ? " (verify on)" : "");
 		if (st.files_fallback)
 			printf("  %" PRIu64 " files read by posix (extents not raw-readable)\n", st.files_fallback);
+		if (mem_cuda)
+			printf("  batches in GPU memory\n");
+		if (ceiling > 0)
+			printf("  host-to-GPU copy ceiling %.2f GB/s: %.1f%% of it\n", ceiling,
+			       100.0 * (double)bytes / secs / 1e9 / ceiling);
 	}
 	free(lat);
 	fil_dataset_close(ds);

@@ -278,7 +278,7 @@ static const char *api_name(unsigned api)
 	return api < 4 ? n[api] : "?";
 }
 
-static double ceiling_gbs(void)
+double gpu_h2d_ceiling_gbs(void)
 {
 	const size_t len = 64u << 20;
 	void *h = NULL, *d = NULL;
@@ -393,7 +393,7 @@ int cmd_perf_cuda(int argc, char **argv)
 		fprintf(stderr, "aisio perf %s: %s\n", argv[0], why);
 		return 3;
 	}
-	double ceiling = a.ceiling ? ceiling_gbs() : 0;
+	double ceiling = a.ceiling ? gpu_h2d_ceiling_gbs() : 0;
 	struct gpu_ctrl *c = NULL;
 	rc = gpu_ctrl_open(&c, a.dev);
 	if (rc)
