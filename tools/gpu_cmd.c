@@ -281,6 +281,11 @@ static const char *api_name(unsigned api)
 double gpu_h2d_ceiling_gbs(void)
 {
 	const size_t len = 64u << 20;
+	char why[256];
+	if (gpu_probe(why, sizeof(why)) < 0) /* and eager module loading, before CUDA starts */
+		return 0;
+	cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync); /* as fil's GPU backends ask */
+	cudaGetLastError();
 	void *h = NULL, *d = NULL;
 	double best = 0;
 	if (cudaHostAlloc(&h, len, cudaHostAllocDefault) != cudaSuccess)

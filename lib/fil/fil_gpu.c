@@ -34,12 +34,19 @@ static int cuda_fail(const char *who, const char *what, cudaError_t e)
 	return -EIO;
 }
 
-/* Ask for blocking synchronisation before the process's context exists (CUDA waits then sleep
- * rather than spin); once it exists the flag is what it is, which is not an error. */
-static void blocking_sync(void)
+/* Before CUDA is used: a usable GPU, eager module loading (gpu_probe: a kernel loaded lazily while the
+ * gpuemu engine's persistent kernel runs waits for it forever), and blocking synchronisation (CUDA
+ * waits then sleep rather than spin; once the context exists the flag is what it is, not an error). */
+static int gpu_start(const char *who)
 {
+	char why[256];
+	if (gpu_probe(why, sizeof(why)) < 0) {
+		aisio_log(AISIO_LOG_ERROR, who, "%s", why);
+		return -ENODEV;
+	}
 	cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync);
 	cudaGetLastError();
+	return 0;
 }
 
 /* Wait for everything queued on stream, polling with short sleeps: bounded by ms. */
@@ -128,7 +135,8 @@ struct posix_cuda_ds {
 
 static int pc_open(struct fil_dataset *ds)
 {
-	blocking_sync();
+	if (gpu_start("posix-cuda") < 0)
+		return -ENODEV;
 	struct posix_cuda_ds *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -301,7 +309,8 @@ static int gds_load(struct cufile_api *a)
 
 static int gds_open(struct fil_dataset *ds)
 {
-	blocking_sync();
+	if (gpu_start("gds") < 0)
+		return -ENODEV;
 	struct gds_ds *g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
@@ -469,7 +478,8 @@ static int host_mapped(size_t len, void **host, void **dev)
 /* Everything CUDA allocates comes before the engine starts: nothing allocates or frees beside it. */
 static int ag_open(struct fil_dataset *ds)
 {
-	blocking_sync();
+	if (gpu_start("aisio-gpu") < 0)
+		return -ENODEV;
 	const struct fil_opts *o = &ds->o;
 	if (!o->device) {
 		aisio_log(AISIO_LOG_ERROR, "fil", "aisio-gpu needs a device string (gpuemu:host,file=IMAGE)");
