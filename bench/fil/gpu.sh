@@ -67,7 +67,7 @@ PY
 	run posix-cuda-16t 16 --backend posix --mem cuda
 	run gds-16t 16 --backend gds
 	run aisio-gpu 2 --backend aisio-gpu --device "gpuemu:host,file=$img,mdts=8,sms=32,qpairs=128" \
-		--xal-source "$mnt" --gpu-queues 64
+		--xal-source "$mnt" --gpu-queues 128
 	umount "$mnt"
 	rm -f "$img"
 done

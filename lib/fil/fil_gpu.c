@@ -458,7 +458,8 @@ struct ag_ds {
 	const struct gpu_nvme_ns *ns;
 	unsigned lba_shift;
 	uint32_t max_lbas;
-	unsigned grid; /* read blocks per launch */
+	unsigned grid; /* read blocks per launch, at most */
+	uint32_t nqueues;
 	uint8_t *pool; /* the slots' buffers, one allocation of the controller's */
 	size_t pool_len, pool_used;
 	struct ag_worker *workers;
@@ -518,6 +519,7 @@ static int ag_open(struct fil_dataset *ds)
 		return rc;
 	}
 	a->ns = gpu_ctrl_ns(a->c);
+	a->nqueues = qo.nqueues;
 	a->max_lbas = gpu_ctrl_ns_host(a->c)->max_xfer >> a->lba_shift;
 	if (!a->max_lbas)
 		return -EINVAL;
@@ -629,9 +631,14 @@ static int ag_flush(struct fil_worker *w, struct fil_slot *s)
 	struct ag_worker *aw = w->gpu;
 	int rc = 0;
 	if (aw->nreads) {
-		unsigned need = (aw->nreads + 255) / 256;
-		rc = fil_gpu_launch_reads(a->ns, s->buf, aw->reads_d, aw->nreads, need < a->grid ? need : a->grid,
-					  aw->g.stream);
+		/* spread the commands over the queues: each queue is served in order */
+		uint32_t per_warp = (aw->nreads + a->nqueues - 1) / a->nqueues;
+		per_warp = per_warp < 1 ? 1 : per_warp > 32 ? 32 : per_warp;
+		unsigned warps = (aw->nreads + per_warp - 1) / per_warp, need = (warps + 7) / 8;
+		/* each worker starts on its own share of the queues */
+		uint32_t q0 = (uint32_t)((uint64_t)a->nqueues * w->id / a->nworkers);
+		rc = fil_gpu_launch_reads(a->ns, s->buf, aw->reads_d, aw->nreads, per_warp, q0,
+					  need < a->grid ? need : a->grid, aw->g.stream);
 	}
 	if (rc == 0)
 		rc = fil_gpu_launch_zero(s->buf, aw->zero_d, aw->nzero, aw->g.stream);

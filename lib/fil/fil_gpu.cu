@@ -8,18 +8,21 @@
 
 #define FIL_GPU_BLOCK 256
 
-/* Every lane of a warp takes one command of a round of 32; the warp API submits the round with one
- * doorbell and reaps it together. Warps spread over the queues so that writers per queue stay few. */
-__global__ void __launch_bounds__(FIL_GPU_BLOCK) fil_gpu_read_kernel(const struct gpu_nvme_ns *ns, uint8_t *buf,
-								      struct fil_gpu_read *cmds, uint32_t n)
+/* Warp w takes per_warp consecutive commands (one per lane) on queue (q0 + w) % nqueues: the warp API
+ * submits them with one doorbell and reaps them together. A queue is served by one engine warp (and on
+ * a real controller by one SQ fetch stream), so the host picks per_warp to spread a launch's commands
+ * over the queues rather than filling one queue's 32 lanes. */
+__global__ void __launch_bounds__(FIL_GPU_BLOCK)
+	fil_gpu_read_kernel(const struct gpu_nvme_ns *ns, uint8_t *buf, struct fil_gpu_read *cmds, uint32_t n,
+			    uint32_t per_warp, uint32_t q0)
 {
 	const uint32_t lane = threadIdx.x & 31;
 	const uint64_t warp = ((uint64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
 	const uint64_t warps = (uint64_t)gridDim.x * blockDim.x / 32;
-	const uint32_t qi = (uint32_t)(warp % ns->nqueues);
-	for (uint64_t base = warp * 32; base < n; base += warps * 32) {
-		const uint64_t i = base + lane;
-		const bool active = i < n;
+	for (uint64_t w = warp; w * per_warp < n; w += warps) {
+		const uint64_t i = w * per_warp + lane;
+		const bool active = lane < per_warp && i < n;
+		const uint32_t qi = (uint32_t)((q0 + w) % ns->nqueues);
 		uint64_t dst = 0, slba = 0;
 		uint32_t nlb = 0;
 		if (active) {
@@ -49,11 +52,13 @@ __global__ void __launch_bounds__(FIL_GPU_BLOCK) fil_gpu_zero_kernel(uint8_t *bu
 }
 
 extern "C" int fil_gpu_launch_reads(const struct gpu_nvme_ns *ns, uint8_t *buf, struct fil_gpu_read *cmds, uint32_t n,
-				    unsigned grid, void *stream)
+				    uint32_t per_warp, uint32_t q0, unsigned grid, void *stream)
 {
 	if (!n)
 		return 0;
-	fil_gpu_read_kernel<<<grid, FIL_GPU_BLOCK, 0, (cudaStream_t)stream>>>(ns, buf, cmds, n);
+	if (per_warp < 1 || per_warp > 32)
+		return -EINVAL;
+	fil_gpu_read_kernel<<<grid, FIL_GPU_BLOCK, 0, (cudaStream_t)stream>>>(ns, buf, cmds, n, per_warp, q0);
 	return cudaGetLastError() == cudaSuccess ? 0 : -EIO;
 }
 

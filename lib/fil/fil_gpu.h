@@ -29,10 +29,11 @@ struct fil_gpu_zero {
 	uint64_t len;
 };
 
-/* Launch the reads on stream: warps take 32 commands at a time, warp w on queue w % nqueues. grid
- * blocks of 256 threads. 0, or -EIO when the launch failed. */
+/* Launch the reads on stream: warp w takes per_warp (1..32) consecutive commands on queue (q0 + w) %
+ * nqueues; grid blocks of 256 threads (8 warps) go round until all n are done. 0, or -EIO when the launch
+ * failed. */
 int fil_gpu_launch_reads(const struct gpu_nvme_ns *ns, uint8_t *buf, struct fil_gpu_read *cmds, uint32_t n,
-			 unsigned grid, void *stream);
+			 uint32_t per_warp, uint32_t q0, unsigned grid, void *stream);
 /* Zero the ranges (after the reads, on the same stream). */
 int fil_gpu_launch_zero(uint8_t *buf, const struct fil_gpu_zero *z, uint32_t n, void *stream);
 /* Blocks of 256 threads of the read kernel resident per SM. */
