@@ -24,6 +24,10 @@
 
 #include <aisio/fil.h>
 #include <aisio/log.h>
+#ifdef AISIO_HAVE_GPU
+#include <aisio/fil_gpu.h>
+#include <cuda_runtime_api.h>
+#endif
 
 #include "dlpack_abi.h"
 
@@ -72,6 +76,7 @@ typedef struct {
 	unsigned held;             /* batch_refs alive */
 	bool closing;              /* close() asked for: done when held reaches 0 */
 	bool in_next;              /* a thread waits in fil_next without the GIL */
+	int dl_type, dl_id;        /* where the batches live: DL_CPU 0, or DL_CUDA and the device */
 	struct batch_ref *pending; /* released while in_next */
 } DatasetObject;
 
@@ -212,8 +217,13 @@ static PyObject *batch_dlpack(PyObject *self, PyObject *args, PyObject *kw)
 	BatchObject *b = batch_live(self);
 	if (!b)
 		return NULL;
-	if (stream != Py_None) {
-		PyErr_SetString(PyExc_ValueError, "stream must be None for a CPU (kDLCPU) tensor");
+	const DatasetObject *owner = b->ref->owner;
+	/* a CUDA batch is complete when handed out (the library waited for its stream): any consumer
+	 * stream may read it, so there is nothing to order */
+	if (stream != Py_None && (owner->dl_type == DL_CPU || !PyLong_Check(stream))) {
+		PyErr_SetString(PyExc_ValueError, owner->dl_type == DL_CPU
+							  ? "stream must be None for a CPU (kDLCPU) tensor"
+							  : "stream must be None or an int");
 		return NULL;
 	}
 	long major = 0, minor = 0;
@@ -227,8 +237,9 @@ static PyObject *batch_dlpack(PyObject *self, PyObject *args, PyObject *kw)
 			if (PyErr_Occurred())
 				return NULL;
 		}
-		if (type != DL_CPU || id != 0) {
-			PyErr_SetString(PyExc_BufferError, "the batch is in host memory: dl_device must be (1, 0)");
+		if (type != owner->dl_type || id != owner->dl_id) {
+			PyErr_Format(PyExc_BufferError, "the batch is in %s memory: dl_device must be (%d, %d)",
+				     owner->dl_type == DL_CPU ? "host" : "GPU", owner->dl_type, owner->dl_id);
 			return NULL;
 		}
 	}
@@ -246,7 +257,7 @@ static PyObject *batch_dlpack(PyObject *self, PyObject *args, PyObject *kw)
 	e->ref = b->ref;
 	struct dl_tensor t = {
 		.data = fb->data,
-		.device = {.device_type = DL_CPU, .device_id = 0},
+		.device = {.device_type = owner->dl_type, .device_id = owner->dl_id},
 		.ndim = 1,
 		.dtype = {.code = DL_UINT, .bits = 8, .lanes = 1},
 		.shape = e->shape,
@@ -281,7 +292,10 @@ static PyObject *batch_dlpack(PyObject *self, PyObject *args, PyObject *kw)
 static PyObject *batch_dlpack_device(PyObject *self, PyObject *unused)
 {
 	(void)unused;
-	return Py_BuildValue("(ii)", DL_CPU, 0);
+	BatchObject *b = batch_live(self);
+	if (!b)
+		return NULL;
+	return Py_BuildValue("(ii)", b->ref->owner->dl_type, b->ref->owner->dl_id);
 }
 
 /* ---- Batch ---- */
@@ -424,22 +438,22 @@ static int dataset_init(PyObject *self, PyObject *args, PyObject *kw)
 	static char *names[] = {"path",        "backend",    "batch_size", "shuffle",           "seed",
 				"rank",        "world_size", "threads",    "batches_in_flight", "verify",
 				"drop_last",   "device",     "xal_source", "xal_mount",         "nsid",
-				"queue_depth", "timeout_ms", NULL};
+				"queue_depth", "timeout_ms", "mem",        "gpu_queues",        NULL};
 	DatasetObject *o = (DatasetObject *)self;
 	PyObject *path = NULL;
-	const char *backend = "posix", *device = NULL, *xal_source = NULL, *xal_mount = NULL;
+	const char *backend = "posix", *device = NULL, *xal_source = NULL, *xal_mount = NULL, *mem = "host";
 	long long batch_size = 32, rank = 0, world_size = 1, threads = 0, in_flight = 4, nsid = 0, qd = 0,
-		  timeout_ms = 30000;
+		  timeout_ms = 30000, gpu_queues = 0;
 	unsigned long long seed = 0;
 	int shuffle = 0, verify = 0, drop_last = 0;
 	if (o->ds) {
 		PyErr_SetString(PyExc_RuntimeError, "the dataset is open already");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|sLpKLLLLppzzzLLL:Dataset", names, PyUnicode_FSConverter, &path,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|sLpKLLLLppzzzLLLsL:Dataset", names, PyUnicode_FSConverter, &path,
 					 &backend, &batch_size, &shuffle, &seed, &rank, &world_size, &threads,
 					 &in_flight, &verify, &drop_last, &device, &xal_source, &xal_mount, &nsid, &qd,
-					 &timeout_ms))
+					 &timeout_ms, &mem, &gpu_queues))
 		return -1;
 	struct fil_opts opts = {.seed = seed, .shuffle = shuffle, .verify = verify, .drop_last = drop_last};
 	int bad = parse_uint("batch_size", batch_size, 1u << 20, &opts.batch_size) ||
@@ -449,7 +463,8 @@ static int dataset_init(PyObject *self, PyObject *args, PyObject *kw)
 		  parse_uint("batches_in_flight", in_flight, 4096, &opts.batches_in_flight) ||
 		  parse_uint("nsid", nsid, UINT32_MAX >> 1, &opts.nsid) ||
 		  parse_uint("queue_depth", qd, 65536, &opts.queue_depth) ||
-		  parse_uint("timeout_ms", timeout_ms, 24u * 3600 * 1000, &o->timeout_ms);
+		  parse_uint("timeout_ms", timeout_ms, 24u * 3600 * 1000, &o->timeout_ms) ||
+		  parse_uint("gpu_queues", gpu_queues, 1024, &opts.gpu_queues);
 	if (!bad && (opts.batch_size == 0 || opts.batches_in_flight == 0 || opts.world_size == 0)) {
 		PyErr_SetString(PyExc_ValueError, "batch_size, batches_in_flight and world_size must be at least 1");
 		bad = 1;
@@ -459,11 +474,24 @@ static int dataset_init(PyObject *self, PyObject *args, PyObject *kw)
 		bad = 1;
 	}
 	if (!bad && fil_backend_parse(backend, &opts.backend) < 0) {
-		PyErr_Format(PyExc_ValueError,
-			     "backend '%s': one of posix, posix-buffered, posix-direct, posix-uring, aisio-cpu",
-			     backend);
+		PyErr_Format(
+			PyExc_ValueError,
+			"backend '%s': one of posix, posix-buffered, posix-direct, posix-uring, aisio-cpu, aisio-gpu, gds",
+			backend);
 		bad = 1;
 	}
+	if (!bad && strcmp(mem, "host") && strcmp(mem, "cuda")) {
+		PyErr_Format(PyExc_ValueError, "mem '%s': host or cuda", mem);
+		bad = 1;
+	}
+	opts.mem = strcmp(mem, "cuda") ? FIL_MEM_HOST : FIL_MEM_CUDA;
+	if (opts.backend == FIL_BACKEND_AISIO_GPU || opts.backend == FIL_BACKEND_GDS)
+		opts.mem = FIL_MEM_CUDA;
+	o->dl_type = DL_CPU;
+	o->dl_id = 0;
+#ifdef AISIO_HAVE_GPU
+	opts.gpu = fil_gpu_backends();
+#endif
 	if (bad) {
 		Py_DECREF(path);
 		return -1;
@@ -488,6 +516,14 @@ static int dataset_init(PyObject *self, PyObject *args, PyObject *kw)
 	}
 	Py_DECREF(path);
 	o->ds = ds;
+#ifdef AISIO_HAVE_GPU
+	if (opts.mem == FIL_MEM_CUDA) {
+		int dev = 0;
+		cudaGetDevice(&dev);
+		o->dl_type = DL_CUDA;
+		o->dl_id = dev;
+	}
+#endif
 	return 0;
 }
 

@@ -22,8 +22,8 @@ import os
 from . import _fil
 
 Batch = _fil.Batch
-BACKENDS = ("posix", "posix-buffered", "posix-direct", "posix-uring", "aisio-cpu")
-DEVICE_KINDS = ("cpu",)
+BACKENDS = ("posix", "posix-buffered", "posix-direct", "posix-uring", "aisio-cpu", "aisio-gpu", "gds")
+DEVICES = ("cpu", "cuda")
 
 
 def _uint(name, v, minimum=0):
@@ -44,29 +44,33 @@ def _opt_path(name, v):
 
 class Dataset:
     """Dataset(path, backend="posix", batch_size=32, shuffle=False, seed=0, rank=0, world_size=1,
-    threads=0, batches_in_flight=4, verify=False, device=None, xal_source=None, xal_mount=None,
-    device_kind="cpu", drop_last=False, timeout_ms=30000)
+    threads=0, batches_in_flight=4, verify=False, device="cpu", nvme=None, xal_source=None,
+    xal_mount=None, drop_last=False, timeout_ms=30000, gpu_queues=0)
 
     path: a directory of class directories (label: the class's index in sorted order) or a file
     list. backend: one of BACKENDS ("posix" is buffered pread). threads 0: one per CPU.
-    aisio-cpu reads through the user-space driver: device is its device string (emu:file:IMG, a
-    PCI address, homi:NAME), xal_source the XFS image/device or mount point, xal_mount where that
-    file system is mounted. device_kind "cpu": batches in host memory (the GPU kinds come later).
+    device: where batches live, "cpu" (host memory) or "cuda" (GPU memory of the current CUDA
+    device: torch.from_dlpack gives CUDA tensors; needs a build with CUDA). aisio-gpu and gds
+    deliver into GPU memory only; the posix backends with device="cuda" read into pinned memory
+    and copy. aisio-cpu and aisio-gpu read through the user-space driver: nvme is the controller's
+    device string (aisio-cpu: emu:file:IMG, a PCI address, homi:NAME; aisio-gpu: gpuemu:host,file=IMG),
+    xal_source the file system's image/device or mount point, xal_mount where it is mounted.
     timeout_ms bounds each wait for a batch (TimeoutError).
     """
 
     def __init__(self, path, backend="posix", batch_size=32, shuffle=False, seed=0, rank=0, world_size=1,
-                 threads=0, batches_in_flight=4, verify=False, device=None, xal_source=None, xal_mount=None,
-                 device_kind="cpu", drop_last=False, timeout_ms=30000):
+                 threads=0, batches_in_flight=4, verify=False, device="cpu", nvme=None, xal_source=None,
+                 xal_mount=None, drop_last=False, timeout_ms=30000, gpu_queues=0):
         if not isinstance(path, (str, bytes, os.PathLike)):
             raise TypeError(f"path must be a str or a path, got {type(path).__name__}")
         if not isinstance(backend, str):
             raise TypeError(f"backend must be a str, got {type(backend).__name__}")
         if backend not in BACKENDS:
             raise ValueError(f"backend {backend!r}: one of {', '.join(BACKENDS)}")
-        if device_kind not in DEVICE_KINDS:
-            raise ValueError(f"device_kind {device_kind!r}: only 'cpu' (host memory) is built; "
-                             "the GPU backends come with the next issue")
+        if device not in DEVICES:
+            raise ValueError(f"device {device!r}: 'cpu' (host memory) or 'cuda' (GPU memory)")
+        if backend in ("aisio-gpu", "gds") and device != "cuda":
+            raise ValueError(f"backend {backend} delivers into GPU memory: device='cuda'")
         _uint("batch_size", batch_size, 1)
         _uint("batches_in_flight", batches_in_flight, 1)
         _uint("world_size", world_size, 1)
@@ -74,22 +78,25 @@ class Dataset:
         _uint("threads", threads)
         _uint("seed", seed)
         _uint("timeout_ms", timeout_ms, 1)
+        _uint("gpu_queues", gpu_queues)
         if rank >= world_size:
             raise ValueError(f"rank {rank} is not below world_size {world_size}")
         if seed >= 1 << 64:
             raise ValueError("seed must fit in 64 bits")
-        if backend == "aisio-cpu" and not device:
-            raise ValueError("backend aisio-cpu needs device= (e.g. emu:file:IMAGE) and xal_source=")
+        if backend in ("aisio-cpu", "aisio-gpu") and not nvme:
+            raise ValueError(f"backend {backend} needs nvme= (aisio-cpu: e.g. emu:file:IMAGE; aisio-gpu: "
+                             "gpuemu:host,file=IMAGE) and xal_source=")
         self.path = os.fsdecode(path)
         self.backend = backend
         self.batch_size = batch_size
-        self.device_kind = device_kind
+        self.device = device
         self._ds = _fil.Dataset(self.path, backend=backend, batch_size=batch_size, shuffle=bool(shuffle),
                                 seed=seed, rank=rank, world_size=world_size, threads=threads,
                                 batches_in_flight=batches_in_flight, verify=bool(verify),
-                                drop_last=bool(drop_last), device=_opt_path("device", device),
+                                drop_last=bool(drop_last), device=_opt_path("nvme", nvme),
                                 xal_source=_opt_path("xal_source", xal_source),
-                                xal_mount=_opt_path("xal_mount", xal_mount), timeout_ms=timeout_ms)
+                                xal_mount=_opt_path("xal_mount", xal_mount), timeout_ms=timeout_ms,
+                                mem="cuda" if device == "cuda" else "host", gpu_queues=gpu_queues)
         self._epoch_done = False
 
     def __len__(self):

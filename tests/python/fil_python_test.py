@@ -238,8 +238,13 @@ def main():
         check(raises(TypeError, aisio.fil.Dataset, root, batch_size="8") is not None, "batch_size='8': TypeError")
         check(raises(ValueError, aisio.fil.Dataset, root, rank=2, world_size=2) is not None,
               "rank >= world_size: ValueError")
-        check(raises(ValueError, aisio.fil.Dataset, root, device_kind="cuda") is not None,
-              "device_kind='cuda': ValueError (not built yet)")
+        check(raises(ValueError, aisio.fil.Dataset, root, device="tpu") is not None, "device='tpu': ValueError")
+        check(raises(ValueError, aisio.fil.Dataset, root, backend="aisio-gpu", nvme="gpuemu:host") is not None,
+              "aisio-gpu with device='cpu': ValueError")
+        if not os.path.exists("/dev/nvidia0"):
+            e = raises(OSError, aisio.fil.Dataset, root, device="cuda")
+            check(e is not None and e.errno in (errno.ENOTSUP, errno.ENODEV),
+                  f"device='cuda' without a GPU or a CUDA build: OSError ENOTSUP/ENODEV ({e})")
         check(raises(TypeError, aisio.fil.Dataset, 5) is not None, "path=5: TypeError")
         bad = os.path.join(work, "bad")
         shutil.copytree(root, bad)

@@ -6,6 +6,7 @@ big to install there), runs where it is installed (the GPU machine).
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -60,6 +61,44 @@ try:
         for o, ln, lab in zip(offsets.tolist(), lengths.tolist(), labels.tolist()):
             got.append((lab, bytes(data[o:o + ln].tolist())))
     check(sorted(got) == sorted(want.values()), f"DataLoader over TorchIterable: {len(got)} files")
+
+    # device="cuda": CUDA tensors, checked against open() (the README's GPU example)
+    if not torch.cuda.is_available():
+        print("cuda part left out: no CUDA device for torch")
+    else:
+        def cuda_files(ds):
+            ok, n = True, 0
+            for b in ds:
+                x = torch.from_dlpack(b)
+                ok &= x.is_cuda and x.data_ptr() == b.data_ptr and x.numel() == b.data_len
+                host = x.cpu()
+                for o, ln, p in zip(b.offsets, b.lengths, b.paths):
+                    with open(p, "rb") as f:
+                        ok &= bytes(host[o:o + ln].numpy()) == f.read()
+                    n += 1
+            return ok, n
+
+        ok, n = cuda_files(aisio.fil.Dataset(work, backend="posix", batch_size=6, device="cuda"))
+        check(ok and n == len(want), f"device='cuda', posix: {n} files as CUDA tensors, equal to open()")
+        aisio_bin = os.path.join(os.environ.get("AISIO_BUILD_ROOT", "build"), "tools", "aisio")
+        if os.geteuid() != 0 or not shutil.which("mkfs.ext4"):
+            print("aisio-gpu part left out: the loop mount needs root and mkfs.ext4")
+        else:
+            img, mnt = os.path.join(work, "img"), os.path.join(work, "mnt")
+            subprocess.run([aisio_bin, "fil", "gen", "--shape", "imagenetish", "--scale", "0.0001", "--image", img,
+                            "--fs", "ext4"], check=True, stdout=subprocess.DEVNULL)
+            os.makedirs(mnt)
+            subprocess.run(["mount", "-o", "loop,ro", img, mnt], check=True)
+            try:
+                ds = aisio.fil.Dataset(mnt, backend="aisio-gpu", device="cuda", nvme=f"gpuemu:host,file={img}",
+                                       xal_source=mnt, batch_size=16, threads=2)
+                ok, n = cuda_files(ds)
+                files = sum(len(f) for _, _, f in os.walk(mnt))
+                del ds
+                check(ok and n == files, f"device='cuda', aisio-gpu: {n} of {files} files as CUDA tensors, "
+                      "equal to open()")
+            finally:
+                subprocess.run(["umount", mnt])
 finally:
     shutil.rmtree(work, ignore_errors=True)
 print(f"{len(failures)} failures" if failures else "all ok")
