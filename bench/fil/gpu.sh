@@ -45,7 +45,7 @@ for spec in "imagenetish:$inet_scale:256" "tiktokish:$tik_scale:16"; do
 	run() { # name threads options...
 		local name=$1 threads=$2
 		shift 2
-		"$aisio" fil perf --json --ceiling --epochs 1 --batch-size "$bs" --inflight 4 --threads "$threads" "$@" "$mnt" \
+		"$aisio" fil perf --json --ceiling --epochs "${FIL_EPOCHS:-3}" --batch-size "$bs" --inflight 4 --threads "$threads" "$@" "$mnt" \
 			>"$out/$shape-$name.json" 2>"$out/$shape-$name.err"
 		local rc=$?
 		python3 - "$out/$shape-$name.json" "$shape" "$name" "$threads" "$rc" >>"$out/table.md" <<'PY'
