@@ -559,6 +559,8 @@ static int ag_open(struct fil_dataset *ds)
 		if (!aw->read_at || !aw->bounce_offsets)
 			return -ENOMEM;
 	}
+	if (fil_gpu_kernels_load() < 0)
+		return cuda_fail("aisio-gpu", "loading the read kernels", cudaGetLastError());
 	rc = gpu_ctrl_engine_start(a->c);
 	if (rc < 0) {
 		aisio_log(AISIO_LOG_ERROR, o->device, "aisio-gpu: the engine did not start: %s", strerror(-rc));

@@ -70,6 +70,16 @@ extern "C" int fil_gpu_launch_zero(uint8_t *buf, const struct fil_gpu_zero *z, u
 	return cudaGetLastError() == cudaSuccess ? 0 : -EIO;
 }
 
+extern "C" int fil_gpu_kernels_load(void)
+{
+	/* a function's attributes need its code: this loads both kernels now */
+	struct cudaFuncAttributes a;
+	return cudaFuncGetAttributes(&a, fil_gpu_read_kernel) == cudaSuccess &&
+			       cudaFuncGetAttributes(&a, fil_gpu_zero_kernel) == cudaSuccess
+		       ? 0
+		       : -EIO;
+}
+
 extern "C" int fil_gpu_read_occupancy(int *blocks_per_sm)
 {
 	return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, fil_gpu_read_kernel, FIL_GPU_BLOCK, 0) ==

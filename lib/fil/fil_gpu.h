@@ -36,6 +36,10 @@ int fil_gpu_launch_reads(const struct gpu_nvme_ns *ns, uint8_t *buf, struct fil_
 			 uint32_t per_warp, uint32_t q0, unsigned grid, void *stream);
 /* Zero the ranges (after the reads, on the same stream). */
 int fil_gpu_launch_zero(uint8_t *buf, const struct fil_gpu_zero *z, uint32_t n, void *stream);
+/* Load both kernels' code now: where CUDA started before gpu_probe could ask for eager loading (torch in
+ * the same process), a kernel loaded lazily while the gpuemu engine's persistent kernel runs would wait
+ * for it forever. Call before the engine starts. */
+int fil_gpu_kernels_load(void);
 /* Blocks of 256 threads of the read kernel resident per SM. */
 int fil_gpu_read_occupancy(int *blocks_per_sm);
 
