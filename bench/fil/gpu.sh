@@ -66,6 +66,8 @@ PY
 	run posix-cuda-1t 1 --backend posix --mem cuda
 	run posix-cuda-16t 16 --backend posix --mem cuda
 	run gds-16t 16 --backend gds
+	run aisio-gpu-4t 4 --backend aisio-gpu --device "gpuemu:host,file=$img,mdts=8,sms=32,qpairs=128" \
+		--xal-source "$mnt" --gpu-queues 128
 	run aisio-gpu 2 --backend aisio-gpu --device "gpuemu:host,file=$img,mdts=8,sms=32,qpairs=128" \
 		--xal-source "$mnt" --gpu-queues 128
 	umount "$mnt"
