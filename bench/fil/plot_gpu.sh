@@ -12,7 +12,7 @@ for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
     j = json.load(open(path))
     name = os.path.basename(path)[:-5]
     rows.append((name, j["bytes"] / j["seconds"] / 1e9, j["cpu_s_per_gib"], j["h2d_ceiling_gb_per_s"]))
-order = {"posix-cuda-1t": 0, "posix-cuda-16t": 1, "gds-16t": 2, "aisio-gpu": 3}
+order = {"posix-cuda-1t": 0, "posix-cuda-16t": 1, "gds-16t": 2, "aisio-gpu": 3, "aisio-gpu-4t": 4}
 rows.sort(key=lambda r: (r[0].split("-")[0], order.get(r[0].split("-", 1)[1], 9)))
 for name, gbs, cpu, ceil in rows:
     print(f"{name} {gbs:.3f} {cpu:.4f} {ceil:.2f}")
