@@ -40,8 +40,8 @@ __global__ void __launch_bounds__(FIL_GPU_BLOCK)
 }
 
 /* One block per range: the tails are short, the holes rare. */
-__global__ void __launch_bounds__(FIL_GPU_BLOCK) fil_gpu_zero_kernel(uint8_t *buf, const struct fil_gpu_zero *z,
-								      uint32_t n)
+__global__ void __launch_bounds__(FIL_GPU_BLOCK)
+	fil_gpu_zero_kernel(uint8_t *buf, const struct fil_gpu_zero *z, uint32_t n)
 {
 	for (uint32_t r = blockIdx.x; r < n; r += gridDim.x) {
 		uint8_t *p = buf + z[r].dst;
@@ -66,7 +66,8 @@ extern "C" int fil_gpu_launch_zero(uint8_t *buf, const struct fil_gpu_zero *z, u
 {
 	if (!n)
 		return 0;
-	fil_gpu_zero_kernel<<<n < 1024 ? n : 1024, FIL_GPU_BLOCK, 0, (cudaStream_t)stream>>>(buf, z, n);
+	const uint32_t grid = n < 1024 ? n : 1024;
+	fil_gpu_zero_kernel<<<grid, FIL_GPU_BLOCK, 0, (cudaStream_t)stream>>>(buf, z, n);
 	return cudaGetLastError() == cudaSuccess ? 0 : -EIO;
 }
 
