@@ -48,7 +48,7 @@ struct cuda_args {
 	const char *dev;
 	int opc, random;
 	unsigned qdepth, nqueues, grid, block, api, place, depth, thread_qd;
-	uint64_t iosize, size;
+	uint64_t iosize, size, iosize_min;
 	double runtime;
 	uint64_t seed;
 	int json, ceiling;
@@ -65,6 +65,8 @@ static void usage(FILE *f, const char *verb)
 		"  --iopattern P   read|write|randread|randwrite (randread; cuda-verify writes then reads)\n"
 		"  --qdepth N      commands in flight per queue (32)\n"
 		"  --iosize B      bytes per command (4096; K/M suffixes)\n"
+		"  --iosize-min B  cuda-verify, --api thread: commands of random sizes from B to --iosize, each\n"
+		"                  --iosize unit in pieces, the units in a scattered order (many-writer stress)\n"
 		"  --runtime S     seconds (3)\n"
 		"  --nqueues N     I/O queue pairs (8)\n"
 		"  --api A         thread: every thread submits and waits (many writers per queue);\n"
@@ -112,6 +114,7 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 					     {"help", no_argument, 0, 'h'},
 					     {"nsid", required_argument, 0, 'N'},
 					     {"read-only", no_argument, 0, 'R'},
+					     {"iosize-min", required_argument, 0, 'm'},
 #ifdef AISIO_GPU_ABLATE
 					     {"ablate", required_argument, 0, 'A'},
 #endif
@@ -173,6 +176,10 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 			if (strparse_size(optarg, &a->size))
 				goto bad;
 			break;
+		case 'm':
+			if (strparse_size(optarg, &a->iosize_min) || !a->iosize_min)
+				goto bad;
+			break;
 		case 'S': a->seed = strtoull(optarg, &end, 0); break;
 		case 'a':
 			if (!strcmp(optarg, "thread"))
@@ -227,6 +234,11 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 		return -EINVAL;
 	}
 #endif
+	if (a->iosize_min && (!a->verify || a->api != GPU_API_THREAD || a->iosize_min > a->iosize)) {
+		fprintf(stderr, "aisio perf %s: --iosize-min is for cuda-verify --api thread, at most --iosize\n",
+			argv[0]);
+		return -EINVAL;
+	}
 	if (!a->qdepth || !a->nqueues || !a->iosize || a->thread_qd < 1 || a->thread_qd > 8) {
 		fprintf(stderr, "aisio perf %s: --qdepth, --nqueues, --iosize must be > 0, --thread-qd 1..8\n",
 			argv[0]);
@@ -321,6 +333,25 @@ double gpu_h2d_ceiling_gbs(void)
 	return best;
 }
 
+/* A multiplier coprime to units near units times the golden ratio: (i * m) % units visits every unit
+ * once, in an order that jumps about the range. */
+static uint64_t unit_scatter(uint64_t units)
+{
+	if (units < 3)
+		return 1;
+	uint64_t m = (uint64_t)((double)units * 0.6180339887) | 1;
+	for (;; m += 2) {
+		uint64_t x = m, y = units;
+		while (y) {
+			uint64_t t = x % y;
+			x = y;
+			y = t;
+		}
+		if (x == 1)
+			return m % units ? m % units : 1;
+	}
+}
+
 struct run_out {
 	struct gpu_perf_result r;
 	double secs;
@@ -412,6 +443,12 @@ int cmd_perf_cuda(int argc, char **argv)
 	const unsigned lba_shift = gpu_ctrl_lba_shift(c);
 	const uint64_t nsze = gpu_ctrl_nsze(c);
 	int status = 1;
+	if (a.iosize_min % (1u << lba_shift)) {
+		fprintf(stderr, "aisio perf %s: --iosize-min %" PRIu64 " is not a multiple of the LBA size %u\n",
+			argv[0], a.iosize_min, 1u << lba_shift);
+		gpu_ctrl_close(c);
+		return 2;
+	}
 	if (a.iosize % (1u << lba_shift) || a.iosize > gpu_ctrl_mdts_bytes(c)) {
 		fprintf(stderr,
 			"aisio perf %s: %s: --iosize %" PRIu64 " must be a multiple of the LBA size %u and at most "
@@ -529,6 +566,8 @@ int cmd_perf_cuda(int argc, char **argv)
 				   .buf = buf,
 				   .slots = slots,
 				   .nlb = nlb,
+				   .nlb_min = (uint32_t)(a.iosize_min >> lba_shift),
+				   .unit_mul = a.iosize_min ? unit_scatter(units) : 0,
 				   .lba_shift = lba_shift,
 				   .units = units,
 				   .slba0 = 0,

@@ -40,27 +40,44 @@ __device__ __forceinline__ uint64_t perf_lba(struct perf_ctx *c, uint64_t k, uin
 {
 	const struct gpu_perf_job *j = c->j;
 	uint64_t u = j->random ? perf_rand(&c->rng) % j->units : (gtid + k * T) % j->units;
+	if (!j->random && j->unit_mul > 1)
+		u = u * j->unit_mul % j->units;
 	return j->slba0 + u * j->nlb;
+}
+
+__device__ void perf_fill_n(const struct gpu_perf_job *j, uint8_t *b, uint64_t lba, uint32_t nlb)
+{
+	stamp_fill(b, j->seed, lba, nlb, j->lba_shift);
 }
 
 __device__ void perf_fill(const struct gpu_perf_job *j, uint8_t *b, uint64_t lba)
 {
-	stamp_fill(b, j->seed, lba, j->nlb, j->lba_shift);
+	perf_fill_n(j, b, lba, j->nlb);
 }
 
-__device__ void perf_poison(const struct gpu_perf_job *j, uint8_t *b)
+__device__ void perf_poison_n(const struct gpu_perf_job *j, uint8_t *b, uint32_t nlb)
 {
 	uint64_t *w = (uint64_t *)b;
-	const uint32_t n = (j->nlb << j->lba_shift) / 8;
+	const uint32_t n = (nlb << j->lba_shift) / 8;
 	for (uint32_t i = 0; i < n; i++)
 		w[i] = 0xa5a5a5a5a5a5a5a5ull;
 }
 
+__device__ void perf_poison(const struct gpu_perf_job *j, uint8_t *b)
+{
+	perf_poison_n(j, b, j->nlb);
+}
+
 /* LBAs of the buffer that do not hold their stamp. Ordinary loads: the completion's acquire fence
  * is what makes the controller's writes visible, as for any user of the API. */
+__device__ uint32_t perf_check_n(const struct gpu_perf_job *j, const uint8_t *b, uint64_t lba, uint32_t nlb)
+{
+	return (uint32_t)stamp_check(b, j->seed, lba, nlb, j->lba_shift, NULL);
+}
+
 __device__ uint32_t perf_check(const struct gpu_perf_job *j, const uint8_t *b, uint64_t lba)
 {
-	return (uint32_t)stamp_check(b, j->seed, lba, j->nlb, j->lba_shift, NULL);
+	return perf_check_n(j, b, lba, j->nlb);
 }
 
 __device__ __forceinline__ void perf_done(struct perf_ctx *c, int rc, uint16_t st, uint64_t lba, uint64_t t0)
@@ -109,7 +126,31 @@ static __device__ __forceinline__ void perf_body(const struct gpu_perf_job *j, u
 	const uint64_t rounds = timed ? ~0ull : (j->units + T - 1) / T;
 	const uint32_t qi = (uint32_t)(gwarp % ns->nqueues);
 
-	if (j->api == GPU_API_THREAD) {
+	if (j->api == GPU_API_THREAD && j->nlb_min && !timed) {
+		/* many writers, random sizes: each unit in pieces of nlb_min..nlb LBAs, one command each */
+		uint8_t *b = j->buf + (gtid % j->slots) * iosz;
+		const uint32_t span = j->nlb - j->nlb_min + 1;
+		for (uint64_t k = 0; k < rounds && gtid + k * T < j->units; k++) {
+			const uint64_t lba0 = perf_lba(&c, k, gtid, T);
+			for (uint32_t off = 0; off < j->nlb;) {
+				uint32_t n = j->nlb_min + (uint32_t)(perf_rand(&c.rng) % span);
+				if (n > j->nlb - off)
+					n = j->nlb - off;
+				const uint64_t lba = lba0 + off;
+				if (j->check == GPU_CHECK_WRITE_STAMPS)
+					perf_fill_n(j, b, lba, n);
+				else if (j->check == GPU_CHECK_READ_STAMPS)
+					perf_poison_n(j, b, n);
+				const uint64_t t0 = gpu_nvme_clock_ns();
+				uint16_t st = 0;
+				int rc = gpu_nvme_rw(ns, qi, (uint8_t)j->opc, b, lba, n, &st);
+				perf_done(&c, rc, st, lba, t0);
+				if (rc == 0 && j->check == GPU_CHECK_READ_STAMPS)
+					c.mism += perf_check_n(j, b, lba, n);
+				off += n;
+			}
+		}
+	} else if (j->api == GPU_API_THREAD) {
 		uint8_t *b = j->buf + (gtid % j->slots) * iosz;
 		for (uint64_t k = 0; k < rounds; k++) {
 			const uint64_t t0 = gpu_nvme_clock_ns();

@@ -68,7 +68,11 @@ struct gpu_perf_job {
 	const struct gpu_nvme_ns *ns; /* device pointer */
 	uint8_t *buf;                 /* device address of the data buffers */
 	uint64_t slots;               /* buffers of iosize bytes; thread i uses slot i % slots */
-	uint32_t nlb;                 /* LBAs per command */
+	uint32_t nlb;                 /* LBAs per command (with nlb_min: of each unit) */
+	uint32_t nlb_min;             /* thread API, untimed: a unit read or written in pieces of random size
+				       * nlb_min..nlb LBAs; 0: whole units */
+	uint64_t unit_mul;            /* untimed: unit u + k * T is taken in the order (u + k * T) * unit_mul
+				       * % units, a permutation (unit_mul coprime to units); 0 or 1: in order */
 	uint32_t lba_shift;
 	uint64_t units; /* I/O units of nlb LBAs in the range */
 	uint64_t slba0; /* first LBA of the range */
