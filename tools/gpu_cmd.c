@@ -677,7 +677,9 @@ int cmd_perf_cuda(int argc, char **argv)
 			argv[0], a.dev, failed, strerror(-o.r.first_rc), o.r.first_status, o.r.first_lba);
 	if (a.verify) {
 		/* the line perf verify prints, in LBAs */
-		const uint64_t good = o.r.ios * nlb - o.r.mismatches;
+		/* with random sizes (--iosize-min) the commands count pieces: the LBAs are counted instead */
+		const uint64_t moved = a.iosize_min ? o.r.pieces_lbas : o.r.ios * nlb;
+		const uint64_t good = moved - o.r.mismatches;
 		if (!a.json)
 			verify_line_print(stdout, NULL, good, good << lba_shift, o.r.mismatches, failed * nlb, 0);
 		if (host_bad)
@@ -685,10 +687,10 @@ int cmd_perf_cuda(int argc, char **argv)
 				"aisio perf cuda-verify: %s: %lld LBAs the GPU wrote do not hold their stamp on the host "
 				"(first LBA %" PRIu64 ")\n",
 				a.dev, host_bad, host_first);
-		status = o.r.mismatches || failed || host_bad || o.r.ios != units ? 1 : 0;
-		if (o.r.ios + o.r.failed != units)
-			fprintf(stderr, "aisio perf cuda-verify: %llu of %" PRIu64 " reads done\n",
-				o.r.ios + o.r.failed, units);
+		status = o.r.mismatches || failed || host_bad || moved != units * nlb ? 1 : 0;
+		if (moved != units * nlb)
+			fprintf(stderr, "aisio perf cuda-verify: %" PRIu64 " of %" PRIu64 " LBAs read\n", moved,
+				units * nlb);
 	} else {
 		status = failed ? 1 : 0;
 	}

@@ -19,7 +19,7 @@
 struct perf_ctx {
 	const struct gpu_perf_job *j;
 	unsigned long long *hist; /* shared memory */
-	unsigned long long ios, failed, mism;
+	unsigned long long ios, failed, mism, lbas;
 	int first_rc;
 	uint32_t first_status;
 	uint64_t first_lba;
@@ -104,7 +104,7 @@ static __device__ __forceinline__ void perf_body(const struct gpu_perf_job *j, u
 	struct perf_ctx c;
 	c.j = j;
 	c.hist = perf_smem;
-	c.ios = c.failed = c.mism = 0;
+	c.ios = c.failed = c.mism = c.lbas = 0;
 	c.first_rc = 0;
 	c.first_status = 0;
 	c.first_lba = 0;
@@ -145,6 +145,7 @@ static __device__ __forceinline__ void perf_body(const struct gpu_perf_job *j, u
 				uint16_t st = 0;
 				int rc = gpu_nvme_rw(ns, qi, (uint8_t)j->opc, b, lba, n, &st);
 				perf_done(&c, rc, st, lba, t0);
+				c.lbas += rc == 0 ? n : 0;
 				if (rc == 0 && j->check == GPU_CHECK_READ_STAMPS)
 					c.mism += perf_check_n(j, b, lba, n);
 				off += n;
@@ -280,6 +281,8 @@ static __device__ __forceinline__ void perf_body(const struct gpu_perf_job *j, u
 	}
 	if (c.mism)
 		atomicAdd(&r->mismatches, c.mism);
+	if (c.lbas)
+		atomicAdd(&r->pieces_lbas, c.lbas);
 	atomicMin(&r->t_first, (unsigned long long)t_start);
 	atomicMax(&r->t_last, (unsigned long long)t_end);
 	__syncthreads();

@@ -57,6 +57,7 @@ struct gpu_perf_result {
 	unsigned long long ios;             /* commands completed without error */
 	unsigned long long failed;          /* commands that returned an error */
 	unsigned long long mismatches;      /* LBAs whose data did not match their stamp */
+	unsigned long long pieces_lbas;     /* nlb_min runs: LBAs moved by the commands without error */
 	unsigned long long t_first, t_last; /* globaltimer at the first start and the last finish */
 	int first_rc;                       /* first error seen, for the message */
 	uint32_t first_status;
