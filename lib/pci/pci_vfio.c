@@ -381,6 +381,15 @@ static int vfio_dma_map(struct pci_dev *dev, struct dma_mem *m)
 	struct vfio_state *st = dev->priv;
 	uint64_t page = (uint64_t)1 << m->page_shift;
 	uint64_t min_pg = st->pgsizes & -st->pgsizes;
+	if (m->kind == DMA_KIND_DMABUF && !m->cpu_access) {
+		/* type1 maps what a CPU mapping pins; a dma-buf without one (CUDA's) would need
+		 * iommufd's dma-buf import, which Debian's kernels lack */
+		aisio_log(AISIO_LOG_ERROR, dev->bdf,
+			  "a dma-buf the CPU cannot map cannot go into a vfio container (VFIO_IOMMU_MAP_DMA takes "
+			  "a CPU mapping; this needs iommufd's dma-buf import); use uio with the IOMMU off or in "
+			  "passthrough and the aisio-dmabuf module");
+		return -EOPNOTSUPP;
+	}
 	if (min_pg == 0 || m->len % min_pg || (uintptr_t)m->va % min_pg) {
 		aisio_log(AISIO_LOG_ERROR, dev->bdf,
 			  "DMA memory at %p (%zu bytes) is not aligned to the IOMMU page size", (void *)m->va, m->len);
