@@ -36,6 +36,7 @@ struct perf_args {
 	bool json;
 	bool force;
 	unsigned timeout_ms;
+	const char *mem; /* --mem: host (NULL), dmabuf:SOURCE or cuda */
 	const char *devs[MAX_DEVS];
 	unsigned ndevs;
 };
@@ -56,6 +57,7 @@ struct perf_dev {
 	uint32_t cmds_per_io; /* commands on the wire per I/O: the driver splits I/Os over MDTS */
 	uint32_t cmd_bytes;   /* bytes per command on the wire (the last of an I/O may be shorter) */
 	uint64_t slots;       /* I/O-sized slots in the range */
+	void *cuda_mem;       /* --mem cuda: the GPU memory behind the buffers, freed after the device */
 };
 
 /* Open device i for run (whole I/Os only) or verify (a short last I/O is fine).
