@@ -6,7 +6,9 @@
  * /dev/aisio-ivshmem-export: EXPORT returns a new dma-buf fd over the whole BAR. Importers
  * get a table of CHUNK-sized pieces mapped with dma_map_resource for their device (a BAR
  * has no struct pages); mmap of the dma-buf maps the BAR itself (VM_PFNMAP), which is what
- * vfio's MAP_DMA takes. Each dma-buf holds a reference on this module (dma_buf_export takes
+ * vfio's MAP_DMA takes. The buffer's pieces lie in the BAR in swapped pairs (piece 0 at BAR
+ * offset CHUNK, piece 1 at 0, ...), in the table and the mapping alike, so an importer sees
+ * runs that are not contiguous, as a GPU's or an IOMMU-less exporter's may be. Each dma-buf holds a reference on this module (dma_buf_export takes
  * it), so rmmod is refused while one lives.
  */
 #include <linux/dma-buf.h>
@@ -30,6 +32,14 @@ struct ivshmem_buf {
 	size_t size;
 };
 
+/* BAR address of the buffer's piece i (pairs swapped; a last odd piece stays) */
+static phys_addr_t piece_addr(const struct ivshmem_buf *b, unsigned int i)
+{
+	unsigned int n = DIV_ROUND_UP(b->size, CHUNK), j = i ^ 1;
+
+	return b->base + (phys_addr_t)(j < n && (size_t)j * CHUNK + CHUNK <= b->size ? j : i) * CHUNK;
+}
+
 static struct sg_table *exp_map(struct dma_buf_attachment *att, enum dma_data_direction dir)
 {
 	struct ivshmem_buf *b = att->dmabuf->priv;
@@ -45,7 +55,7 @@ static struct sg_table *exp_map(struct dma_buf_attachment *att, enum dma_data_di
 	for_each_sgtable_sg(sgt, sg, i)
 	{
 		size_t off = (size_t)i * CHUNK, len = min_t(size_t, CHUNK, b->size - off);
-		dma_addr_t a = dma_map_resource(att->dev, b->base + off, len, dir, DMA_ATTR_SKIP_CPU_SYNC);
+		dma_addr_t a = dma_map_resource(att->dev, piece_addr(b, i), len, dir, DMA_ATTR_SKIP_CPU_SYNC);
 
 		if (dma_mapping_error(att->dev, a)) {
 			struct scatterlist *s;
@@ -86,10 +96,21 @@ static int exp_mmap(struct dma_buf *buf, struct vm_area_struct *vma)
 	unsigned long len = vma->vm_end - vma->vm_start;
 	unsigned long off = vma->vm_pgoff << PAGE_SHIFT;
 
+	unsigned long addr = vma->vm_start;
+	int rc = 0;
+
 	if (off > b->size || len > b->size - off)
 		return -EINVAL;
 	vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
-	return io_remap_pfn_range(vma, vma->vm_start, (b->base + off) >> PAGE_SHIFT, len, vma->vm_page_prot);
+	while (!rc && addr < vma->vm_end) {
+		unsigned long n = min_t(unsigned long, CHUNK - off % CHUNK, vma->vm_end - addr);
+
+		rc = io_remap_pfn_range(vma, addr, (piece_addr(b, off / CHUNK) + off % CHUNK) >> PAGE_SHIFT, n,
+					vma->vm_page_prot);
+		addr += n;
+		off += n;
+	}
+	return rc;
 }
 
 static void exp_release(struct dma_buf *buf)
