@@ -284,7 +284,7 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 /* ---- device setup shared by run and verify ---- */
 
 /* The dma-buf fd --mem names; for cuda, GPU memory of bytes (kept in d->cuda_mem). */
-static int mem_dmabuf(const struct perf_args *a, size_t bytes, struct perf_dev *d, int *fd)
+static int mem_dmabuf(const struct perf_args *a, size_t bytes, struct perf_dev *d, int *fd, int *memfd)
 {
 	if (!strcmp(a->mem, "cuda")) {
 #ifdef AISIO_HAVE_GPU
@@ -304,11 +304,31 @@ static int mem_dmabuf(const struct perf_args *a, size_t bytes, struct perf_dev *
 		return -EOPNOTSUPP;
 #endif
 	}
-	int rc = dma_buf_open_source(a->mem + strlen("dmabuf:"));
+	int rc = dma_buf_open_source(a->mem + strlen("dmabuf:"), memfd);
 	if (rc < 0)
 		fprintf(stderr, "aisio perf: --mem %s: no dma-buf: %s\n", a->mem, strerror(-rc));
 	*fd = rc;
 	return rc < 0 ? rc : 0;
+}
+
+/* The DMA memory over the dma-buf --mem names, in d->data_mem. */
+static int mem_open(const struct perf_args *a, size_t bytes, struct perf_dev *d)
+{
+	int fd, memfd = -1;
+	int rc = mem_dmabuf(a, bytes, d, &fd, &memfd);
+	if (rc < 0)
+		return rc;
+	d->data_mem = calloc(1, sizeof(*d->data_mem));
+	rc = d->data_mem ? dma_mem_from_dmabuf(d->data_mem, fd, memfd) : -ENOMEM;
+	close(fd); /* duplicated */
+	if (memfd >= 0)
+		close(memfd); /* mapped */
+	if (rc < 0) {
+		fprintf(stderr, "aisio perf: --mem %s: %s\n", a->mem, strerror(-rc));
+		free(d->data_mem);
+		d->data_mem = NULL;
+	}
+	return rc;
 }
 
 int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, uint32_t iosize, size_t dma_bytes,
@@ -318,20 +338,22 @@ int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, ui
 		.nsid = a->nsid, .dma_bytes = dma_bytes, .io_timeout_ms = a->timeout_ms, .allow_fs_writes = a->force};
 	int rc = 0;
 	if (a->mem) {
-		rc = mem_dmabuf(a, dma_bytes, d, &o.data_dmabuf_fd);
+		rc = mem_open(a, dma_bytes, d);
 		if (rc < 0)
 			return rc;
-		o.data_dmabuf = true;
+		o.data_mem = d->data_mem;
 	}
 	rc = bio_dev_open(&d->bd, a->devs[i], &o);
-	if (a->mem)
-		close(o.data_dmabuf_fd); /* bio keeps its own */
+	if (rc < 0 && d->data_mem) {
+		dma_mem_free(d->data_mem);
+		free(d->data_mem);
+		d->data_mem = NULL;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "aisio perf: cannot open %s: %s\n", a->devs[i], strerror(-rc));
 		return rc;
 	}
-	bool cpu_access;
-	if (verify && bio_dev_buf_dmabuf(d->bd, &cpu_access) && !cpu_access) {
+	if (verify && d->data_mem && !d->data_mem->cpu_access) {
 		fprintf(stderr,
 			"aisio perf verify: --mem %s: the CPU cannot map this dma-buf, and verify checks the data "
 			"on the CPU; perf run works without\n",
@@ -404,8 +426,14 @@ void close_devs(struct perf_dev *devs, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		bio_dev_close(devs[i].bd);
+		devs[i].bd = NULL;
+		if (devs[i].data_mem)
+			dma_mem_free(devs[i].data_mem);
+		free(devs[i].data_mem);
+		devs[i].data_mem = NULL;
 #ifdef AISIO_HAVE_GPU
 		gpu_dmabuf_free(devs[i].cuda_mem);
+		devs[i].cuda_mem = NULL;
 #endif
 	}
 }

@@ -36,6 +36,7 @@
 
 struct bio_dev;
 struct bio_queue;
+struct dma_mem;
 struct nvmed_ctrl;
 struct nvmed_qpair;
 struct kio_dev;
@@ -50,19 +51,16 @@ struct bio_dev_opts {
 	bool sqpoll;            /* io_uring: kernel SQ polling thread */
 	bool iopoll;            /* io_uring: completion polling */
 	bool allow_fs_writes;   /* write even when the start carries a file-system signature */
-	/* user-space driver: data buffers (bio_dev_buf_alloc) in this dma-buf (device memory), mapped
-	 * for the function by its backend (nvmed_ctrl_map_data_mem); the fd is duplicated */
-	bool data_dmabuf;
-	int data_dmabuf_fd;
+	/* user-space driver: data buffers (bio_dev_buf_alloc) from this memory instead (a dma-buf made
+	 * with dma_mem_from_dmabuf: device memory), mapped for the function by its backend
+	 * (nvmed_ctrl_map_data_mem); the caller frees it after bio_dev_close */
+	struct dma_mem *data_mem;
 };
 
 /* Open reads the start of the namespace (68 KiB) for a file-system or partition-table
  * signature; while one is there, writes fail with -EPERM unless opts.allow_fs_writes. */
 int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_opts *opts);
 void bio_dev_close(struct bio_dev *d);
-
-/* Whether data buffers lie in a dma-buf, and then whether the CPU can reach them. */
-bool bio_dev_buf_dmabuf(const struct bio_dev *d, bool *cpu_access);
 
 /* "vfio", "uio", "emu", "homi", "io_uring" or "io_uring_cmd". */
 const char *bio_dev_backend(const struct bio_dev *d);
@@ -81,8 +79,7 @@ unsigned bio_dev_max_queues(const struct bio_dev *d);
 /* LBAs one command moves: the NVMe paths split larger I/Os (the kernel's take none larger). */
 uint32_t bio_dev_max_lbas(const struct bio_dev *d);
 
-/* Buffers I/O may use: DMA memory for the user-space driver (in the dma-buf when opened with
- * data_dmabuf), page-aligned memory for the kernel paths (registered with each queue as its
+/* Buffers I/O may use: DMA memory for the user-space driver (in opts.data_mem when given), page-aligned memory for the kernel paths (registered with each queue as its
  * fixed buffer region). */
 void *bio_dev_buf_alloc(struct bio_dev *d, size_t len);
 void bio_dev_buf_free(struct bio_dev *d, void *buf);

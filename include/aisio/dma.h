@@ -53,8 +53,11 @@ void dma_mem_free(struct dma_mem *m);
  * with lseek, and it is mapped shared for the CPU; when the exporter refuses a CPU mapping (a
  * CUDA dma-buf), va is an inaccessible reservation of the same size that only names offsets
  * (cpu_access false). page_shift is 12: the NVMe page, whatever the exporter's page size.
+ * cpu_fd, when not -1, is a file holding the same memory as ordinary pages (a udmabuf's memfd):
+ * it is mapped instead, since vfio pins such pages but refuses a PFN mapping of RAM (how 6.12's
+ * udmabuf maps itself).
  */
-int dma_mem_from_dmabuf(struct dma_mem *m, int dmabuf_fd);
+int dma_mem_from_dmabuf(struct dma_mem *m, int dmabuf_fd, int cpu_fd);
 
 /*
  * Attach the dma-buf of m to the PCI function bdf ("dddd:bb:dd.f") through the aisio-dmabuf
@@ -67,11 +70,11 @@ void dma_mem_dmabuf_release(struct dma_mem *m);
 
 /*
  * A dma-buf fd from a source name: "udmabuf[:SIZE]" (a sealed memfd of SIZE bytes, default
- * 8M, through /dev/udmabuf), "fd:N" (an inherited fd, duplicated) or a device node path whose
- * EXPORT ioctl returns one (the ivshmem test exporter, kmod/test). Returns the fd or -errno
- * with a message.
+ * 8M, through /dev/udmabuf; the memfd in *memfd for dma_mem_from_dmabuf's cpu_fd), "fd:N" (an
+ * inherited fd, duplicated) or a device node path whose EXPORT ioctl returns one (the ivshmem
+ * test exporter, kmod/test); *memfd is -1 for those two. Returns the fd or -errno with a message.
  */
-int dma_buf_open_source(const char *source);
+int dma_buf_open_source(const char *source, int *memfd);
 
 /* Fill iova_pages from /proc/self/pagemap (needs root; hugepage memory, which is never swapped out). */
 int dma_mem_phys_map(struct dma_mem *m);

@@ -18,7 +18,7 @@
 #define NVME_PAGE_SHIFT 12
 #define UDMABUF_DEFAULT_BYTES (8u << 20)
 
-int dma_mem_from_dmabuf(struct dma_mem *m, int dmabuf_fd)
+int dma_mem_from_dmabuf(struct dma_mem *m, int dmabuf_fd, int cpu_fd)
 {
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
@@ -40,7 +40,7 @@ int dma_mem_from_dmabuf(struct dma_mem *m, int dmabuf_fd)
 	int fd = fcntl(dmabuf_fd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return -errno;
-	void *va = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *va = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, cpu_fd >= 0 ? cpu_fd : fd, 0);
 	m->cpu_access = va != MAP_FAILED;
 	if (va == MAP_FAILED) {
 		/* no CPU mapping from this exporter: reserve addresses that name offsets only */
@@ -147,7 +147,7 @@ void dma_mem_dmabuf_release(struct dma_mem *m)
 	m->iova_pages = NULL;
 }
 
-static int udmabuf_open(const char *size_text)
+static int udmabuf_open(const char *size_text, int *memfd)
 {
 	uint64_t size = UDMABUF_DEFAULT_BYTES;
 	if (size_text && (strparse_size(size_text, &size) < 0 || size == 0 || size % 4096)) {
@@ -178,14 +178,18 @@ static int udmabuf_open(const char *size_text)
 		}
 		close(dev);
 	}
-	close(mfd); /* the dma-buf holds the memfd's pages */
+	if (fd >= 0)
+		*memfd = mfd;
+	else
+		close(mfd);
 	return fd;
 }
 
-int dma_buf_open_source(const char *source)
+int dma_buf_open_source(const char *source, int *memfd)
 {
+	*memfd = -1;
 	if (!strcmp(source, "udmabuf") || !strncmp(source, "udmabuf:", 8))
-		return udmabuf_open(source[7] ? source + 8 : NULL);
+		return udmabuf_open(source[7] ? source + 8 : NULL, memfd);
 	if (!strncmp(source, "fd:", 3)) {
 		uint64_t n;
 		if (strparse_u64(source + 3, 0, 1000000, &n) < 0) {
