@@ -11,6 +11,11 @@ vmtest.py's private apt configuration and unpacked with `dpkg-deb -x` into
 Makefile includes the -common tree by its absolute /usr/src path: that one line is
 pointed at the unpacked copy; its scripts/tools links are relative and work as they are.
 
+In-tree drivers a Debian kernel does not ship (6.1's ublk_drv, udmabuf as a module) build the
+same way from one file of Debian's linux-source-<x.y> package (build_linux_module): the package
+is fetched once, its tarball kept in .vmcache/source/, and the files asked for extracted next
+to it; only that file and a one-line Kbuild are compiled.
+
 SRC_DIR holds a Kbuild file and its sources; it is copied to OUT/<release>/<name>/ and
 built there with `make -C <headers> M=<copy> AISIO_SOURCE=<repository> modules` (Kbuild
 files find the shared uapi headers through AISIO_SOURCE), so the source tree stays clean.
@@ -104,6 +109,78 @@ def build(kernel, src_dir, out_dir=None, cache=None):
     if warnings:
         raise RuntimeError(f"building {src_dir} for {release} gave warnings:\n" + "\n".join(warnings))
     return sorted(glob.glob(os.path.join(dest, "**", "*.ko"), recursive=True))
+
+
+def linux_source(kernel, member, cache=None):
+    """The path of one file of the kernel source (e.g. drivers/block/ublk_drv.c) from Debian's
+    linux-source-<series> package, extracted once into .vmcache/source/<package>_<version>/."""
+    cache = cache or vmtest.cache_root(SOURCE)
+    pkg = f"linux-source-{kernel}"
+    apt = vmtest.PrivateApt(cache, kernel)
+    version = None
+    if apt.update():
+        try:
+            info = vmtest.run(["apt-cache"] + apt.opts + ["show", "--no-all-versions", pkg])
+            version = re.search(r"^Version:\s*(\S+)", info, re.M).group(1)
+        except (subprocess.CalledProcessError, AttributeError):
+            pass
+    root = os.path.join(cache, "source")
+    os.makedirs(root, exist_ok=True)
+    if version is None:  # offline: the newest one cached
+        cached = sorted(glob.glob(os.path.join(root, f"{pkg}_*", "linux-source.tar.xz")),
+                        key=lambda p: vmtest.version_key(os.path.basename(os.path.dirname(p))))
+        if not cached:
+            raise vmtest.Skip(f"no {pkg}: the package cannot be resolved and none is cached")
+        sdir = os.path.dirname(cached[-1])
+    else:
+        sdir = os.path.join(root, f"{pkg}_{version}")
+    tarball = os.path.join(sdir, "linux-source.tar.xz")
+    path = os.path.join(sdir, member)
+    with open(os.path.join(cache, ".lock"), "w") as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)
+        if os.path.exists(path):
+            return path
+        if not os.path.exists(tarball):
+            vmtest.log(f"fetching {pkg} {version} into {sdir}")
+            tmp = tempfile.mkdtemp(prefix="source-", dir=root)
+            try:
+                apt.download(pkg, tmp)
+                deb = glob.glob(os.path.join(tmp, "*.deb"))[0]
+                # the package holds one tarball: take it out without unpacking the rest
+                with open(os.path.join(tmp, "fs.tar"), "wb") as f:
+                    subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], stdout=f, check=True)
+                vmtest.run(["tar", "-xf", os.path.join(tmp, "fs.tar"), "-C", tmp, "--wildcards",
+                            "./usr/src/linux-source-*.tar.xz"])
+                os.makedirs(sdir, exist_ok=True)
+                os.rename(glob.glob(os.path.join(tmp, "usr", "src", "linux-source-*.tar.xz"))[0], tarball)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        top = f"linux-source-{kernel}"
+        vmtest.run(["tar", "-xJf", tarball, "-C", sdir, "--strip-components=1", f"{top}/{member}"])
+    return path
+
+
+def build_linux_module(kernel, member, out_dir=None, cache=None, append="", after_includes=""):
+    """An in-tree driver the guest kernel lacks, built out of tree from its one source file
+    member of the series' linux-source (e.g. drivers/dma-buf/udmabuf.c), with after_includes
+    put after its last #include (stand-ins for symbols a module cannot reach) and append at its
+    end (e.g. MODULE_IMPORT_NS(DMA_BUF);); returns the .ko paths as build() does."""
+    src = linux_source(kernel, member, cache)
+    name = os.path.splitext(os.path.basename(member))[0]
+    out_dir = out_dir or os.path.join(os.environ.get("AISIO_BUILD_ROOT", os.path.join(SOURCE, "build")), "kmod")
+    gen = os.path.join(os.path.abspath(out_dir), "src", kernel, name)
+    shutil.rmtree(gen, ignore_errors=True)
+    os.makedirs(gen)
+    with open(src) as f:
+        text = f.read()
+    if after_includes:
+        last = [m.end() for m in re.finditer(r"^#include .*$", text, re.M)][-1]
+        text = text[:last] + "\n" + after_includes + "\n" + text[last:]
+    with open(os.path.join(gen, name + ".c"), "w") as f:
+        f.write(text + ("\n" + append + "\n" if append else ""))
+    with open(os.path.join(gen, "Kbuild"), "w") as f:
+        f.write(f"obj-m += {name}.o\n")
+    return build(kernel, gen, out_dir, cache)
 
 
 def main():

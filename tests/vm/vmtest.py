@@ -77,6 +77,9 @@ APT_REFRESH_S = 12 * 3600
 # host_needs: host programs copied into the guest with their libraries (nvme-cli for SR-IOV setup).
 # kmods: source folders of our kernel modules (kmod/, kmod/test/), built for the guest kernel by
 #   kbuild.py and put in the guest's /vmtest/kmod/ (loaded by the script, not at boot).
+# linux_kmods: {series: [(file, stand-ins after its #includes, lines appended)]}: in-tree drivers
+#   that kernel does not ship, built from that one file of its linux-source (kbuild.py), also in
+#   /vmtest/kmod/.
 # script: the guest script's name when it is not the scenario's; env: variables set for it.
 # shm: size of a host memory-backend-file ({shm} in qemu) under the scenario's work folder.
 # host_check: called with the work folder's files after the guest powered off; returns why it
@@ -87,6 +90,15 @@ NVME_PLAIN = ["-drive", "file={disk0},if=none,id=nvm0,format=raw",
 # ivshmem-plain: a BAR2 of host memory (a file the host reads after the run): the P2P target.
 IVSHMEM = ["-object", "memory-backend-file,id=hm0,share=on,mem-path={shm},size=8M",
            "-device", "ivshmem-plain,memdev=hm0,addr=0x5"]
+
+
+# udmabuf (a memfd exporter) for 6.1, which does not build it (6.12 has it built in). Outside the
+# kernel, three symbols it uses are not exported: hugetlb memfds are left out (the tests use plain
+# ones) and the seals are read from the shmem inode, which is what memfd_fcntl does for them.
+UDMABUF_6_1 = ("drivers/dma-buf/udmabuf.c",
+               "#define is_file_hugepages(f) false\n"
+               "#define memfd_fcntl(f, cmd, arg) ((long)SHMEM_I(file_inode(f))->seals)",
+               "MODULE_IMPORT_NS(DMA_BUF);")
 
 
 def p2p_host_check(files):
@@ -177,7 +189,8 @@ SCENARIOS = {
         doc="P2P, IOMMU off, uio: NVMe DMA into a dma-buf of an ivshmem BAR through the aisio-dmabuf import, "
             "bytes checked in the guest and in the host's backing file; ioctl errors, kill -9, rmmod",
         iommu=False, disks=[("64M", "raw")], qemu=NVME_PLAIN + IVSHMEM, shm="8M", mem="1G",
-        kmods=["kmod", "kmod/test"], script="p2p", env={"P2P_BACKEND": "uio", "P2P_FAULTS": "1"},
+        kmods=["kmod", "kmod/test"], linux_kmods={"6.1": [UDMABUF_6_1]}, script="p2p",
+        env={"P2P_BACKEND": "uio", "P2P_FAULTS": "1", "P2P_UDMABUF": "1"},
         host_check=p2p_host_check, needs=["tools/aisio", "tests/vm/vm-dmabuf"], timeout=240),
     "p2p-pt": dict(
         doc="P2P with the IOMMU in passthrough (iommu=pt), uio: the ivshmem dma-buf and a udmabuf over a memfd",
@@ -697,17 +710,20 @@ def run_scenario(name, build, source, keep, timeout, series):
 
 def build_kmods(scn, source, kdir, series, out):
     """The scenario's kernel modules built for the guest kernel in kdir (kbuild.py)."""
-    if not scn.get("kmods"):
+    linux = scn.get("linux_kmods", {}).get(series, [])
+    if not scn.get("kmods") and not linux:
         return []
     import kbuild  # imports this module: only when a scenario needs it
     with open(os.path.join(kdir, "VERSION")) as f:
         release = f.read().strip()
     kos = []
-    for src in scn["kmods"]:
-        try:
+    try:
+        for src in scn.get("kmods", []):
             kos += kbuild.build(series, os.path.join(source, src), out)
-        except kbuild.vmtest.Skip as e:  # kbuild's copy of this module
-            raise Skip(str(e))
+        for member, after_includes, append in linux:
+            kos += kbuild.build_linux_module(series, member, out, append=append, after_includes=after_includes)
+    except kbuild.vmtest.Skip as e:  # kbuild's copy of this module
+        raise Skip(str(e))
     wrong = [k for k in kos if f"/{release}/" not in k]
     if wrong:
         raise RuntimeError(f"modules built for another kernel than the guest's {release}: {wrong}")

@@ -3,7 +3,7 @@
 # as a dma-buf by kmod/test's exporter. P2P_BACKEND=uio: the function sits in a kernel DMA domain (IOMMU off
 # or passthrough) and the dma-buf is imported by aisio-dmabuf (kmod/), attached to the NVMe function;
 # P2P_BACKEND=vfio: the exporter's CPU mapping goes into the vfio container (MAP_DMA), no import.
-# P2P_UDMABUF=1: also a host-memory exporter (udmabuf over a memfd; built into 6.12). P2P_FAULTS=1: the
+# P2P_UDMABUF=1: also a host-memory exporter (udmabuf over a memfd; built into 6.12, built for 6.1). P2P_FAULTS=1: the
 # importer's ioctl errors, kill -9 with attachments, rmmod of either module while in use and after.
 # At the end the BAR is cleared through the exporter's CPU mapping and one verify run writes from it and reads
 # back into it: every non-zero block the host then finds in the backing file must be a block of the namespace.
@@ -37,6 +37,8 @@ for pat in randwrite randread; do
 done
 
 if [ "$P2P_UDMABUF" = 1 ]; then
+	# 6.12 has udmabuf built in; for 6.1 the harness builds it from linux-source
+	[ -f $KMOD/udmabuf.ko ] && step insmod $KMOD/udmabuf.ko
 	check "/dev/udmabuf is there" [ -c /dev/udmabuf ]
 	step_out "$OK" $VERIFY dmabuf:udmabuf:4M --iosize 65536 --qdepth 8 "$BDF"
 fi
