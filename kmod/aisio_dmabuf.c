@@ -16,6 +16,7 @@
 #include <linux/dma-direction.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/iommu.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -61,8 +62,7 @@ static u32 sgt_runs(struct sg_table *sgt, struct aisio_dmabuf_run *runs)
 	u32 n = 0;
 	int i;
 
-	for_each_sgtable_dma_sg(sgt, sg, i)
-	{
+	for_each_sgtable_dma_sg(sgt, sg, i) {
 		u64 addr = sg_dma_address(sg), len = sg_dma_len(sg);
 
 		if (!len)
@@ -114,6 +114,16 @@ static struct pci_dev *pci_dev_by_addr(const char *s)
 	return pci_get_domain_bus_and_slot(dom, bus, PCI_DEVFN(slot, fn)) ?: ERR_PTR(-ENODEV);
 }
 
+/* The DMA API's addresses are the function's own only while it sits in a kernel DMA domain: none
+ * (no IOMMU), identity (passthrough) or the kernel's translated one. Not once vfio has moved it into
+ * a domain of its own (or blocked it): there a user-space IOMMU mapping is the way (MAP_DMA). */
+static bool in_kernel_dma_domain(struct pci_dev *pdev)
+{
+	struct iommu_domain *dom = iommu_get_domain_for_dev(&pdev->dev);
+
+	return !dom || dom->type == IOMMU_DOMAIN_IDENTITY || (dom->type & __IOMMU_DOMAIN_DMA_API);
+}
+
 static long do_attach(struct importer_file *f, void __user *uarg)
 {
 	struct aisio_dmabuf_attach a;
@@ -141,9 +151,12 @@ static long do_attach(struct importer_file *f, void __user *uarg)
 		rc = PTR_ERR(im->pdev);
 		goto put_buf;
 	}
+	if (!in_kernel_dma_domain(im->pdev)) {
+		rc = -EXDEV;
+		goto put_pdev;
+	}
 	mutex_lock(&f->lock);
-	list_for_each_entry(other, &f->attachments, node)
-	{
+	list_for_each_entry(other, &f->attachments, node) {
 		if (other->buf == im->buf) {
 			rc = -EEXIST; /* one attachment per buffer and file: its runs are already there */
 			goto unlock;
@@ -190,6 +203,7 @@ detach:
 	dma_buf_detach(im->buf, im->att);
 unlock:
 	mutex_unlock(&f->lock);
+put_pdev:
 	pci_dev_put(im->pdev);
 put_buf:
 	dma_buf_put(im->buf);
@@ -202,7 +216,9 @@ static struct import *find_import(struct importer_file *f, u32 handle)
 {
 	struct import *im;
 
-	list_for_each_entry(im, &f->attachments, node) if (im->handle == handle) return im;
+	list_for_each_entry(im, &f->attachments, node)
+		if (im->handle == handle)
+			return im;
 	return NULL;
 }
 
@@ -281,8 +297,7 @@ static int importer_release(struct inode *inode, struct file *file)
 	struct importer_file *f = file->private_data;
 	struct import *im, *tmp;
 
-	list_for_each_entry_safe(im, tmp, &f->attachments, node)
-	{
+	list_for_each_entry_safe(im, tmp, &f->attachments, node) {
 		list_del(&im->node);
 		import_release(im, true);
 	}

@@ -52,8 +52,7 @@ static struct sg_table *exp_map(struct dma_buf_attachment *att, enum dma_data_di
 		kfree(sgt);
 		return ERR_PTR(-ENOMEM);
 	}
-	for_each_sgtable_sg(sgt, sg, i)
-	{
+	for_each_sgtable_sg(sgt, sg, i) {
 		size_t off = (size_t)i * CHUNK, len = min_t(size_t, CHUNK, b->size - off);
 		dma_addr_t a = dma_map_resource(att->dev, piece_addr(b, i), len, dir, DMA_ATTR_SKIP_CPU_SYNC);
 
@@ -61,8 +60,7 @@ static struct sg_table *exp_map(struct dma_buf_attachment *att, enum dma_data_di
 			struct scatterlist *s;
 			unsigned int j;
 
-			for_each_sgtable_sg(sgt, s, j)
-			{
+			for_each_sgtable_sg(sgt, s, j) {
 				if (j == i)
 					break;
 				dma_unmap_resource(att->dev, sg_dma_address(s), sg_dma_len(s), dir,

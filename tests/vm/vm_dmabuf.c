@@ -6,6 +6,7 @@
  *                                   closed first leaves the attachment usable until DETACH
  *   vm-dmabuf hold BDF EXPORTER     attach, print "attached N runs", then sleep (killed by the test)
  *   vm-dmabuf zero EXPORTER         clear the exporter's memory through its CPU mapping (mmap)
+ *   vm-dmabuf attach BDF EXPORTER   one ATTACH and DETACH: prints "ATTACH: <result>", exit 0 on success
  * Exit 0 when every check held; each failed check prints one line.
  */
 #include <aisio/dmabuf_import.h>
@@ -178,6 +179,22 @@ static int hold(const char *bdf, const char *exporter)
 		pause();
 }
 
+static int attach_once(const char *bdf, const char *exporter)
+{
+	int imp = open(AISIO_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	if (imp < 0) {
+		fprintf(stderr, "vm-dmabuf: open %s: %s\n", AISIO_DMABUF_DEVICE, strerror(errno));
+		return 1;
+	}
+	struct aisio_dmabuf_attach a;
+	int rc = attach(imp, export_buf(exporter), bdf, &a);
+	printf("ATTACH: %s\n", rc ? strerror(-rc) : "attached");
+	if (rc == 0)
+		rc = detach(imp, a.handle);
+	close(imp);
+	return rc ? 1 : 0;
+}
+
 static int zero(const char *exporter)
 {
 	int buf = export_buf(exporter);
@@ -198,8 +215,10 @@ int main(int argc, char **argv)
 		return zero(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "errors"))
 		return errors(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "attach"))
+		return attach_once(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "hold"))
 		return hold(argv[2], argv[3]);
-	fprintf(stderr, "usage: vm-dmabuf errors|hold BDF EXPORTER | zero EXPORTER\n");
+	fprintf(stderr, "usage: vm-dmabuf errors|hold|attach BDF EXPORTER | zero EXPORTER\n");
 	return 2;
 }

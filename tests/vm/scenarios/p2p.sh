@@ -25,6 +25,15 @@ if [ "$P2P_BACKEND" = uio ]; then
 	check "the importer's device is there" [ -c /dev/aisio-dmabuf ]
 else
 	step_out "bound to vfio-pci" aisio bind "$BDF" vfio-pci
+	# the import is for kernel DMA domains: a function vfio holds in its own is refused
+	step insmod $KMOD/aisio_dmabuf.ko
+	aisio perf run $TMO --runtime 20 "$BDF" >/tmp/bg.out 2>&1 &
+	PID=$!
+	check "a vfio user has the function open" wait_aisio_open "$BDF" $PID
+	step_refused "ATTACH: Invalid cross-device link" vm-dmabuf attach "$BDF" $EXP
+	step kill $PID
+	wait $PID
+	step rmmod aisio_dmabuf
 fi
 
 # PRP1 only, PRP1 + PRP2, PRP lists over the exporter's non-contiguous 64 KiB pieces, the largest transfer
