@@ -191,7 +191,8 @@ SCENARIOS = {
         iommu=False, disks=[("64M", "raw")], qemu=NVME_PLAIN + IVSHMEM, shm="8M", mem="1G",
         kmods=["kmod", "kmod/test"], linux_kmods={"6.1": [UDMABUF_6_1]}, script="p2p",
         env={"P2P_BACKEND": "uio", "P2P_FAULTS": "1", "P2P_UDMABUF": "1"},
-        host_check=p2p_host_check, needs=["tools/aisio", "tests/vm/vm-dmabuf"], timeout=240),
+        host_check=p2p_host_check, needs=["tools/aisio", "tests/vm/vm-dmabuf"], timeout=240,
+        kernels=["6.1", "6.12"]),
     "p2p-pt": dict(
         doc="P2P with the IOMMU in passthrough (iommu=pt), uio: the ivshmem dma-buf and a udmabuf over a memfd",
         iommu="pt", disks=[("64M", "raw")], qemu=NVME_PLAIN + IVSHMEM, shm="8M", mem="1G",
@@ -201,8 +202,9 @@ SCENARIOS = {
         doc="P2P with the IOMMU on, vfio: the exporter's CPU mapping of the ivshmem BAR and a udmabuf "
             "mapped with VFIO_IOMMU_MAP_DMA (no module import)",
         iommu=True, disks=[("64M", "raw")], qemu=NVME_PLAIN + IVSHMEM, shm="8M", mem="1G",
-        kmods=["kmod", "kmod/test"], script="p2p", env={"P2P_BACKEND": "vfio", "P2P_UDMABUF": "1"},
-        host_check=p2p_host_check, needs=["tools/aisio", "tests/vm/vm-dmabuf"], timeout=240, kernels=["6.12"]),
+        kmods=["kmod", "kmod/test"], linux_kmods={"6.1": [UDMABUF_6_1]}, script="p2p",
+        env={"P2P_BACKEND": "vfio", "P2P_UDMABUF": "1"},
+        host_check=p2p_host_check, needs=["tools/aisio", "tests/vm/vm-dmabuf"], timeout=240, kernels=["6.1", "6.12"]),
     "homi": dict(
         doc="homid owning the function on vfio-pci (IOMMU on): status, two clients at once, a client "
             "SIGKILLed mid-I/O and its queue pairs taken back, SIGTERM and a client after it",
