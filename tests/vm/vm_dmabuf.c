@@ -39,6 +39,16 @@ static int export_buf(const char *exporter)
 	return fd;
 }
 
+static int open_importer(void)
+{
+	int imp = open(AISIO_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	if (imp < 0) {
+		fprintf(stderr, "vm-dmabuf: open %s: %s\n", AISIO_DMABUF_DEVICE, strerror(errno));
+		exit(1);
+	}
+	return imp;
+}
+
 static int attach(int imp, int fd, const char *bdf, struct aisio_dmabuf_attach *out)
 {
 	struct aisio_dmabuf_attach a = {.fd = fd};
@@ -76,11 +86,7 @@ static int set_max_bytes(const char *val)
 
 static int errors(const char *bdf, const char *exporter)
 {
-	int imp = open(AISIO_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
-	if (imp < 0) {
-		fprintf(stderr, "vm-dmabuf: open %s: %s\n", AISIO_DMABUF_DEVICE, strerror(errno));
-		return 1;
-	}
+	int imp = open_importer();
 	int buf = export_buf(exporter);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int closed = dup(buf);
@@ -145,7 +151,7 @@ static int errors(const char *bdf, const char *exporter)
 
 	/* attachments are per open file: a second file may attach the same buffer */
 	buf = export_buf(exporter);
-	int imp2 = open(AISIO_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
+	int imp2 = open_importer();
 	struct aisio_dmabuf_attach b;
 	expect("ATTACH in one file", attach(imp, buf, bdf, &a), 0);
 	expect("ATTACH of that buffer in another file", attach(imp2, buf, bdf, &b), 0);
@@ -161,11 +167,7 @@ static int errors(const char *bdf, const char *exporter)
 
 static int hold(const char *bdf, const char *exporter)
 {
-	int imp = open(AISIO_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
-	if (imp < 0) {
-		fprintf(stderr, "vm-dmabuf: open %s: %s\n", AISIO_DMABUF_DEVICE, strerror(errno));
-		return 1;
-	}
+	int imp = open_importer();
 	int buf = export_buf(exporter);
 	struct aisio_dmabuf_attach a;
 	int rc = attach(imp, buf, bdf, &a);
@@ -181,11 +183,7 @@ static int hold(const char *bdf, const char *exporter)
 
 static int attach_once(const char *bdf, const char *exporter)
 {
-	int imp = open(AISIO_DMABUF_DEVICE, O_RDWR | O_CLOEXEC);
-	if (imp < 0) {
-		fprintf(stderr, "vm-dmabuf: open %s: %s\n", AISIO_DMABUF_DEVICE, strerror(errno));
-		return 1;
-	}
+	int imp = open_importer();
 	struct aisio_dmabuf_attach a;
 	int rc = attach(imp, export_buf(exporter), bdf, &a);
 	printf("ATTACH: %s\n", rc ? strerror(-rc) : "attached");
