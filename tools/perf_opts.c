@@ -8,6 +8,7 @@
 
 #include <aisio/bio.h>
 #include <aisio/dma.h>
+#include <aisio/dmabuf_import.h>
 #include <aisio/emu.h>
 #include <aisio/nvmed.h>
 #include <aisio/strparse.h>
@@ -323,8 +324,20 @@ static int mem_open(const struct perf_args *a, size_t bytes, struct perf_dev *d)
 	close(fd); /* duplicated */
 	if (memfd >= 0)
 		close(memfd); /* mapped */
+	if (rc == 0 && !d->data_mem->cpu_access && access(AISIO_DMABUF_DEVICE, F_OK) != 0) {
+		/* say it before a device is opened: only the import can give a device this memory */
+		fprintf(stderr,
+			"aisio perf: --mem %s: the CPU cannot map this memory, so only a function on uio can DMA to "
+			"it, through the aisio-dmabuf kernel module, and %s does not exist: the module is not loaded "
+			"(build it with `make kmod`, then `insmod aisio_dmabuf.ko`; on a machine that loads no "
+			"modules, this path cannot run)\n",
+			a->mem, AISIO_DMABUF_DEVICE);
+		dma_mem_free(d->data_mem);
+		rc = -ENOENT;
+	}
 	if (rc < 0) {
-		fprintf(stderr, "aisio perf: --mem %s: %s\n", a->mem, strerror(-rc));
+		if (rc != -ENOENT)
+			fprintf(stderr, "aisio perf: --mem %s: %s\n", a->mem, strerror(-rc));
 		free(d->data_mem);
 		d->data_mem = NULL;
 	}
