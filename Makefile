@@ -14,7 +14,7 @@ MUST_RUN ?=
 deps:
 	.ci/install-deps $(BUILD)
 
-.PHONY: deps all check check-unit check-emu check-kio check-vm check-gpu check-xal check-homi check-fil check-asan check-newcomer install bench fuzz clean
+.PHONY: deps all check check-unit check-emu check-kio check-vm check-gpu check-xal check-homi check-fil check-kmod kmod check-asan check-newcomer install bench fuzz clean
 
 
 $(BUILD)/build.ninja:
@@ -30,7 +30,7 @@ check:
 	$(MAKE) all
 	tests/run-suites --must-run "$(MUST_RUN)" $(BUILD)
 
-check-unit check-emu check-kio check-vm check-gpu check-xal check-homi check-fil:
+check-unit check-emu check-kio check-vm check-gpu check-xal check-homi check-fil check-kmod:
 	.ci/install-deps test $(BUILD)
 	$(MAKE) all
 	tests/run-suites --must-run "$(MUST_RUN)" $(BUILD) $(patsubst check-%,%,$@)
@@ -47,6 +47,11 @@ check-newcomer:
 
 install: all
 	$(MESON) install -C $(BUILD)
+
+# The kernel modules (kmod/, kmod/test/) for both guest kernels, into $(BUILD)/kmod/<release>/
+# (headers fetched into .vmcache; nothing is loaded on this machine).
+kmod:
+	tests/vm/kbuild.py --kernel both --out $(BUILD)/kmod kmod kmod/test
 
 bench: all
 	@bench/list

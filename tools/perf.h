@@ -36,6 +36,7 @@ struct perf_args {
 	bool json;
 	bool force;
 	unsigned timeout_ms;
+	const char *mem; /* --mem: host (NULL), dmabuf:SOURCE or cuda */
 	const char *devs[MAX_DEVS];
 	unsigned ndevs;
 };
@@ -50,12 +51,14 @@ struct perf_dev {
 	unsigned lba_shift;
 	uint64_t nlba;
 	uint64_t first_lba;
-	uint64_t nlbas;       /* size of the range */
-	uint32_t iosize;      /* bytes per I/O */
-	uint32_t nlb;         /* LBAs per I/O */
-	uint32_t cmds_per_io; /* commands on the wire per I/O: the driver splits I/Os over MDTS */
-	uint32_t cmd_bytes;   /* bytes per command on the wire (the last of an I/O may be shorter) */
-	uint64_t slots;       /* I/O-sized slots in the range */
+	uint64_t nlbas;           /* size of the range */
+	uint32_t iosize;          /* bytes per I/O */
+	uint32_t nlb;             /* LBAs per I/O */
+	uint32_t cmds_per_io;     /* commands on the wire per I/O: the driver splits I/Os over MDTS */
+	uint32_t cmd_bytes;       /* bytes per command on the wire (the last of an I/O may be shorter) */
+	uint64_t slots;           /* I/O-sized slots in the range */
+	struct dma_mem *data_mem; /* --mem other than host: the dma-buf the buffers lie in */
+	void *cuda_mem;           /* --mem cuda: the GPU memory behind it */
 };
 
 /* Open device i for run (whole I/Os only) or verify (a short last I/O is fine).

@@ -7,9 +7,14 @@
 #include "perf.h"
 
 #include <aisio/bio.h>
+#include <aisio/dma.h>
+#include <aisio/dmabuf_import.h>
 #include <aisio/emu.h>
 #include <aisio/nvmed.h>
 #include <aisio/strparse.h>
+#ifdef AISIO_HAVE_GPU
+#include <aisio/gpu.h>
+#endif
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const pattern_names[] = {"read", "write", "randread", "randwrite"};
 
@@ -50,11 +56,17 @@ static void perf_usage(FILE *f)
 		"  --size LBAS       LBAs in the range (default: to the end of the namespace)\n"
 		"  --seed N          random LBA seed (default 1)\n"
 		"  --timeout-ms N    per-command timeout (default 5000)\n"
+		"  --mem WHERE       data buffers in host memory (host, the default), in a dma-buf\n"
+		"                    (dmabuf:SOURCE; SOURCE: an exporter's device node such as\n"
+		"                    /dev/aisio-ivshmem-export, udmabuf[:SIZE] over a memfd, or fd:N, an\n"
+		"                    inherited dma-buf fd) or in GPU memory (cuda: cudaMalloc exported as a\n"
+		"                    dma-buf); one device. vfio maps the dma-buf's CPU mapping into its\n"
+		"                    container; uio needs the aisio-dmabuf module (kmod/, docs/P2P.md)\n"
 		"  --force           allow writes to a namespace that carries a file-system signature\n"
 		"  --json            print one JSON object instead of the table\n"
 		"verify writes LBA-stamped blocks over the range, reads them back and compares;\n"
 		"  it takes --nsid --offset --size (default: whole namespace, at most 1 GiB) --iosize\n"
-		"  --qdepth --seed --force --json.\n"
+		"  --qdepth --seed --force --mem --json.\n"
 		"\n%s",
 		emu_help);
 }
@@ -147,6 +159,7 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 		{"json", no_argument, 0, 'j'},
 		{"force", no_argument, 0, 'f'},
 		{"timeout-ms", required_argument, 0, 'T'},
+		{"mem", required_argument, 0, 'M'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -236,6 +249,14 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 				return -EINVAL;
 			a->timeout_ms = (unsigned)v;
 			break;
+		case 'M':
+			if (strcmp(optarg, "host") && strcmp(optarg, "cuda") && strncmp(optarg, "dmabuf:", 7)) {
+				fprintf(stderr, "aisio perf: --mem must be host, dmabuf:SOURCE or cuda, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			a->mem = strcmp(optarg, "host") ? optarg : NULL;
+			break;
 		case 'j': a->json = true; break;
 		case 'f': a->force = true; break;
 		case 'h': perf_usage(stdout); exit(0);
@@ -249,6 +270,10 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 		}
 		a->devs[a->ndevs++] = argv[i];
 	}
+	if (a->mem && a->ndevs > 1) {
+		fprintf(stderr, "aisio perf: --mem %s takes one device\n", a->mem);
+		return -EINVAL;
+	}
 	if (!a->ndevs) {
 		fprintf(stderr, "aisio perf: no device given (e.g. aisio perf %s emu:null)\n",
 			verify ? "verify" : "run");
@@ -259,15 +284,94 @@ static int perf_parse(struct perf_args *a, int argc, char **argv, bool verify)
 
 /* ---- device setup shared by run and verify ---- */
 
+/* The dma-buf fd --mem names; for cuda, GPU memory of bytes (kept in d->cuda_mem). */
+static int mem_dmabuf(const struct perf_args *a, size_t bytes, struct perf_dev *d, int *fd, int *memfd)
+{
+	if (!strcmp(a->mem, "cuda")) {
+#ifdef AISIO_HAVE_GPU
+		char why[256];
+		if (gpu_probe(why, sizeof(why))) {
+			fprintf(stderr, "aisio perf: --mem cuda: no usable GPU: %s\n", why);
+			return -ENODEV;
+		}
+		int rc = gpu_dmabuf_alloc(bytes, &d->cuda_mem, fd);
+		if (rc < 0)
+			fprintf(stderr,
+				"aisio perf: --mem cuda: cannot export %zu bytes of GPU memory as a dma-buf: %s\n",
+				bytes, strerror(-rc));
+		return rc;
+#else
+		fprintf(stderr, "aisio perf: --mem cuda: this aisio was built without CUDA\n");
+		return -EOPNOTSUPP;
+#endif
+	}
+	int rc = dma_buf_open_source(a->mem + strlen("dmabuf:"), memfd);
+	if (rc < 0)
+		fprintf(stderr, "aisio perf: --mem %s: no dma-buf: %s\n", a->mem, strerror(-rc));
+	*fd = rc;
+	return rc < 0 ? rc : 0;
+}
+
+/* The DMA memory over the dma-buf --mem names, in d->data_mem. */
+static int mem_open(const struct perf_args *a, size_t bytes, struct perf_dev *d)
+{
+	int fd, memfd = -1;
+	int rc = mem_dmabuf(a, bytes, d, &fd, &memfd);
+	if (rc < 0)
+		return rc;
+	d->data_mem = calloc(1, sizeof(*d->data_mem));
+	rc = d->data_mem ? dma_mem_from_dmabuf(d->data_mem, fd, memfd) : -ENOMEM;
+	close(fd); /* duplicated */
+	if (memfd >= 0)
+		close(memfd); /* mapped */
+	if (rc == 0 && !d->data_mem->cpu_access && access(AISIO_DMABUF_DEVICE, F_OK) != 0) {
+		/* say it before a device is opened: only the import can give a device this memory */
+		fprintf(stderr,
+			"aisio perf: --mem %s: the CPU cannot map this memory, so only a function on uio can DMA to "
+			"it, through the aisio-dmabuf kernel module, and %s does not exist: the module is not loaded "
+			"(build it with `make kmod`, then `insmod aisio_dmabuf.ko`; on a machine that loads no "
+			"modules, this path cannot run)\n",
+			a->mem, AISIO_DMABUF_DEVICE);
+		dma_mem_free(d->data_mem);
+		rc = -ENOENT;
+	}
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			fprintf(stderr, "aisio perf: --mem %s: %s\n", a->mem, strerror(-rc));
+		free(d->data_mem);
+		d->data_mem = NULL;
+	}
+	return rc;
+}
+
 int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, uint32_t iosize, size_t dma_bytes,
 	     struct perf_dev *d)
 {
 	struct bio_dev_opts o = {
 		.nsid = a->nsid, .dma_bytes = dma_bytes, .io_timeout_ms = a->timeout_ms, .allow_fs_writes = a->force};
-	int rc = bio_dev_open(&d->bd, a->devs[i], &o);
+	int rc = 0;
+	if (a->mem) {
+		rc = mem_open(a, dma_bytes, d);
+		if (rc < 0)
+			return rc;
+		o.data_mem = d->data_mem;
+	}
+	rc = bio_dev_open(&d->bd, a->devs[i], &o);
+	if (rc < 0 && d->data_mem) {
+		dma_mem_free(d->data_mem);
+		free(d->data_mem);
+		d->data_mem = NULL;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "aisio perf: cannot open %s: %s\n", a->devs[i], strerror(-rc));
 		return rc;
+	}
+	if (verify && d->data_mem && !d->data_mem->cpu_access) {
+		fprintf(stderr,
+			"aisio perf verify: --mem %s: the CPU cannot map this dma-buf, and verify checks the data "
+			"on the CPU; perf run works without\n",
+			a->mem);
+		return -EOPNOTSUPP;
 	}
 	d->nvme = bio_dev_is_nvme(d->bd);
 	d->nsid = bio_dev_nsid(d->bd);
@@ -333,8 +437,18 @@ int open_dev(const struct perf_args *a, unsigned i, bool writes, bool verify, ui
 
 void close_devs(struct perf_dev *devs, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		bio_dev_close(devs[i].bd);
+		devs[i].bd = NULL;
+		if (devs[i].data_mem)
+			dma_mem_free(devs[i].data_mem);
+		free(devs[i].data_mem);
+		devs[i].data_mem = NULL;
+#ifdef AISIO_HAVE_GPU
+		gpu_dmabuf_free(devs[i].cuda_mem);
+		devs[i].cuda_mem = NULL;
+#endif
+	}
 }
 
 int cmd_perf(int argc, char **argv)

@@ -36,6 +36,7 @@
 
 struct bio_dev;
 struct bio_queue;
+struct dma_mem;
 struct nvmed_ctrl;
 struct nvmed_qpair;
 struct kio_dev;
@@ -50,6 +51,10 @@ struct bio_dev_opts {
 	bool sqpoll;            /* io_uring: kernel SQ polling thread */
 	bool iopoll;            /* io_uring: completion polling */
 	bool allow_fs_writes;   /* write even when the start carries a file-system signature */
+	/* user-space driver: data buffers (bio_dev_buf_alloc) from this memory instead (a dma-buf made
+	 * with dma_mem_from_dmabuf: device memory), mapped for the function by its backend
+	 * (nvmed_ctrl_map_data_mem); the caller frees it after bio_dev_close */
+	struct dma_mem *data_mem;
 };
 
 /* Open reads the start of the namespace (68 KiB) for a file-system or partition-table
@@ -74,8 +79,8 @@ unsigned bio_dev_max_queues(const struct bio_dev *d);
 /* LBAs one command moves: the NVMe paths split larger I/Os (the kernel's take none larger). */
 uint32_t bio_dev_max_lbas(const struct bio_dev *d);
 
-/* Buffers I/O may use: DMA memory for the user-space driver, page-aligned memory
- * for the kernel paths (registered with each queue as its fixed buffer region). */
+/* Buffers I/O may use: DMA memory for the user-space driver (in opts.data_mem when given), page-aligned memory for the kernel paths (registered with each queue as its
+ * fixed buffer region). */
 void *bio_dev_buf_alloc(struct bio_dev *d, size_t len);
 void bio_dev_buf_free(struct bio_dev *d, void *buf);
 

@@ -216,6 +216,11 @@ void gpu_bar_unregister(void *bar0);
 /* Export GPU memory [dptr, dptr + len) as a dma-buf fd (cuMemGetHandleForAddressRange), for the
  * kernel module that returns its bus address. */
 int gpu_dmabuf_export(void *dptr, size_t len, int *fd);
+/* cudaMalloc len bytes (rounded up to 2 MiB) and export them as a dma-buf fd (aisio perf --mem
+ * cuda: data buffers of the CPU-driven NVMe driver in GPU memory); gpu_dmabuf_free after the fd's
+ * users are done. */
+int gpu_dmabuf_alloc(size_t len, void **dptr, int *fd);
+void gpu_dmabuf_free(void *dptr);
 
 #ifdef __cplusplus
 }

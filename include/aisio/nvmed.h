@@ -102,6 +102,16 @@ bool nvmed_ctrl_failed(const struct nvmed_ctrl *c);
  */
 int nvmed_ctrl_reset(struct nvmed_ctrl *c);
 
+/*
+ * A second DMA region data buffers may lie in besides the controller's own memory: device
+ * memory as a dma-buf (dma_mem_from_dmabuf), mapped for the function by its backend (vfio:
+ * MAP_DMA of its CPU mapping; uio: imported through aisio-dmabuf). One per controller, before
+ * or after queue pairs are made; the caller keeps m until nvmed_ctrl_close, which unmaps it
+ * once bus mastering is off. The PRPs of buffers in it come from the same builder, with the
+ * PRP lists in the controller's memory.
+ */
+int nvmed_ctrl_map_data_mem(struct nvmed_ctrl *c, struct dma_mem *m);
+
 /* ---- DMA memory of the controller ---- */
 void *nvmed_dma_alloc(struct nvmed_ctrl *c, size_t len);
 void nvmed_dma_free(struct nvmed_ctrl *c, void *va);
@@ -216,6 +226,7 @@ struct nvmed_qpair {
 	/* cold */
 	uint8_t *prp_lists; /* PRP lists: prp_list_bytes per cid */
 	uint32_t prp_list_bytes;
+	struct nvme_dma_map data_dma; /* a second region buffers may lie in (device memory); len 0: none */
 	uint32_t timeout_ms;
 	int failed;                    /* -ENXIO once the controller is found dead */
 	void *user;                    /* for the owner: per-queue context */
@@ -248,6 +259,10 @@ __attribute__((cold)) int nvmed_qpair_rw_split(struct nvmed_qpair *qp, uint8_t o
 					       uint32_t nlb, void *buf, nvmed_cb cb, void *arg);
 /* Slow path of nvmed_qpair_set_prps: the PRP list (in the cid's own list area) of a transfer over two pages. */
 int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf, uint32_t len);
+/* Slow path of nvmed_qpair_set_prps for a buffer outside the controller's memory: in the data
+ * region (nvmed_ctrl_map_data_mem), else -EINVAL. */
+__attribute__((cold)) int nvmed_qpair_set_prps_data(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe,
+						    const uint8_t *buf, uint32_t len);
 
 /* Check that buf/len (len <= max_xfer, so dma.len - len cannot wrap) lies in DMA
  * memory and set the data pointer of sqe (PRP1, PRP2 or a PRP list). */
@@ -256,7 +271,7 @@ static inline int nvmed_qpair_set_prps(struct nvmed_qpair *qp, uint16_t cid, str
 {
 	size_t off = (size_t)((uint8_t *)buf - qp->dma.va);
 	if (__builtin_expect(off > qp->dma.len - len, 0))
-		return -EINVAL;
+		return nvmed_qpair_set_prps_data(qp, cid, sqe, (const uint8_t *)buf, len);
 	if (nvme_prp_pair(&qp->dma, buf, len, NVMED_PAGE_SHIFT, &sqe->prp1, &sqe->prp2))
 		return nvmed_qpair_prp_list(qp, cid, sqe, buf, len);
 	return 0;

@@ -105,6 +105,10 @@ int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_
 		return rc;
 	if (ds.kind != DEVSTR_KERNEL && ds.kind != DEVSTR_PCI && ds.kind != DEVSTR_EMU && ds.kind != DEVSTR_HOMI)
 		return devstr_refuse(&ds, "the block I/O layer");
+	if (o.data_mem && ds.kind != DEVSTR_PCI && ds.kind != DEVSTR_EMU) {
+		aisio_log(AISIO_LOG_ERROR, devstr, "dma-buf data buffers need the user-space driver (a PCI function)");
+		return -EOPNOTSUPP;
+	}
 	struct bio_dev *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -137,6 +141,14 @@ int bio_dev_open(struct bio_dev **out, const char *devstr, const struct bio_dev_
 			goto fail;
 		}
 		d->backend = nvmed_ctrl_pci(d->nv)->ops->name;
+		if (o.data_mem) {
+			rc = dma_heap_init(&d->heap, o.data_mem);
+			if (rc == 0)
+				rc = nvmed_ctrl_map_data_mem(d->nv, o.data_mem); /* unmapped by nvmed_ctrl_close */
+			if (rc < 0)
+				goto fail;
+			d->data_mem = o.data_mem;
+		}
 	}
 	d->allow_fs_writes = o.allow_fs_writes;
 	rc = bio_dev_read_signature(d, devstr);
@@ -159,7 +171,9 @@ void bio_dev_close(struct bio_dev *d)
 		kio_dev_close(d->kd);
 	}
 	bio_homi_close(d);
-	nvmed_ctrl_close(d->nv);
+	if (d->nv)
+		dma_heap_term(&d->heap);
+	nvmed_ctrl_close(d->nv); /* bus mastering off, then the data memory unmapped */
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
@@ -229,7 +243,7 @@ bool bio_dev_is_nvme(const struct bio_dev *d)
 
 void *bio_dev_buf_alloc(struct bio_dev *d, size_t len)
 {
-	if (d->nv)
+	if (d->nv && !d->data_mem)
 		return nvmed_dma_alloc(d->nv, len);
 	pthread_mutex_lock(&d->lock);
 	void *p = dma_heap_alloc(&d->heap, len, 4096);
@@ -239,7 +253,7 @@ void *bio_dev_buf_alloc(struct bio_dev *d, size_t len)
 
 void bio_dev_buf_free(struct bio_dev *d, void *buf)
 {
-	if (d->nv) {
+	if (d->nv && !d->data_mem) {
 		nvmed_dma_free(d->nv, buf);
 		return;
 	}

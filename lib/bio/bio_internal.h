@@ -21,6 +21,7 @@ struct bio_dev {
 	 * buffer; with the daemon for homi:, DMA memory whose bus address it returned) */
 	struct dma_mem arena;
 	struct dma_heap heap;
+	struct dma_mem *data_mem; /* user-space driver: the caller's memory for data buffers (heap over it) */
 	pthread_mutex_t lock;
 	const char *backend;
 	const char *fs_signature; /* found at open: writes refused unless allowed */

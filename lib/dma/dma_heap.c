@@ -46,7 +46,8 @@ void *dma_heap_alloc(struct dma_heap *h, size_t len, size_t align)
 		memset(h->used + i, 1, n);
 		h->alloc_len[i] = (uint32_t)n;
 		void *va = h->mem->va + i * DMA_HEAP_CHUNK;
-		memset(va, 0, n * DMA_HEAP_CHUNK);
+		if (h->mem->kind != DMA_KIND_DMABUF || h->mem->cpu_access)
+			memset(va, 0, n * DMA_HEAP_CHUNK);
 		return va;
 	}
 	return NULL;

@@ -21,6 +21,7 @@ int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind)
 {
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
+	m->import_fd = -1;
 	m->kind = kind;
 	m->page_shift = kind == DMA_KIND_HUGEPAGE ? HUGEPAGE_SHIFT : 12;
 	size_t page = (size_t)1 << m->page_shift;
@@ -68,11 +69,14 @@ int dma_mem_alloc(struct dma_mem *m, size_t len, enum dma_kind kind)
 	m->va = va;
 	m->len = len;
 	m->fd = fd;
+	m->cpu_access = true;
 	return 0;
 }
 
 void dma_mem_free(struct dma_mem *m)
 {
+	if (m->kind == DMA_KIND_DMABUF)
+		dma_mem_dmabuf_release(m);
 	if (m->va)
 		munmap(m->va, m->len);
 	if (m->fd >= 0)
@@ -80,6 +84,7 @@ void dma_mem_free(struct dma_mem *m)
 	free(m->iova_pages);
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
+	m->import_fd = -1;
 }
 
 int dma_mem_phys_map(struct dma_mem *m)

@@ -61,3 +61,25 @@ int gpu_dmabuf_export(void *dptr, size_t len, int *fd)
 	*fd = h;
 	return 0;
 }
+
+int gpu_dmabuf_alloc(size_t len, void **dptr, int *fd)
+{
+	len = (len + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1); /* the export wants whole pages */
+	cudaError_t e = cudaMalloc(dptr, len);
+	if (e != cudaSuccess) {
+		aisio_log(AISIO_LOG_ERROR, "gpu", "cudaMalloc of %zu bytes: %s", len, cudaGetErrorString(e));
+		return -ENOMEM;
+	}
+	int rc = gpu_dmabuf_export(*dptr, len, fd);
+	if (rc < 0) {
+		cudaFree(*dptr);
+		*dptr = NULL;
+	}
+	return rc;
+}
+
+void gpu_dmabuf_free(void *dptr)
+{
+	if (dptr)
+		cudaFree(dptr);
+}

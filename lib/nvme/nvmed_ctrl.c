@@ -456,6 +456,8 @@ void nvmed_ctrl_close(struct nvmed_ctrl *c)
 	pci_dev_bus_master(c->pci, false);
 	nvmed_qpair_release(c->admin);
 	dma_heap_term(&c->heap);
+	if (c->data_mem)
+		pci_dev_dma_unmap(c->pci, c->data_mem);
 	pci_dev_dma_unmap(c->pci, &c->mem);
 	dma_mem_free(&c->mem);
 	pci_dev_close(c->pci);
@@ -545,6 +547,32 @@ int nvmed_ctrl_ns(const struct nvmed_ctrl *c, uint32_t nsid, struct nvmed_ns *ou
 	if (nsid == 0 || nsid > NVMED_MAX_NS || c->ns[nsid].lba_shift == 0)
 		return -ENOENT;
 	*out = c->ns[nsid];
+	return 0;
+}
+
+void nvmed_data_dma(const struct nvmed_ctrl *c, struct nvme_dma_map *out)
+{
+	const struct dma_mem *m = c->data_mem;
+	*out = (struct nvme_dma_map){.va = m->va,
+				     .len = m->len,
+				     .iova_base = m->iova_base,
+				     .iova_pages = m->iova_pages,
+				     .page_shift = m->page_shift};
+}
+
+int nvmed_ctrl_map_data_mem(struct nvmed_ctrl *c, struct dma_mem *m)
+{
+	if (c->data_mem)
+		return -EBUSY;
+	int rc = pci_dev_dma_map(c->pci, m);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&c->lock);
+	c->data_mem = m;
+	for (unsigned q = 1; q <= NVMED_MAX_QPAIRS; q++)
+		if (c->qpairs[q])
+			nvmed_data_dma(c, &c->qpairs[q]->data_dma);
+	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
 

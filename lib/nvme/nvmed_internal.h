@@ -32,7 +32,11 @@ struct nvmed_ctrl {
 	unsigned nr_ns;
 	uint8_t qid_used[NVMED_MAX_QPAIRS + 1];
 	struct nvmed_qpair *qpairs[NVMED_MAX_QPAIRS + 1]; /* driver-owned queue pairs by qid */
+	struct dma_mem *data_mem;                         /* the caller's data region, mapped; NULL when none */
 };
+
+/* The data region's translation, as queue pairs keep it. */
+void nvmed_data_dma(const struct nvmed_ctrl *c, struct nvme_dma_map *out);
 
 /* One caller I/O sent as several commands: its commands complete here, the caller once. */
 struct nvmed_split {

@@ -58,6 +58,8 @@ int nvmed_qpair_alloc(struct nvmed_ctrl *c, uint16_t qid, unsigned depth, struct
 	qp->dma.iova_base = c->mem.iova_base;
 	qp->dma.iova_pages = c->mem.iova_pages;
 	qp->dma.page_shift = c->mem.page_shift;
+	if (c->data_mem)
+		nvmed_data_dma(c, &qp->data_dma);
 	for (unsigned i = 1; i <= NVMED_MAX_NS; i++) {
 		qp->lba_shift[i] = (uint8_t)c->ns[i].lba_shift;
 		qp->max_nlb[i] = c->ns[i].max_lbas;
@@ -177,6 +179,20 @@ int nvmed_qpair_prp_list(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *
 	return n < 0 ? -EINVAL : 0;
 }
 
+int nvmed_qpair_set_prps_data(struct nvmed_qpair *qp, uint16_t cid, struct nvme_sqe *sqe, const uint8_t *buf,
+			      uint32_t len)
+{
+	const struct nvme_dma_map *m = &qp->data_dma;
+	size_t off = (size_t)(buf - m->va);
+	if (m->len < len || off > m->len - len)
+		return -EINVAL;
+	if (!nvme_prp_pair(m, buf, len, NVMED_PAGE_SHIFT, &sqe->prp1, &sqe->prp2))
+		return 0;
+	uint64_t *list = (uint64_t *)(qp->prp_lists + (size_t)cid * qp->prp_list_bytes);
+	int n = nvme_prp_list(m, buf, len, NVMED_PAGE_SHIFT, list, &qp->dma, qp->prp_list_bytes, &sqe->prp2);
+	return n < 0 ? -EINVAL : 0;
+}
+
 /* A command of a split I/O finished; the last one completes the caller's I/O. */
 static void nvmed_split_done(struct nvmed_qpair *qp, void *arg, int err, const struct nvme_cqe *cqe)
 {
@@ -227,8 +243,11 @@ int nvmed_qpair_rw_split(struct nvmed_qpair *qp, uint8_t opc, uint32_t nsid, uin
 		return -EINVAL; /* this queue pair can never hold that many commands at once */
 	/* check the whole buffer before queueing any command, so nothing is half sent */
 	unsigned shift = qp->lba_shift[nsid];
-	size_t off = (size_t)((uint8_t *)buf - qp->dma.va);
-	if (off > qp->dma.len || ((uint64_t)nlb << shift) > qp->dma.len - off)
+	const struct nvme_dma_map *m = &qp->dma;
+	if ((size_t)((uint8_t *)buf - m->va) > m->len)
+		m = &qp->data_dma; /* not in the controller's memory: the data region, if any */
+	size_t off = (size_t)((uint8_t *)buf - m->va);
+	if (off > m->len || ((uint64_t)nlb << shift) > m->len - off)
 		return -EINVAL;
 	if (qp->nfree < ncmds || qp->nfree_splits == 0)
 		return qp->failed ? qp->failed : -EAGAIN;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* PCI backend for the software NVMe controller: BAR0 and DMA live in this process. */
 #include <aisio/emu.h>
+#include <aisio/log.h>
 #include <aisio/pci.h>
 
 #include <errno.h>
@@ -30,6 +31,12 @@ static void emu_close(struct pci_dev *dev)
 
 static int emu_dma_map(struct pci_dev *dev, struct dma_mem *m)
 {
+	if (m->kind == DMA_KIND_DMABUF && !m->cpu_access) {
+		/* the emulated controller moves data with the CPU */
+		aisio_log(AISIO_LOG_ERROR, dev->name,
+			  "the emulated controller cannot reach a dma-buf the CPU cannot map (GPU memory)");
+		return -EOPNOTSUPP;
+	}
 	return emu_ctrl_dma_register(dev->emu, m->va, m->len, &m->iova_base);
 }
 

@@ -131,6 +131,10 @@ static void uio_close(struct pci_dev *dev)
 
 static int uio_dma_map(struct pci_dev *dev, struct dma_mem *m)
 {
+	/* The function sits in a kernel DMA domain (no IOMMU, or passthrough): the dma-buf is
+	 * attached to it in the kernel, and the addresses that attachment gets are the ones to use. */
+	if (m->kind == DMA_KIND_DMABUF)
+		return dma_mem_dmabuf_import(m, dev->bdf);
 	if (m->kind != DMA_KIND_HUGEPAGE) {
 		/* Ordinary pages can move (compaction, migration): no stable physical address. */
 		aisio_log(AISIO_LOG_ERROR, dev->bdf, "uio DMA needs hugepage memory");
@@ -148,6 +152,10 @@ static int uio_dma_map(struct pci_dev *dev, struct dma_mem *m)
 
 static void uio_dma_unmap(struct pci_dev *dev, struct dma_mem *m)
 {
+	if (m->kind == DMA_KIND_DMABUF) {
+		dma_mem_dmabuf_release(m);
+		return;
+	}
 	free(m->iova_pages);
 	m->iova_pages = NULL;
 }

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <linux/vfio.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,23 +108,35 @@ static int vfio_iommu_info(struct pci_dev *dev, struct vfio_state *st)
 	}
 	if (info && (info->flags & VFIO_IOMMU_INFO_CAPS) && info->cap_offset) {
 		uint32_t off = info->cap_offset;
-		while (off && off + sizeof(struct vfio_info_cap_header) <= info->argsz) {
-			struct vfio_info_cap_header *h = (struct vfio_info_cap_header *)((uint8_t *)info + off);
-			if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-				struct vfio_iommu_type1_info_cap_iova_range *r = (void *)h;
-				st->ranges = calloc(r->nr_iovas ? r->nr_iovas : 1, sizeof(*st->ranges));
+		/* capabilities sit at 4-byte offsets (6.1 puts the IOVA ranges at 0x84): copied out, not
+		 * dereferenced in place, and the ranges checked against the buffer's end */
+		const uint8_t *base = (const uint8_t *)info;
+		const size_t ranges_at = offsetof(struct vfio_iommu_type1_info_cap_iova_range, iova_ranges);
+		while (off && off + ranges_at <= info->argsz) {
+			struct vfio_info_cap_header h;
+			memcpy(&h, base + off, sizeof(h));
+			if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+				uint32_t nr;
+				memcpy(&nr,
+				       base + off + offsetof(struct vfio_iommu_type1_info_cap_iova_range, nr_iovas),
+				       sizeof(nr));
+				if (nr > (info->argsz - off - ranges_at) / sizeof(struct vfio_iova_range))
+					break; /* runs past the buffer: the fallback below, as for a kernel without it */
+				st->ranges = calloc(nr ? nr : 1, sizeof(*st->ranges));
 				if (!st->ranges) {
 					free(info);
 					return -ENOMEM;
 				}
-				for (uint32_t i = 0; i < r->nr_iovas; i++) {
-					st->ranges[i].start = r->iova_ranges[i].start;
-					st->ranges[i].end = r->iova_ranges[i].end;
+				for (uint32_t i = 0; i < nr; i++) {
+					struct vfio_iova_range r;
+					memcpy(&r, base + off + ranges_at + (size_t)i * sizeof(r), sizeof(r));
+					st->ranges[i].start = r.start;
+					st->ranges[i].end = r.end;
 				}
-				st->nranges = r->nr_iovas;
+				st->nranges = nr;
 				break;
 			}
-			off = h->next;
+			off = h.next;
 		}
 	}
 	free(info);
@@ -381,6 +394,15 @@ static int vfio_dma_map(struct pci_dev *dev, struct dma_mem *m)
 	struct vfio_state *st = dev->priv;
 	uint64_t page = (uint64_t)1 << m->page_shift;
 	uint64_t min_pg = st->pgsizes & -st->pgsizes;
+	if (m->kind == DMA_KIND_DMABUF && !m->cpu_access) {
+		/* type1 maps what a CPU mapping pins; a dma-buf without one (CUDA's) would need
+		 * iommufd's dma-buf import, which Debian's kernels lack */
+		aisio_log(AISIO_LOG_ERROR, dev->bdf,
+			  "a dma-buf the CPU cannot map cannot go into a vfio container (VFIO_IOMMU_MAP_DMA takes "
+			  "a CPU mapping; this needs iommufd's dma-buf import); use uio with the IOMMU off or in "
+			  "passthrough and the aisio-dmabuf module");
+		return -EOPNOTSUPP;
+	}
 	if (min_pg == 0 || m->len % min_pg || (uintptr_t)m->va % min_pg) {
 		aisio_log(AISIO_LOG_ERROR, dev->bdf,
 			  "DMA memory at %p (%zu bytes) is not aligned to the IOMMU page size", (void *)m->va, m->len);

@@ -8,6 +8,8 @@
  *   cross                      stamps written by the host CPU check on the GPU path and the other way round
  *   faults                     injected error status and dropped completions: errors, no hangs
  *   trap                       a GPU-side fault in a client kernel: teardown without a hang
+ *   dmabuf                     cudaMalloc memory exported as a dma-buf (aisio perf --mem cuda): its size, the
+ *                              dma layer's view of it, and the import's answer where aisio-dmabuf is absent
  * Without a usable GPU every case exits 77 (skipped) with the reason. probe: 0 with a GPU.
  */
 #include <cuda_runtime_api.h>
@@ -20,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <aisio/dma.h>
 #include <aisio/gpu.h>
 #include <aisio/gpuemu.h>
 #include <aisio/stamp.h>
@@ -492,10 +495,36 @@ static void test_trap(void)
 	printf("ok teardown after a GPU fault in %.2f s\n", now_s() - t0);
 }
 
+static void test_dmabuf(void)
+{
+	void *dptr = NULL;
+	int fd = -1;
+	const size_t len = 4u << 20;
+	int rc = gpu_dmabuf_alloc(len, &dptr, &fd);
+	CHECK(rc == 0 && fd >= 0, "gpu_dmabuf_alloc: %d", rc);
+	if (rc)
+		return;
+	off_t size = lseek(fd, 0, SEEK_END);
+	CHECK(size == (off_t)len, "dma-buf size %lld, want %zu", (long long)size, len);
+	struct dma_mem m;
+	rc = dma_mem_from_dmabuf(&m, fd, -1);
+	CHECK(rc == 0 && m.len == len, "dma_mem_from_dmabuf: %d", rc);
+	printf("ok GPU dma-buf of %zu bytes, CPU mapping %s\n", len, m.cpu_access ? "yes" : "no");
+	if (rc == 0) {
+		rc = dma_mem_dmabuf_import(&m, "0000:00:00.0");
+		if (access("/dev/aisio-dmabuf", F_OK) != 0)
+			CHECK(rc == -ENOENT, "import without the module: %d, want -ENOENT", rc);
+		printf("import (0000:00:00.0): %s\n", rc ? strerror(-rc) : "attached");
+		dma_mem_free(&m);
+	}
+	close(fd);
+	gpu_dmabuf_free(dptr);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: gpu_test matrix DEV [gpu,host]|wrap|split|chain|cross|faults|trap\n");
+		fprintf(stderr, "usage: gpu_test matrix DEV [gpu,host]|wrap|split|chain|cross|faults|trap|dmabuf\n");
 		return 2;
 	}
 	const char *t = argv[1];
@@ -519,6 +548,8 @@ int main(int argc, char **argv)
 			test_faults();
 		else if (!strcmp(t, "trap"))
 			test_trap();
+		else if (!strcmp(t, "dmabuf"))
+			test_dmabuf();
 		else if (!strcmp(t, "probe"))
 			return 0;
 		else {

@@ -47,7 +47,7 @@ XFS_MODULES = ["crc32c_generic", "xfs"]  # libcrc32c needs a crc32c implementati
 
 # Binaries from the build tree copied into the guest's /vmtest/bin (missing ones are left out).
 BUILD_BINARIES = ["tools/aisio", "daemon/homid", "tests/vm/vm-pci-probe", "tests/vm/vm-blkutil",
-                  "tests/vm/vm-nvme-rw", "tests/vm/vm-kio-status"]
+                  "tests/vm/vm-nvme-rw", "tests/vm/vm-kio-status", "tests/vm/vm-dmabuf"]
 
 
 class Skip(Exception):
@@ -75,9 +75,60 @@ APT_REFRESH_S = 12 * 3600
 # needs: programs from the build tree the scenario cannot do without.
 # kernels: the guest kernels it runs on by default (DEFAULT_KERNELS when absent).
 # host_needs: host programs copied into the guest with their libraries (nvme-cli for SR-IOV setup).
+# kmods: source folders of our kernel modules (kmod/, kmod/test/), built for the guest kernel by
+#   kbuild.py and put in the guest's /vmtest/kmod/ (loaded by the script, not at boot).
+# linux_kmods: {series: [(file, stand-ins after its #includes, lines appended)]}: in-tree drivers
+#   that kernel does not ship, built from that one file of its linux-source (kbuild.py), also in
+#   /vmtest/kmod/.
+# script: the guest script's name when it is not the scenario's; env: variables set for it.
+# shm: size of a host memory-backend-file ({shm} in qemu) under the scenario's work folder.
+# host_check: called with the work folder's files after the guest powered off; returns why it
+#   failed or None.
 
 NVME_PLAIN = ["-drive", "file={disk0},if=none,id=nvm0,format=raw",
               "-device", "nvme,serial=aisio0,drive=nvm0,addr=0x4"]
+# ivshmem-plain: a BAR2 of host memory (a file the host reads after the run): the P2P target.
+IVSHMEM = ["-object", "memory-backend-file,id=hm0,share=on,mem-path={shm},size=8M",
+           "-device", "ivshmem-plain,memdev=hm0,addr=0x5"]
+
+
+# udmabuf (a memfd exporter) for 6.1, which does not build it (6.12 has it built in). Outside the
+# kernel, three symbols it uses are not exported: hugetlb memfds are left out (the tests use plain
+# ones) and the seals are read from the shmem inode, which is what memfd_fcntl does for them.
+UDMABUF_6_1 = ("drivers/dma-buf/udmabuf.c",
+               "#define is_file_hugepages(f) false\n"
+               "#define memfd_fcntl(f, cmd, arg) ((long)SHMEM_I(file_inode(f))->seals)",
+               "MODULE_IMPORT_NS(DMA_BUF);")
+
+
+def p2p_host_check(files):
+    """The bytes the NVMe controller moved through the ivshmem BAR are in its host backing file:
+    every non-zero 512-byte block of the file is a block of the namespace (the verify stamps,
+    written from the BAR and read back into it), and there are many of them."""
+    blocks = set()
+    with open(files["disk0"], "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            blocks.update(b[i:i + 512] for i in range(0, len(b), 512))
+    zero = bytes(512)
+    seen = stray = 0
+    with open(files["shm"], "rb") as f:
+        data = f.read()
+    for i in range(0, len(data), 512):
+        blk = data[i:i + 512]
+        if blk == zero:
+            continue
+        seen += 1
+        stray += blk not in blocks
+    if stray:
+        return f"{stray} of {seen} non-zero blocks in the ivshmem backing file are no block of the namespace"
+    if seen < 256:
+        return f"only {seen} non-zero 512-byte blocks in the ivshmem backing file (the DMA did not land there?)"
+    log(f"ivshmem backing file: {seen} blocks, each one of the namespace's")
+    return None
+
 
 SCENARIOS = {
     "probe": dict(
@@ -134,6 +185,26 @@ SCENARIOS = {
             "nvme -> vfio-pci -> nvme with bytes compared on every path",
         iommu=True, disks=[("64M", "raw")], qemu=NVME_PLAIN,
         needs=["tools/aisio", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw", "tests/vm/vm-kio-status"], timeout=200),
+    "p2p-uio": dict(
+        doc="P2P, IOMMU off, uio: NVMe DMA into a dma-buf of an ivshmem BAR through the aisio-dmabuf import, "
+            "bytes checked in the guest and in the host's backing file; ioctl errors, kill -9, rmmod",
+        iommu=False, disks=[("64M", "raw")], qemu=NVME_PLAIN + IVSHMEM, shm="8M", mem="1G",
+        kmods=["kmod", "kmod/test"], linux_kmods={"6.1": [UDMABUF_6_1]}, script="p2p",
+        env={"P2P_BACKEND": "uio", "P2P_FAULTS": "1", "P2P_UDMABUF": "1"},
+        host_check=p2p_host_check, needs=["tools/aisio", "tests/vm/vm-dmabuf"], timeout=240,
+        kernels=["6.1", "6.12"]),
+    "p2p-pt": dict(
+        doc="P2P with the IOMMU in passthrough (iommu=pt), uio: the ivshmem dma-buf and a udmabuf over a memfd",
+        iommu="pt", disks=[("64M", "raw")], qemu=NVME_PLAIN + IVSHMEM, shm="8M", mem="1G",
+        kmods=["kmod", "kmod/test"], script="p2p", env={"P2P_BACKEND": "uio", "P2P_UDMABUF": "1"},
+        host_check=p2p_host_check, needs=["tools/aisio", "tests/vm/vm-dmabuf"], timeout=240, kernels=["6.12"]),
+    "p2p-vfio": dict(
+        doc="P2P with the IOMMU on, vfio: the exporter's CPU mapping of the ivshmem BAR and a udmabuf "
+            "mapped with VFIO_IOMMU_MAP_DMA (no module import)",
+        iommu=True, disks=[("64M", "raw")], qemu=NVME_PLAIN + IVSHMEM, shm="8M", mem="1G",
+        kmods=["kmod", "kmod/test"], linux_kmods={"6.1": [UDMABUF_6_1]}, script="p2p",
+        env={"P2P_BACKEND": "vfio", "P2P_UDMABUF": "1"},
+        host_check=p2p_host_check, needs=["tools/aisio", "tests/vm/vm-dmabuf"], timeout=240, kernels=["6.1", "6.12"]),
     "homi": dict(
         doc="homid owning the function on vfio-pci (IOMMU on): status, two clients at once, a client "
             "SIGKILLed mid-I/O and its queue pairs taken back, SIGTERM and a client after it",
@@ -465,14 +536,14 @@ for m in $(cat /vmtest/modules); do
 done
 echo "@@VMTEST BOOTED $(uname -r)"
 cd /vmtest
-sh -c '. /vmtest/guest-lib.sh; . /vmtest/scenario.sh'
+sh -c '. /vmtest/guest-lib.sh; [ -f /vmtest/env.sh ] && . /vmtest/env.sh; . /vmtest/scenario.sh'
 echo "@@VMTEST RESULT $?"
 sync
 poweroff -f
 """
 
 
-def build_initramfs(path, kdir, build, scn, script):
+def build_initramfs(path, kdir, build, scn, script, kos=()):
     c = Cpio(path)
     for d in ("bin", "dev", "proc", "sys", "run", "tmp", "mnt", "lib/modules", "vmtest/bin", "lib64", "etc"):
         c.dir(d)
@@ -500,6 +571,10 @@ def build_initramfs(path, kdir, build, scn, script):
             c.symlink(lib, real)
     c.copy("vmtest/guest-lib.sh", os.path.join(HERE, "guest-lib.sh"))
     c.copy("vmtest/scenario.sh", script)
+    for ko in kos:
+        c.copy("vmtest/kmod/" + os.path.basename(ko), ko)
+    if scn.get("env"):
+        c.file("vmtest/env.sh", "".join(f"export {k}={v}\n" for k, v in scn["env"].items()).encode())
     c.close()
 
 
@@ -528,7 +603,7 @@ def parse_size(s):
 
 # ---- boot and judge ------------------------------------------------------------------------------------------
 
-def boot(kdir, initrd, scn, disks, timeout, logpath):
+def boot(kdir, initrd, scn, files, timeout, logpath):
     qemu = shutil.which("qemu-system-x86_64")
     # no_timer_check: on a loaded host the boot-time timer check fails under TCG and, with
     # interrupt remapping (intel-iommu), panics the kernel.
@@ -541,7 +616,7 @@ def boot(kdir, initrd, scn, disks, timeout, logpath):
         append += " intel_iommu=on " + ("iommu=pt" if scn["iommu"] == "pt" else "iommu=nopt")
         args += ["-device", "intel-iommu"]
     args += ["-append", append]
-    args += [a.format(**{f"disk{i}": d for i, d in enumerate(disks)}) for a in scn["qemu"]]
+    args += [a.format(**files) for a in scn["qemu"]]
     start = time.monotonic()
     with open(logpath, "w") as logf:
         logf.write("# " + " ".join(args) + "\n")
@@ -595,7 +670,7 @@ def run_scenario(name, build, source, keep, timeout, series):
     for tool in ("apt-get", "dpkg-deb", "ldd"):
         if not shutil.which(tool):
             raise Skip(f"{tool} not found")
-    script = os.path.join(HERE, "scenarios", name + ".sh")
+    script = os.path.join(HERE, "scenarios", scn.get("script", name) + ".sh")
     kdir = fetch_kernel(cache_root(source), series)
     logdir = os.path.join(build, "tests", "vm", "logs")
     os.makedirs(logdir, exist_ok=True)
@@ -606,16 +681,22 @@ def run_scenario(name, build, source, keep, timeout, series):
     # reaches our init (a double fault in early boot) on a loaded host. Neither is the
     # code under test: such a run is repeated once, on fresh disks, and says so.
     try:
+        kos = build_kmods(scn, source, kdir, series, os.path.join(work, "kmod"))  # own folder: scenarios run in parallel
         for attempt in (1, 2):
-            disks = []
+            files = {}
             for i, (size, kind) in enumerate(scn.get("disks", [])):
                 d = os.path.join(work, f"disk{i}.img")
                 make_disk(d, size, kind)
-                disks.append(d)
+                files[f"disk{i}"] = d
+            if scn.get("shm"):
+                files["shm"] = os.path.join(work, "shm.img")
+                make_disk(files["shm"], scn["shm"], "raw")
             initrd = os.path.join(work, "initrd.cpio")
-            build_initramfs(initrd, kdir, build, scn, script)
-            text, rc, timed_out, secs = boot(kdir, initrd, scn, disks, timeout or scn["timeout"], logpath)
+            build_initramfs(initrd, kdir, build, scn, script, kos)
+            text, rc, timed_out, secs = boot(kdir, initrd, scn, files, timeout or scn["timeout"], logpath)
             why = judge(text, rc, timed_out, timeout or scn["timeout"], series)
+            if why is None and scn.get("host_check"):
+                why = scn["host_check"](files)
             booted = re.search(r"^@@VMTEST BOOTED", text, re.M)
             emulator_fault = not timed_out and ((rc is not None and rc < 0) or not booted)
             if why is None or not emulator_fault or attempt == 2:
@@ -627,6 +708,28 @@ def run_scenario(name, build, source, keep, timeout, series):
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     return why, secs, text, logpath
+
+
+def build_kmods(scn, source, kdir, series, out):
+    """The scenario's kernel modules built for the guest kernel in kdir (kbuild.py)."""
+    linux = scn.get("linux_kmods", {}).get(series, [])
+    if not scn.get("kmods") and not linux:
+        return []
+    import kbuild  # imports this module: only when a scenario needs it
+    with open(os.path.join(kdir, "VERSION")) as f:
+        release = f.read().strip()
+    kos = []
+    try:
+        for src in scn.get("kmods", []):
+            kos += kbuild.build(series, os.path.join(source, src), out)
+        for member, after_includes, append in linux:
+            kos += kbuild.build_linux_module(series, member, out, append=append, after_includes=after_includes)
+    except kbuild.vmtest.Skip as e:  # kbuild's copy of this module
+        raise Skip(str(e))
+    wrong = [k for k in kos if f"/{release}/" not in k]
+    if wrong:
+        raise RuntimeError(f"modules built for another kernel than the guest's {release}: {wrong}")
+    return kos
 
 
 def test_label(name, series):
