@@ -33,10 +33,11 @@ struct homid_dev_conf {
 	uint32_t extents_nsid; /* the namespace that file system lives on */
 	/* ublk: namespace ublk_nsid served to the kernel as /dev/ublkb<ublk_id>, 0 = none */
 	uint32_t ublk_nsid;
-	unsigned ublk_queues; /* ublk queues, each one thread and one NVMe queue pair */
-	unsigned ublk_depth;  /* requests in flight per queue */
-	int ublk_id;          /* the kernel's device id: fixed, so a restarted daemon finds its device */
-	unsigned line;        /* where it was defined, for messages */
+	unsigned ublk_queues;    /* ublk queues, each one thread and one NVMe queue pair */
+	unsigned ublk_depth;     /* requests in flight per queue */
+	int ublk_id;             /* the kernel's device id: fixed, so a restarted daemon finds its device */
+	unsigned ublk_timeout_s; /* per NVMe command of the ublk queues: then the request fails (-EIO) */
+	unsigned line;           /* where it was defined, for messages */
 };
 
 #define HOMID_UBLK_MAX_QUEUES 16

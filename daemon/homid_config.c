@@ -22,6 +22,7 @@
  *   ublk_id = 0                      the kernel's ublk device id (default: 0, 1, ... in file order)
  *   ublk_queues = 1                  ublk queues: one thread and one NVMe queue pair each (1..16)
  *   ublk_depth = 64                  requests in flight per queue (1..1023)
+ *   ublk_timeout = 30                seconds an NVMe command of those queues may take, then an I/O error
  */
 #include "homid.h"
 
@@ -217,6 +218,10 @@ static int handler(void *user, const char *ini_section, const char *key, const c
 		if (parse_uint(value, HOMID_UBLK_MAX_DEPTH, 10, &x) < 0 || x == 0)
 			return bad(p, line, "ublk_depth '%s': 1..1023%s", value, "");
 		d->ublk_depth = (unsigned)x;
+	} else if (!strcmp(key, "ublk_timeout")) {
+		if (parse_uint(value, 600, 10, &x) < 0 || x == 0)
+			return bad(p, line, "ublk_timeout '%s': seconds, 1..600%s", value, "");
+		d->ublk_timeout_s = (unsigned)x;
 	} else if (!strcmp(key, "max_queues")) {
 		if (parse_uint(value, NVMED_MAX_QPAIRS, 10, &x) < 0)
 			return bad(p, line, "max_queues '%s': 0..1024%s", value, "");
@@ -224,7 +229,7 @@ static int handler(void *user, const char *ini_section, const char *key, const c
 	} else {
 		return bad(p, line,
 			   "unknown key '%s' in a device section (device, users, groups, namespaces, "
-			   "max_queues, extents, extents_nsid, ublk, ublk_id, ublk_queues, ublk_depth)%s",
+			   "max_queues, extents, extents_nsid, ublk, ublk_id, ublk_queues, ublk_depth, ublk_timeout)%s",
 			   key, "");
 	}
 	return 1;
@@ -293,10 +298,10 @@ static int ublk_conf_check(struct homid_config *cfg)
 	for (unsigned i = 0; i < cfg->ndev; i++) {
 		struct homid_dev_conf *d = &cfg->devs[i];
 		if (!d->ublk_nsid) {
-			if (d->ublk_id >= 0 || d->ublk_queues || d->ublk_depth) {
+			if (d->ublk_id >= 0 || d->ublk_queues || d->ublk_depth || d->ublk_timeout_s) {
 				aisio_log(AISIO_LOG_ERROR, cfg->path,
-					  "line %u: [device %s] sets ublk_id, ublk_queues or ublk_depth without ublk = "
-					  "NSID",
+					  "line %u: [device %s] sets ublk_id, ublk_queues, ublk_depth or ublk_timeout "
+					  "without ublk = NSID",
 					  d->line, d->name);
 				return -EINVAL;
 			}
@@ -310,6 +315,8 @@ static int ublk_conf_check(struct homid_config *cfg)
 			d->ublk_queues = 1;
 		if (!d->ublk_depth)
 			d->ublk_depth = 64;
+		if (!d->ublk_timeout_s)
+			d->ublk_timeout_s = 30;
 		for (unsigned j = 0; j < i; j++)
 			if (cfg->devs[j].ublk_nsid && cfg->devs[j].ublk_id == d->ublk_id) {
 				aisio_log(AISIO_LOG_ERROR, cfg->path, "line %u: ublk_id %d is already device %s's",

@@ -321,7 +321,7 @@ static void test_ublk(void **state)
 	/* defaults: one queue of 64, ids 0, 1, ... in file order past any set explicitly */
 	assert_int_equal(load("[device a]\ndevice = 0000:01:00.0\nublk = 1\n"
 			      "[device b]\ndevice = 0000:02:00.0\nublk = 2\nublk_id = 7\nublk_queues = 4\n"
-			      "ublk_depth = 128\n"
+			      "ublk_depth = 128\nublk_timeout = 5\n"
 			      "[device c]\ndevice = 0000:03:00.0\nublk = 1\n"
 			      "[device d]\ndevice = 0000:04:00.0\n"),
 			 0);
@@ -329,10 +329,12 @@ static void test_ublk(void **state)
 	assert_int_equal(cfg.devs[0].ublk_id, 0);
 	assert_int_equal(cfg.devs[0].ublk_queues, 1);
 	assert_int_equal(cfg.devs[0].ublk_depth, 64);
+	assert_int_equal(cfg.devs[0].ublk_timeout_s, 30);
 	assert_int_equal(cfg.devs[1].ublk_nsid, 2);
 	assert_int_equal(cfg.devs[1].ublk_id, 7);
 	assert_int_equal(cfg.devs[1].ublk_queues, 4);
 	assert_int_equal(cfg.devs[1].ublk_depth, 128);
+	assert_int_equal(cfg.devs[1].ublk_timeout_s, 5);
 	assert_int_equal(cfg.devs[2].ublk_id, 8);
 	assert_int_equal(cfg.devs[3].ublk_nsid, 0);
 	assert_int_equal(cfg.devs[3].ublk_id, -1);
@@ -351,6 +353,8 @@ static void test_ublk(void **state)
 		{"ublk_queues = 17", "ublk_queues '17'"},
 		{"ublk_depth = 0", "ublk_depth '0': 1..1023"},
 		{"ublk_depth = 1024", "ublk_depth '1024'"},
+		{"ublk_timeout = 0", "ublk_timeout '0': seconds, 1..600"},
+		{"ublk_timeout = 601", "ublk_timeout '601'"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(text, sizeof(text), "%sublk = 1\n%s\n", head, bad[i].line);
@@ -358,8 +362,8 @@ static void test_ublk(void **state)
 	}
 	/* the tuning keys without ublk =, and one kernel id for two devices, are refused at the end */
 	assert_int_equal(load("[device a]\ndevice = 0000:01:00.0\nublk_depth = 8\n"), -EINVAL);
-	assert_non_null(strstr(cap.msg[cap.n - 1], "line 2: [device a] sets ublk_id, ublk_queues or ublk_depth "
-						   "without ublk = NSID"));
+	assert_non_null(strstr(cap.msg[cap.n - 1], "line 2: [device a] sets ublk_id, ublk_queues, ublk_depth or "
+						   "ublk_timeout without ublk = NSID"));
 	assert_int_equal(load("[device a]\ndevice = 0000:01:00.0\nublk = 1\nublk_id = 3\n"
 			      "[device b]\ndevice = 0000:02:00.0\nublk = 1\nublk_id = 3\n"),
 			 -EINVAL);
