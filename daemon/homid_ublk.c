@@ -348,9 +348,24 @@ static void *queue_thread(void *arg)
 	char name[16];
 	snprintf(name, sizeof(name), "homid-ublk%d:%u", u->id, q->id);
 	pthread_setname_np(pthread_self(), name);
+	/* The ring is this thread's alone (created here: SINGLE_ISSUER), and the kernel's completions run
+	 * as this thread's work only when it asks for events (DEFER_TASKRUN), never as task work that
+	 * interrupts it. Kernels before 6.1 lack those flags: a plain ring then. */
+	int rc = io_uring_queue_init(u->depth, &q->ring,
+				     IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
+					     IORING_SETUP_DEFER_TASKRUN);
+	if (rc == -EINVAL)
+		rc = io_uring_queue_init(u->depth, &q->ring, 0);
+	if (rc < 0) {
+		aisio_log(AISIO_LOG_ERROR, u->dev->conf.name, "ublk %d queue %u: io_uring: %s", u->id, q->id,
+			  strerror(-rc));
+		__atomic_store_n(&q->ready, rc, __ATOMIC_RELEASE);
+		return NULL;
+	}
+	q->ring_ready = true;
 	for (unsigned i = 0; i < u->depth; i++)
 		tag_queue_cmd(q, &q->tags[i], UBLK_IO_FETCH_REQ);
-	int rc = io_uring_submit(&q->ring);
+	rc = io_uring_submit(&q->ring);
 	if (rc < 0) {
 		aisio_log(AISIO_LOG_ERROR, u->dev->conf.name, "ublk %d queue %u: FETCH_REQ: %s", u->id, q->id,
 			  strerror(-rc));
@@ -369,8 +384,8 @@ static void *queue_thread(void *arg)
 				failed = true;
 				fail_nvme_busy(q, n);
 			}
-			if (io_uring_sq_ready(&q->ring))
-				io_uring_submit(&q->ring);
+			/* commits out, and the kernel's answers in (its completions run here) */
+			io_uring_submit_and_get_events(&q->ring);
 			if (reap_ublk(q) == 0 && n == 0)
 				sched_yield();
 			continue;
@@ -415,12 +430,6 @@ static int queue_setup(struct homid_ublk *u, struct ublk_queue *q)
 		q->qp = NULL;
 		return rc;
 	}
-	rc = io_uring_queue_init(u->depth, &q->ring, 0);
-	if (rc < 0) {
-		aisio_log(AISIO_LOG_ERROR, name, "ublk %d queue %u: io_uring: %s", u->id, q->id, strerror(-rc));
-		return rc;
-	}
-	q->ring_ready = true;
 	q->descs_len = ((size_t)u->depth * sizeof(struct ublksrv_io_desc) + 4095) & ~(size_t)4095;
 	void *m = mmap(NULL, q->descs_len, PROT_READ, MAP_SHARED | MAP_POPULATE, u->cdev_fd,
 		       UBLKSRV_CMD_BUF_OFFSET + (off_t)q->id * (off_t)UBLK_DESC_STRIDE);
@@ -684,11 +693,16 @@ static int add(struct homid_ublk *u)
 	return 0;
 }
 
-static void dev_stop(struct homid_ublk *u)
+/*
+ * remove (a clean stop): STOP_DEV (the queue threads serve what the kernel still flushes until it
+ * returns), the queues, DEL_DEV: /dev/ublkbN is gone. Otherwise (a failed start, a daemon stopping on
+ * an error) a started device is left to the kernel, which holds it quiesced until a later daemon
+ * recovers it: only the queues go; one added and never started is deleted.
+ */
+static void dev_release(struct homid_ublk *u, bool remove)
 {
 	const char *name = u->dev->conf.name;
-	if (u->started) {
-		/* the queue threads serve what the kernel still flushes until STOP_DEV returns */
+	if (remove && u->started) {
 		int rc = ctrl(u, UBLK_CMD_STOP_DEV, NULL, 0, 0);
 		if (rc < 0)
 			aisio_log(AISIO_LOG_ERROR, name, "ublk %d: STOP_DEV: %s", u->id, strerror(-rc));
@@ -699,33 +713,13 @@ static void dev_stop(struct homid_ublk *u)
 	if (u->cdev_fd >= 0)
 		close(u->cdev_fd); /* before DEL_DEV, which waits for the last reference */
 	u->cdev_fd = -1;
-	if (u->added) {
+	if (u->added && (remove || !u->started)) {
 		int rc = ctrl(u, UBLK_CMD_DEL_DEV, NULL, 0, 0);
 		if (rc < 0)
 			aisio_log(AISIO_LOG_ERROR, name, "ublk %d: DEL_DEV: %s", u->id, strerror(-rc));
 		else
 			aisio_log(AISIO_LOG_INFO, name, "ublk %d: /dev/ublkb%d removed", u->id, u->id);
 	}
-	if (u->ctrl_ready)
-		io_uring_queue_exit(&u->ctrl);
-	if (u->ctrl_fd >= 0)
-		close(u->ctrl_fd);
-	free(u);
-}
-
-/* A failed start, or a daemon that stops on an error, leaves a started device for the kernel to hold
- * (quiesced) until a later daemon recovers it: only the queues go. One added and never started is
- * deleted. */
-static void dev_abandon(struct homid_ublk *u)
-{
-	queues_stop(u);
-	free(u->queues);
-	u->queues = NULL;
-	if (u->cdev_fd >= 0)
-		close(u->cdev_fd);
-	u->cdev_fd = -1;
-	if (u->added && !u->started && !u->recovered)
-		ctrl(u, UBLK_CMD_DEL_DEV, NULL, 0, 0);
 	if (u->ctrl_ready)
 		io_uring_queue_exit(&u->ctrl);
 	if (u->ctrl_fd >= 0)
@@ -779,7 +773,7 @@ static int dev_start(struct homid_dev *d)
 			rc = add(u);
 	}
 	if (rc < 0) {
-		dev_abandon(u);
+		dev_release(u, false);
 		return rc;
 	}
 	d->ublk = u;
@@ -804,11 +798,8 @@ int homid_ublk_start(struct homid *hd)
 void homid_ublk_stop(struct homid *hd, bool remove)
 {
 	for (unsigned i = 0; i < hd->ndev; i++) {
-		struct homid_ublk *u = hd->devs[i].ublk;
-		if (u && remove)
-			dev_stop(u);
-		else if (u)
-			dev_abandon(u);
+		if (hd->devs[i].ublk)
+			dev_release(hd->devs[i].ublk, remove);
 		hd->devs[i].ublk = NULL;
 	}
 }

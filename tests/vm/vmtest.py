@@ -151,6 +151,16 @@ SCENARIOS = {
               "-device", "nvme,serial=aisio0,drive=nvm0,addr=0x4"],
         needs=["tools/aisio", "daemon/homid", "tests/homi/homi-read"], host_needs=["fio", "mkfs.xfs"],
         timeout=240, kernels=["6.12"]),
+    "ublk-bench": dict(
+        doc="benchmark, not in CI (bench/homi/ublk.sh): fio 4 KiB randread QD32 on /dev/ublkb0 against the same "
+            "namespace through a second controller of the nvme-subsys on the kernel nvme driver",
+        iommu=True, disks=[("512M", "raw")], modules=UBLK_MODULES,
+        qemu=["-device", "nvme-subsys,id=subsys0",
+              "-device", "nvme,serial=aisio0,subsys=subsys0,addr=0x4",
+              "-device", "nvme,serial=aisio0,subsys=subsys0,addr=0x5",  # one serial per subsystem
+              "-drive", "file={disk0},if=none,id=nvm0,format=raw,cache=unsafe",
+              "-device", "nvme-ns,drive=nvm0,nsid=1,shared=on"],
+        needs=["tools/aisio", "daemon/homid"], host_needs=["fio"], timeout=300, kernels=["6.12"]),
 }
 
 
