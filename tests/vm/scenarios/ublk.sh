@@ -87,13 +87,41 @@ tree_same() {
 step write_tree
 step tree_same
 
-# homid killed -9 with the file system mounted: a new daemon (now with the extent service on the
-# mounted directory) re-attaches to the quiesced device
+# fio with verify while homid is killed -9 and restarted in the middle (the new daemon with the extent
+# service on the mounted directory): it re-attaches to the quiesced device, the kernel reissues what the
+# dead one held, fio finishes with no error, the file system stays mounted.
+fio --name=verify --filename=$MNT/fio.dat --size=64M --bs=16k --rw=randwrite --ioengine=libaio --iodepth=8 \
+	--direct=1 --verify=crc32c --verify_fatal=1 --randrepeat=1 >/tmp/fio.out 2>&1 &
+FPID=$!
+fio_running() {
+	kill -0 $FPID 2>/dev/null && return 0
+	cat /tmp/fio.out
+	return 1
+}
+sleep 2
+check "fio is running" fio_running
 homid_kill9
 check "the file system is still mounted" grep -q " $MNT xfs " /proc/mounts
+sleep 1
+check "fio waits for the device (still running)" fio_running
 homid_start /tmp/homid-extents.conf
-check "homid (pid $HPID) is up again" homid_ready
+check "homid (pid $HPID) is up again under fio" homid_ready
 step_out "re-attached after a restart" grep "ublk 0: namespace 1 as /dev/ublkb0" /tmp/homid.log
+fio_done() { # bounded, 90 s; fio exits 0 with no error
+	i=0
+	while [ $i -lt 180 ] && kill -0 $FPID 2>/dev/null; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+	kill -0 $FPID 2>/dev/null && return 1
+	wait $FPID
+	frc=$?
+	cat /tmp/fio.out
+	[ $frc -eq 0 ] && grep -q "err= 0" /tmp/fio.out
+}
+step fio_done
+check "the file system is still mounted" grep -q " $MNT xfs " /proc/mounts
+check "the kernel logged no I/O error on ublkb0" sh -c "! dmesg | grep -E 'I/O error, dev ublkb0|XFS \(ublkb0\).*(error|shut)'"
 step tree_same
 
 # a homi: client on its own queue pair reads the files' blocks (extents from the daemon's shared
@@ -118,45 +146,6 @@ step kill -9 $CPID
 wait $CPID 2>/dev/null
 step tree_same
 step sh -c "dd if=/dev/urandom of=$MNT/after-client bs=65536 count=16 2>/dev/null && sync"
-
-# fio with verify while homid is killed -9 and restarted in the middle: no I/O error. fio is stopped
-# (SIGSTOP) for the kill: 6.12.95's ublk can crash the kernel when a request is dispatched while the dying
-# daemon's commands are being cancelled (io_fallback_tw on a freed request, from the dying queue thread's
-# exit; 3 of 8 runs with fio submitting through the kill, at full rate or at 250 writes/s), a kernel race
-# the daemon cannot close. What fio had in flight at the stop is held by the kernel and reissued.
-fio --name=verify --filename=$MNT/fio.dat --size=64M --bs=16k --rw=randwrite --ioengine=libaio --iodepth=8 \
-	--direct=1 --verify=crc32c --verify_fatal=1 --randrepeat=1 >/tmp/fio.out 2>&1 &
-FPID=$!
-fio_running() {
-	kill -0 $FPID 2>/dev/null && return 0
-	cat /tmp/fio.out
-	return 1
-}
-sleep 2
-check "fio is running" fio_running
-kill -STOP $FPID
-homid_kill9
-kill -CONT $FPID
-sleep 1
-check "fio waits for the device (still running)" fio_running
-homid_start /tmp/homid-extents.conf
-check "homid (pid $HPID) is up again under fio" homid_ready
-fio_done() { # bounded, 90 s; fio exits 0 with no error
-	i=0
-	while [ $i -lt 180 ] && kill -0 $FPID 2>/dev/null; do
-		sleep 0.5
-		i=$((i + 1))
-	done
-	kill -0 $FPID 2>/dev/null && return 1
-	wait $FPID
-	frc=$?
-	cat /tmp/fio.out
-	[ $frc -eq 0 ] && grep -q "err= 0" /tmp/fio.out
-}
-step fio_done
-check "the file system is still mounted" grep -q " $MNT xfs " /proc/mounts
-check "the kernel logged no I/O error on ublkb0" sh -c "! dmesg | grep -E 'I/O error, dev ublkb0|XFS \(ublkb0\).*(error|shut)'"
-step tree_same
 step umount $MNT
 
 # SIGTERM: STOP_DEV and DEL_DEV, /dev/ublkb0 gone, exit 0
