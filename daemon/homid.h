@@ -31,8 +31,18 @@ struct homid_dev_conf {
 	struct homid_policy policy;
 	char extents[128];     /* a mounted directory of the file system on this device, indexed and watched */
 	uint32_t extents_nsid; /* the namespace that file system lives on */
-	unsigned line;         /* where it was defined, for messages */
+	/* ublk: namespace ublk_nsid served to the kernel as /dev/ublkb<ublk_id>, 0 = none */
+	uint32_t ublk_nsid;
+	unsigned ublk_queues;    /* ublk queues, each one thread and one NVMe queue pair */
+	unsigned ublk_depth;     /* requests in flight per queue */
+	int ublk_id;             /* the kernel's device id: fixed, so a restarted daemon finds its device */
+	unsigned ublk_timeout_s; /* per NVMe command of the ublk queues: then the request fails (-EIO) */
+	unsigned line;           /* where it was defined, for messages */
 };
+
+#define HOMID_UBLK_MAX_QUEUES 16
+#define HOMID_UBLK_MAX_DEPTH 1023 /* the NVMe queue pair needs one command id more */
+#define HOMID_UBLK_MAX_ID 4095
 
 struct homid_config {
 	char path[256];
@@ -60,6 +70,8 @@ struct homid_qp {
 	bool lost; /* its deletion failed: the controller may still use the qid, never reused */
 };
 
+struct homid_ublk;
+
 struct homid_dev {
 	struct homid_dev_conf conf;
 	uint32_t index;
@@ -74,6 +86,7 @@ struct homid_dev {
 	/* extent service: the XAL index of conf.extents, exported as shm, updated on inotify events */
 	struct xal *xal;
 	char shm[64];
+	struct homid_ublk *ublk; /* the ublk device served from it, or NULL */
 };
 
 /* Memory a client registered for a device. */
@@ -123,6 +136,14 @@ void homid_extents_event(struct homid *hd, struct homid_dev *d);
 void homid_extents_stop(struct homid *hd);
 int homid_extents_info(struct homid *hd, struct homid_client *cl, uint32_t dev, struct homi_extents_reply *rp,
 		       char *why, size_t whylen);
+
+/* homid_ublk.c: serve each device's ublk namespace (ublk = NSID) to the kernel. Start re-attaches to a
+ * device a killed daemon left quiesced (user recovery) or adds one; stop removes it (remove, on a
+ * clean shutdown) or leaves it to the kernel for the next daemon to recover (after an error). */
+int homid_ublk_start(struct homid *hd);
+void homid_ublk_stop(struct homid *hd, bool remove);
+/* DMA memory the ublk queues of a device configuration need on top of the daemon's own. */
+size_t homid_ublk_dma_bytes(const struct homid_dev_conf *dc);
 
 /* homid_dev.c */
 int homid_devs_open(struct homid *hd);

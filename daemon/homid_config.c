@@ -18,6 +18,11 @@
  *   max_queues = 8                   queue pairs one client may hold on it (default: no limit)
  *   extents = /mnt/data              extent service: the mounted file system that lives on this device,
  *   extents_nsid = 1                 on this namespace; indexed (XAL), watched, shared read-only
+ *   ublk = 1                         serve this namespace to the kernel as /dev/ublkb<ublk_id>
+ *   ublk_id = 0                      the kernel's ublk device id (default: 0, 1, ... in file order)
+ *   ublk_queues = 1                  ublk queues: one thread and one NVMe queue pair each (1..16)
+ *   ublk_depth = 64                  requests in flight per queue (1..1023)
+ *   ublk_timeout = 30                seconds an NVMe command of those queues may take, then an I/O error
  */
 #include "homid.h"
 
@@ -157,6 +162,7 @@ static int handler(void *user, const char *ini_section, const char *key, const c
 				   "");
 		d = &c->devs[c->ndev++];
 		memset(d, 0, sizeof(*d));
+		d->ublk_id = -1;
 		snprintf(d->name, sizeof(d->name), "%s", name);
 		d->line = (unsigned)line;
 	}
@@ -196,6 +202,26 @@ static int handler(void *user, const char *ini_section, const char *key, const c
 		if (parse_uint(value, HOMI_MAX_NS, 10, &x) < 0 || x == 0)
 			return bad(p, line, "extents_nsid '%s': 1..16%s", value, "");
 		d->extents_nsid = (uint32_t)x;
+	} else if (!strcmp(key, "ublk")) {
+		if (parse_uint(value, HOMI_MAX_NS, 10, &x) < 0 || x == 0)
+			return bad(p, line, "ublk '%s': the namespace to serve, 1..16%s", value, "");
+		d->ublk_nsid = (uint32_t)x;
+	} else if (!strcmp(key, "ublk_id")) {
+		if (parse_uint(value, HOMID_UBLK_MAX_ID, 10, &x) < 0)
+			return bad(p, line, "ublk_id '%s': 0..4095%s", value, "");
+		d->ublk_id = (int)x;
+	} else if (!strcmp(key, "ublk_queues")) {
+		if (parse_uint(value, HOMID_UBLK_MAX_QUEUES, 10, &x) < 0 || x == 0)
+			return bad(p, line, "ublk_queues '%s': 1..16%s", value, "");
+		d->ublk_queues = (unsigned)x;
+	} else if (!strcmp(key, "ublk_depth")) {
+		if (parse_uint(value, HOMID_UBLK_MAX_DEPTH, 10, &x) < 0 || x == 0)
+			return bad(p, line, "ublk_depth '%s': 1..1023%s", value, "");
+		d->ublk_depth = (unsigned)x;
+	} else if (!strcmp(key, "ublk_timeout")) {
+		if (parse_uint(value, 600, 10, &x) < 0 || x == 0)
+			return bad(p, line, "ublk_timeout '%s': seconds, 1..600%s", value, "");
+		d->ublk_timeout_s = (unsigned)x;
 	} else if (!strcmp(key, "max_queues")) {
 		if (parse_uint(value, NVMED_MAX_QPAIRS, 10, &x) < 0)
 			return bad(p, line, "max_queues '%s': 0..1024%s", value, "");
@@ -203,7 +229,7 @@ static int handler(void *user, const char *ini_section, const char *key, const c
 	} else {
 		return bad(p, line,
 			   "unknown key '%s' in a device section (device, users, groups, namespaces, "
-			   "max_queues)%s",
+			   "max_queues, extents, extents_nsid, ublk, ublk_id, ublk_queues, ublk_depth, ublk_timeout)%s",
 			   key, "");
 	}
 	return 1;
@@ -265,6 +291,42 @@ static bool same_pci_function(const char *a, const char *b)
 	return devstr_pci_addr_parse(a, ca) == 0 && devstr_pci_addr_parse(b, cb) == 0 && !strcmp(ca, cb);
 }
 
+/* ublk keys: the tuning ones only with ublk =; defaults; one kernel device id per device. */
+static int ublk_conf_check(struct homid_config *cfg)
+{
+	int next_id = 0;
+	for (unsigned i = 0; i < cfg->ndev; i++) {
+		struct homid_dev_conf *d = &cfg->devs[i];
+		if (!d->ublk_nsid) {
+			if (d->ublk_id >= 0 || d->ublk_queues || d->ublk_depth || d->ublk_timeout_s) {
+				aisio_log(AISIO_LOG_ERROR, cfg->path,
+					  "line %u: [device %s] sets ublk_id, ublk_queues, ublk_depth or ublk_timeout "
+					  "without ublk = NSID",
+					  d->line, d->name);
+				return -EINVAL;
+			}
+			continue;
+		}
+		if (d->ublk_id < 0)
+			d->ublk_id = next_id;
+		if (d->ublk_id >= next_id)
+			next_id = d->ublk_id + 1;
+		if (!d->ublk_queues)
+			d->ublk_queues = 1;
+		if (!d->ublk_depth)
+			d->ublk_depth = 64;
+		if (!d->ublk_timeout_s)
+			d->ublk_timeout_s = 30;
+		for (unsigned j = 0; j < i; j++)
+			if (cfg->devs[j].ublk_nsid && cfg->devs[j].ublk_id == d->ublk_id) {
+				aisio_log(AISIO_LOG_ERROR, cfg->path, "line %u: ublk_id %d is already device %s's",
+					  d->line, d->ublk_id, cfg->devs[j].name);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
 int homid_config_load(struct homid_config *cfg, const char *path)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -310,5 +372,5 @@ int homid_config_load(struct homid_config *cfg, const char *path)
 		aisio_log(AISIO_LOG_ERROR, path, "no [device NAME] section: nothing to manage");
 		return -EINVAL;
 	}
-	return 0;
+	return ublk_conf_check(cfg);
 }

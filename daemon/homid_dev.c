@@ -20,7 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HOMID_DMA_BYTES (4u << 20) /* the daemon's own DMA memory: the admin queue and its bounce buffer */
+/* the daemon's own DMA memory: the admin queue and its bounce buffer (and ublk queues, homid_ublk.c) */
+#define HOMID_DMA_BYTES (4u << 20)
 
 /* The device string the daemon opens: an emulated device gets a doorbell stride of a page unless
  * the configuration chose one, so that each client maps its own queues' doorbells only. */
@@ -55,7 +56,9 @@ static int dev_open(struct homid *hd, struct homid_dev *d)
 	int rc = open_target(&d->conf, target, sizeof(target));
 	if (rc < 0)
 		return rc;
-	struct nvmed_ctrl_opts o = {.dma_bytes = HOMID_DMA_BYTES};
+	/* the daemon's own queue pairs are the ublk queues': their command timeout */
+	struct nvmed_ctrl_opts o = {.dma_bytes = HOMID_DMA_BYTES + homid_ublk_dma_bytes(&d->conf),
+				    .io_timeout_ms = d->conf.ublk_timeout_s * 1000};
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned tries = 0;; tries++) {

@@ -188,6 +188,12 @@ int main(int argc, char **argv)
 	aisio_log_level_set(hd.cfg.log_level);
 	if (check_only) {
 		printf("%s: %u device(s), socket %s\n", config, hd.cfg.ndev, hd.cfg.socket);
+		for (unsigned i = 0; i < hd.cfg.ndev; i++) {
+			const struct homid_dev_conf *d = &hd.cfg.devs[i];
+			if (d->ublk_nsid)
+				printf("%s: namespace %u as /dev/ublkb%d, %u queue(s) of depth %u\n", d->name,
+				       d->ublk_nsid, d->ublk_id, d->ublk_queues, d->ublk_depth);
+		}
 		return 0;
 	}
 	if (hd.cfg.log_journal) {
@@ -208,12 +214,16 @@ int main(int argc, char **argv)
 	 * controllers' control threads they start, sleep 1 us when asked, not the default 50 us of slack. */
 	prctl(PR_SET_TIMERSLACK, 1000ul, 0, 0, 0);
 	int status = 1;
+	bool clean_stop = false; /* by a signal, not an error: the ublk devices go too */
 	/* before the devices: bringing them up would reset controllers the running daemon drives */
 	if (socket_in_use(&hd.cfg) < 0)
 		goto out;
 	if (homid_devs_open(&hd) < 0)
 		goto out;
 	if (listen_on(&hd) < 0)
+		goto out;
+	/* before the extent service: a file system on the ublk device may be what it indexes */
+	if (homid_ublk_start(&hd) < 0)
 		goto out;
 	hd.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	hd.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -229,12 +239,14 @@ int main(int argc, char **argv)
 	aisio_log(AISIO_LOG_INFO, hd.cfg.socket, "ready: %u device(s)", hd.ndev);
 	sd_notify(0, "READY=1");
 	status = run(&hd) < 0;
+	clean_stop = status == 0;
 	sd_notify(0, "STOPPING=1");
 out:
 	for (unsigned i = 0; i < HOMI_MAX_CLIENTS; i++)
 		if (hd.clients[i])
 			homid_client_drop(&hd, hd.clients[i], true);
 	homid_extents_stop(&hd);
+	homid_ublk_stop(&hd, clean_stop);
 	homid_devs_close(&hd);
 	if (hd.listen_fd >= 0) {
 		close(hd.listen_fd);

@@ -2,7 +2,7 @@
 /*
  * homid's configuration parser (daemon/homid_config.c, linked from the daemon's source): good files
  * load with every value parsed (socket, octal socket_mode, users and groups by number and by name,
- * the namespace mask, max_queues, extents) and defaults where a key is absent; bad ones fail with -EINVAL
+ * the namespace mask, max_queues, extents, the ublk keys) and defaults where a key is absent; bad ones fail with -EINVAL
  * and one error through the log hook that names the file and the line ("line N: ...").
  */
 #include "homid.h"
@@ -316,6 +316,60 @@ static void test_no_file_no_devices(void **state)
 	refused_at("[homid]\nsocket = /tmp/s\n[device a]\n", 3, "[device a] names no device");
 }
 
+static void test_ublk(void **state)
+{
+	/* defaults: one queue of 64, ids 0, 1, ... in file order past any set explicitly */
+	assert_int_equal(load("[device a]\ndevice = 0000:01:00.0\nublk = 1\n"
+			      "[device b]\ndevice = 0000:02:00.0\nublk = 2\nublk_id = 7\nublk_queues = 4\n"
+			      "ublk_depth = 128\nublk_timeout = 5\n"
+			      "[device c]\ndevice = 0000:03:00.0\nublk = 1\n"
+			      "[device d]\ndevice = 0000:04:00.0\n"),
+			 0);
+	assert_int_equal(cfg.devs[0].ublk_nsid, 1);
+	assert_int_equal(cfg.devs[0].ublk_id, 0);
+	assert_int_equal(cfg.devs[0].ublk_queues, 1);
+	assert_int_equal(cfg.devs[0].ublk_depth, 64);
+	assert_int_equal(cfg.devs[0].ublk_timeout_s, 30);
+	assert_int_equal(cfg.devs[1].ublk_nsid, 2);
+	assert_int_equal(cfg.devs[1].ublk_id, 7);
+	assert_int_equal(cfg.devs[1].ublk_queues, 4);
+	assert_int_equal(cfg.devs[1].ublk_depth, 128);
+	assert_int_equal(cfg.devs[1].ublk_timeout_s, 5);
+	assert_int_equal(cfg.devs[2].ublk_id, 8);
+	assert_int_equal(cfg.devs[3].ublk_nsid, 0);
+	assert_int_equal(cfg.devs[3].ublk_id, -1);
+
+	const char *head = "[device a]\ndevice = 0000:01:00.0\n";
+	char text[256];
+	static const struct {
+		const char *line, *words;
+	} bad[] = {
+		{"ublk = 0", "ublk '0': the namespace to serve, 1..16"},
+		{"ublk = 17", "ublk '17'"},
+		{"ublk = one", "ublk 'one'"},
+		{"ublk_id = 4096", "ublk_id '4096': 0..4095"},
+		{"ublk_id = -1", "ublk_id '-1'"},
+		{"ublk_queues = 0", "ublk_queues '0': 1..16"},
+		{"ublk_queues = 17", "ublk_queues '17'"},
+		{"ublk_depth = 0", "ublk_depth '0': 1..1023"},
+		{"ublk_depth = 1024", "ublk_depth '1024'"},
+		{"ublk_timeout = 0", "ublk_timeout '0': seconds, 1..600"},
+		{"ublk_timeout = 601", "ublk_timeout '601'"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%sublk = 1\n%s\n", head, bad[i].line);
+		refused_at(text, 4, bad[i].words);
+	}
+	/* the tuning keys without ublk =, and one kernel id for two devices, are refused at the end */
+	assert_int_equal(load("[device a]\ndevice = 0000:01:00.0\nublk_depth = 8\n"), -EINVAL);
+	assert_non_null(strstr(cap.msg[cap.n - 1], "line 2: [device a] sets ublk_id, ublk_queues, ublk_depth or "
+						   "ublk_timeout without ublk = NSID"));
+	assert_int_equal(load("[device a]\ndevice = 0000:01:00.0\nublk = 1\nublk_id = 3\n"
+			      "[device b]\ndevice = 0000:02:00.0\nublk = 1\nublk_id = 3\n"),
+			 -EINVAL);
+	assert_non_null(strstr(cap.msg[cap.n - 1], "line 6: ublk_id 3 is already device a's"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_devices),
 		cmocka_unit_test(test_duplicate_pci),
 		cmocka_unit_test(test_no_file_no_devices),
+		cmocka_unit_test(test_ublk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

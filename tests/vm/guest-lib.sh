@@ -146,3 +146,17 @@ wait_aisio_open() {
 	done
 	return 1
 }
+
+# homid (pid $HPID, started by the scenario in this shell) has exited with status 0 (bounded, 30 s).
+homid_exited() {
+	i=0
+	while [ $i -lt 60 ] && kill -0 "$HPID" 2>/dev/null; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+	kill -0 "$HPID" 2>/dev/null && return 1
+	wait "$HPID"
+	HRC=$?
+	echo "homid exited with status $HRC"
+	[ "$HRC" -eq 0 ]
+}

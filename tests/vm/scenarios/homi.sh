@@ -134,18 +134,6 @@ check "no DMA faults in the kernel log" no_dma_faults
 
 # SIGTERM with a client mid-I/O: the daemon takes its queues back, tells it, exits 0 and removes
 # its socket; the client stops with a message, not a hang; a client started afterwards fails at once.
-homid_exited() { # bounded, 30 s; then its exit status
-	i=0
-	while [ $i -lt 60 ] && kill -0 "$HPID" 2>/dev/null; do
-		sleep 0.5
-		i=$((i + 1))
-	done
-	kill -0 "$HPID" 2>/dev/null && return 1
-	wait "$HPID"
-	HRC=$?
-	echo "homid exited with status $HRC"
-	[ "$HRC" -eq 0 ]
-}
 client_stopped() { # PID OUT: stopped within 45 s with a failure that names the daemon
 	i=0
 	while [ $i -lt 90 ] && kill -0 "$1" 2>/dev/null; do
