@@ -222,6 +222,10 @@ SCENARIOS = {
         qemu=["-drive", "file={disk0},if=none,id=nvm0,format=raw,cache=unsafe",
               "-device", "nvme,serial=aisio0,drive=nvm0,addr=0x4"],
         needs=["tools/aisio", "daemon/homid", "tests/homi/homi-read"], host_needs=["fio", "mkfs.xfs"],
+        # 6.12.95's io_uring: a kill -9 of the ublk server now and then oopses the guest kernel in
+        # io_fallback_tw (task work of a freed request, run from the dying thread's exit; docs/ARCHITECTURE.md).
+        # Such a run is repeated once and says so; the oops is the kernel's, and a second one fails the test.
+        known_oops=r"io_fallback_tw",
         timeout=240, kernels=["6.12"]),
     "ublk-bench": dict(
         doc="benchmark, not in CI (bench/homi/ublk.sh): fio 4 KiB randread QD32 on /dev/ublkb0 against the same "
@@ -728,10 +732,13 @@ def run_scenario(name, build, source, keep, timeout, series):
                 why = scn["host_check"](files)
             booted = re.search(r"^@@VMTEST BOOTED", text, re.M)
             emulator_fault = not timed_out and ((rc is not None and rc < 0) or not booted)
-            if why is None or not emulator_fault or attempt == 2:
+            known_oops = bool(scn.get("known_oops")) and bool(re.search(r"(Oops|BUG):", text)) and bool(
+                re.search(scn["known_oops"], text))
+            if why is None or not (emulator_fault or known_oops) or attempt == 2:
                 break
             shutil.copy(logpath, logpath + ".attempt1")
-            log(f"{label}: {why}: an emulator fault, not a test result; running it again "
+            what = f"the guest kernel's known oops ({scn['known_oops']})" if known_oops else "an emulator fault"
+            log(f"{label}: {why}: {what}, not a test result; running it again "
                 f"(first console log kept in {logpath}.attempt1)")
     finally:
         if not keep:
