@@ -104,6 +104,9 @@ UDMABUF_6_1 = ("drivers/dma-buf/udmabuf.c",
                "#define memfd_fcntl(f, cmd, arg) ((long)SHMEM_I(file_inode(f))->seals)",
                "MODULE_IMPORT_NS(DMA_BUF);")
 
+# 6.1 does not ship ublk_drv: built from linux-source-6.1's drivers/block/ublk_drv.c as it is.
+UBLK_6_1 = ("drivers/block/ublk_drv.c", "", "")
+
 
 def p2p_host_check(files):
     """The bytes the NVMe controller moved through the ivshmem BAR are in its host backing file:
@@ -226,7 +229,8 @@ SCENARIOS = {
         # io_fallback_tw (task work of a freed request, run from the dying thread's exit; docs/ARCHITECTURE.md).
         # Such a run is repeated once and says so; the oops is the kernel's, and a second one fails the test.
         known_oops=r"io_fallback_tw",
-        timeout=240, kernels=["6.12"]),
+        linux_kmods={"6.1": [UBLK_6_1]},
+        timeout=240, kernels=["6.1", "6.12"]),
     "ublk-bench": dict(
         doc="benchmark, not in CI (bench/homi/ublk.sh): fio 4 KiB randread QD32 on /dev/ublkb0 against the same "
             "namespace through a second controller of the nvme-subsys on the kernel nvme driver",
