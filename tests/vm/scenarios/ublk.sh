@@ -159,3 +159,40 @@ step kill -TERM "$HPID"
 step homid_exited
 check "/dev/ublkb0 is gone" [ ! -e /dev/ublkb0 ]
 step_out "/dev/ublkb0 removed" grep "ublk 0:" /tmp/homid.log
+
+# Controller errors become block-layer errors, never hangs: homid serves an emulated controller with
+# an injected read error (LBAs 2048-2055: 4 KiB block 256) and completions that never come (LBAs
+# 4096-4103: block 512) as /dev/ublkb0; direct reads there fail with EIO (the dropped one after its
+# ublk_timeout), the blocks around them read, and SIGTERM still removes the device.
+cat >/tmp/homid-faults.conf <<EOF2
+[homid]
+socket = $SOCK
+log = stderr
+log_level = info
+
+[device emu0]
+device = emu:ram:64M,threads=1,err=2048-2055,drop=4096-4103
+ublk = 1
+ublk_id = 0
+ublk_queues = 1
+ublk_depth = 8
+ublk_timeout = 3
+EOF2
+: >/tmp/homid.log
+homid_start /tmp/homid-faults.conf
+check "homid (pid $HPID) serves the emulated controller as /dev/ublkb0" homid_ready
+dd_block() { # BLOCK: one direct 4 KiB read, bounded
+	timeout 30 dd if=/dev/ublkb0 of=/dev/null bs=4096 skip="$1" count=1 iflag=direct
+}
+step dd_block 255
+step_refused "Input/output error" dd_block 256
+step dd_block 257
+step_refused "Input/output error" dd_block 512
+step dd_block 513
+step_out "sector 2048 .*failed: Input/output error, Unrecovered Read Error" grep "sector 2048" /tmp/homid.log
+step_out "sector 4096 .*failed: Connection timed out" grep "sector 4096" /tmp/homid.log
+step_out "I/O error, dev ublkb0, sector 2048" dmesg
+step_out "I/O error, dev ublkb0, sector 4096" dmesg
+step kill -TERM "$HPID"
+step homid_exited
+check "/dev/ublkb0 is gone" [ ! -e /dev/ublkb0 ]
