@@ -51,7 +51,8 @@ struct homid_config {
 	long socket_gid; /* -1: leave the group as created */
 	int log_journal; /* 1: the journal (libsystemd), 0: stderr */
 	enum aisio_log_level log_level;
-	unsigned open_retry_s; /* how long to retry a device that is still busy */
+	unsigned open_retry_s;    /* how long to retry a device that is still busy */
+	unsigned admin_timeout_s; /* bound of each admin command the daemon sends */
 	struct homid_dev_conf devs[HOMI_MAX_DEVS];
 	unsigned ndev;
 };

@@ -9,6 +9,7 @@
  *   log = stderr | journal
  *   log_level = error | warning | info | debug
  *   open_retry = 60                  seconds to retry a device still held by an earlier daemon's clients
+ *   admin_timeout = 10               seconds an admin command (a client's queue creation) may take
  *
  *   [device NAME]                    one per managed device; clients say homi:NAME
  *   device = emu:ram:1G,qpairs=16    a device string: emu:..., or a PCI address bound to vfio-pci
@@ -135,10 +136,14 @@ static int handler(void *user, const char *ini_section, const char *key, const c
 			if (parse_uint(value, 3600, 10, &x) < 0)
 				return bad(p, line, "open_retry '%s': seconds, 0..3600%s", value, "");
 			c->open_retry_s = (unsigned)x;
+		} else if (!strcmp(key, "admin_timeout")) {
+			if (parse_uint(value, 600, 10, &x) < 0 || x == 0)
+				return bad(p, line, "admin_timeout '%s': seconds, 1..600%s", value, "");
+			c->admin_timeout_s = (unsigned)x;
 		} else {
 			return bad(p, line,
 				   "unknown key '%s' in [homid] (socket, socket_mode, socket_group, log, "
-				   "log_level, open_retry)%s",
+				   "log_level, open_retry, admin_timeout)%s",
 				   key, "");
 		}
 		return 1;
@@ -336,6 +341,7 @@ int homid_config_load(struct homid_config *cfg, const char *path)
 	cfg->socket_gid = -1;
 	cfg->log_level = AISIO_LOG_INFO;
 	cfg->open_retry_s = 60;
+	cfg->admin_timeout_s = 10;
 	struct parse p = {.cfg = cfg};
 	p.f = fopen(path, "re");
 	if (!p.f) {

@@ -58,7 +58,8 @@ static int dev_open(struct homid *hd, struct homid_dev *d)
 		return rc;
 	/* the daemon's own queue pairs are the ublk queues': their command timeout */
 	struct nvmed_ctrl_opts o = {.dma_bytes = HOMID_DMA_BYTES + homid_ublk_dma_bytes(&d->conf),
-				    .io_timeout_ms = d->conf.ublk_timeout_s * 1000};
+				    .io_timeout_ms = d->conf.ublk_timeout_s * 1000,
+				    .admin_timeout_ms = hd->cfg.admin_timeout_s * 1000};
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned tries = 0;; tries++) {

@@ -84,6 +84,7 @@ static void test_good(void **state)
 			   "log = stderr\n"
 			   "log_level = debug\n"
 			   "open_retry = 5\n"
+			   "admin_timeout = 45\n"
 			   "\n"
 			   "[device fast0]\n"
 			   "device = emu:ram:64M,qpairs=4\n"
@@ -107,12 +108,13 @@ static void test_good(void **state)
 	assert_int_equal(cfg.log_journal, 0);
 	assert_int_equal(cfg.log_level, AISIO_LOG_DEBUG);
 	assert_int_equal(cfg.open_retry_s, 5);
+	assert_int_equal(cfg.admin_timeout_s, 45);
 	assert_int_equal(cfg.ndev, 2);
 
 	const struct homid_dev_conf *d = &cfg.devs[0];
 	assert_string_equal(d->name, "fast0");
 	assert_string_equal(d->target, "emu:ram:64M,qpairs=4");
-	assert_int_equal(d->line, 11);
+	assert_int_equal(d->line, 12);
 	assert_int_equal(d->policy.nuids, 2);
 	assert_int_equal(d->policy.uids[0], 1000);
 	assert_int_equal(d->policy.uids[1], 0);
@@ -128,7 +130,7 @@ static void test_good(void **state)
 	d = &cfg.devs[1];
 	assert_string_equal(d->name, "nvme.1");
 	assert_string_equal(d->target, "01:00.0");
-	assert_int_equal(d->line, 21);
+	assert_int_equal(d->line, 22);
 	assert_int_equal(d->policy.nuids, 0);
 	assert_int_equal(d->policy.ngids, 0);
 	assert_int_equal(d->policy.ns_mask, 1u << 16);
@@ -145,6 +147,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.socket_gid, -1);
 	assert_int_equal(cfg.log_level, AISIO_LOG_INFO);
 	assert_int_equal(cfg.open_retry_s, 60);
+	assert_int_equal(cfg.admin_timeout_s, 10);
 	assert_int_equal(cfg.ndev, 1);
 	assert_int_equal(cfg.devs[0].policy.ns_mask, 0); /* every namespace */
 
@@ -195,6 +198,7 @@ static void test_homid_values(void **state)
 	refused_at("[homid]\nlog = syslog\n[device a]\ndevice = emu:null\n", 2, "stderr or journal");
 	refused_at("[homid]\nlog_level = loud\n[device a]\ndevice = emu:null\n", 2, "log_level");
 	refused_at("[homid]\nopen_retry = 3601\n[device a]\ndevice = emu:null\n", 2, "open_retry");
+	refused_at("[homid]\nadmin_timeout = 0\n[device a]\ndevice = emu:null\n", 2, "admin_timeout");
 	refused_at("[homid]\nsocket_group = no-such-group-aisio\n[device a]\ndevice = emu:null\n", 2, "is no group");
 	refused_at("[homid]\nsocket_group = 1 2\n[device a]\ndevice = emu:null\n", 2, "is no group");
 	char longpath[160];

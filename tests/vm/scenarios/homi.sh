@@ -25,6 +25,8 @@ socket_group = 1000
 log = stderr
 log_level = debug
 open_retry = 10
+# TCG on a loaded 2-core host: QEMU's controller can take longer than the default 10 s for an admin command
+admin_timeout = 60
 
 [device nvme0]
 device = $BDF

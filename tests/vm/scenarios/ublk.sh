@@ -26,6 +26,8 @@ socket = $SOCK
 log = stderr
 log_level = info
 open_retry = 20
+# TCG on a loaded 2-core host: QEMU's controller can take longer than the default 10 s for an admin command
+admin_timeout = 60
 
 [device nvme0]
 device = $BDF
