@@ -154,7 +154,17 @@ step kill -9 $CPID
 wait $CPID 2>/dev/null
 step tree_same
 step sh -c "dd if=/dev/urandom of=$MNT/after-client bs=65536 count=16 2>/dev/null && sync"
-step umount $MNT
+# the extent service re-indexes the file just written (inotify): it may hold that file open for a moment
+umount_bounded() {
+	i=0
+	while ! umount $MNT 2>/tmp/umount.err; do
+		i=$((i + 1))
+		[ $i -lt 20 ] || { cat /tmp/umount.err; return 1; }
+		sleep 0.5
+	done
+	[ $i -eq 0 ] || echo "unmounted after $i retries"
+}
+step umount_bounded
 
 # SIGTERM: STOP_DEV and DEL_DEV, /dev/ublkb0 gone, exit 0
 step kill -TERM "$HPID"
