@@ -44,8 +44,10 @@ int dma_mem_from_dmabuf(struct dma_mem *m, int dmabuf_fd, int cpu_fd)
 	m->cpu_access = va != MAP_FAILED;
 	if (va == MAP_FAILED) {
 		/* no CPU mapping from this exporter: reserve addresses that name offsets only */
+		/* 524 is the kernel's ENOTSUPP (NVIDIA's export answers it), which libc has no text for */
+		int err = errno;
 		aisio_log(AISIO_LOG_INFO, NULL, "dma-buf fd %d cannot be mapped by the CPU (%s): device access only",
-			  dmabuf_fd, strerror(errno));
+			  dmabuf_fd, err == 524 ? "the exporter does not support mmap, ENOTSUPP" : strerror(err));
 		va = mmap(NULL, (size_t)size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (va == MAP_FAILED) {
 			close(fd);

@@ -147,16 +147,22 @@ wait_aisio_open() {
 	return 1
 }
 
-# homid (pid $HPID, started by the scenario in this shell) has exited with status 0 (bounded, 30 s).
-homid_exited() {
+# pid_wait PID HALF_SECONDS: PID (a child of this shell) exits within the bound; its status in WAIT_RC.
+pid_wait() {
 	i=0
-	while [ $i -lt 60 ] && kill -0 "$HPID" 2>/dev/null; do
+	while [ $i -lt "$2" ] && kill -0 "$1" 2>/dev/null; do
 		sleep 0.5
 		i=$((i + 1))
 	done
-	kill -0 "$HPID" 2>/dev/null && return 1
-	wait "$HPID"
-	HRC=$?
-	echo "homid exited with status $HRC"
-	[ "$HRC" -eq 0 ]
+	kill -0 "$1" 2>/dev/null && return 1
+	wait "$1"
+	WAIT_RC=$?
+	return 0
+}
+
+# homid (pid $HPID, started by the scenario in this shell) has exited with status 0 (bounded, 30 s).
+homid_exited() {
+	pid_wait "$HPID" 60 || return 1
+	echo "homid exited with status $WAIT_RC"
+	[ "$WAIT_RC" -eq 0 ]
 }

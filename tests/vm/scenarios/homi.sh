@@ -137,17 +137,10 @@ check "no DMA faults in the kernel log" no_dma_faults
 # SIGTERM with a client mid-I/O: the daemon takes its queues back, tells it, exits 0 and removes
 # its socket; the client stops with a message, not a hang; a client started afterwards fails at once.
 client_stopped() { # PID OUT: stopped within 45 s with a failure that names the daemon
-	i=0
-	while [ $i -lt 90 ] && kill -0 "$1" 2>/dev/null; do
-		sleep 0.5
-		i=$((i + 1))
-	done
-	kill -0 "$1" 2>/dev/null && return 1
-	wait "$1"
-	crc=$?
-	echo "client exited with status $crc"
+	pid_wait "$1" 90 || return 1
+	echo "client exited with status $WAIT_RC"
 	cat "$2"
-	[ "$crc" -ne 0 ] && grep -q "homid daemon has gone" "$2"
+	[ "$WAIT_RC" -ne 0 ] && grep -q "homid daemon has gone" "$2"
 }
 aisio perf run $TMO --iopattern randread --qdepth 32 --runtime 30 $DEV >/tmp/live.out 2>&1 &
 LPID=$!
