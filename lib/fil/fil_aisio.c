@@ -182,42 +182,31 @@ static int queue_read(struct fil_worker *w, uint64_t slba, uint32_t nlb, void *b
 }
 
 /* Queue the reads of one file, zero-filling holes and unwritten extents. */
+struct cpu_file {
+	struct fil_worker *w;
+	uint8_t *dst; /* the file's place in the batch */
+	int *err;
+};
+
+static int cpu_read(void *arg, uint64_t off, uint64_t slba, uint32_t nlb)
+{
+	struct cpu_file *f = arg;
+	return queue_read(f->w, slba, nlb, f->dst + off, f->err);
+}
+
+static int cpu_zero(void *arg, uint64_t off, uint64_t len)
+{
+	struct cpu_file *f = arg;
+	memset(f->dst + off, 0, len);
+	return 0;
+}
+
 static int queue_file(struct fil_worker *w, struct fil_slot *s, unsigned at, const struct xal_inode *ino, int *err)
 {
+	static const struct fil_extent_sink sink = {.read = cpu_read, .zero = cpu_zero};
 	struct aisio_ds *a = w->ds->be;
-	uint64_t size = s->lengths[at], cursor = 0, lba = 1u << a->lba_shift;
-	uint8_t *dst = s->buf + s->offsets[at];
-	for (uint32_t e = 0; e < ino->count && cursor < size; e++) {
-		struct xal_extent x;
-		int rc = xal_extent_get(a->ix.xal, ino, e, &x);
-		if (rc < 0)
-			return rc;
-		if (x.file_offset >= size)
-			break;
-		uint64_t end = x.file_offset + x.length < size ? x.file_offset + x.length : size;
-		if (x.file_offset > cursor)
-			memset(dst + cursor, 0, x.file_offset - cursor);
-		if (x.flags & XAL_EXT_UNWRITTEN) {
-			memset(dst + x.file_offset, 0, end - x.file_offset);
-		} else {
-			uint64_t slba, nlb;
-			rc = xal_extent_lba(a->ix.xal, &x, (uint32_t)lba, &slba, &nlb);
-			if (rc < 0)
-				return rc;
-			uint64_t need = (end - x.file_offset + lba - 1) / lba;
-			for (uint64_t done = 0; done < need;) {
-				uint32_t n = need - done > a->max_lbas ? a->max_lbas : (uint32_t)(need - done);
-				rc = queue_read(w, slba + done, n, dst + x.file_offset + done * lba, err);
-				if (rc < 0)
-					return rc;
-				done += n;
-			}
-		}
-		cursor = end;
-	}
-	if (cursor < size)
-		memset(dst + cursor, 0, size - cursor);
-	return 0;
+	struct cpu_file f = {.w = w, .dst = s->buf + s->offsets[at], .err = err};
+	return fil_index_walk(&a->ix, ino, s->lengths[at], 1u << a->lba_shift, a->max_lbas, &sink, &f);
 }
 
 static int aisio_read(struct fil_worker *w, struct fil_slot *s, unsigned first, unsigned count)

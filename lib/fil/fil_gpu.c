@@ -699,41 +699,34 @@ static int ag_queue_read(struct fil_worker *w, struct fil_slot *s, unsigned at, 
 }
 
 /* The work list of one file: reads of its extents, zero ranges for holes, unwritten extents and its tail. */
+struct gpu_file {
+	struct fil_worker *w;
+	struct fil_slot *s;
+	unsigned at;
+};
+
+static int gpu_read(void *arg, uint64_t off, uint64_t slba, uint32_t nlb)
+{
+	struct gpu_file *f = arg;
+	return ag_queue_read(f->w, f->s, f->at, f->s->offsets[f->at] + off, slba, nlb);
+}
+
+static int gpu_zero(void *arg, uint64_t off, uint64_t len)
+{
+	struct gpu_file *f = arg;
+	return ag_zero(f->w, f->s, f->s->offsets[f->at] + off, len);
+}
+
 static int ag_queue_file(struct fil_worker *w, struct fil_slot *s, unsigned at, const struct xal_inode *ino)
 {
+	static const struct fil_extent_sink sink = {.read = gpu_read, .zero = gpu_zero};
 	struct ag_ds *a = w->ds->be;
-	const uint64_t size = s->lengths[at], base = s->offsets[at], lba = 1u << a->lba_shift;
-	uint64_t cursor = 0;
-	int rc = 0;
-	for (uint32_t e = 0; e < ino->count && cursor < size && rc == 0; e++) {
-		struct xal_extent x;
-		rc = xal_extent_get(a->ix.xal, ino, e, &x);
-		if (rc < 0 || x.file_offset >= size)
-			break;
-		uint64_t end = x.file_offset + x.length < size ? x.file_offset + x.length : size;
-		if (x.file_offset > cursor)
-			rc = ag_zero(w, s, base + cursor, x.file_offset - cursor);
-		if (rc < 0)
-			break;
-		if (x.flags & XAL_EXT_UNWRITTEN) {
-			rc = ag_zero(w, s, base + x.file_offset, end - x.file_offset);
-		} else {
-			uint64_t slba, nlb;
-			rc = xal_extent_lba(a->ix.xal, &x, (uint32_t)lba, &slba, &nlb);
-			uint64_t need = (end - x.file_offset + lba - 1) / lba;
-			for (uint64_t done = 0; rc == 0 && done < need;) {
-				uint32_t n = need - done > a->max_lbas ? a->max_lbas : (uint32_t)(need - done);
-				rc = ag_queue_read(w, s, at, base + x.file_offset + done * lba, slba + done, n);
-				done += n;
-			}
-		}
-		cursor = end;
-	}
-	if (rc == 0 && cursor < size)
-		rc = ag_zero(w, s, base + cursor, size - cursor);
+	const uint64_t size = s->lengths[at];
+	struct gpu_file f = {.w = w, .s = s, .at = at};
+	int rc = fil_index_walk(&a->ix, ino, size, 1u << a->lba_shift, a->max_lbas, &sink, &f);
 	/* after the reads: the last LBA read may run past the file's end */
 	if (rc == 0)
-		rc = ag_zero(w, s, base + size, fil_round_up(size, w->ds->align) - size);
+		rc = gpu_zero(&f, size, fil_round_up(size, w->ds->align) - size);
 	return rc;
 }
 

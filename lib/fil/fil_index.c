@@ -125,3 +125,40 @@ int fil_index_raw(struct fil_index *ix, const struct fil_slot *s, unsigned at, u
 		 ino->size == s->lengths[at];
 	return ok ? extents_readable(ix, ino, s->lengths[at], lba) : 0;
 }
+
+int fil_index_walk(struct fil_index *ix, const struct xal_inode *ino, uint64_t size, uint32_t lba, uint32_t max_lbas,
+		   const struct fil_extent_sink *sink, void *arg)
+{
+	uint64_t cursor = 0;
+	for (uint32_t e = 0; e < ino->count && cursor < size; e++) {
+		struct xal_extent x;
+		int rc = xal_extent_get(ix->xal, ino, e, &x);
+		if (rc < 0)
+			return rc;
+		if (x.file_offset >= size)
+			break;
+		uint64_t end = x.file_offset + x.length < size ? x.file_offset + x.length : size;
+		if (x.file_offset > cursor && (rc = sink->zero(arg, cursor, x.file_offset - cursor)) < 0)
+			return rc;
+		if (x.flags & XAL_EXT_UNWRITTEN) {
+			rc = sink->zero(arg, x.file_offset, end - x.file_offset);
+			if (rc < 0)
+				return rc;
+		} else {
+			uint64_t slba, nlb;
+			rc = xal_extent_lba(ix->xal, &x, lba, &slba, &nlb);
+			if (rc < 0)
+				return rc;
+			uint64_t need = (end - x.file_offset + lba - 1) / lba;
+			for (uint64_t done = 0; done < need;) {
+				uint32_t n = need - done > max_lbas ? max_lbas : (uint32_t)(need - done);
+				rc = sink->read(arg, x.file_offset + done * lba, slba + done, n);
+				if (rc < 0)
+					return rc;
+				done += n;
+			}
+		}
+		cursor = end;
+	}
+	return cursor < size ? sink->zero(arg, cursor, size - cursor) : 0;
+}

@@ -144,6 +144,16 @@ void fil_index_close(struct fil_index *ix);
  * open whose extents can all be read raw in LBAs of lba bytes: 1 (ino filled), 0 (read it by posix),
  * or a negative errno (an index error). */
 int fil_index_raw(struct fil_index *ix, const struct fil_slot *s, unsigned at, uint32_t lba, struct xal_inode *ino);
+/* What a backend does with a file's extents: read nlb LBAs from slba into the file's bytes at off, or zero
+ * len bytes at off (holes, unwritten extents, the end no extent covers). 0 or a negative errno. */
+struct fil_extent_sink {
+	int (*read)(void *arg, uint64_t off, uint64_t slba, uint32_t nlb);
+	int (*zero)(void *arg, uint64_t off, uint64_t len);
+};
+/* Walk the first size bytes of a file fil_index_raw accepted, in file order, in reads of at most max_lbas
+ * LBAs of lba bytes; stops at the first error (the sink's or the index's). */
+int fil_index_walk(struct fil_index *ix, const struct xal_inode *ino, uint64_t size, uint32_t lba, uint32_t max_lbas,
+		   const struct fil_extent_sink *sink, void *arg);
 
 /* Helpers of the backends (fil.c). */
 int fil_fail(struct fil_worker *w, unsigned at, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
