@@ -72,11 +72,13 @@ struct homid_qp {
 };
 
 struct homid_ublk;
+struct gpu_ctrl;
 
 struct homid_dev {
 	struct homid_dev_conf conf;
 	uint32_t index;
-	struct nvmed_ctrl *ctrl;
+	struct nvmed_ctrl *ctrl; /* NULL for a GPU-resident device */
+	struct gpu_ctrl *gpu;    /* a GPU-resident device (homid_gpu.c), or NULL */
 	struct pci_dev *pci;
 	uint16_t kind; /* enum homi_dev_kind */
 	unsigned dstrd;
@@ -96,6 +98,7 @@ struct homid_mem {
 	uint32_t id;
 	uint32_t dev;
 	unsigned refs; /* queues whose rings lie in it */
+	bool gpu;      /* imported GPU memory (REG_GPU_MEM): m holds only its bus address and length */
 	struct dma_mem m;
 };
 
@@ -146,6 +149,21 @@ void homid_ublk_stop(struct homid *hd, bool remove);
 /* DMA memory the ublk queues of a device configuration need on top of the daemon's own. */
 size_t homid_ublk_dma_bytes(const struct homid_dev_conf *dc);
 
+/* homid_gpu.c: GPU-resident devices (gpuemu:..., engine=gpu) for GPU clients. Without CUDA in the build,
+ * open refuses such a device, so nothing else is reached. */
+int homid_gpu_open(struct homid_dev *d);
+void homid_gpu_close(struct homid_dev *d);
+void homid_gpu_fill_dev(const struct homid_dev *d, struct homi_dev *o);
+unsigned homid_gpu_max_qdepth(const struct homid_dev *d);
+int homid_gpu_info(struct homid_dev *d, struct homi_gpu_info_reply *rp, char *why, size_t whylen);
+int homid_gpu_import(struct homid_dev *d, const struct homi_reg_gpu_mem *rq, uint64_t *bus, char *why, size_t whylen);
+void homid_gpu_unimport(struct homid_dev *d, uint64_t bus);
+int homid_gpu_queue_create(struct homid_dev *d, uint16_t qid, uint32_t entries, uint64_t sq_bus, uint64_t cq_bus);
+int homid_gpu_queue_delete(struct homid_dev *d, uint16_t qid);
+void homid_gpu_doorbells(const struct homid_dev *d, uint16_t qid, struct homi_grant_qp_reply *rp);
+/* Restart an engine that ended by itself (its watchdog); called on every turn of the main loop. */
+void homid_gpu_tick(struct homid *hd);
+
 /* homid_dev.c */
 int homid_devs_open(struct homid *hd);
 void homid_devs_close(struct homid *hd);
@@ -155,6 +173,10 @@ int homid_qp_grant(struct homid *hd, struct homid_client *cl, const struct homi_
 int homid_qp_release(struct homid *hd, struct homid_client *cl, uint32_t dev, uint16_t qid, char *why, size_t whylen);
 int homid_mem_register(struct homid *hd, struct homid_client *cl, const struct homi_reg_mem *rq, int fd,
 		       struct homi_reg_mem_reply *rp, char *why, size_t whylen);
+int homid_gpu_mem_register(struct homid *hd, struct homid_client *cl, const struct homi_reg_gpu_mem *rq,
+			   struct homi_reg_mem_reply *rp, char *why, size_t whylen);
+int homid_gpu_info_get(struct homid *hd, struct homid_client *cl, uint32_t dev, struct homi_gpu_info_reply *rp,
+		       char *why, size_t whylen);
 int homid_mem_unregister(struct homid *hd, struct homid_client *cl, uint32_t mem_id, char *why, size_t whylen);
 /* Take back every queue (SQs deleted, then CQs) and then every memory region of a client. */
 void homid_client_reclaim(struct homid *hd, struct homid_client *cl);

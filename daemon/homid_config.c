@@ -174,8 +174,9 @@ static int handler(void *user, const char *ini_section, const char *key, const c
 	if (!strcmp(key, "device")) {
 		struct devstr ds;
 		if (strlen(value) >= sizeof(d->target) || devstr_parse(&ds, value) < 0 ||
-		    (ds.kind != DEVSTR_EMU && ds.kind != DEVSTR_PCI))
-			return bad(p, line, "device '%s' is not an emu: string or a PCI address%s", value, "");
+		    (ds.kind != DEVSTR_EMU && ds.kind != DEVSTR_PCI && ds.kind != DEVSTR_GPUEMU))
+			return bad(p, line, "device '%s' is not an emu: or gpuemu: string or a PCI address%s", value,
+				   "");
 		snprintf(d->target, sizeof(d->target), "%s", value);
 	} else if (!strcmp(key, "serial")) {
 		return bad(p, line,

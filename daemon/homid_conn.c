@@ -111,6 +111,12 @@ static void fill_dev(const struct homid_dev *d, struct homi_dev *o)
 	o->index = d->index;
 	o->kind = d->kind;
 	o->flags = d->isolated ? HOMI_DEV_DOORBELLS_ISOLATED : 0;
+	o->max_qpairs = d->max_qpairs;
+	o->free_qpairs = d->max_qpairs - d->used;
+	if (d->gpu) {
+		homid_gpu_fill_dev(d, o);
+		return;
+	}
 	o->dma_kind = (uint32_t)d->pci->ops->dma_kind;
 	o->max_xfer = nvmed_ctrl_max_xfer(d->ctrl);
 	o->max_qpairs = d->max_qpairs;
@@ -154,7 +160,7 @@ static uint32_t build_status(struct homid *hd, uint8_t *out)
 					    .flags = d->isolated ? HOMI_DEV_DOORBELLS_ISOLATED : 0,
 					    .max_qpairs = d->max_qpairs,
 					    .used_qpairs = d->used,
-					    .nns = nvmed_ctrl_ns_count(d->ctrl)};
+					    .nns = d->gpu ? 1 : nvmed_ctrl_ns_count(d->ctrl)};
 		snprintf(s.name, sizeof(s.name), "%s", d->conf.name);
 		snprintf(s.target, sizeof(s.target), "%s", d->conf.target);
 		memcpy(p, &s, sizeof(s));
@@ -274,6 +280,24 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 		rc = homid_qp_release(hd, cl, rq.dev, rq.qid, why, sizeof(why));
 		if (rc == 0)
 			return send_reply(cl, h->type | HOMI_REPLY, h->seq, NULL, 0, -1);
+		break;
+	}
+	case HOMI_MSG_REG_GPU_MEM: {
+		struct homi_reg_gpu_mem rq;
+		struct homi_reg_mem_reply rp = {0};
+		memcpy(&rq, body, sizeof(rq));
+		rc = homid_gpu_mem_register(hd, cl, &rq, &rp, why, sizeof(why));
+		if (rc == 0)
+			return send_reply(cl, h->type | HOMI_REPLY, h->seq, &rp, sizeof(rp), -1);
+		break;
+	}
+	case HOMI_MSG_GPU_INFO: {
+		struct homi_gpu_info rq;
+		struct homi_gpu_info_reply rp;
+		memcpy(&rq, body, sizeof(rq));
+		rc = homid_gpu_info_get(hd, cl, rq.dev, &rp, why, sizeof(why));
+		if (rc == 0)
+			return send_reply(cl, h->type | HOMI_REPLY, h->seq, &rp, sizeof(rp), -1);
 		break;
 	}
 	case HOMI_MSG_EXTENTS: {

@@ -52,6 +52,9 @@ static int open_target(const struct homid_dev_conf *dc, char *out, size_t len)
 
 static int dev_open(struct homid *hd, struct homid_dev *d)
 {
+	struct devstr ds;
+	if (devstr_parse(&ds, d->conf.target) == 0 && ds.kind == DEVSTR_GPUEMU)
+		return homid_gpu_open(d);
 	char target[300];
 	int rc = open_target(&d->conf, target, sizeof(target));
 	if (rc < 0)
@@ -116,6 +119,8 @@ int homid_devs_open(struct homid *hd)
 void homid_devs_close(struct homid *hd)
 {
 	for (unsigned i = 0; i < hd->ndev; i++) {
+		if (hd->devs[i].gpu)
+			homid_gpu_close(&hd->devs[i]);
 		nvmed_ctrl_close(hd->devs[i].ctrl);
 		hd->devs[i].ctrl = NULL;
 	}
@@ -150,6 +155,15 @@ static struct homid_mem *find_mem(struct homid_client *cl, uint32_t id)
 	return NULL;
 }
 
+static struct homid_mem *free_mem(struct homid_client *cl, char *why, size_t whylen)
+{
+	for (unsigned i = 0; i < HOMI_MAX_MEMS; i++)
+		if (!cl->mems[i].used)
+			return &cl->mems[i];
+	WHY("at most %u regions per client", HOMI_MAX_MEMS);
+	return NULL;
+}
+
 static struct homid_dev *get_dev(struct homid *hd, struct homid_client *cl, uint32_t index, char *why, size_t whylen)
 {
 	if (index >= hd->ndev) {
@@ -170,18 +184,17 @@ int homid_mem_register(struct homid *hd, struct homid_client *cl, const struct h
 	struct homid_dev *d = get_dev(hd, cl, rq->dev, why, whylen);
 	if (!d)
 		return rq->dev >= hd->ndev ? -ENODEV : -EACCES;
+	if (d->gpu) {
+		WHY("%s is GPU-resident: it takes GPU memory (REG_GPU_MEM)", d->conf.name);
+		return -EINVAL;
+	}
 	if (fd < 0) {
 		WHY("REG_MEM carries no memfd");
 		return -EBADF;
 	}
-	struct homid_mem *slot = NULL;
-	for (unsigned i = 0; i < HOMI_MAX_MEMS && !slot; i++)
-		if (!cl->mems[i].used)
-			slot = &cl->mems[i];
-	if (!slot) {
-		WHY("at most %u regions per client", HOMI_MAX_MEMS);
+	struct homid_mem *slot = free_mem(cl, why, whylen);
+	if (!slot)
 		return -ENOSPC;
-	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		WHY("the fd is not a memfd");
@@ -223,11 +236,56 @@ int homid_mem_register(struct homid *hd, struct homid_client *cl, const struct h
 	return 0; /* the fd is kept (closed at unregister) */
 }
 
+int homid_gpu_mem_register(struct homid *hd, struct homid_client *cl, const struct homi_reg_gpu_mem *rq,
+			   struct homi_reg_mem_reply *rp, char *why, size_t whylen)
+{
+	struct homid_dev *d = get_dev(hd, cl, rq->dev, why, whylen);
+	if (!d)
+		return rq->dev >= hd->ndev ? -ENODEV : -EACCES;
+	if (!d->gpu) {
+		WHY("%s is not GPU-resident: it takes a memfd (REG_MEM)", d->conf.name);
+		return -EINVAL;
+	}
+	struct homid_mem *slot = free_mem(cl, why, whylen);
+	if (!slot)
+		return -ENOSPC;
+	uint64_t bus = 0;
+	int rc = homid_gpu_import(d, rq, &bus, why, whylen);
+	if (rc)
+		return rc;
+	*slot = (struct homid_mem){.used = true,
+				   .id = ++cl->next_mem_id,
+				   .dev = rq->dev,
+				   .gpu = true,
+				   .m = {.len = rq->len, .fd = -1, .iova_base = bus}};
+	cl->mem_bytes += rq->len;
+	rp->mem_id = slot->id;
+	rp->iova = bus;
+	return 0;
+}
+
+int homid_gpu_info_get(struct homid *hd, struct homid_client *cl, uint32_t dev, struct homi_gpu_info_reply *rp,
+		       char *why, size_t whylen)
+{
+	struct homid_dev *d = get_dev(hd, cl, dev, why, whylen);
+	if (!d)
+		return dev >= hd->ndev ? -ENODEV : -EACCES;
+	if (!d->gpu) {
+		WHY("%s is not GPU-resident", d->conf.name);
+		return -EINVAL;
+	}
+	return homid_gpu_info(d, rp, why, whylen);
+}
+
 static void mem_release(struct homid *hd, struct homid_client *cl, struct homid_mem *mem)
 {
-	pci_dev_dma_unmap(hd->devs[mem->dev].pci, &mem->m);
-	munmap(mem->m.va, mem->m.len);
-	close(mem->m.fd);
+	if (mem->gpu) {
+		homid_gpu_unimport(&hd->devs[mem->dev], mem->m.iova_base);
+	} else {
+		pci_dev_dma_unmap(hd->devs[mem->dev].pci, &mem->m);
+		munmap(mem->m.va, mem->m.len);
+		close(mem->m.fd);
+	}
 	cl->mem_bytes -= mem->m.len;
 	memset(mem, 0, sizeof(*mem));
 }
@@ -247,6 +305,29 @@ int homid_mem_unregister(struct homid *hd, struct homid_client *cl, uint32_t mem
 	return 0;
 }
 
+static bool dev_has_ns(const struct homid_dev *d, uint32_t nsid)
+{
+	struct nvmed_ns ns;
+	return d->gpu ? nsid == 1 : nvmed_ctrl_ns(d->ctrl, nsid, &ns) == 0;
+}
+
+/* A GPU-resident device's qids are the daemon's to hand out: any not granted and not retired. */
+static int dev_qid_alloc(struct homid_dev *d)
+{
+	if (!d->gpu)
+		return nvmed_qid_alloc(d->ctrl);
+	for (unsigned q = 1; q <= d->max_qpairs; q++)
+		if (!d->qps[q].owner && !d->qps[q].lost)
+			return (int)q;
+	return -ENOSPC;
+}
+
+static void dev_qid_free(struct homid_dev *d, uint16_t qid)
+{
+	if (!d->gpu)
+		nvmed_qid_free(d->ctrl, qid);
+}
+
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
 	return a < b + blen && b < a + alen;
@@ -258,8 +339,7 @@ int homid_qp_grant(struct homid *hd, struct homid_client *cl, const struct homi_
 	struct homid_dev *d = get_dev(hd, cl, rq->dev, why, whylen);
 	if (!d)
 		return rq->dev >= hd->ndev ? -ENODEV : -EACCES;
-	struct nvmed_ns ns;
-	if (rq->nsid == 0 || nvmed_ctrl_ns(d->ctrl, rq->nsid, &ns) < 0) {
+	if (rq->nsid == 0 || !dev_has_ns(d, rq->nsid)) {
 		WHY("device %s has no active namespace %u", d->conf.name, rq->nsid);
 		return -ENODEV;
 	}
@@ -267,7 +347,7 @@ int homid_qp_grant(struct homid *hd, struct homid_client *cl, const struct homi_
 		WHY("namespace %u of %s is not granted to clients", rq->nsid, d->conf.name);
 		return -EACCES;
 	}
-	unsigned max_entries = nvmed_ctrl_max_qdepth(d->ctrl);
+	unsigned max_entries = d->gpu ? homid_gpu_max_qdepth(d) : nvmed_ctrl_max_qdepth(d->ctrl);
 	if (rq->entries < 2 || rq->entries > max_entries || (rq->entries & (rq->entries - 1))) {
 		WHY("%u ring entries: a power of two, 2..%u", rq->entries, max_entries);
 		return -EINVAL;
@@ -293,30 +373,37 @@ int homid_qp_grant(struct homid *hd, struct homid_client *cl, const struct homi_
 		WHY("this client holds %u queue pairs of %s, the most it may", mine, d->conf.name);
 		return -EDQUOT;
 	}
-	int qid = nvmed_qid_alloc(d->ctrl);
+	int qid = dev_qid_alloc(d);
 	if (qid < 0) {
 		WHY("no queue pair left on %s: the controller granted %u, all in use", d->conf.name, d->max_qpairs);
 		return -ENOSPC;
 	}
-	struct nvme_db_map db;
-	int rc = pci_dev_doorbells(d->pci, (uint16_t)qid, d->dstrd, &db);
-	if (rc < 0) {
-		nvmed_qid_free(d->ctrl, (uint16_t)qid);
-		WHY("cannot hand out the doorbells of queue %d: %s", qid, strerror(-rc));
-		return rc;
-	}
 	uint64_t iova = mem->m.iova_base;
-	rc = nvmed_admin_create_cq(d->ctrl, (uint16_t)qid, rq->entries, iova + rq->cq_off);
-	if (rc == 0) {
-		rc = nvmed_admin_create_sq(d->ctrl, (uint16_t)qid, rq->entries, iova + rq->sq_off, (uint16_t)qid);
-		if (rc < 0 && nvmed_admin_delete_cq(d->ctrl, (uint16_t)qid) < 0) {
-			d->qps[qid] = (struct homid_qp){.lost = true};
-			WHY("creating the SQ of queue %d failed and its CQ could not be deleted", qid);
+	struct nvme_db_map db = {.fd = -1};
+	int rc;
+	if (d->gpu) {
+		/* the SQ goes with its CQ: gpu_ctrl_qpair_add deletes the CQ when the SQ is refused */
+		rc = homid_gpu_queue_create(d, (uint16_t)qid, rq->entries, iova + rq->sq_off, iova + rq->cq_off);
+	} else {
+		rc = pci_dev_doorbells(d->pci, (uint16_t)qid, d->dstrd, &db);
+		if (rc < 0) {
+			nvmed_qid_free(d->ctrl, (uint16_t)qid);
+			WHY("cannot hand out the doorbells of queue %d: %s", qid, strerror(-rc));
 			return rc;
+		}
+		rc = nvmed_admin_create_cq(d->ctrl, (uint16_t)qid, rq->entries, iova + rq->cq_off);
+		if (rc == 0) {
+			rc = nvmed_admin_create_sq(d->ctrl, (uint16_t)qid, rq->entries, iova + rq->sq_off,
+						   (uint16_t)qid);
+			if (rc < 0 && nvmed_admin_delete_cq(d->ctrl, (uint16_t)qid) < 0) {
+				d->qps[qid] = (struct homid_qp){.lost = true};
+				WHY("creating the SQ of queue %d failed and its CQ could not be deleted", qid);
+				return rc;
+			}
 		}
 	}
 	if (rc < 0) {
-		nvmed_qid_free(d->ctrl, (uint16_t)qid);
+		dev_qid_free(d, (uint16_t)qid);
 		WHY("the controller refused queue %d: %s", qid, strerror(-rc));
 		return rc;
 	}
@@ -333,6 +420,8 @@ int homid_qp_grant(struct homid *hd, struct homid_client *cl, const struct homi_
 		.sq_db_off = db.sq_db_off,
 		.cq_db_off = db.cq_db_off,
 	};
+	if (d->gpu)
+		homid_gpu_doorbells(d, (uint16_t)qid, rp);
 	*db_fd = db.fd;
 	return 0;
 }
@@ -340,8 +429,13 @@ int homid_qp_grant(struct homid *hd, struct homid_client *cl, const struct homi_
 /* Delete the SQ, then the CQ; a qid whose deletion failed is never handed out again. */
 static void qp_take_back(struct homid_dev *d, struct homid_client *cl, uint16_t qid)
 {
-	int rc = nvmed_admin_delete_sq(d->ctrl, qid);
-	int rc2 = nvmed_admin_delete_cq(d->ctrl, qid);
+	int rc = 0, rc2 = 0;
+	if (d->gpu) {
+		rc = homid_gpu_queue_delete(d, qid);
+	} else {
+		rc = nvmed_admin_delete_sq(d->ctrl, qid);
+		rc2 = nvmed_admin_delete_cq(d->ctrl, qid);
+	}
 	struct homid_mem *mem = find_mem(cl, d->qps[qid].mem_id);
 	if (mem && mem->refs)
 		mem->refs--;
@@ -358,7 +452,7 @@ static void qp_take_back(struct homid_dev *d, struct homid_client *cl, uint16_t 
 		return;
 	}
 	d->qps[qid] = (struct homid_qp){0};
-	nvmed_qid_free(d->ctrl, qid);
+	dev_qid_free(d, qid);
 }
 
 int homid_qp_release(struct homid *hd, struct homid_client *cl, uint32_t dev, uint16_t qid, char *why, size_t whylen)

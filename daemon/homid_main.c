@@ -127,7 +127,13 @@ static int run(struct homid *hd)
 {
 	for (;;) {
 		struct epoll_event ev[32];
-		int n = epoll_wait(hd->epoll_fd, ev, 32, -1);
+		bool gpu = false;
+		for (unsigned i = 0; i < hd->ndev; i++)
+			gpu |= hd->devs[i].gpu != NULL;
+		/* a GPU-resident device's engine is looked after once a second (homid_gpu_tick) */
+		int n = epoll_wait(hd->epoll_fd, ev, 32, gpu ? 1000 : -1);
+		if (gpu)
+			homid_gpu_tick(hd);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

@@ -48,7 +48,7 @@ struct cuda_args {
 	const char *dev;
 	int opc, random;
 	unsigned qdepth, nqueues, grid, block, api, place, depth, thread_qd;
-	uint64_t iosize, size, iosize_min;
+	uint64_t iosize, size, iosize_min, offset;
 	double runtime;
 	uint64_t seed;
 	int json, ceiling;
@@ -61,7 +61,7 @@ static void usage(FILE *f, const char *verb)
 	char emu_help[4096];
 	emu_opts_help(DEVSTR_GPUEMU, emu_help, sizeof(emu_help));
 	fprintf(f,
-		"usage: aisio perf %s [options] gpuemu:TYPE[:SIZE][,opt=val]...\n"
+		"usage: aisio perf %s [options] gpuemu:TYPE[:SIZE][,opt=val]... | homi:NAME[,socket=PATH]\n"
 		"  --iopattern P   read|write|randread|randwrite (randread; cuda-verify writes then reads)\n"
 		"  --qdepth N      commands in flight per queue (32)\n"
 		"  --iosize B      bytes per command (4096; K/M suffixes)\n"
@@ -78,6 +78,7 @@ static void usage(FILE *f, const char *verb)
 		"  --queues P      gpu|host: SQ/CQ rings in GPU memory or pinned host memory (gpu)\n"
 		"  --depth N       ring entries per queue (power of two; default 2 x qdepth, at least 64)\n"
 		"  --size B        bytes of the namespace to use (cuda-verify: 64M or the namespace)\n"
+		"  --offset B      where that range starts (0): disjoint ranges for clients sharing a device\n"
 		"  --seed N        random LBAs and stamps (1)\n"
 		"  --read-only     cuda-verify: the host CPU writes the stamps (every LBA of the namespace), the GPU\n"
 		"                  reads the range back and checks it; without it the GPU writes, and both the GPU\n"
@@ -115,6 +116,7 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 					     {"nsid", required_argument, 0, 'N'},
 					     {"read-only", no_argument, 0, 'R'},
 					     {"iosize-min", required_argument, 0, 'm'},
+					     {"offset", required_argument, 0, 'o'},
 #ifdef AISIO_GPU_ABLATE
 					     {"ablate", required_argument, 0, 'A'},
 #endif
@@ -178,6 +180,10 @@ static int parse(struct cuda_args *a, int argc, char **argv)
 			break;
 		case 'm':
 			if (strparse_size(optarg, &a->iosize_min) || !a->iosize_min)
+				goto bad;
+			break;
+		case 'o':
+			if (strparse_size(optarg, &a->offset))
 				goto bad;
 			break;
 		case 'S': a->seed = strtoull(optarg, &end, 0); break;
@@ -509,13 +515,20 @@ int cmd_perf_cuda(int argc, char **argv)
 	if (gpu_ctrl_qpairs_create(c, &qo))
 		goto out;
 	/* range */
-	uint64_t range = nsze;
+	if (a.offset % (1u << lba_shift) || a.offset >> lba_shift >= nsze) {
+		fprintf(stderr,
+			"aisio perf %s: --offset %" PRIu64 ": a multiple of the LBA size inside the namespace\n",
+			argv[0], a.offset);
+		goto out;
+	}
+	const uint64_t slba0 = a.offset >> lba_shift;
+	uint64_t range = nsze - slba0;
 	if (a.size)
 		range = a.size >> lba_shift;
 	else if (a.verify && range > ((64ull << 20) >> lba_shift))
 		range = (64ull << 20) >> lba_shift;
-	if (range > nsze)
-		range = nsze;
+	if (range > nsze - slba0)
+		range = nsze - slba0;
 	const uint32_t nlb = (uint32_t)(a.iosize >> lba_shift);
 	const uint64_t units = range / nlb;
 	if (!units) {
@@ -570,7 +583,7 @@ int cmd_perf_cuda(int argc, char **argv)
 				   .unit_mul = a.iosize_min ? unit_scatter(units) : 0,
 				   .lba_shift = lba_shift,
 				   .units = units,
-				   .slba0 = 0,
+				   .slba0 = slba0,
 				   .opc = (uint32_t)a.opc,
 				   .random = (uint32_t)a.random,
 				   .api = a.api,
@@ -610,8 +623,15 @@ int cmd_perf_cuda(int argc, char **argv)
 	long long host_bad = 0;
 	uint64_t host_first = 0;
 	if (a.verify && !a.read_only) {
-		host_bad = gpu_ctrl_ns_check(c, a.seed, 0, units * nlb, &host_first);
-		if (host_bad < 0) {
+		host_bad = gpu_ctrl_ns_check(c, a.seed, slba0, units * nlb, &host_first);
+		if (host_bad == -EOPNOTSUPP) {
+			/* a homid device: the namespace is the daemon's; the GPU's read-back checked it */
+			host_bad = 0;
+			fprintf(stderr,
+				"aisio perf cuda-verify: %s: the namespace lives in the daemon: checked by the "
+				"GPU's read-back only\n",
+				a.dev);
+		} else if (host_bad < 0) {
 			fprintf(stderr, "aisio perf cuda-verify: %s: the host could not read the namespace back: %s\n",
 				a.dev, strerror((int)-host_bad));
 			goto out;

@@ -106,7 +106,7 @@ static int extents(int argc, char **argv)
 
 static const char *kind_name(uint16_t k)
 {
-	return k == HOMI_DEV_EMU ? "emu" : k == HOMI_DEV_VFIO ? "vfio" : "?";
+	return k == HOMI_DEV_EMU ? "emu" : k == HOMI_DEV_VFIO ? "vfio" : k == HOMI_DEV_GPUEMU ? "gpuemu" : "?";
 }
 
 static int status(int argc, char **argv)

@@ -36,13 +36,13 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-#define CK(x)                                                                                                  \
-	do {                                                                                                   \
-		cudaError_t e_ = (x);                                                                          \
-		if (e_ != cudaSuccess) {                                                                       \
-			fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));     \
-			exit(1);                                                                               \
-		}                                                                                              \
+#define CK(x)                                                                                              \
+	do {                                                                                               \
+		cudaError_t e_ = (x);                                                                      \
+		if (e_ != cudaSuccess) {                                                                   \
+			fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+			exit(1);                                                                           \
+		}                                                                                          \
 	} while (0)
 
 __device__ unsigned long long gtimer(void)
@@ -53,7 +53,8 @@ __device__ unsigned long long gtimer(void)
 }
 
 /* server: answer every request until *stop (pinned host memory) or the lifetime ends */
-__global__ void serve(struct mailbox *m, volatile unsigned *stop, unsigned long long life_ns, unsigned long long *served)
+__global__ void serve(struct mailbox *m, volatile unsigned *stop, unsigned long long life_ns,
+		      unsigned long long *served)
 {
 	unsigned long long end = gtimer() + life_ns, n = 0;
 	volatile struct mailbox *v = m;

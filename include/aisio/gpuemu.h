@@ -54,6 +54,34 @@ int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed);
  * differ (first in *first_bad, may be NULL), or a negative errno. Call with no job running. */
 long long gpu_ctrl_ns_check(struct gpu_ctrl *c, uint64_t seed, uint64_t slba, uint64_t nlb, uint64_t *first_bad);
 
+/*
+ * Serving another process's queues (homid's GPU-resident devices, engine=gpu only): the client's rings,
+ * PRP lists and buffers are its own GPU memory, imported here by CUDA IPC; its doorbells are this
+ * device's emulated BAR, which it imports. Bus addresses are this process's device addresses.
+ * Importing and closing an import pause the engine (bounded; CUDA waits for running kernels there):
+ * other clients' commands wait through the pause.
+ */
+struct gpu_ipc_handle {
+	uint8_t bytes[64]; /* cudaIpcMemHandle_t */
+};
+/* 0 when this controller can serve other processes, else -EINVAL with the reason logged. */
+int gpu_ctrl_serve_check(const struct gpu_ctrl *c);
+int gpu_ctrl_bar_export(struct gpu_ctrl *c, struct gpu_ipc_handle *h, uint64_t *len, uint32_t *dstrd);
+/* Import len bytes from the start of another process's allocation (-EINVAL when the handle is bad or
+ * the allocation is shorter); *bus is where the controller reaches it. */
+int gpu_ctrl_import(struct gpu_ctrl *c, const struct gpu_ipc_handle *h, uint64_t len, uint64_t *bus);
+/* Release an import (delete the queues whose rings are there first). */
+int gpu_ctrl_unimport(struct gpu_ctrl *c, uint64_t bus);
+/* Create I/O queue pair qid (its CQ, then its SQ) through the admin queue, rings at bus addresses of an
+ * import; remove deletes the SQ, then the CQ. */
+int gpu_ctrl_qpair_add(struct gpu_ctrl *c, uint16_t qid, uint32_t entries, uint64_t sq_bus, uint64_t cq_bus);
+int gpu_ctrl_qpair_remove(struct gpu_ctrl *c, uint16_t qid);
+unsigned gpu_ctrl_max_qpairs(const struct gpu_ctrl *c);
+unsigned gpu_ctrl_max_qdepth(const struct gpu_ctrl *c);
+/* 1 while the engine serves (engine=gpu: its kernel still runs), 0 once it stopped or ended (its
+ * watchdog, a fault). */
+int gpu_ctrl_engine_running(const struct gpu_ctrl *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,9 +41,15 @@ int homi_find(struct homi_client *hc, const char *name, struct homi_dev *out);
 /* Have the daemon map len bytes of memfd for device dev; *iova is the bus address of its start. */
 int homi_reg_mem(struct homi_client *hc, uint32_t dev, int memfd, uint64_t len, uint32_t *mem_id, uint64_t *iova);
 int homi_unreg_mem(struct homi_client *hc, uint32_t mem_id);
+/* GPU memory for a GPU-resident device (HOMI_DEV_GPUEMU): the start of a cudaMalloc allocation by
+ * its CUDA IPC handle (HOMI_GPU_HANDLE_BYTES), len bytes of it; unregistered with homi_unreg_mem. */
+int homi_reg_gpu_mem(struct homi_client *hc, uint32_t dev, const void *handle, uint64_t len, uint32_t *mem_id,
+		     uint64_t *iova);
+/* A GPU-resident device's doorbells (its BAR as a CUDA IPC handle) and namespace kind. */
+int homi_gpu_info(struct homi_client *hc, uint32_t dev, struct homi_gpu_info_reply *out);
 
 /* A queue pair whose rings the client placed in registered memory; *db_fd (the caller closes it)
- * maps the doorbells as the reply says. */
+ * maps the doorbells as the reply says; -1 for a GPU-resident device's queue (HOMI_QP_GPU_BAR). */
 int homi_grant_qp(struct homi_client *hc, const struct homi_grant_qp *req, struct homi_grant_qp_reply *rep, int *db_fd);
 int homi_release_qp(struct homi_client *hc, uint32_t dev, uint16_t qid);
 

@@ -43,6 +43,8 @@ enum homi_msg_type {
 	HOMI_MSG_RELEASE_QP = 6,
 	HOMI_MSG_STATUS = 7,
 	HOMI_MSG_EXTENTS = 8,
+	HOMI_MSG_REG_GPU_MEM = 9,   /* GPU memory by CUDA IPC handle, for a GPU-resident device */
+	HOMI_MSG_GPU_INFO = 10,     /* a GPU-resident device's doorbells and namespace kind */
 	HOMI_MSG_ERROR = 0x7ff0,    /* reply to any request: struct homi_error */
 	HOMI_MSG_SHUTDOWN = 0x7ff1, /* unsolicited, from the daemon: no body */
 };
@@ -74,7 +76,7 @@ struct homi_hello_reply {
 };
 
 /* Device kinds in homi_dev.kind */
-enum homi_dev_kind { HOMI_DEV_EMU = 1, HOMI_DEV_VFIO = 2 };
+enum homi_dev_kind { HOMI_DEV_EMU = 1, HOMI_DEV_VFIO = 2, HOMI_DEV_GPUEMU = 3 };
 /* homi_dev.flags */
 #define HOMI_DEV_DOORBELLS_ISOLATED 1u /* a client maps only its own queues' doorbell pages */
 
@@ -119,6 +121,35 @@ struct homi_reg_mem_reply {
 	uint64_t iova; /* bus address of the memfd's first byte; contiguous */
 };
 
+/*
+ * REG_GPU_MEM: len bytes of the client's GPU memory (the start of one cudaMalloc allocation), named by
+ * its CUDA IPC handle, for a device of kind HOMI_DEV_GPUEMU on the same GPU. The daemon imports the
+ * allocation and checks len against its size; the reply's iova is the bus address of its first byte.
+ * UNREG_MEM releases it like any region.
+ */
+#define HOMI_GPU_HANDLE_BYTES 64 /* CUDA_IPC_HANDLE_SIZE */
+struct homi_reg_gpu_mem {
+	uint32_t dev;
+	uint32_t reserved;
+	uint64_t len;
+	uint8_t handle[HOMI_GPU_HANDLE_BYTES];
+};
+
+/* GPU_INFO: the GPU-resident device's emulated BAR (its doorbells), as a CUDA IPC handle the client
+ * imports; GRANT_QP's reply then has fd -1, HOMI_QP_GPU_BAR in flags and the doorbell offsets into it. */
+struct homi_gpu_info {
+	uint32_t dev;
+	uint32_t reserved;
+};
+
+struct homi_gpu_info_reply {
+	uint8_t bar_handle[HOMI_GPU_HANDLE_BYTES];
+	uint64_t bar_len;
+	uint32_t dstrd;
+	uint32_t ns_type; /* enum emu_ns_type of the namespace (aisio/emu.h): null keeps no data */
+	char gpu[64];     /* the GPU the device lives on (gpu_name()): the client's must be the same */
+};
+
 struct homi_unreg_mem {
 	uint32_t mem_id;
 	uint32_t reserved;
@@ -134,10 +165,12 @@ struct homi_grant_qp {
 	uint64_t cq_off;
 };
 
-/* The reply comes with one fd: mmap(len db_map_len at offset db_map_off) holds the doorbells. */
+#define HOMI_QP_GPU_BAR 2u
+/* The reply comes with one fd (none with HOMI_QP_GPU_BAR): mmap(len db_map_len at offset db_map_off) holds the doorbells. */
 struct homi_grant_qp_reply {
 	uint16_t qid;
-	uint16_t flags; /* HOMI_DEV_DOORBELLS_ISOLATED when the fd holds this queue's doorbells only */
+	uint16_t flags; /* HOMI_DEV_DOORBELLS_ISOLATED when the fd holds this queue's doorbells only;
+			 * HOMI_QP_GPU_BAR: no fd, the doorbells are in the GPU_INFO BAR */
 	uint32_t dstrd; /* CAP.DSTRD */
 	uint64_t db_map_off;
 	uint64_t db_map_len;
@@ -213,6 +246,9 @@ _Static_assert(sizeof(struct homi_reg_mem_reply) == 16, "reg mem reply");
 _Static_assert(sizeof(struct homi_grant_qp) == 32, "grant");
 _Static_assert(sizeof(struct homi_grant_qp_reply) == 32, "grant reply");
 _Static_assert(sizeof(struct homi_extents) == 8, "extents");
+_Static_assert(sizeof(struct homi_reg_gpu_mem) == 80, "reg gpu mem");
+_Static_assert(sizeof(struct homi_gpu_info) == 8, "gpu info");
+_Static_assert(sizeof(struct homi_gpu_info_reply) == 144, "gpu info reply");
 _Static_assert(sizeof(struct homi_extents_reply) == 200, "extents reply");
 _Static_assert(sizeof(struct homi_status_dev) == 64 + 96 + 16, "status dev");
 _Static_assert(sizeof(struct homi_status_client) == 88, "status client");

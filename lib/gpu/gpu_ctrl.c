@@ -32,45 +32,6 @@
 
 _Static_assert(GPUEMU_MAX_QUEUES >= EMU_MAX_QPAIRS, "the engine's queue table holds every qpairs= value");
 
-#define GPU_MAX_ALLOCS 64
-
-struct gpu_alloc {
-	void *p;
-	int host; /* cudaFreeHost rather than cudaFree */
-};
-
-struct gpu_ctrl {
-	char name[160];
-	struct emu_opts o;
-	uint64_t timeout_ns;
-	/* engine state: shadow here, the engine's copy in dev_d (GPU engine) */
-	struct gpuemu_dev dev_h;
-	struct gpuemu_dev *dev_d;
-	struct gpuemu_queue *qtab_h; /* shadow of the engine's queue table */
-	struct gpuemu_queue *qtab_e; /* the engine's (device pointer, or host memory for the CPU engine) */
-	struct gpuemu_ctl *ctl_h;    /* pinned, mapped */
-	uint8_t *bar_h;              /* host view of the emulated BAR (CPU engine) */
-	void *ns_host;               /* host view of a host namespace */
-	struct gpu_alloc allocs[GPU_MAX_ALLOCS];
-	unsigned nallocs;
-	struct emu_admin *admin; /* the admin commands' server (lib/emu) */
-	uint32_t mdts_bytes;
-	/* queues */
-	unsigned nq;
-	struct gpu_nvme_queue *queues_h;
-	struct gpu_nvme_queue *queues_d;
-	struct gpu_nvme_ns ns_h;
-	struct gpu_nvme_ns *ns_d;
-	/* engine */
-	void *stream;
-	int running;
-	unsigned blocks;
-	struct gpu_cpu_engine *cpu;
-	int faulted;
-	unsigned long long fused_cmds; /* engine=fused: commands of the jobs before the last one */
-	int fused_jobs;                /* engine=fused: a job was prepared since the engine started */
-};
-
 /* The host's engine and job steps at debug level, with a CLOCK_MONOTONIC timestamp: where a run
  * stands when a tool or a hang stops it. */
 void gpu_trace(const char *fmt, ...)
@@ -183,6 +144,16 @@ static void *dev_alloc(struct gpu_ctrl *c, size_t len)
 	return p;
 }
 
+void *gpu_ctrl_dev_alloc(struct gpu_ctrl *c, size_t len)
+{
+	return dev_alloc(c, len);
+}
+
+int gpu_ctrl_cuda_rc(struct gpu_ctrl *c, int cuda_error, const char *what)
+{
+	return cuda_rc(c, (cudaError_t)cuda_error, what);
+}
+
 /* Pinned host memory mapped into the GPU; returns the host pointer, *dptr the device pointer. */
 static void *host_alloc(struct gpu_ctrl *c, size_t len, void **dptr)
 {
@@ -223,6 +194,8 @@ static int add_window(struct gpu_ctrl *c, void *dptr, size_t len)
 
 void *gpu_ctrl_buf_alloc(struct gpu_ctrl *c, size_t len)
 {
+	if (c->remote)
+		return gpu_remote_buf_alloc(c, len);
 	if (c->running) {
 		gpu_err(c, "buffers must be allocated before the engine starts");
 		return NULL;
@@ -432,12 +405,28 @@ int gpu_ctrl_open(struct gpu_ctrl **out, const char *devstr)
 			  "queues are not yet run on hardware (docs/GPU.md)");
 		return -EOPNOTSUPP;
 	}
-	if (ds.kind != DEVSTR_GPUEMU)
+	if (ds.kind != DEVSTR_GPUEMU && ds.kind != DEVSTR_HOMI)
 		return devstr_refuse(&ds, "the GPU layer");
 	struct gpu_ctrl *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	snprintf(c->name, sizeof(c->name), "%s", devstr);
+	if (ds.kind == DEVSTR_HOMI) {
+		/* queues of a GPU-resident device homid serves: the engine runs in the daemon */
+		if (gpu_probe(why, sizeof(why))) {
+			aisio_log(AISIO_LOG_ERROR, devstr, "%s", why);
+			free(c);
+			return -ENODEV;
+		}
+		c->timeout_ns = gpu_timeout_ns(5000000000ull);
+		rc = gpu_remote_open(c, ds.homi_name, ds.homi_socket[0] ? ds.homi_socket : NULL, ds.homi_nsid);
+		if (rc) {
+			gpu_ctrl_close(c);
+			return rc;
+		}
+		*out = c;
+		return 0;
+	}
 	rc = emu_opts_parse(&c->o, DEVSTR_GPUEMU, ds.spec);
 	if (rc) {
 		free(c);
@@ -549,12 +538,66 @@ const struct gpu_nvme_ns *gpu_ctrl_ns_host(const struct gpu_ctrl *c)
 
 /* ---- queue pairs ---- */
 
+int gpu_queue_depth(struct gpu_ctrl *c, unsigned want, uint32_t mqes, uint32_t *depth)
+{
+	uint32_t d = nvme_ring_entries(want < 64 ? 64 : want); /* a full warp (32) fits in depth - 1 */
+	if (d > mqes + 1) {
+		d = nvme_ring_entries((mqes + 1) / 2 + 1);
+		if (d > mqes + 1)
+			d >>= 1;
+		if (d < 64) {
+			gpu_err(c, "MQES %u is below the 64 entries the GPU queues need", mqes);
+			return -EINVAL;
+		}
+	}
+	*depth = d;
+	return 0;
+}
+
+size_t gpu_queue_state_bytes(uint32_t depth)
+{
+	return (size_t)depth * sizeof(struct gpu_nvme_cpl) + depth / 8 + (size_t)depth * 4;
+}
+
+uint32_t *gpu_queue_ready_marks(uint32_t depth, uint32_t base)
+{
+	uint32_t *ready = calloc(depth, sizeof(uint32_t));
+	for (uint32_t s = 0; ready && s < depth; s++)
+		ready[s] = base + s - depth; /* a ticket from the lap before: never taken for ready */
+	return ready;
+}
+
+int gpu_queue_init(struct gpu_ctrl *c, struct gpu_nvme_queue *q, const struct gpu_queue_place *p, const uint32_t *ready)
+{
+	const uint32_t ncid = p->depth; /* as many command ids as entries */
+	memset(q, 0, sizeof(*q));
+	q->sq = p->sq;
+	q->cq = p->cq;
+	q->sq_db = p->sq_db;
+	q->cq_db = p->cq_db;
+	q->cpl = (struct gpu_nvme_cpl *)p->state;
+	q->cid_map = (uint32_t *)(p->state + (size_t)ncid * sizeof(struct gpu_nvme_cpl));
+	q->sq_ready = (uint32_t *)(p->state + (size_t)ncid * sizeof(struct gpu_nvme_cpl) + ncid / 8);
+	q->prp = p->prp;
+	q->prp_bus = p->prp_bus;
+	q->prp_stride = p->prp_stride;
+	q->depth = p->depth;
+	q->ncid = ncid;
+	q->qid = p->qid;
+	q->flags = p->flags;
+	q->timeout_ns = c->timeout_ns;
+	q->sq_ticket = q->sq_tail = q->sq_head = q->cq_head = p->base;
+	return cuda_rc(c, cudaMemcpy(q->sq_ready, ready, p->depth * 4, cudaMemcpyHostToDevice), "cudaMemcpy");
+}
+
 int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 {
 	if (c->nq) {
 		gpu_err(c, "queue pairs exist already");
 		return -EBUSY;
 	}
+	if (c->remote)
+		return gpu_remote_qpairs_create(c, qo);
 	/* what the controller says about itself, through the same admin commands a real one takes */
 	struct nvme_sqe cmd;
 	uint32_t dw0 = 0;
@@ -589,17 +632,9 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 		gpu_err(c, "%u queue pairs asked for, the controller grants %u", qo->nqueues, granted);
 		goto out_id;
 	}
-	const uint32_t mqes = c->o.mqes;                                     /* CAP.MQES of the emulated controller */
-	uint32_t depth = nvme_ring_entries(qo->depth < 64 ? 64 : qo->depth); /* a full warp (32) fits in depth - 1 */
-	if (depth > mqes + 1) {
-		depth = nvme_ring_entries((mqes + 1) / 2 + 1);
-		if (depth > mqes + 1)
-			depth >>= 1;
-		if (depth < 64) {
-			gpu_err(c, "MQES %u is below the 64 entries the GPU queues need", mqes);
-			goto out_id;
-		}
-	}
+	uint32_t depth = 0;
+	if (gpu_queue_depth(c, qo->depth, c->o.mqes, &depth))
+		goto out_id;
 	const uint32_t ncid = depth;
 	const uint32_t lba_shift = idn->lbaf[NVME_NS_FLBAS_INDEX(idn->flbas)].ds;
 	uint32_t max_xfer = idc->mdts ? (4096u << idc->mdts) : GPUEMU_MAX_XFER;
@@ -618,15 +653,13 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 	const unsigned n = qo->nqueues;
 
 	c->queues_h = calloc(n, sizeof(*c->queues_h));
-	uint32_t *ready_h = calloc(depth, sizeof(uint32_t));
+	uint32_t *ready_h = gpu_queue_ready_marks(depth, base);
 	rc = -ENOMEM;
 	if (!c->queues_h || !ready_h)
 		goto out_ready;
-	for (uint32_t s = 0; s < depth; s++)
-		ready_h[s] = base + s - depth; /* a ticket from the lap before: never taken for ready */
 	/* GPU-side driver state: records, id maps, ready marks (GPU memory); PRP lists where the engine
 	 * reads them (GPU memory, or pinned host memory for the CPU engine) */
-	const size_t per_state = (size_t)ncid * sizeof(struct gpu_nvme_cpl) + ncid / 8 + (size_t)depth * 4;
+	const size_t per_state = gpu_queue_state_bytes(depth);
 	uint8_t *state = dev_alloc(c, per_state * n);
 	void *prp_d = NULL;
 	const size_t prp_len = (size_t)ncid * prp_stride * n;
@@ -675,32 +708,29 @@ int gpu_ctrl_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo)
 		if ((rc = admin(c, &cmd, NULL, "create I/O SQ")))
 			goto out_ready;
 		c->nq = i + 1;
-		struct gpu_nvme_queue *q = &c->queues_h[i];
-		uint8_t *st = state + per_state * i;
-		q->sq = sq_d;
-		q->cq = cq_d;
 		uint8_t *bar_dev = c->dev_h.bar;
 		if (cpu) {
 			void *bd = NULL;
 			cudaHostGetDevicePointer(&bd, c->bar_h, 0);
 			bar_dev = bd;
 		}
-		q->sq_db = (uint32_t *)(bar_dev + gpu_doorbell_offset(qid, 0, c->o.dstrd));
-		q->cq_db = (uint32_t *)(bar_dev + gpu_doorbell_offset(qid, 1, c->o.dstrd));
-		q->cpl = (struct gpu_nvme_cpl *)st;
-		q->cid_map = (uint32_t *)(st + (size_t)ncid * sizeof(struct gpu_nvme_cpl));
-		q->sq_ready = (uint32_t *)(st + (size_t)ncid * sizeof(struct gpu_nvme_cpl) + ncid / 8);
-		q->prp = prp_d ? (uint64_t *)((uint8_t *)prp_d + (size_t)ncid * prp_stride * i) : NULL;
-		q->prp_bus = (uint64_t)(uintptr_t)q->prp; /* emulator: bus address == device address */
-		q->prp_stride = prp_stride;
-		q->depth = depth;
-		q->ncid = ncid;
-		q->qid = qid;
-		q->flags = (uint16_t)((qo->place == GPU_PLACE_HOST || cpu ? GPU_Q_SYS_SCOPE : 0) |
-				      (qo->owned ? GPU_Q_OWNED : 0));
-		q->timeout_ns = c->timeout_ns;
-		q->sq_ticket = q->sq_tail = q->sq_head = q->cq_head = base;
-		if (cuda_rc(c, cudaMemcpy(q->sq_ready, ready_h, depth * 4, cudaMemcpyHostToDevice), "cudaMemcpy"))
+		uint64_t *prp = prp_d ? (uint64_t *)((uint8_t *)prp_d + (size_t)ncid * prp_stride * i) : NULL;
+		const struct gpu_queue_place pl = {
+			.sq = sq_d,
+			.cq = cq_d,
+			.sq_db = (uint32_t *)(bar_dev + gpu_doorbell_offset(qid, 0, c->o.dstrd)),
+			.cq_db = (uint32_t *)(bar_dev + gpu_doorbell_offset(qid, 1, c->o.dstrd)),
+			.state = state + per_state * i,
+			.prp = prp,
+			.prp_bus = (uint64_t)(uintptr_t)prp, /* emulator: bus address == device address */
+			.prp_stride = prp_stride,
+			.depth = depth,
+			.qid = qid,
+			.flags = (uint16_t)((qo->place == GPU_PLACE_HOST || cpu ? GPU_Q_SYS_SCOPE : 0) |
+					    (qo->owned ? GPU_Q_OWNED : 0)),
+			.base = base,
+		};
+		if ((rc = gpu_queue_init(c, &c->queues_h[i], &pl, ready_h)))
 			goto out_ready;
 	}
 	c->queues_d = dev_alloc(c, n * sizeof(struct gpu_nvme_queue));
@@ -768,7 +798,7 @@ static unsigned ctl_count(const struct gpu_ctrl *c, int what)
 
 int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 {
-	if (c->running)
+	if (c->running || c->remote) /* a remote device's engine runs in the daemon */
 		return 0;
 	memset(c->ctl_h, 0, sizeof(*c->ctl_h));
 	__sync_synchronize();
@@ -889,8 +919,11 @@ void gpu_ctrl_set_ablate(struct gpu_ctrl *c, uint32_t engine_bits)
 
 int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 {
-	if (!c->running)
+	if (!c->running) {
+		if (cmds)
+			*cmds = 0;
 		return 0;
+	}
 	/* a plain store into pinned host memory: no CUDA call, which could wait behind the running
 	 * engine (a copy into GPU memory did under compute-sanitizer); the engine's warp 0 of each block
 	 * reads it at its next refresh (50 us) */
@@ -943,6 +976,10 @@ int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 
 static int fault_push(struct gpu_ctrl *c)
 {
+	if (c->remote) {
+		gpu_err(c, "faults are injected where the device lives: in the daemon's device string");
+		return -EOPNOTSUPP;
+	}
 	if (c->o.engine == EMU_ENGINE_CPU) {
 		__sync_synchronize();
 		return 0;
@@ -978,6 +1015,10 @@ int gpu_ctrl_fault_clear(struct gpu_ctrl *c)
 
 int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed)
 {
+	if (c->remote) {
+		gpu_err(c, "the namespace lives in the daemon: this process cannot stamp it");
+		return -EOPNOTSUPP;
+	}
 	if (!c->dev_h.ns_data)
 		return 0;
 	const unsigned shift = c->o.lba_shift;
@@ -1005,6 +1046,8 @@ int gpu_ctrl_ns_stamp(struct gpu_ctrl *c, uint64_t seed)
 long long gpu_ctrl_ns_check(struct gpu_ctrl *c, uint64_t seed, uint64_t slba, uint64_t nlb, uint64_t *first_bad)
 {
 	const unsigned shift = c->o.lba_shift;
+	if (c->remote)
+		return -EOPNOTSUPP; /* the namespace lives in the daemon */
 	if (!c->dev_h.ns_data)
 		return -EINVAL; /* a null namespace keeps nothing to check */
 	if (slba > c->o.ns_bytes >> shift || nlb > (c->o.ns_bytes >> shift) - slba)
@@ -1038,6 +1081,8 @@ void gpu_ctrl_close(struct gpu_ctrl *c)
 {
 	if (!c)
 		return;
+	if (c->remote)
+		gpu_remote_close(c); /* before the memory the daemon imported is freed */
 	if (c->running && gpu_ctrl_engine_stop(c, NULL) == -ETIMEDOUT) {
 		/* the engine kernel may still read these: leak rather than free under it; process exit
 		 * tears the context down */
@@ -1061,6 +1106,9 @@ void gpu_ctrl_close(struct gpu_ctrl *c)
 		}
 	}
 	emu_admin_destroy(c->admin);
+	for (unsigned i = 0; i < GPUEMU_MAX_WINDOWS; i++)
+		if (c->imports[i].p)
+			cudaIpcCloseMemHandle(c->imports[i].p);
 	if (c->stream)
 		cudaStreamDestroy((cudaStream_t)c->stream);
 	for (unsigned i = c->nallocs; i-- > 0;) {
@@ -1072,4 +1120,208 @@ void gpu_ctrl_close(struct gpu_ctrl *c)
 	free(c->queues_h);
 	free(c->qtab_h);
 	free(c);
+}
+
+/* ---- serving another process's queues (homid): its rings and buffers imported by CUDA IPC ---- */
+
+/*
+ * cudaIpcOpenMemHandle and cudaIpcCloseMemHandle wait for the kernels running in this process's
+ * context (measured on the H200: a call beside the engine's persistent kernel never returned,
+ * bench/gpu/ipc_timeslice.sh), so the engine is stopped around both: bounded, and the queues keep
+ * their engine state (SQ head, CQ tail and phase live in the engine's queue table), so other
+ * clients' commands wait through the pause instead of failing.
+ */
+static int engine_pause(struct gpu_ctrl *c, int *was_running)
+{
+	*was_running = c->running;
+	if (!c->running)
+		return 0;
+	unsigned long long n = 0;
+	int rc = gpu_ctrl_engine_stop(c, &n);
+	c->paused_cmds += n;
+	return rc;
+}
+
+static int engine_resume(struct gpu_ctrl *c, int was_running)
+{
+	return was_running ? gpu_ctrl_engine_start(c) : 0;
+}
+
+/* The allocation dptr starts and its size, through the driver API's entry point (no link-time libcuda). */
+static int alloc_range(struct gpu_ctrl *c, void *dptr, uint64_t *base, uint64_t *size)
+{
+	typedef int (*range_fn)(unsigned long long *, size_t *, unsigned long long);
+	void *fn = NULL;
+	enum cudaDriverEntryPointQueryResult q;
+	cudaError_t e = cudaGetDriverEntryPointByVersion("cuMemGetAddressRange", &fn, 12000, cudaEnableDefault, &q);
+	if (e != cudaSuccess || q != cudaDriverEntryPointSuccess || !fn) {
+		gpu_err(c, "cuMemGetAddressRange not available");
+		return -ENOTSUP;
+	}
+	unsigned long long b = 0;
+	size_t n = 0;
+	if (((range_fn)fn)(&b, &n, (unsigned long long)(uintptr_t)dptr) != 0) {
+		gpu_err(c, "cuMemGetAddressRange failed");
+		return -EIO;
+	}
+	*base = b;
+	*size = n;
+	return 0;
+}
+
+int gpu_ctrl_serve_check(const struct gpu_ctrl *c)
+{
+	if (c->remote || c->o.engine != EMU_ENGINE_GPU) {
+		aisio_log(AISIO_LOG_ERROR, c->name,
+			  "only engine=gpu serves another process's queues: the CPU engine cannot reach a client's "
+			  "GPU memory, and engine=fused runs inside the client's own launches");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int gpu_ctrl_bar_export(struct gpu_ctrl *c, struct gpu_ipc_handle *h, uint64_t *len, uint32_t *dstrd)
+{
+	if (gpu_ctrl_serve_check(c))
+		return -EINVAL;
+	cudaIpcMemHandle_t ih;
+	_Static_assert(sizeof(ih) == sizeof(h->bytes), "CUDA IPC handle size");
+	if (cuda_rc(c, cudaIpcGetMemHandle(&ih, c->dev_h.bar), "cudaIpcGetMemHandle of the BAR"))
+		return -EIO;
+	memcpy(h->bytes, &ih, sizeof(ih));
+	*len = gpu_bar_len(GPUEMU_MAX_QUEUES, c->o.dstrd);
+	*dstrd = c->o.dstrd;
+	return 0;
+}
+
+int gpu_ctrl_import(struct gpu_ctrl *c, const struct gpu_ipc_handle *h, uint64_t len, uint64_t *bus)
+{
+	if (gpu_ctrl_serve_check(c))
+		return -EINVAL;
+	struct gpu_import *slot = NULL;
+	for (unsigned i = 0; i < GPUEMU_MAX_WINDOWS && !slot; i++)
+		if (!c->imports[i].p)
+			slot = &c->imports[i];
+	if (!slot || c->dev_h.nwin == GPUEMU_MAX_WINDOWS) {
+		gpu_err(c, "at most %d imported regions", GPUEMU_MAX_WINDOWS);
+		return -ENOSPC;
+	}
+	int was, rc = engine_pause(c, &was);
+	if (rc)
+		return rc;
+	cudaIpcMemHandle_t ih;
+	memcpy(&ih, h->bytes, sizeof(ih));
+	void *p = NULL;
+	cudaError_t e = cudaIpcOpenMemHandle(&p, ih, cudaIpcMemLazyEnablePeerAccess);
+	if (e != cudaSuccess) {
+		/* a bad handle from a client is its error, not this controller's fault */
+		aisio_log(AISIO_LOG_WARNING, c->name, "cudaIpcOpenMemHandle: %s", cudaGetErrorString(e));
+		cudaGetLastError();
+		rc = -EINVAL;
+		goto out;
+	}
+	uint64_t base = 0, size = 0;
+	rc = alloc_range(c, p, &base, &size);
+	if (rc == 0 && (base != (uint64_t)(uintptr_t)p || len == 0 || len > size)) {
+		aisio_log(AISIO_LOG_WARNING, c->name,
+			  "imported region of %" PRIu64 " bytes: the allocation holds %" PRIu64, len, size);
+		rc = -EINVAL;
+	}
+	if (rc == 0) {
+		rc = add_window(c, p, len);
+		if (rc == 0) {
+			slot->p = p;
+			slot->len = len;
+			*bus = (uint64_t)(uintptr_t)p; /* emulator: bus address == this process's device address */
+		}
+	}
+	if (rc)
+		cudaIpcCloseMemHandle(p);
+out:;
+	int rc2 = engine_resume(c, was);
+	return rc ? rc : rc2;
+}
+
+int gpu_ctrl_unimport(struct gpu_ctrl *c, uint64_t bus)
+{
+	struct gpu_import *imp = NULL;
+	for (unsigned i = 0; i < GPUEMU_MAX_WINDOWS && !imp; i++)
+		if (c->imports[i].p && (uint64_t)(uintptr_t)c->imports[i].p == bus)
+			imp = &c->imports[i];
+	if (!imp)
+		return -ENOENT;
+	/* stopped, the engine touches nothing: no command of a deleted queue is still being served */
+	int was, rc = engine_pause(c, &was);
+	if (rc)
+		return rc; /* the engine may still read the region: it stays mapped */
+	struct gpuemu_dev *d = &c->dev_h;
+	for (uint32_t i = 0; i < d->nwin; i++)
+		if (d->win[i].va == bus) {
+			memmove(&d->win[i], &d->win[i + 1], (d->nwin - i - 1) * sizeof(d->win[0]));
+			d->nwin--;
+			break;
+		}
+	rc = engine_sync_dev(c);
+	if (rc == 0)
+		rc = cuda_rc(c, cudaIpcCloseMemHandle(imp->p), "cudaIpcCloseMemHandle");
+	imp->p = NULL;
+	imp->len = 0;
+	int rc2 = engine_resume(c, was);
+	return rc ? rc : rc2;
+}
+
+int gpu_ctrl_qpair_add(struct gpu_ctrl *c, uint16_t qid, uint32_t entries, uint64_t sq_bus, uint64_t cq_bus)
+{
+	if (gpu_ctrl_serve_check(c))
+		return -EINVAL;
+	struct nvme_sqe cmd;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.opc = NVME_ADMIN_CREATE_CQ;
+	cmd.prp1 = cq_bus;
+	cmd.cdw10 = qid | ((entries - 1) << 16);
+	cmd.cdw11 = NVME_QUEUE_PHYS_CONTIG;
+	int rc = admin(c, &cmd, NULL, "create I/O CQ");
+	if (rc)
+		return rc;
+	cmd.opc = NVME_ADMIN_CREATE_SQ;
+	cmd.prp1 = sq_bus;
+	cmd.cdw11 = NVME_QUEUE_PHYS_CONTIG | ((uint32_t)qid << 16);
+	rc = admin(c, &cmd, NULL, "create I/O SQ");
+	if (rc) {
+		cmd.opc = NVME_ADMIN_DELETE_CQ;
+		cmd.cdw11 = 0;
+		admin(c, &cmd, NULL, "delete I/O CQ");
+	}
+	return rc;
+}
+
+int gpu_ctrl_qpair_remove(struct gpu_ctrl *c, uint16_t qid)
+{
+	struct nvme_sqe cmd;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.opc = NVME_ADMIN_DELETE_SQ;
+	cmd.cdw10 = qid;
+	int rc = admin(c, &cmd, NULL, "delete I/O SQ");
+	cmd.opc = NVME_ADMIN_DELETE_CQ;
+	int rc2 = admin(c, &cmd, NULL, "delete I/O CQ");
+	return rc ? rc : rc2;
+}
+
+unsigned gpu_ctrl_max_qpairs(const struct gpu_ctrl *c)
+{
+	return c->o.max_qpairs;
+}
+
+unsigned gpu_ctrl_max_qdepth(const struct gpu_ctrl *c)
+{
+	return c->o.mqes + 1;
+}
+
+int gpu_ctrl_engine_running(const struct gpu_ctrl *c)
+{
+	if (!c->running)
+		return 0;
+	if (c->o.engine != EMU_ENGINE_GPU)
+		return 1;
+	return cudaStreamQuery((cudaStream_t)c->stream) == cudaErrorNotReady;
 }

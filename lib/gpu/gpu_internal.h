@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include <aisio/emu.h>
 #include <aisio/gpuemu.h>
 #include <aisio/nvme_ring.h>
 
@@ -18,6 +19,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct emu_admin;
+struct gpu_cpu_engine;
+struct gpu_remote;
 
 #define GPUEMU_MAX_QUEUES 1024
 #define GPUEMU_MAX_WINDOWS 16
@@ -93,6 +98,83 @@ struct gpuemu_dev {
 	struct gpu_dma_window win[GPUEMU_MAX_WINDOWS]; /* memory PRPs may point at (bus == va) */
 	struct gpuemu_faults f;
 };
+
+#define GPU_MAX_ALLOCS 64
+
+struct gpu_alloc {
+	void *p;
+	int host; /* cudaFreeHost rather than cudaFree */
+};
+
+/* A controller the GPU driver uses: an emulator here (gpuemu), or a client of homid's (remote). */
+struct gpu_ctrl {
+	char name[160];
+	struct emu_opts o;
+	uint64_t timeout_ns;
+	/* engine state: shadow here, the engine's copy in dev_d (GPU engine) */
+	struct gpuemu_dev dev_h;
+	struct gpuemu_dev *dev_d;
+	struct gpuemu_queue *qtab_h; /* shadow of the engine's queue table */
+	struct gpuemu_queue *qtab_e; /* the engine's (device pointer, or host memory for the CPU engine) */
+	struct gpuemu_ctl *ctl_h;    /* pinned, mapped */
+	uint8_t *bar_h;              /* host view of the emulated BAR (CPU engine) */
+	void *ns_host;               /* host view of a host namespace */
+	struct gpu_alloc allocs[GPU_MAX_ALLOCS];
+	unsigned nallocs;
+	struct emu_admin *admin; /* the admin commands' server (lib/emu) */
+	uint32_t mdts_bytes;
+	/* queues */
+	unsigned nq;
+	struct gpu_nvme_queue *queues_h;
+	struct gpu_nvme_queue *queues_d;
+	struct gpu_nvme_ns ns_h;
+	struct gpu_nvme_ns *ns_d;
+	/* engine */
+	void *stream;
+	int running;
+	unsigned blocks;
+	struct gpu_cpu_engine *cpu;
+	int faulted;
+	unsigned long long fused_cmds; /* engine=fused: commands of the jobs before the last one */
+	int fused_jobs;                /* engine=fused: a job was prepared since the engine started */
+	/* serving other processes (gpu_ctrl_import): their allocations, mapped here by CUDA IPC */
+	struct gpu_import {
+		void *p; /* NULL: free slot */
+		uint64_t len;
+	} imports[GPUEMU_MAX_WINDOWS];
+	unsigned long long paused_cmds; /* commands served before the engine was paused for an import */
+	/* a client of homid's GPU-resident device (gpu_remote.c) instead of an emulator here */
+	struct gpu_remote *remote;
+};
+
+/* Where one queue pair of the GPU driver lives (gpu_queue_init). */
+struct gpu_queue_place {
+	void *sq, *cq;
+	uint32_t *sq_db, *cq_db;
+	uint8_t *state; /* gpu_queue_state_bytes(depth) of GPU memory: records, id map, ready marks */
+	uint64_t *prp;  /* the PRP list areas of its command ids, and their bus address */
+	uint64_t prp_bus;
+	uint32_t prp_stride;
+	uint32_t depth; /* entries, and command ids */
+	uint16_t qid;
+	uint16_t flags; /* GPU_Q_* */
+	uint32_t base;  /* initial counters */
+};
+
+/* Shared by the emulator's queue pairs and a homid client's (gpu_remote.c). */
+int gpu_queue_depth(struct gpu_ctrl *c, unsigned want, uint32_t mqes, uint32_t *depth);
+size_t gpu_queue_state_bytes(uint32_t depth);
+uint32_t *gpu_queue_ready_marks(uint32_t depth, uint32_t base); /* malloc'd; the caller frees */
+int gpu_queue_init(struct gpu_ctrl *c, struct gpu_nvme_queue *q, const struct gpu_queue_place *p,
+		   const uint32_t *ready);
+void *gpu_ctrl_dev_alloc(struct gpu_ctrl *c, size_t len); /* cudaMalloc'd, zeroed, freed at close */
+int gpu_ctrl_cuda_rc(struct gpu_ctrl *c, int cuda_error, const char *what);
+
+/* A client of homid's GPU-resident device (gpu_remote.c): what gpu_ctrl_open("homi:...") returns. */
+int gpu_remote_open(struct gpu_ctrl *c, const char *name, const char *socket, uint32_t nsid);
+int gpu_remote_qpairs_create(struct gpu_ctrl *c, const struct gpu_qpair_opts *qo);
+void *gpu_remote_buf_alloc(struct gpu_ctrl *c, size_t len);
+void gpu_remote_close(struct gpu_ctrl *c); /* the queues released, regions unregistered, disconnected */
 
 /* Launchers (gpuemu_engine.cu). stream is a cudaStream_t. */
 int gpuemu_engine_launch(const struct gpuemu_dev *dev_d, unsigned blocks, unsigned warps, void *stream,

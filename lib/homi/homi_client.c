@@ -277,6 +277,26 @@ int homi_reg_mem(struct homi_client *hc, uint32_t dev, int memfd, uint64_t len, 
 	return rc;
 }
 
+int homi_reg_gpu_mem(struct homi_client *hc, uint32_t dev, const void *handle, uint64_t len, uint32_t *mem_id,
+		     uint64_t *iova)
+{
+	struct homi_reg_gpu_mem q = {.dev = dev, .len = len};
+	memcpy(q.handle, handle, sizeof(q.handle));
+	struct homi_reg_mem_reply r;
+	int rc = call(hc, HOMI_MSG_REG_GPU_MEM, &q, sizeof(q), -1, &r, sizeof(r), NULL, NULL);
+	if (rc == 0) {
+		*mem_id = r.mem_id;
+		*iova = r.iova;
+	}
+	return rc;
+}
+
+int homi_gpu_info(struct homi_client *hc, uint32_t dev, struct homi_gpu_info_reply *out)
+{
+	struct homi_gpu_info q = {.dev = dev};
+	return call(hc, HOMI_MSG_GPU_INFO, &q, sizeof(q), -1, out, sizeof(*out), NULL, NULL);
+}
+
 int homi_unreg_mem(struct homi_client *hc, uint32_t mem_id)
 {
 	struct homi_unreg_mem q = {.mem_id = mem_id};
@@ -287,10 +307,14 @@ int homi_grant_qp(struct homi_client *hc, const struct homi_grant_qp *req, struc
 {
 	int fd = -1;
 	int rc = call(hc, HOMI_MSG_GRANT_QP, req, sizeof(*req), -1, rep, sizeof(*rep), NULL, &fd);
-	if (rc == 0 && fd < 0) {
+	if (rc == 0 && fd < 0 && !(rep->flags & HOMI_QP_GPU_BAR)) {
 		aisio_log(AISIO_LOG_ERROR, hc->socket, "the daemon granted queue %u without its doorbells", rep->qid);
 		homi_release_qp(hc, req->dev, rep->qid);
 		return -EPROTO;
+	}
+	if (rc == 0 && fd >= 0 && (rep->flags & HOMI_QP_GPU_BAR)) {
+		close(fd); /* a GPU queue's doorbells are in the device's BAR, not in an fd */
+		fd = -1;
 	}
 	if (rc == 0)
 		*db_fd = fd;

@@ -10,7 +10,8 @@
 static const char *const names[] = {
 	[HOMI_MSG_HELLO] = "HELLO",         [HOMI_MSG_LIST] = "LIST",         [HOMI_MSG_REG_MEM] = "REG_MEM",
 	[HOMI_MSG_UNREG_MEM] = "UNREG_MEM", [HOMI_MSG_GRANT_QP] = "GRANT_QP", [HOMI_MSG_RELEASE_QP] = "RELEASE_QP",
-	[HOMI_MSG_STATUS] = "STATUS",       [HOMI_MSG_EXTENTS] = "EXTENTS",
+	[HOMI_MSG_STATUS] = "STATUS",       [HOMI_MSG_EXTENTS] = "EXTENTS",   [HOMI_MSG_REG_GPU_MEM] = "REG_GPU_MEM",
+	[HOMI_MSG_GPU_INFO] = "GPU_INFO",
 };
 
 const char *homi_msg_name(uint16_t type)
@@ -36,6 +37,8 @@ long homi_request_len(uint16_t type)
 	case HOMI_MSG_RELEASE_QP: return sizeof(struct homi_release_qp);
 	case HOMI_MSG_STATUS: return 0;
 	case HOMI_MSG_EXTENTS: return sizeof(struct homi_extents);
+	case HOMI_MSG_REG_GPU_MEM: return sizeof(struct homi_reg_gpu_mem);
+	case HOMI_MSG_GPU_INFO: return sizeof(struct homi_gpu_info);
 	default: return -1;
 	}
 }
@@ -79,6 +82,7 @@ static int reply_ok(uint16_t t, const uint8_t *body, size_t len, const char **wh
 		return 0;
 	}
 	case HOMI_MSG_REG_MEM:
+	case HOMI_MSG_REG_GPU_MEM:
 		if (len != sizeof(struct homi_reg_mem_reply))
 			break;
 		return 0;
@@ -96,6 +100,14 @@ static int reply_ok(uint16_t t, const uint8_t *body, size_t len, const char **wh
 		}
 		return 0;
 	}
+	case HOMI_MSG_GPU_INFO:
+		if (len != sizeof(struct homi_gpu_info_reply))
+			break;
+		if (!terminated(((const struct homi_gpu_info_reply *)body)->gpu, 64)) {
+			*why = "GPU name not terminated";
+			return -EPROTO;
+		}
+		return 0;
 	case HOMI_MSG_UNREG_MEM:
 	case HOMI_MSG_RELEASE_QP:
 		if (len != 0)

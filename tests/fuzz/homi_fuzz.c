@@ -119,7 +119,15 @@ static uint64_t check_reply(const struct homi_hdr *h, const uint8_t *body, uint1
 		return strlen(r->daemon) + r->client_id;
 	}
 	case HOMI_MSG_LIST: return walk_list(body, h->len);
-	case HOMI_MSG_REG_MEM: PROMISE(h->len == sizeof(struct homi_reg_mem_reply)); return 0;
+	case HOMI_MSG_REG_MEM:
+	case HOMI_MSG_REG_GPU_MEM: PROMISE(h->len == sizeof(struct homi_reg_mem_reply)); return 0;
+	case HOMI_MSG_GPU_INFO: {
+		const struct homi_gpu_info_reply *r = (const void *)body;
+
+		PROMISE(h->len == sizeof(*r));
+		PROMISE(terminated(r->gpu, sizeof(r->gpu)));
+		return strlen(r->gpu);
+	}
 	case HOMI_MSG_GRANT_QP: PROMISE(h->len == sizeof(struct homi_grant_qp_reply)); return 0;
 	case HOMI_MSG_UNREG_MEM:
 	case HOMI_MSG_RELEASE_QP: PROMISE(h->len == 0); return 0;
@@ -167,7 +175,7 @@ static int run_input(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return -EINVAL;
-	reply_to = data[0] % (HOMI_MSG_EXTENTS + 1);
+	reply_to = data[0] % (HOMI_MSG_GPU_INFO + 1);
 	n = size - 1;
 	/* its own allocation of exactly n bytes (aligned, as a receive buffer is): a read past the
 	 * packet is an ASan report */

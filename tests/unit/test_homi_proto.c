@@ -67,10 +67,11 @@ static size_t put_request(uint16_t t, uint32_t len)
 	return n;
 }
 
-static const uint16_t requests[] = {HOMI_MSG_HELLO,    HOMI_MSG_LIST,       HOMI_MSG_REG_MEM, HOMI_MSG_UNREG_MEM,
-				    HOMI_MSG_GRANT_QP, HOMI_MSG_RELEASE_QP, HOMI_MSG_STATUS,  HOMI_MSG_EXTENTS};
+static const uint16_t requests[] = {HOMI_MSG_HELLO,       HOMI_MSG_LIST,       HOMI_MSG_REG_MEM, HOMI_MSG_UNREG_MEM,
+				    HOMI_MSG_GRANT_QP,    HOMI_MSG_RELEASE_QP, HOMI_MSG_STATUS,  HOMI_MSG_EXTENTS,
+				    HOMI_MSG_REG_GPU_MEM, HOMI_MSG_GPU_INFO};
 /* the first type number after the requests */
-#define NO_REQUEST (HOMI_MSG_EXTENTS + 1)
+#define NO_REQUEST (HOMI_MSG_GPU_INFO + 1)
 static const long request_lens[] = {sizeof(struct homi_hello),
 				    0,
 				    sizeof(struct homi_reg_mem),
@@ -78,7 +79,9 @@ static const long request_lens[] = {sizeof(struct homi_hello),
 				    sizeof(struct homi_grant_qp),
 				    sizeof(struct homi_release_qp),
 				    0,
-				    sizeof(struct homi_extents)};
+				    sizeof(struct homi_extents),
+				    sizeof(struct homi_reg_gpu_mem),
+				    sizeof(struct homi_gpu_info)};
 
 static void test_request_lengths(void **state)
 {
@@ -191,9 +194,12 @@ static void test_fixed_replies(void **state)
 		uint16_t t;
 		uint32_t len;
 	} fixed[] = {
-		{HOMI_MSG_REG_MEM, sizeof(struct homi_reg_mem_reply)},   {HOMI_MSG_UNREG_MEM, 0},
-		{HOMI_MSG_GRANT_QP, sizeof(struct homi_grant_qp_reply)}, {HOMI_MSG_RELEASE_QP, 0},
+		{HOMI_MSG_REG_MEM, sizeof(struct homi_reg_mem_reply)},
+		{HOMI_MSG_UNREG_MEM, 0},
+		{HOMI_MSG_GRANT_QP, sizeof(struct homi_grant_qp_reply)},
+		{HOMI_MSG_RELEASE_QP, 0},
 		{HOMI_MSG_EXTENTS, sizeof(struct homi_extents_reply)},
+		{HOMI_MSG_REG_GPU_MEM, sizeof(struct homi_reg_mem_reply)},
 	};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		uint16_t t = fixed[i].t, rt = t | HOMI_REPLY;
@@ -208,6 +214,18 @@ static void test_fixed_replies(void **state)
 	}
 	/* a reply to something that is no request */
 	assert_int_equal(check(put_hdr(NO_REQUEST | HOMI_REPLY, 0), NO_REQUEST), -EPROTO);
+	/* GPU_INFO: the GPU's name terminated within its field */
+	{
+		size_t g = put_hdr(HOMI_MSG_GPU_INFO | HOMI_REPLY, sizeof(struct homi_gpu_info_reply));
+		struct homi_gpu_info_reply *r = (struct homi_gpu_info_reply *)body();
+		memset(r->gpu, 'g', sizeof(r->gpu) - 1);
+		r->gpu[sizeof(r->gpu) - 1] = 0;
+		assert_int_equal(check(g, HOMI_MSG_GPU_INFO), 0);
+		r->gpu[sizeof(r->gpu) - 1] = 'g';
+		assert_int_equal(check(g, HOMI_MSG_GPU_INFO), -EPROTO);
+		assert_int_equal(check(put_hdr(HOMI_MSG_GPU_INFO | HOMI_REPLY, sizeof(*r) - 1), HOMI_MSG_GPU_INFO),
+				 -EMSGSIZE);
+	}
 	/* EXTENTS: both names terminated within their fields */
 	size_t n = put_hdr(HOMI_MSG_EXTENTS | HOMI_REPLY, sizeof(struct homi_extents_reply));
 	struct homi_extents_reply *x = (struct homi_extents_reply *)body();
@@ -391,6 +409,8 @@ static void test_msg_names(void **state)
 	assert_string_equal(homi_msg_name(HOMI_MSG_RELEASE_QP), "RELEASE_QP");
 	assert_string_equal(homi_msg_name(HOMI_MSG_STATUS), "STATUS");
 	assert_string_equal(homi_msg_name(HOMI_MSG_EXTENTS), "EXTENTS");
+	assert_string_equal(homi_msg_name(HOMI_MSG_REG_GPU_MEM), "REG_GPU_MEM");
+	assert_string_equal(homi_msg_name(HOMI_MSG_GPU_INFO), "GPU_INFO");
 	assert_string_equal(homi_msg_name(HOMI_MSG_ERROR), "ERROR");
 	assert_string_equal(homi_msg_name(HOMI_MSG_SHUTDOWN), "SHUTDOWN");
 	/* a reply is named after its request */

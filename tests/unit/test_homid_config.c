@@ -215,10 +215,10 @@ static void test_device_values(void **state)
 	/* one without any key (inih never calls the handler for it): its header's line */
 	refused_at("[device a]\ndevice = emu:null\n[device b]\n", 3, "[device b] names no device");
 	refused_at("[device b]\n; nothing\n[device a]\ndevice = emu:null\n", 1, "[device b] names no device");
-	refused_at("[device a]\ndevice = bogus\n", 2, "not an emu: string or a PCI address");
-	refused_at("[device a]\ndevice = /dev/nvme0n1\n", 2, "not an emu: string or a PCI address");
-	refused_at("[device a]\ndevice = homi:other\n", 2, "not an emu: string or a PCI address");
-	refused_at("[device a]\ndevice = 0000:01:20.0\n", 2, "not an emu: string or a PCI address");
+	refused_at("[device a]\ndevice = bogus\n", 2, "not an emu: or gpuemu: string or a PCI address");
+	refused_at("[device a]\ndevice = /dev/nvme0n1\n", 2, "not an emu: or gpuemu: string or a PCI address");
+	refused_at("[device a]\ndevice = homi:other\n", 2, "not an emu: or gpuemu: string or a PCI address");
+	refused_at("[device a]\ndevice = 0000:01:20.0\n", 2, "not an emu: or gpuemu: string or a PCI address");
 	refused_at("[device a]\ndevice = emu:null\nserial = S123\n", 3, "serial number is not supported");
 	refused_at("[device a]\ndevice = emu:null\nusers = nosuchuser-aisio\n", 3, "users");
 	refused_at("[device a]\ndevice = emu:null\ngroups = nosuchgroup-aisio\n", 3, "groups");
