@@ -279,9 +279,23 @@ static uint16_t gpuemu_xfer(void *ctx, const struct nvme_sqe *sqe, void *buf, ui
 	return NVME_SC_SUCCESS;
 }
 
+/* A queue's doorbell starts at 0 when the queue is created, as a controller's does: a qid used before
+ * (a served client that went away) still holds its last tail or head. */
+static int doorbell_zero(struct gpu_ctrl *c, uint16_t qid, int cq)
+{
+	const uint32_t off = gpu_doorbell_offset(qid, cq, c->o.dstrd);
+	if (c->o.engine == EMU_ENGINE_CPU) {
+		__atomic_store_n((uint32_t *)(c->bar_h + off), 0u, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return cuda_rc(c, cudaMemset(c->dev_h.bar + off, 0, 4), "cudaMemset doorbell");
+}
+
 static uint16_t gpuemu_cq_create(void *ctx, uint16_t qid, uint32_t size, uint64_t base)
 {
 	struct gpu_ctrl *c = ctx;
+	if (doorbell_zero(c, qid, 1))
+		return NVME_SC_INTERNAL;
 	struct gpuemu_queue *q = &c->qtab_h[qid - 1];
 	q->cq_base = base;
 	q->cq_size = size;
@@ -295,6 +309,8 @@ static uint16_t gpuemu_sq_create(void *ctx, uint16_t qid, uint32_t size, uint64_
 	struct gpu_ctrl *c = ctx;
 	if (cqid != qid)
 		return NVME_SC_INVALID_FIELD; /* emulator: an SQ posts to the CQ of its own number */
+	if (doorbell_zero(c, qid, 0))
+		return NVME_SC_INTERNAL;
 	struct gpuemu_queue *q = &c->qtab_h[qid - 1];
 	q->sq_base = base;
 	q->sq_size = size;

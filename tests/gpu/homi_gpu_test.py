@@ -22,8 +22,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "homi"))
-from homi_test import (AISIO, HOMID, Conn, Fail, Scenario, ok, refused, sealed_memfd,  # noqa: E402
-                       wait_until)
+from homi_test import (AISIO, HOMID, Conn, Fail, Scenario, ok, qids_of, refused,  # noqa: E402
+                       sealed_memfd, wait_until)
 
 REG_GPU_MEM, GPU_INFO = 9, 10
 REG_GPU_RQ = struct.Struct("<IIQ64s")   # dev, reserved, len, handle
@@ -42,11 +42,6 @@ def verify(sc, d, name, extra, timeout=120):
     lat = [x for x in out.splitlines() if x.startswith("latency")]
     print(f"  {name}: {line}; {lat[0] if lat else ''}", flush=True)
     return out
-
-
-def qids_of(st, pid):
-    cid = [c["client_id"] for c in st["clients"] if c["pid"] == pid]
-    return sorted(q["qid"] for q in st["qpairs"] if cid and q["client_id"] == cid[0])
 
 
 def main():
