@@ -145,16 +145,21 @@ static int server(const char *dir)
 	double t_open = -1, t_close = -1;
 	if (get_handle(path, &ch, sizeof(ch), 60) == 0) {
 		void *p = NULL;
+		/* stderr unbuffered: what was reached shows even when alarm() ends the process */
+		fprintf(stderr, "server: cudaIpcOpenMemHandle beside the running kernel...\n");
 		alarm(20);
 		double t0 = now_s();
 		cudaError_t e = cudaIpcOpenMemHandle(&p, ch, cudaIpcMemLazyEnablePeerAccess);
+		fprintf(stderr, "server: cudaIpcOpenMemHandle returned after %.6f s\n", now_s() - t0);
 		t_open = now_s() - t0;
 		if (e != cudaSuccess) {
 			fprintf(stderr, "server: cudaIpcOpenMemHandle: %s\n", cudaGetErrorString(e));
 		} else {
+			fprintf(stderr, "server: cudaIpcCloseMemHandle beside the running kernel...\n");
 			t0 = now_s();
 			e = cudaIpcCloseMemHandle(p);
 			t_close = now_s() - t0;
+			fprintf(stderr, "server: cudaIpcCloseMemHandle returned after %.6f s\n", t_close);
 			if (e != cudaSuccess)
 				fprintf(stderr, "server: cudaIpcCloseMemHandle: %s\n", cudaGetErrorString(e));
 		}

@@ -29,4 +29,5 @@ src=$?
 cat "$dir/client.json" "$dir/server.json" >"$OUTDIR/ipc-timeslice.jsonl"
 cat "$OUTDIR/ipc-timeslice.txt"
 rm -rf "$dir"
-[ $crc -eq 0 ] && [ $src -eq 0 ]
+# the server ends by alarm when cudaIpcCloseMemHandle waits for its kernel (the finding): the client decides
+[ $crc -eq 0 ]

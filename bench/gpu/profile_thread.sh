@@ -20,7 +20,8 @@ for qd in $QDS; do
 		"$AISIO" perf cuda-run --json --runtime 1 --api thread --iosize 512 --nqueues 132 --qdepth "$qd" \
 		"gpuemu:null,engine=fused,sms=17,warps=8,qpairs=1024,mqes=4095" >"$rep.run.json" 2>"$rep.ncu.log"
 	echo "qd $qd: ncu rc $?"
-	"$NCU" -i "$rep.ncu-rep" --page details >"$rep.details.txt" 2>&1
-	"$NCU" -i "$rep.ncu-rep" --page source --csv --print-source cuda >"$rep.source.csv" 2>&1 ||
-		"$NCU" -i "$rep.ncu-rep" --page source --csv >"$rep.source.csv" 2>&1
+	"$NCU" -i "$rep.ncu-rep" --page details --print-details all >"$rep.details.txt" 2>&1
+	# per SASS instruction: its source line (-lineinfo) and its warp stall samples
+	"$NCU" -i "$rep.ncu-rep" --page source --csv --print-source sass,cuda >"$rep.source.csv" 2>&1 ||
+		"$NCU" -i "$rep.ncu-rep" --page source --csv --print-source sass >"$rep.source.csv" 2>&1
 done

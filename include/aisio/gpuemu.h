@@ -58,8 +58,8 @@ long long gpu_ctrl_ns_check(struct gpu_ctrl *c, uint64_t seed, uint64_t slba, ui
  * Serving another process's queues (homid's GPU-resident devices, engine=gpu only): the client's rings,
  * PRP lists and buffers are its own GPU memory, imported here by CUDA IPC; its doorbells are this
  * device's emulated BAR, which it imports. Bus addresses are this process's device addresses.
- * Importing and closing an import pause the engine (bounded; CUDA waits for running kernels there):
- * other clients' commands wait through the pause.
+ * Releasing an import pauses the engine (bounded; CUDA's close waits for running kernels): other
+ * clients' commands wait through the pause.
  */
 struct gpu_ipc_handle {
 	uint8_t bytes[64]; /* cudaIpcMemHandle_t */

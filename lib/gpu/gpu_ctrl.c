@@ -1141,11 +1141,12 @@ void gpu_ctrl_close(struct gpu_ctrl *c)
 /* ---- serving another process's queues (homid): its rings and buffers imported by CUDA IPC ---- */
 
 /*
- * cudaIpcOpenMemHandle and cudaIpcCloseMemHandle wait for the kernels running in this process's
- * context (measured on the H200: a call beside the engine's persistent kernel never returned,
- * bench/gpu/ipc_timeslice.sh), so the engine is stopped around both: bounded, and the queues keep
- * their engine state (SQ head, CQ tail and phase live in the engine's queue table), so other
- * clients' commands wait through the pause instead of failing.
+ * cudaIpcCloseMemHandle waits for the kernels running in this process's context (measured on the
+ * H200, bench/gpu/ipc_timeslice.sh: beside the engine's persistent kernel it did not return in 20 s,
+ * while cudaIpcOpenMemHandle took 0.2 ms), so the engine is stopped around a close: bounded, and the
+ * queues keep their engine state (SQ head, CQ tail and phase live in the engine's queue table), so
+ * other clients' commands wait through the pause instead of failing. A stopped engine also touches
+ * nothing, so no command of the client's deleted queues is still being served when its memory goes.
  */
 static int engine_pause(struct gpu_ctrl *c, int *was_running)
 {
@@ -1222,9 +1223,6 @@ int gpu_ctrl_import(struct gpu_ctrl *c, const struct gpu_ipc_handle *h, uint64_t
 		gpu_err(c, "at most %d imported regions", GPUEMU_MAX_WINDOWS);
 		return -ENOSPC;
 	}
-	int was, rc = engine_pause(c, &was);
-	if (rc)
-		return rc;
 	cudaIpcMemHandle_t ih;
 	memcpy(&ih, h->bytes, sizeof(ih));
 	void *p = NULL;
@@ -1233,11 +1231,10 @@ int gpu_ctrl_import(struct gpu_ctrl *c, const struct gpu_ipc_handle *h, uint64_t
 		/* a bad handle from a client is its error, not this controller's fault */
 		aisio_log(AISIO_LOG_WARNING, c->name, "cudaIpcOpenMemHandle: %s", cudaGetErrorString(e));
 		cudaGetLastError();
-		rc = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	uint64_t base = 0, size = 0;
-	rc = alloc_range(c, p, &base, &size);
+	int rc = alloc_range(c, p, &base, &size);
 	if (rc == 0 && (base != (uint64_t)(uintptr_t)p || len == 0 || len > size)) {
 		aisio_log(AISIO_LOG_WARNING, c->name,
 			  "imported region of %" PRIu64 " bytes: the allocation holds %" PRIu64, len, size);
@@ -1251,11 +1248,14 @@ int gpu_ctrl_import(struct gpu_ctrl *c, const struct gpu_ipc_handle *h, uint64_t
 			*bus = (uint64_t)(uintptr_t)p; /* emulator: bus address == this process's device address */
 		}
 	}
-	if (rc)
-		cudaIpcCloseMemHandle(p);
-out:;
-	int rc2 = engine_resume(c, was);
-	return rc ? rc : rc2;
+	if (rc) {
+		/* never served: no queue has its rings there yet */
+		int was, prc = engine_pause(c, &was);
+		if (prc == 0)
+			cudaIpcCloseMemHandle(p);
+		engine_resume(c, was);
+	}
+	return rc;
 }
 
 int gpu_ctrl_unimport(struct gpu_ctrl *c, uint64_t bus)
