@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# figure: the thread API (and async) at 132 queues, qdepth 32-256, 512 B randread on gpuemu:null, old build
+# figure: the thread API (and async, warp) at 132 queues, qdepth 32-256, 512 B randread on gpuemu:null, old build
 # against new, interleaved: issue 19's per-thread IOPS against callers per queue.
 # usage: bench/gpu/thread_ab.sh OUTDIR OLD_AISIO NEW_AISIO [ROUNDS]   (RUNTIME seconds per run, default 2)
 set -u
@@ -22,6 +22,7 @@ for r in $(seq "$rounds"); do
 		AISIO=$([ $b = old ] && echo "$old" || echo "$new") JSONL=$out/$b.jsonl RUNTIME=${RUNTIME:-2} bash -c '
 			. bench/gpu/common.sh
 			run "async q=132 qd=128 tqd=4" --api async --thread-qd 4 --iosize 512 --nqueues 132 --qdepth 128 "gpuemu:null,sms=17,warps=8,qpairs=1024"
+			run "warp q=132 qd=128" --api warp --iosize 512 --nqueues 132 --qdepth 128 "gpuemu:null,sms=17,warps=8,qpairs=1024"
 		' >/dev/null
 	done
 done
