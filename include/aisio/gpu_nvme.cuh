@@ -308,9 +308,12 @@ __device__ __forceinline__ void gpu_nvme_sqe_store(struct nvme_sqe *dst, const s
 /*
  * Group commit: return once the doorbell covers every ticket below upto. The lock holder moves
  * sq_tail over all consecutive ready slots (its own and other threads') and writes the doorbell
- * once; others see their entry covered without writing anything.
+ * once; others see their entry covered without writing anything. backoff (the blocking thread API):
+ * sleep between looks; measured with four warps per queue (docs/GPU.md, issue 19): the thread API
+ * +15%, while the async API, which returns to its own polling, lost 27% with it.
  */
-static __device__ __noinline__ int gpu_nvme_sq_publish(struct gpu_nvme_queue *q, uint32_t upto, struct gpu_nvme_wait *w)
+static __device__ __noinline__ int gpu_nvme_sq_publish(struct gpu_nvme_queue *q, uint32_t upto, struct gpu_nvme_wait *w,
+						       bool backoff)
 {
 	const uint32_t depth = q->depth;
 	for (;;) {
@@ -342,6 +345,8 @@ static __device__ __noinline__ int gpu_nvme_sq_publish(struct gpu_nvme_queue *q,
 			gpu_nvme_queue_fail(q, -ENXIO);
 			return -ETIMEDOUT;
 		}
+		if (backoff)
+			__nanosleep(64); /* off the lock's and the tail's lines while the holder scans */
 	}
 }
 
@@ -464,7 +469,7 @@ static __device__ __noinline__ int gpu_nvme_submit_ex(const struct gpu_nvme_ns *
 	gpu_st32(&q->sq_ready[nvme_ring_slot(t, q->depth)], t);
 	__syncwarp(mask);
 	if (lane == leader)
-		rc = gpu_nvme_sq_publish(q, base + n, &h->w);
+		rc = gpu_nvme_sq_publish(q, base + n, &h->w, block);
 	rc = __shfl_sync(mask, rc, leader);
 	if (rc)
 		return h->err = rc;
@@ -724,7 +729,7 @@ static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns
 		}
 		__syncwarp();
 		if (lane == leader)
-			wrc = gpu_nvme_sq_publish(q, base + n, &w);
+			wrc = gpu_nvme_sq_publish(q, base + n, &w, false);
 		wrc = __shfl_sync(GPU_NVME_FULL_MASK, wrc, leader);
 		if (wrc)
 			return go || pending ? wrc : res;
