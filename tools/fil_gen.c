@@ -4,6 +4,7 @@
  * into a directory, or into a fresh XFS/ext4 image (mkfs, loop mount in a private temp dir,
  * populate, syncfs, unmount) that then serves as an emu:file: namespace.
  */
+#include <aisio/clock.h>
 #include "commands.h"
 #include "fil_gen.h"
 #include "json.h"
@@ -173,14 +174,6 @@ static void usage(FILE *f)
 		"Layout: DIR/nCCCCCCCC/nCCCCCCCC_IIIIIIII.bin; content rule in tools/fil_gen.h.\n");
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -244,7 +237,7 @@ static int gen_file(int cfd, const char *name, uint64_t key, uint64_t size, void
 
 static void show_progress(const struct filgen_layout *l, struct gen_totals *t, int last)
 {
-	double now = now_s();
+	double now = aisio_mono_s();
 
 	if (!t->progress)
 		return;
@@ -330,7 +323,7 @@ static int dir_nonempty(const char *path)
  * Bounded: a child still running after limit_s seconds is killed (-ETIMEDOUT). */
 static int run_tool(char *const argv[], double limit_s)
 {
-	double deadline = now_s() + limit_s;
+	double deadline = aisio_mono_s() + limit_s;
 	pid_t pid;
 	int st, rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
 
@@ -343,7 +336,7 @@ static int run_tool(char *const argv[], double limit_s)
 			break;
 		if (w < 0 && errno != EINTR)
 			return -errno;
-		if (now_s() > deadline) {
+		if (aisio_mono_s() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			return -ETIMEDOUT;
@@ -730,12 +723,12 @@ int cmd_fil_gen(int argc, char **argv)
 	gen_stop = 0;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	double t0 = now_s();
+	double t0 = aisio_mono_s();
 
 	t.progress = !o.json && isatty(STDERR_FILENO);
 	t.t0 = t.shown_at = t0;
 	rc = o.image ? gen_into_image(&o, &l, &t) : gen_into_dir(&o, &l, &t);
-	t.seconds = now_s() - t0;
+	t.seconds = aisio_mono_s() - t0;
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	if (rc)

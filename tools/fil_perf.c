@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "json.h"
 
+#include <aisio/clock.h>
 #include <aisio/fil.h>
 #ifdef AISIO_HAVE_GPU
 #include <aisio/fil_gpu.h>
@@ -47,13 +48,6 @@ static void usage(FILE *f)
 		"                     source (the image or device, or a mount point)\n"
 		"  --verify           check every file against a plain read (slower; off for figures)\n"
 		"  --json             one JSON object instead of the lines and the summary\n");
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static double cpu_s(void)
@@ -244,12 +238,12 @@ int cmd_fil_perf(int argc, char **argv)
 	fil_dataset_stats(ds, &st0);
 	uint64_t sec_ios0 = st0.ios;
 	bool tty = !json && isatty(STDOUT_FILENO);
-	double t0 = now_s(), c0 = cpu_s(), tick = t0 + 1;
+	double t0 = aisio_mono_s(), c0 = cpu_s(), tick = t0 + 1;
 	unsigned long done = 0;
 	while (rc == 0 && done < batches) {
-		double a = now_s();
+		double a = aisio_mono_s();
 		rc = next_batch(ds, &b);
-		lat[done] = now_s() - a;
+		lat[done] = aisio_mono_s() - a;
 		if (b) {
 			if (rc == 0) {
 				files += b->count;
@@ -266,7 +260,7 @@ int cmd_fil_perf(int argc, char **argv)
 		}
 		done++;
 		sec_batches++;
-		double t = now_s();
+		double t = aisio_mono_s();
 		if (t >= tick && !json) {
 			double span = t - tick + 1;
 			struct fil_stats sn;
@@ -287,7 +281,7 @@ int cmd_fil_perf(int argc, char **argv)
 			tick = t + 1;
 		}
 	}
-	double secs = now_s() - t0, cpu = cpu_s() - c0;
+	double secs = aisio_mono_s() - t0, cpu = cpu_s() - c0;
 	struct fil_stats st;
 	fil_dataset_stats(ds, &st);
 	double iops = (double)(st.ios - st0.ios) / secs; /* a read still in flight for the next batch counts */

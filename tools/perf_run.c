@@ -3,6 +3,7 @@
 #include "perf.h"
 #include "perf_stats.h"
 
+#include <aisio/clock.h>
 #include <aisio/bio.h>
 #include <aisio/nvmed.h>
 #include <aisio_version.h>
@@ -378,7 +379,7 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 
 	struct rusage ru0, ru1;
 	getrusage(RUSAGE_SELF, &ru0);
-	double t0 = mono_seconds();
+	double t0 = aisio_mono_s();
 	uint64_t c0 = cycles_now();
 	for (unsigned t = 0; t < nthreads; t++) {
 		threads[t].deadline_cycles = c0 + (uint64_t)(a->runtime * cc.hz);
@@ -399,7 +400,7 @@ int perf_run(struct perf_args *a, int argc, char **argv)
 			nanosleep(&ts, NULL);
 		}
 	}
-	double elapsed = mono_seconds() - t0;
+	double elapsed = aisio_mono_s() - t0;
 	getrusage(RUSAGE_SELF, &ru1);
 	/* process CPU includes the emulated controller's engine threads, which stand in for a device */
 	double proc_cpu =

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <aisio/clock.h>
 #include "perf_stats.h"
 
 #include <inttypes.h>
@@ -65,20 +66,13 @@ uint64_t lat_hist_quantile(const struct lat_hist *h, double q)
 	return h->max_ns;
 }
 
-double mono_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 void cycle_clock_calibrate(struct cycle_clock *cc)
 {
-	double t0 = mono_seconds();
+	double t0 = aisio_mono_s();
 	uint64_t c0 = cycles_now();
 	struct timespec ts = {0, 20 * 1000 * 1000};
 	nanosleep(&ts, NULL);
-	double t1 = mono_seconds();
+	double t1 = aisio_mono_s();
 	uint64_t c1 = cycles_now();
 	cc->hz = (double)(c1 - c0) / (t1 - t0);
 	cc->ns_per_cycle = 1e9 / cc->hz;

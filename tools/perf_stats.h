@@ -42,7 +42,6 @@ struct cycle_clock {
 	double hz;
 };
 void cycle_clock_calibrate(struct cycle_clock *cc);
-double mono_seconds(void);
 
 /* "machine" object for JSON: host, CPU model, CPU count, kernel. And the date. */
 void json_machine(FILE *f);

@@ -17,14 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <aisio/clock.h>
 #include <aisio/log.h>
-
-uint64_t emu_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void emu_sleep_us(unsigned us)
 {
@@ -143,8 +137,8 @@ static void emu_engines_quiesce(struct emu_ctrl *c)
 	for (int i = 0; i < c->nengines; i++) {
 		struct emu_engine *e = &c->engines[i];
 		uint64_t start = __atomic_load_n(&e->epoch, __ATOMIC_ACQUIRE);
-		uint64_t deadline = emu_now_ns() + 5000000000ull;
-		while (__atomic_load_n(&e->epoch, __ATOMIC_ACQUIRE) < start + 2 && emu_now_ns() < deadline)
+		uint64_t deadline = aisio_mono_ns() + 5000000000ull;
+		while (__atomic_load_n(&e->epoch, __ATOMIC_ACQUIRE) < start + 2 && aisio_mono_ns() < deadline)
 			sched_yield();
 	}
 }

@@ -120,7 +120,6 @@ struct emu_ctrl {
 
 /* emu_ctrl.c */
 void *emu_iova_to_va(const struct emu_ctrl *c, uint64_t iova, size_t len);
-uint64_t emu_now_ns(void);
 void emu_csts_set(struct emu_ctrl *c, uint32_t set, uint32_t clear);
 void emu_post_cqe(struct emu_cq *cq, struct emu_sq *sq, uint16_t cid, uint32_t dw0, uint16_t status);
 int emu_cq_full(struct emu_cq *cq);

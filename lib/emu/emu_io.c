@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* I/O command execution, PRP walking and the engine threads that serve I/O queues. */
+#include <aisio/clock.h>
 #include "emu_internal.h"
 
 #include <errno.h>
@@ -208,7 +209,7 @@ static void emu_post_delayed(struct emu_sq *sq, uint64_t now)
 unsigned emu_serve_sq(struct emu_ctrl *c, struct emu_sq *sq, struct emu_counters *cnt)
 {
 	if (emu_unlikely(sq->ndelayed))
-		emu_post_delayed(sq, emu_now_ns());
+		emu_post_delayed(sq, aisio_mono_ns());
 	uint32_t tail = emu_load32(sq->tail_db);
 	if (tail == sq->head || emu_unlikely(tail >= sq->size))
 		return 0;
@@ -242,7 +243,7 @@ unsigned emu_serve_sq(struct emu_ctrl *c, struct emu_sq *sq, struct emu_counters
 			d->cqe.cid = cid;
 			d->cqe.dw0 = 0;
 			d->cqe.status = (uint16_t)(st << 1);
-			d->due_ns = emu_now_ns() + (uint64_t)delay_us * 1000u;
+			d->due_ns = aisio_mono_ns() + (uint64_t)delay_us * 1000u;
 			continue;
 		}
 		emu_post_cqe(cq, sq, cid, 0, st);

@@ -8,6 +8,7 @@
  */
 #include "fil_internal.h"
 
+#include <aisio/clock.h>
 #include <aisio/bio.h>
 #include <aisio/log.h>
 #include <aisio/xal.h>
@@ -146,13 +147,6 @@ static void aisio_worker_fini(struct fil_worker *w)
 	w->be = NULL;
 }
 
-static uint64_t ms_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Queue one read, making room by polling while the queue is full (bounded). */
 static int queue_read(struct fil_worker *w, uint64_t slba, uint32_t nlb, void *buf, int *err)
 {
@@ -170,7 +164,7 @@ static int queue_read(struct fil_worker *w, uint64_t slba, uint32_t nlb, void *b
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
-			uint64_t now = ms_now();
+			uint64_t now = aisio_mono_ms();
 			if (!deadline)
 				deadline = now + w->ds->o.timeout_ms;
 			else if (now > deadline)

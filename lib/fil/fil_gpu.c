@@ -8,6 +8,7 @@
 #include "fil_gpu.h"
 #include "fil_internal.h"
 
+#include <aisio/clock.h>
 #include <aisio/emu.h>
 #include <aisio/fil_gpu.h>
 #include <aisio/gpu.h>
@@ -53,17 +54,15 @@ static int gpu_start(const char *who)
  * reads take about a millisecond, and each poll costs the CPU a query and a wake-up. */
 static int stream_wait(cudaStream_t stream, unsigned ms)
 {
-	struct timespec t0, now, nap = {0, 10000};
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct timespec nap = {0, 10000};
+	const uint64_t end = aisio_mono_ms() + ms;
 	for (;;) {
 		cudaError_t e = cudaStreamQuery(stream);
 		if (e == cudaSuccess)
 			return 0;
 		if (e != cudaErrorNotReady)
 			return cuda_fail("fil", "GPU work failed", e);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((uint64_t)(now.tv_sec - t0.tv_sec) * 1000 + (uint64_t)(now.tv_nsec / 1000000) >
-		    (uint64_t)ms + (uint64_t)(t0.tv_nsec / 1000000))
+		if (aisio_mono_ms() > end)
 			return -ETIMEDOUT;
 		nanosleep(&nap, NULL);
 		if (nap.tv_nsec < 200000)

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <aisio/clock.h>
 #include <aisio/devstr.h>
 #include <aisio/emu.h>
 #include <aisio/emu_admin.h>
@@ -69,13 +70,6 @@ uint64_t gpu_timeout_ns(uint64_t base_ns)
 	if (!(k > 0))
 		k = 1.0;
 	return (uint64_t)((double)base_ns * k);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static char gpu_name_buf[160];
@@ -862,7 +856,7 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 	}
 	c->running = 1;
 	/* bounded: every block must be resident and looping before clients may depend on it */
-	const uint64_t end = now_ns() + gpu_timeout_ns(10000000000ull);
+	const uint64_t end = aisio_mono_ns() + gpu_timeout_ns(10000000000ull);
 	while (ctl_count(c, 0) < c->blocks) {
 		cudaError_t e = cudaStreamQuery(c->stream);
 		if (e != cudaErrorNotReady) {
@@ -870,7 +864,7 @@ int gpu_ctrl_engine_start(struct gpu_ctrl *c)
 			c->running = 0;
 			return -EIO;
 		}
-		if (now_ns() > end) {
+		if (aisio_mono_ns() > end) {
 			gpu_err(c, "only %u of %u engine blocks started", ctl_count(c, 0), c->blocks);
 			gpu_ctrl_engine_stop(c, NULL);
 			return -ETIMEDOUT;
@@ -962,10 +956,10 @@ int gpu_ctrl_engine_stop(struct gpu_ctrl *c, unsigned long long *cmds)
 		if (cmds)
 			*cmds = n;
 	} else {
-		const uint64_t end = now_ns() + gpu_timeout_ns(10000000000ull);
+		const uint64_t end = aisio_mono_ns() + gpu_timeout_ns(10000000000ull);
 		cudaError_t e;
 		while ((e = cudaStreamQuery(c->stream)) == cudaErrorNotReady) {
-			if (now_ns() > end) {
+			if (aisio_mono_ns() > end) {
 				gpu_err(c, "engine did not stop (%u of %u blocks left)", c->blocks - ctl_count(c, 1),
 					c->blocks);
 				c->faulted = 1;

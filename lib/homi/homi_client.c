@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The homid client: one SOCK_SEQPACKET connection, requests answered in order, fds by SCM_RIGHTS. */
+#include <aisio/clock.h>
 #include <aisio/homi.h>
 #include <aisio/log.h>
 
@@ -25,13 +26,6 @@ struct homi_client {
 	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint8_t buf[HOMI_MSG_MAX];
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void mark_gone(struct homi_client *hc)
 {
@@ -73,11 +67,11 @@ static int send_msg(struct homi_client *hc, uint16_t type, const void *body, uin
  * passed descriptor (or -1). */
 static int recv_reply(struct homi_client *hc, uint16_t type, uint32_t *len, int *fd)
 {
-	uint64_t deadline = now_ms() + hc->timeout_ms;
+	uint64_t deadline = aisio_mono_ms() + hc->timeout_ms;
 	if (fd)
 		*fd = -1;
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = aisio_mono_ms();
 		if (now >= deadline) {
 			aisio_log(AISIO_LOG_ERROR, hc->socket, "no reply to %s within %u ms", homi_msg_name(type),
 				  hc->timeout_ms);

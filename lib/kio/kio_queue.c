@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <liburing.h>
 
+#include <aisio/clock.h>
 #include <aisio/log.h>
 
 #include "kio_internal.h"
@@ -60,13 +61,6 @@ struct kio_queue {
 bool kio_backend_built(void)
 {
 	return true;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 int kio_queue_create(struct kio_dev *d, unsigned depth, struct kio_queue **out)
@@ -337,14 +331,14 @@ int kio_queue_wait(struct kio_queue *q, unsigned min, unsigned timeout_ms)
 	unsigned inflight = q->depth - q->nfree;
 	if (min > inflight)
 		min = inflight;
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = aisio_mono_ms() + timeout_ms;
 	unsigned got = 0;
 	for (;;) {
 		rc = kio_queue_poll(q, UINT_MAX);
 		if (rc < 0)
 			return rc;
 		got += (unsigned)rc;
-		uint64_t now = got >= min ? 0 : now_ms();
+		uint64_t now = got >= min ? 0 : aisio_mono_ms();
 		if (got >= min || now >= deadline) {
 			/* what is still queued goes out even when nothing needs waiting for */
 			rc = kio_queue_submit(q);

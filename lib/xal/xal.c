@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* XAL core: the builder the backends fill, lookups, walk, LBA conversion. */
+#include <aisio/clock.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -1006,14 +1007,6 @@ void xal_pools_free(struct xal *x)
 	x->owns_pools = 0;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Indexes x->source into fresh pools of x (x->hdr must point at x->local). */
 static int index_source(struct xal *x, enum xal_backend be, const char *source)
 {
@@ -1023,7 +1016,7 @@ static int index_source(struct xal *x, enum xal_backend be, const char *source)
 			     .read_arg = x->read_arg,
 			     .read_size = x->read_size};
 	struct xal_build b;
-	double t0 = now_s();
+	double t0 = aisio_mono_s();
 	int err;
 
 	if ((err = xal_build_init(&b, 0, 0, 0)))
@@ -1040,7 +1033,7 @@ static int index_source(struct xal *x, enum xal_backend be, const char *source)
 		err = xal_index_check_overlaps(x, source);
 	xal_build_free(&b);
 	x->hdr->backend = be;
-	x->hdr->index_seconds = now_s() - t0;
+	x->hdr->index_seconds = aisio_mono_s() - t0;
 	return err;
 }
 

@@ -14,6 +14,7 @@
  * another between two events), and publishes the result under the seqlock
  * (into the shared region if exported).
  */
+#include <aisio/clock.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -333,14 +334,6 @@ static int drain(struct xal_watch *w)
 	}
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Re-indexes the whole tree and re-creates every watch. */
 static int reindex(struct xal *x, struct xal_watch *w, int *updated)
 {
@@ -482,14 +475,14 @@ int xal_watch_poll(struct xal *x, int timeout_ms)
 	if (n == 0)
 		return 0;
 	/* Drain one burst: stop after a short quiet period, or a bounded total time. */
-	t0 = now_ms();
+	t0 = (int64_t)aisio_mono_ms();
 	for (;;) {
 		int e = drain(w);
 
 		if (e < 0)
 			return e;
 		events += e;
-		if (now_ms() - t0 >= XAL_WATCH_MAX_MS)
+		if ((int64_t)aisio_mono_ms() - t0 >= XAL_WATCH_MAX_MS)
 			break;
 		n = poll(&pfd, 1, XAL_WATCH_SETTLE_MS);
 		if (n <= 0)
