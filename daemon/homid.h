@@ -130,6 +130,8 @@ struct homid {
 	int listen_fd;
 	int epoll_fd;
 	int signal_fd;
+	int keeper_fd; /* the ring keeper's socket (homid_ring_keeper.c), -1: none */
+	pid_t keeper_pid;
 	uint8_t rx[HOMI_MSG_MAX + 1]; /* one more byte: a longer packet shows as truncated */
 	uint8_t tx[HOMI_MSG_MAX];
 };
@@ -146,6 +148,8 @@ int homid_extents_info(struct homid *hd, struct homid_client *cl, uint32_t dev, 
  * clean shutdown) or leaves it to the kernel for the next daemon to recover (after an error). */
 int homid_ublk_start(struct homid *hd);
 void homid_ublk_stop(struct homid *hd, bool remove);
+/* The STATUS records of the ublk devices (at most max); their count. Asks the kernel for each state. */
+unsigned homid_ublk_status(struct homid *hd, struct homi_status_ublk *out, unsigned max);
 /* DMA memory the ublk queues of a device configuration need on top of the daemon's own. */
 size_t homid_ublk_dma_bytes(const struct homid_dev_conf *dc);
 
@@ -163,6 +167,14 @@ int homid_gpu_queue_delete(struct homid_dev *d, uint16_t qid);
 void homid_gpu_doorbells(const struct homid_dev *d, uint16_t qid, struct homi_grant_qp_reply *rp);
 /* Restart an engine that ended by itself (its watchdog); called on every turn of the main loop. */
 void homid_gpu_tick(struct homid *hd);
+
+/* homid_ring_keeper.c: a child process holding a duplicate of each ublk queue's io_uring, so that a
+ * killed daemon's rings are released after all its threads have exited (the file says why). Start
+ * forks it (before the devices open: the child is small); hold passes it one fd; stop with release
+ * (a clean stop) has it close them at once, without it waits for this process to be gone. */
+int homid_ring_keeper_start(struct homid *hd);
+int homid_ring_keeper_hold(struct homid *hd, int fd);
+void homid_ring_keeper_stop(struct homid *hd, bool release);
 
 /* homid_dev.c */
 int homid_devs_open(struct homid *hd);

@@ -150,7 +150,7 @@ static uint32_t build_list(struct homid *hd, struct homid_client *cl, uint8_t *o
 	return (uint32_t)(p - out);
 }
 
-static uint32_t build_status(struct homid *hd, uint8_t *out)
+static uint32_t build_status(struct homid *hd, uint32_t want, uint8_t *out)
 {
 	struct homi_status_reply h = {.reclaimed_qps = hd->reclaimed_qps, .clients_served = hd->clients_served};
 	uint8_t *p = out + sizeof(h);
@@ -200,6 +200,12 @@ static uint32_t build_status(struct homid *hd, uint8_t *out)
 			h.nqps++;
 		}
 	}
+	if (want & HOMI_STATUS_WANT_UBLK) {
+		struct homi_status_ublk u[HOMI_MAX_DEVS];
+		h.nublk = homid_ublk_status(hd, u, HOMI_MAX_DEVS);
+		memcpy(p, u, h.nublk * sizeof(u[0]));
+		p += h.nublk * sizeof(u[0]);
+	}
 	memcpy(out, &h, sizeof(h));
 	return (uint32_t)(p - out);
 }
@@ -239,7 +245,10 @@ static int handle(struct homid *hd, struct homid_client *cl, const struct homi_h
 		return send_reply(cl, h->type | HOMI_REPLY, h->seq, hd->tx, len, -1);
 	}
 	case HOMI_MSG_STATUS: {
-		uint32_t len = build_status(hd, hd->tx);
+		struct homi_status_req rq = {0}; /* an empty request: the first protocol's reply */
+		if (h->len == sizeof(rq))
+			memcpy(&rq, body, sizeof(rq));
+		uint32_t len = build_status(hd, rq.want, hd->tx);
 		return send_reply(cl, h->type | HOMI_REPLY, h->seq, hd->tx, len, -1);
 	}
 	case HOMI_MSG_REG_MEM: {

@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 	}
 	aisio_log_hook_set(log_stderr, NULL);
 	static struct homid hd; /* large (packet buffers, device tables): not on the stack */
-	hd.listen_fd = hd.epoll_fd = hd.signal_fd = -1;
+	hd.listen_fd = hd.epoll_fd = hd.signal_fd = hd.keeper_fd = -1;
 	if (homid_config_load(&hd.cfg, config) < 0)
 		return 1;
 	aisio_log_level_set(hd.cfg.log_level);
@@ -224,6 +224,17 @@ int main(int argc, char **argv)
 	/* before the devices: bringing them up would reset controllers the running daemon drives */
 	if (socket_in_use(&hd.cfg) < 0)
 		goto out;
+	for (unsigned i = 0; i < hd.cfg.ndev; i++) {
+		if (!hd.cfg.devs[i].ublk_nsid)
+			continue;
+		/* now, while this process is small and has no threads */
+		int rc = homid_ring_keeper_start(&hd);
+		if (rc < 0)
+			aisio_log(AISIO_LOG_WARNING, NULL,
+				  "no ring keeper (%s): a kill -9 under I/O may hit the kernel's ublk cancel race",
+				  strerror(-rc));
+		break;
+	}
 	if (homid_devs_open(&hd) < 0)
 		goto out;
 	if (listen_on(&hd) < 0)

@@ -60,13 +60,14 @@ struct ublk_queue {
 	size_t descs_len;
 	uint8_t *bufs; /* depth * max_io bytes of DMA memory */
 	struct ublk_tag *tags;
-	unsigned fetching; /* tags whose command is with the kernel */
-	int ready;         /* set by the thread: 1 every tag fetched, < 0 failed */
-	int stop;          /* set by the main thread */
-	uint64_t ios, errors;
+	unsigned fetching;    /* tags whose command is with the kernel */
+	int ready;            /* set by the thread: 1 every tag fetched, < 0 failed */
+	int stop;             /* set by the main thread */
+	uint64_t ios, errors; /* written by the queue's thread (relaxed), read for STATUS */
 };
 
 struct homid_ublk {
+	struct homid *hd;
 	struct homid_dev *dev;
 	struct homid_ublk_abi abi;
 	int ctrl_fd;
@@ -197,6 +198,12 @@ static int ctrl_open(struct homid_ublk *u)
 
 /* ---- the queue threads ---- */
 
+/* One more, by the queue's own thread: a plain store the main thread may read (STATUS) */
+static void count(uint64_t *c)
+{
+	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+}
+
 static void tag_queue_cmd(struct ublk_queue *q, struct ublk_tag *t, unsigned nr)
 {
 	/* at most one command per tag is out and the ring has a slot per tag: never full */
@@ -229,7 +236,7 @@ static void nvme_done(struct nvmed_qpair *qp, void *arg, int err, const struct n
 		return; /* already failed with its queue pair (fail_nvme_busy) */
 	t->nvme_busy = false;
 	if (err < 0) {
-		q->errors++;
+		count(&q->errors);
 		const struct ublksrv_io_desc *d = &q->descs[t->tag];
 		aisio_log(AISIO_LOG_ERROR, q->u->dev->conf.name,
 			  "ublk %d queue %u: op %u at sector %llu (%u sectors) failed: %s%s%s", q->u->id, q->id,
@@ -251,7 +258,7 @@ static void tag_request(struct ublk_queue *q, struct ublk_tag *t)
 	void *buf = q->bufs + (size_t)t->tag * u->max_io;
 	struct nvme_sqe cmd = {.nsid = u->nsid};
 	int rc;
-	q->ios++;
+	count(&q->ios);
 	t->result = (int)(d->nr_sectors << 9);
 	switch (ublksrv_get_op(d)) {
 	case UBLK_IO_OP_READ: rc = nvmed_qpair_read(q->qp, u->nsid, slba, nlb, buf, nvme_done, t); break;
@@ -285,7 +292,7 @@ static void tag_request(struct ublk_queue *q, struct ublk_tag *t)
 		t->nvme_busy = true;
 		return;
 	}
-	q->errors++;
+	count(&q->errors);
 	aisio_log(AISIO_LOG_ERROR, u->dev->conf.name, "ublk %d queue %u: op %u at sector %llu not started: %s", u->id,
 		  q->id, ublksrv_get_op(d), (unsigned long long)d->start_sector, strerror(-rc));
 	t->result = rc == -ENXIO ? -EIO : rc;
@@ -334,7 +341,7 @@ static void fail_nvme_busy(struct ublk_queue *q, int err)
 			continue;
 		t->nvme_busy = false;
 		t->result = -EIO;
-		q->errors++;
+		count(&q->errors);
 		tag_queue_cmd(q, t, UBLK_IO_COMMIT_AND_FETCH_REQ);
 	}
 	aisio_log(AISIO_LOG_ERROR, q->u->dev->conf.name, "ublk %d queue %u: the controller failed (%s)", q->u->id,
@@ -609,9 +616,18 @@ static int queues_start(struct homid_ublk *u)
 			return rc;
 	}
 	int rc = queues_ready(u);
-	if (rc < 0)
+	if (rc < 0) {
 		aisio_log(AISIO_LOG_ERROR, u->dev->conf.name, "ublk %d: queues not ready: %s", u->id, strerror(-rc));
-	return rc;
+		return rc;
+	}
+	/* the rings' last references go to the keeper: released only after a killed daemon is all gone */
+	for (unsigned i = 0; i < u->nq; i++) {
+		int krc = homid_ring_keeper_hold(u->hd, u->queues[i].ring.ring_fd);
+		if (krc < 0 && krc != -ENOTCONN)
+			aisio_log(AISIO_LOG_WARNING, u->dev->conf.name, "ublk %d queue %u: ring keeper: %s", u->id, i,
+				  strerror(-krc));
+	}
+	return 0;
 }
 
 static int recover(struct homid_ublk *u, const struct ublksrv_ctrl_dev_info *info)
@@ -697,9 +713,10 @@ static int add(struct homid_ublk *u)
  * remove (a clean stop): STOP_DEV (the queue threads serve what the kernel still flushes until it
  * returns), the queues, DEL_DEV: /dev/ublkbN is gone. Otherwise (a failed start, a daemon stopping on
  * an error) a started device is left to the kernel, which holds it quiesced until a later daemon
- * recovers it: only the queues go; one added and never started is deleted.
+ * recovers it: only the queues go; one added and never started is deleted. In two parts: the ring
+ * keeper lets go of the rings between them.
  */
-static void dev_release(struct homid_ublk *u, bool remove)
+static void dev_release_queues(struct homid_ublk *u, bool remove)
 {
 	const char *name = u->dev->conf.name;
 	if (remove && u->started) {
@@ -713,6 +730,11 @@ static void dev_release(struct homid_ublk *u, bool remove)
 	if (u->cdev_fd >= 0)
 		close(u->cdev_fd); /* before DEL_DEV, which waits for the last reference */
 	u->cdev_fd = -1;
+}
+
+static void dev_release_dev(struct homid_ublk *u, bool remove)
+{
+	const char *name = u->dev->conf.name;
 	if (u->added && (remove || !u->started)) {
 		int rc = ctrl(u, UBLK_CMD_DEL_DEV, NULL, 0, 0);
 		if (rc < 0)
@@ -727,7 +749,13 @@ static void dev_release(struct homid_ublk *u, bool remove)
 	free(u);
 }
 
-static int dev_start(struct homid_dev *d)
+static void dev_release(struct homid_ublk *u, bool remove)
+{
+	dev_release_queues(u, remove);
+	dev_release_dev(u, remove);
+}
+
+static int dev_start(struct homid *hd, struct homid_dev *d)
 {
 	const struct homid_dev_conf *c = &d->conf;
 	struct nvmed_ns ns;
@@ -746,7 +774,8 @@ static int dev_start(struct homid_dev *d)
 	struct homid_ublk *u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
-	*u = (struct homid_ublk){.dev = d,
+	*u = (struct homid_ublk){.hd = hd,
+				 .dev = d,
 				 .ctrl_fd = -1,
 				 .cdev_fd = -1,
 				 .id = c->ublk_id,
@@ -783,12 +812,40 @@ static int dev_start(struct homid_dev *d)
 	return 0;
 }
 
+unsigned homid_ublk_status(struct homid *hd, struct homi_status_ublk *out, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < hd->ndev && n < max; i++) {
+		struct homid_ublk *u = hd->devs[i].ublk;
+		if (!u)
+			continue;
+		struct homi_status_ublk *s = &out[n++];
+		*s = (struct homi_status_ublk){.dev = i,
+					       .ublk_id = u->id,
+					       .nsid = u->nsid,
+					       .queues = (uint16_t)u->nq,
+					       .depth = (uint16_t)u->depth,
+					       .recovered = u->recovered,
+					       .max_io = u->max_io};
+		for (unsigned k = 0; k < u->nq; k++) {
+			s->requests += __atomic_load_n(&u->queues[k].ios, __ATOMIC_RELAXED);
+			s->errors += __atomic_load_n(&u->queues[k].errors, __ATOMIC_RELAXED);
+		}
+		struct ublksrv_ctrl_dev_info info;
+		if (ctrl(u, UBLK_CMD_GET_DEV_INFO, &info, sizeof(info), 0) == 0)
+			s->state = info.state == UBLK_S_DEV_LIVE       ? HOMI_UBLK_LIVE
+				   : info.state == UBLK_S_DEV_QUIESCED ? HOMI_UBLK_QUIESCED
+								       : HOMI_UBLK_DEAD;
+	}
+	return n;
+}
+
 int homid_ublk_start(struct homid *hd)
 {
 	for (unsigned i = 0; i < hd->ndev; i++) {
 		if (!hd->devs[i].conf.ublk_nsid)
 			continue;
-		int rc = dev_start(&hd->devs[i]);
+		int rc = dev_start(hd, &hd->devs[i]);
 		if (rc < 0)
 			return rc;
 	}
@@ -797,9 +854,15 @@ int homid_ublk_start(struct homid *hd)
 
 void homid_ublk_stop(struct homid *hd, bool remove)
 {
+	for (unsigned i = 0; i < hd->ndev; i++)
+		if (hd->devs[i].ublk)
+			dev_release_queues(hd->devs[i].ublk, remove);
+	/* a clean stop: STOP_DEV has completed every command, the rings can go now; otherwise the keeper
+	 * lets go once this process is gone (the kernel then quiesces the devices for the next daemon) */
+	homid_ring_keeper_stop(hd, remove);
 	for (unsigned i = 0; i < hd->ndev; i++) {
 		if (hd->devs[i].ublk)
-			dev_release(hd->devs[i].ublk, remove);
+			dev_release_dev(hd->devs[i].ublk, remove);
 		hd->devs[i].ublk = NULL;
 	}
 }

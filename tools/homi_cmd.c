@@ -109,6 +109,16 @@ static const char *kind_name(uint16_t k)
 	return k == HOMI_DEV_EMU ? "emu" : k == HOMI_DEV_VFIO ? "vfio" : k == HOMI_DEV_GPUEMU ? "gpuemu" : "?";
 }
 
+static const char *ublk_state_name(uint16_t state)
+{
+	switch (state) {
+	case HOMI_UBLK_LIVE: return "live";
+	case HOMI_UBLK_QUIESCED: return "recovering"; /* held for the next daemon */
+	case HOMI_UBLK_DEAD: return "dead";
+	default: return "unknown";
+	}
+}
+
 static int status(int argc, char **argv)
 {
 	bool json = false;
@@ -138,6 +148,7 @@ static int status(int argc, char **argv)
 	const struct homi_status_dev *sd = (const void *)(buf + sizeof(h));
 	const struct homi_status_client *sc = (const void *)(sd + h.ndev);
 	const struct homi_status_qp *sq = (const void *)(sc + h.nclients);
+	const struct homi_status_ublk *su = (const void *)(sq + h.nqps);
 	if (json) {
 		printf("{\"socket\": ");
 		json_string(stdout, homi_client_socket(hc));
@@ -175,6 +186,15 @@ static int status(int argc, char **argv)
 			printf("%s{\"device\": \"%s\", \"qid\": %u, \"client\": %u, \"entries\": %u, \"nsid\": %u}",
 			       i ? ", " : "", sq[i].dev < h.ndev ? sd[sq[i].dev].name : "?", sq[i].qid, sq[i].client_id,
 			       sq[i].entries, sq[i].nsid);
+		printf("], \"ublk\": [");
+		for (uint32_t i = 0; i < h.nublk; i++)
+			printf("%s{\"id\": %d, \"block_device\": \"/dev/ublkb%d\", \"device\": \"%s\", \"nsid\": %u, "
+			       "\"queues\": %u, \"depth\": %u, \"max_io_bytes\": %u, \"state\": \"%s\", "
+			       "\"recovered\": %s, \"requests\": %llu, \"errors\": %llu}",
+			       i ? ", " : "", su[i].ublk_id, su[i].ublk_id, sd[su[i].dev].name, su[i].nsid,
+			       su[i].queues, su[i].depth, su[i].max_io, ublk_state_name(su[i].state),
+			       su[i].recovered ? "true" : "false", (unsigned long long)su[i].requests,
+			       (unsigned long long)su[i].errors);
 		printf("]}\n");
 	} else {
 		printf("homid at %s: %u device(s), %u client(s), %u queue pair(s) granted; %llu taken back from "
@@ -202,6 +222,20 @@ static int status(int argc, char **argv)
 			for (uint32_t i = 0; i < h.nqps; i++)
 				printf("%-12s %-5u %-6u %-7u %u\n", sq[i].dev < h.ndev ? sd[sq[i].dev].name : "?",
 				       sq[i].qid, sq[i].client_id, sq[i].entries, sq[i].nsid);
+		}
+		if (h.nublk) {
+			printf("\n%-12s %-12s %-5s %-9s %-10s %-20s %s\n", "UBLK", "DEVICE", "NSID", "QUEUES", "STATE",
+			       "REQUESTS (FAILED)", "SINCE");
+			for (uint32_t i = 0; i < h.nublk; i++) {
+				char path[24], qd[24], rq[48];
+				snprintf(path, sizeof(path), "/dev/ublkb%d", su[i].ublk_id);
+				snprintf(qd, sizeof(qd), "%ux%u", su[i].queues, su[i].depth);
+				snprintf(rq, sizeof(rq), "%llu (%llu)", (unsigned long long)su[i].requests,
+					 (unsigned long long)su[i].errors);
+				printf("%-12s %-12s %-5u %-9s %-10s %-20s %s\n", path, sd[su[i].dev].name, su[i].nsid,
+				       qd, ublk_state_name(su[i].state), rq,
+				       su[i].recovered ? "re-attached after a restart" : "added by this daemon");
+			}
 		}
 	}
 	free(buf);

@@ -53,8 +53,8 @@ int homi_gpu_info(struct homi_client *hc, uint32_t dev, struct homi_gpu_info_rep
 int homi_grant_qp(struct homi_client *hc, const struct homi_grant_qp *req, struct homi_grant_qp_reply *rep, int *db_fd);
 int homi_release_qp(struct homi_client *hc, uint32_t dev, uint16_t qid);
 
-/* The STATUS reply's body (struct homi_status_reply and its records), into buf of cap bytes
- * (HOMI_MSG_MAX is always enough); *len its length. */
+/* The STATUS reply's body (struct homi_status_reply and its records, the ublk devices' too), into
+ * buf of cap bytes (HOMI_MSG_MAX is always enough); *len its length. */
 int homi_status(struct homi_client *hc, void *buf, size_t cap, size_t *len);
 
 /*

@@ -197,7 +197,18 @@ struct homi_extents_reply {
 	uint32_t reserved;
 };
 
-/* STATUS reply: devices, then clients, then queues */
+/*
+ * STATUS request: an empty body (the reply of the first protocol: devices, clients, queues), or
+ * struct homi_status_req asking for more record kinds. A daemon from before homi_status_req refuses
+ * the longer request (-EMSGSIZE), and the client asks again with an empty one.
+ */
+#define HOMI_STATUS_WANT_UBLK 1u /* the ublk device records */
+struct homi_status_req {
+	uint32_t want; /* HOMI_STATUS_WANT_* */
+	uint32_t reserved;
+};
+
+/* STATUS reply: devices, then clients, then queues, then (if asked for) ublk devices */
 struct homi_status_dev {
 	char name[HOMI_NAME_MAX];
 	char target[96]; /* the device string or PCI address the daemon opened */
@@ -227,12 +238,33 @@ struct homi_status_qp {
 	uint32_t reserved2;
 };
 
+enum homi_ublk_state {
+	HOMI_UBLK_UNKNOWN = 0,  /* the kernel did not answer */
+	HOMI_UBLK_LIVE = 1,     /* served by this daemon */
+	HOMI_UBLK_QUIESCED = 2, /* its server is gone: requests held for the next one (recovering) */
+	HOMI_UBLK_DEAD = 3,     /* stopped */
+};
+
+/* A ublk device the daemon serves (ublk = NSID in its configuration). */
+struct homi_status_ublk {
+	uint32_t dev;    /* index into the device records */
+	int32_t ublk_id; /* /dev/ublkb<ublk_id> */
+	uint32_t nsid;
+	uint16_t queues, depth;
+	uint16_t state;     /* enum homi_ublk_state, the kernel's (GET_DEV_INFO) */
+	uint16_t recovered; /* 1: this daemon re-attached it after its predecessor died, 0: added it */
+	uint32_t max_io;    /* bytes per request */
+	uint64_t requests;  /* served by this daemon */
+	uint64_t errors;    /* of those, failed (block-layer I/O errors) */
+};
+
 struct homi_status_reply {
 	uint32_t ndev, nclients, nqps;
-	uint32_t reserved;
+	uint32_t nublk;         /* 0 unless asked for (HOMI_STATUS_WANT_UBLK) */
 	uint64_t reclaimed_qps; /* queues the daemon took back from clients that went away */
 	uint64_t clients_served;
-	/* then ndev homi_status_dev, nclients homi_status_client, nqps homi_status_qp */
+	/* then ndev homi_status_dev, nclients homi_status_client, nqps homi_status_qp, nublk
+	 * homi_status_ublk */
 };
 
 _Static_assert(sizeof(struct homi_hdr) == 16, "header");
@@ -254,10 +286,13 @@ _Static_assert(sizeof(struct homi_status_dev) == 64 + 96 + 16, "status dev");
 _Static_assert(sizeof(struct homi_status_client) == 88, "status client");
 _Static_assert(sizeof(struct homi_status_qp) == 24, "status qp");
 _Static_assert(sizeof(struct homi_status_reply) == 32, "status reply");
+_Static_assert(sizeof(struct homi_status_req) == 8, "status request");
+_Static_assert(sizeof(struct homi_status_ublk) == 40, "status ublk");
 _Static_assert(HOMI_MAX_DEVS * sizeof(struct homi_dev) + 8 + 16 <= HOMI_MSG_MAX, "list fits");
 _Static_assert(16 + 32 + HOMI_MAX_DEVS * sizeof(struct homi_status_dev) +
 			       HOMI_MAX_CLIENTS * sizeof(struct homi_status_client) +
-			       HOMI_MAX_STATUS_QPS * sizeof(struct homi_status_qp) <=
+			       HOMI_MAX_STATUS_QPS * sizeof(struct homi_status_qp) +
+			       HOMI_MAX_DEVS * sizeof(struct homi_status_ublk) <=
 		       HOMI_MSG_MAX,
 	       "status fits");
 

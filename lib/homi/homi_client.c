@@ -323,7 +323,11 @@ int homi_release_qp(struct homi_client *hc, uint32_t dev, uint16_t qid)
 
 int homi_status(struct homi_client *hc, void *buf, size_t cap, size_t *len)
 {
-	return call(hc, HOMI_MSG_STATUS, NULL, 0, -1, buf, cap, len, NULL);
+	struct homi_status_req q = {.want = HOMI_STATUS_WANT_UBLK};
+	int rc = call(hc, HOMI_MSG_STATUS, &q, sizeof(q), -1, buf, cap, len, NULL);
+	if (rc == -EMSGSIZE) /* a daemon from before homi_status_req */
+		rc = call(hc, HOMI_MSG_STATUS, NULL, 0, -1, buf, cap, len, NULL);
+	return rc;
 }
 
 int homi_extents_info(struct homi_client *hc, uint32_t dev, struct homi_extents_reply *out)

@@ -118,12 +118,14 @@ static int reply_ok(uint16_t t, const uint8_t *body, size_t len, const char **wh
 		if (len < sizeof(h))
 			break;
 		memcpy(&h, body, sizeof(h));
-		if (h.ndev > HOMI_MAX_DEVS || h.nclients > HOMI_MAX_CLIENTS || h.nqps > HOMI_MAX_STATUS_QPS) {
+		if (h.ndev > HOMI_MAX_DEVS || h.nclients > HOMI_MAX_CLIENTS || h.nqps > HOMI_MAX_STATUS_QPS ||
+		    h.nublk > HOMI_MAX_DEVS) {
 			*why = "too many records";
 			return -EMSGSIZE;
 		}
 		size_t want = sizeof(h) + h.ndev * sizeof(struct homi_status_dev) +
-			      h.nclients * sizeof(struct homi_status_client) + h.nqps * sizeof(struct homi_status_qp);
+			      h.nclients * sizeof(struct homi_status_client) + h.nqps * sizeof(struct homi_status_qp) +
+			      h.nublk * sizeof(struct homi_status_ublk);
 		if (len != want)
 			break;
 		const uint8_t *p = body + sizeof(h);
@@ -140,6 +142,15 @@ static int reply_ok(uint16_t t, const uint8_t *body, size_t len, const char **wh
 			memcpy(&c, p, sizeof(c));
 			if (!terminated(c.name, sizeof(c.name))) {
 				*why = "bad client record";
+				return -EPROTO;
+			}
+		}
+		p += h.nqps * sizeof(struct homi_status_qp);
+		for (uint32_t i = 0; i < h.nublk; i++, p += sizeof(struct homi_status_ublk)) {
+			struct homi_status_ublk u;
+			memcpy(&u, p, sizeof(u));
+			if (u.dev >= h.ndev || u.ublk_id < 0 || u.state > HOMI_UBLK_DEAD || u.recovered > 1) {
+				*why = "bad ublk record";
 				return -EPROTO;
 			}
 		}
@@ -186,7 +197,9 @@ int homi_msg_check(const void *buf, size_t n, uint16_t reply_to, const char **wh
 			*why = "not a request";
 			return -EPROTO;
 		}
-		if (h.len != (uint32_t)want) {
+		/* STATUS: empty, or with homi_status_req */
+		bool status_req = h.type == HOMI_MSG_STATUS && h.len == sizeof(struct homi_status_req);
+		if (h.len != (uint32_t)want && !status_req) {
 			*why = "body length does not fit the type";
 			return -EMSGSIZE;
 		}

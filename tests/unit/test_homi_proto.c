@@ -399,6 +399,62 @@ static void test_status_reply(void **state)
 	assert_int_equal(check(n, t), 0);
 }
 
+/* A STATUS reply with nublk ublk records after the others, len bytes */
+static size_t put_status_ublk(struct status_counts c, uint32_t nublk, uint32_t len)
+{
+	size_t n = put_status(c, len);
+	memcpy(body() + offsetof(struct homi_status_reply, nublk), &nublk, sizeof(nublk));
+	return n;
+}
+
+static uint32_t status_ublk_len(struct status_counts c, uint32_t nublk)
+{
+	return status_len(c) + nublk * (uint32_t)sizeof(struct homi_status_ublk);
+}
+
+static struct homi_status_ublk *status_ublk(struct status_counts c, uint32_t i)
+{
+	return (struct homi_status_ublk *)(body() + status_len(c)) + i;
+}
+
+/* STATUS asking for ublk records (homi_status_req), and the reply's ublk records after the queues */
+static void test_status_ublk(void **state)
+{
+	/* the request: empty (the first protocol) or a homi_status_req, nothing between or longer */
+	assert_int_equal(check(put_request(HOMI_MSG_STATUS, 0), 0), 0);
+	assert_int_equal(check(put_request(HOMI_MSG_STATUS, sizeof(struct homi_status_req)), 0), 0);
+	assert_int_equal(check(put_request(HOMI_MSG_STATUS, sizeof(struct homi_status_req) - 1), 0), -EMSGSIZE);
+	assert_int_equal(check(put_request(HOMI_MSG_STATUS, sizeof(struct homi_status_req) + 1), 0), -EMSGSIZE);
+
+	const uint16_t t = HOMI_MSG_STATUS;
+	struct status_counts c = {2, 1, 3};
+	size_t n = put_status_ublk(c, 2, status_ublk_len(c, 2));
+	/* zeroed records (device 0, ublk 0, state unknown) are valid */
+	assert_int_equal(check(n, t), 0);
+	*status_ublk(c, 1) = (struct homi_status_ublk){
+		.dev = 1, .ublk_id = 7, .state = HOMI_UBLK_QUIESCED, .recovered = 1};
+	assert_int_equal(check(n, t), 0);
+	/* the count must match the body */
+	assert_int_equal(check(put_status_ublk(c, 2, status_ublk_len(c, 2) - 1), t), -EMSGSIZE);
+	assert_int_equal(check(put_status_ublk(c, 1, status_ublk_len(c, 2)), t), -EMSGSIZE);
+	struct status_counts devs = {HOMI_MAX_DEVS, 0, 0};
+	assert_int_equal(check(put_status_ublk(devs, HOMI_MAX_DEVS, status_ublk_len(devs, HOMI_MAX_DEVS)), t), 0);
+	assert_int_equal(check(put_status_ublk(devs, HOMI_MAX_DEVS + 1, status_ublk_len(devs, HOMI_MAX_DEVS + 1)), t),
+			 -EMSGSIZE);
+	/* a record naming a device that is not in the reply, a negative id, an unknown state */
+	static const struct homi_status_ublk bad[] = {
+		{.dev = 2},
+		{.ublk_id = -1},
+		{.state = HOMI_UBLK_DEAD + 1},
+		{.recovered = 2},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = put_status_ublk(c, 2, status_ublk_len(c, 2));
+		*status_ublk(c, 0) = bad[i];
+		assert_int_equal(check(n, t), -EPROTO);
+	}
+}
+
 static void test_msg_names(void **state)
 {
 	assert_string_equal(homi_msg_name(HOMI_MSG_HELLO), "HELLO");
@@ -431,7 +487,7 @@ int main(void)
 		cmocka_unit_test(test_versions),        cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_fixed_replies),   cmocka_unit_test(test_error_and_shutdown),
 		cmocka_unit_test(test_list_reply),      cmocka_unit_test(test_status_reply),
-		cmocka_unit_test(test_msg_names),
+		cmocka_unit_test(test_msg_names),       cmocka_unit_test(test_status_ublk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@ import glob
 import lzma
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -231,6 +232,14 @@ SCENARIOS = {
         known_oops=r"io_fallback_tw",
         linux_kmods={"6.1": [UBLK_6_1]},
         timeout=240, kernels=["6.1", "6.12"]),
+    "ublk-kill": dict(
+        doc="homid killed -9 and restarted UBLK_KILLS times (default 10) while fio drives the raw /dev/ublkb0: "
+            "the loop for 6.12's exit-time oops in ublk_drv's cancel race (docs/ARCHITECTURE.md, ublk)",
+        iommu=True, disks=[("256M", "raw")], modules=UBLK_MODULES,
+        qemu=["-drive", "file={disk0},if=none,id=nvm0,format=raw,cache=unsafe",
+              "-device", "nvme,serial=aisio0,drive=nvm0,addr=0x4"],
+        needs=["tools/aisio", "daemon/homid"], host_needs=["fio"],
+        env_from_host=["UBLK_KILLS"], linux_kmods={"6.1": [UBLK_6_1]}, timeout=400, kernels=["6.12"]),
     "ublk-bench": dict(
         doc="benchmark, not in CI (bench/homi/ublk.sh): fio 4 KiB randread QD32 on /dev/ublkb0 against the same "
             "namespace through a second controller of the nvme-subsys on the kernel nvme driver",
@@ -610,8 +619,10 @@ def build_initramfs(path, kdir, build, scn, script, kos=()):
     c.copy("vmtest/scenario.sh", script)
     for ko in kos:
         c.copy("vmtest/kmod/" + os.path.basename(ko), ko)
-    if scn.get("env"):
-        c.file("vmtest/env.sh", "".join(f"export {k}={v}\n" for k, v in scn["env"].items()).encode())
+    env = dict(scn.get("env", {}))
+    env.update({k: os.environ[k] for k in scn.get("env_from_host", []) if k in os.environ})  # e.g. a loop count
+    if env:
+        c.file("vmtest/env.sh", "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()).encode())
     c.close()
 
 

@@ -65,6 +65,7 @@ homid_kill9() {
 homid_start /tmp/homid.conf
 check "homid (pid $HPID) is up with /dev/ublkb0" homid_ready
 step_out "\(added\): 2 queue\(s\) of 32" grep "ublk 0: namespace 1 as /dev/ublkb0" /tmp/homid.log
+step_out "/dev/ublkb0 +nvme0 +1 +2x32 +live .*added by this daemon" aisio homi status
 case "$(uname -r)" in
 6.1.*) step_out "plain command numbers" grep "no GET_FEATURES" /tmp/homid.log ;; # 6.1 predates GET_FEATURES
 *) step_out "ioctl-encoded command numbers" grep "GET_FEATURES answered" /tmp/homid.log ;;
@@ -115,6 +116,8 @@ check "fio waits for the device (still running)" fio_running
 homid_start /tmp/homid-extents.conf
 check "homid (pid $HPID) is up again under fio" homid_ready
 step_out "re-attached after a restart" grep "ublk 0: namespace 1 as /dev/ublkb0" /tmp/homid.log
+# homi status lists it: the kernel's state, and that this daemon re-attached it
+step_out '"block_device": "/dev/ublkb0", "device": "nvme0", "nsid": 1, "queues": 2, "depth": 32, .*"state": "live", "recovered": true' aisio homi status --json
 fio_done() { # bounded, 90 s; fio exits 0 with no error
 	i=0
 	while [ $i -lt 180 ] && kill -0 $FPID 2>/dev/null; do
