@@ -166,3 +166,45 @@ homid_exited() {
 	echo "homid exited with status $WAIT_RC"
 	[ "$WAIT_RC" -eq 0 ]
 }
+
+# ublk scenarios: homid serving namespace 1 of the NVMe function $BDF as /dev/ublkb0 (2 queues of 32), on
+# socket $SOCK; EXTRA-LINE goes into the device section.
+ublk_conf() { # EXTRA-LINE
+	cat <<EOF
+[homid]
+socket = $SOCK
+log = stderr
+log_level = info
+open_retry = 20
+# TCG on a loaded 2-core host: QEMU's controller can take longer than the default 10 s for an admin command
+admin_timeout = 60
+
+[device nvme0]
+device = $BDF
+ublk = 1
+ublk_id = 0
+ublk_queues = 2
+ublk_depth = 32
+$1
+EOF
+}
+
+ublk_ready() { # homid answers and /dev/ublkb0 is there (bounded, 60 s)
+	i=0
+	while [ $i -lt 120 ]; do
+		kill -0 "$HPID" 2>/dev/null || return 1
+		[ -b /dev/ublkb0 ] && aisio homi status >/dev/null 2>&1 && return 0
+		sleep 0.5
+		i=$((i + 1))
+	done
+	return 1
+}
+homid_start() { # CONFIG
+	homid --config "$1" >>/tmp/homid.log 2>&1 &
+	HPID=$!
+}
+homid_kill9() {
+	kill -9 "$HPID"
+	wait "$HPID" 2>/dev/null
+	echo "---- homid killed -9 ----" >>/tmp/homid.log
+}

@@ -226,9 +226,9 @@ SCENARIOS = {
         qemu=["-drive", "file={disk0},if=none,id=nvm0,format=raw,cache=unsafe",
               "-device", "nvme,serial=aisio0,drive=nvm0,addr=0x4"],
         needs=["tools/aisio", "daemon/homid", "tests/homi/homi-read"], host_needs=["fio", "mkfs.xfs"],
-        # 6.12.95's io_uring: a kill -9 of the ublk server now and then oopses the guest kernel in
-        # io_fallback_tw (task work of a freed request, run from the dying thread's exit; docs/ARCHITECTURE.md).
-        # Such a run is repeated once and says so; the oops is the kernel's, and a second one fails the test.
+        # 6.12.95's ublk_drv (no f40139fde527): a kill -9 of the ublk server under I/O could oops the guest in
+        # io_fallback_tw; homid's ring keeper avoids it (docs/ARCHITECTURE.md, ublk, "Killed under I/O"). Should
+        # it come back, such a run is repeated once and says so; a second one fails the test.
         known_oops=r"io_fallback_tw",
         linux_kmods={"6.1": [UBLK_6_1]},
         timeout=240, kernels=["6.1", "6.12"]),

@@ -19,51 +19,13 @@ echo 1 >/proc/sys/kernel/panic_on_oops # a kernel oops ends the guest at once, n
 check "ublk_drv gave /dev/ublk-control" [ -c /dev/ublk-control ]
 step_out "128 reserved" aisio hugepages --reserve 128
 step_out "bound to vfio-pci" aisio bind "$BDF" vfio-pci
-conf() { # EXTRA-LINE: the configuration, with an extra key in the device section
-	cat <<EOF
-[homid]
-socket = $SOCK
-log = stderr
-log_level = info
-open_retry = 20
-# TCG on a loaded 2-core host: QEMU's controller can take longer than the default 10 s for an admin command
-admin_timeout = 60
-
-[device nvme0]
-device = $BDF
-ublk = 1
-ublk_id = 0
-ublk_queues = 2
-ublk_depth = 32
-$1
-EOF
-}
-conf "" >/tmp/homid.conf
-conf "extents = $MNT" >/tmp/homid-extents.conf
+ublk_conf "" >/tmp/homid.conf
+ublk_conf "extents = $MNT" >/tmp/homid-extents.conf
 step_out "nvme0: namespace 1 as /dev/ublkb0, 2 queue\(s\) of depth 32" homid --config /tmp/homid.conf --check
 
-homid_ready() { # homid answers and /dev/ublkb0 is there (bounded, 60 s)
-	i=0
-	while [ $i -lt 120 ]; do
-		kill -0 "$HPID" 2>/dev/null || return 1
-		[ -b /dev/ublkb0 ] && aisio homi status >/dev/null 2>&1 && return 0
-		sleep 0.5
-		i=$((i + 1))
-	done
-	return 1
-}
-homid_start() { # CONFIG
-	homid --config "$1" >>/tmp/homid.log 2>&1 &
-	HPID=$!
-}
-homid_kill9() {
-	kill -9 "$HPID"
-	wait "$HPID" 2>/dev/null
-	echo "---- homid killed -9 ----" >>/tmp/homid.log
-}
 
 homid_start /tmp/homid.conf
-check "homid (pid $HPID) is up with /dev/ublkb0" homid_ready
+check "homid (pid $HPID) is up with /dev/ublkb0" ublk_ready
 step_out "\(added\): 2 queue\(s\) of 32" grep "ublk 0: namespace 1 as /dev/ublkb0" /tmp/homid.log
 step_out "/dev/ublkb0 +nvme0 +1 +2x32 +live .*added by this daemon" aisio homi status
 case "$(uname -r)" in
@@ -114,7 +76,7 @@ check "the file system is still mounted" grep -q " $MNT xfs " /proc/mounts
 sleep 1
 check "fio waits for the device (still running)" fio_running
 homid_start /tmp/homid-extents.conf
-check "homid (pid $HPID) is up again under fio" homid_ready
+check "homid (pid $HPID) is up again under fio" ublk_ready
 step_out "re-attached after a restart" grep "ublk 0: namespace 1 as /dev/ublkb0" /tmp/homid.log
 # homi status lists it: the kernel's state, and that this daemon re-attached it
 step_out '"block_device": "/dev/ublkb0", "device": "nvme0", "nsid": 1, "queues": 2, "depth": 32, .*"state": "live", "recovered": true' aisio homi status --json
@@ -195,7 +157,7 @@ ublk_timeout = 3
 EOF2
 : >/tmp/homid.log
 homid_start /tmp/homid-faults.conf
-check "homid (pid $HPID) serves the emulated controller as /dev/ublkb0" homid_ready
+check "homid (pid $HPID) serves the emulated controller as /dev/ublkb0" ublk_ready
 dd_block() { # BLOCK: one direct 4 KiB read, bounded
 	timeout 30 dd if=/dev/ublkb0 of=/dev/null bs=4096 skip="$1" count=1 iflag=direct
 }
