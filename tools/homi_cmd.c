@@ -173,6 +173,15 @@ static int status(int argc, char **argv)
 			}
 			printf("]}");
 		}
+		printf("], \"ublk\": [");
+		for (uint32_t i = 0; i < h.nublk; i++)
+			printf("%s{\"id\": %d, \"block_device\": \"/dev/ublkb%d\", \"device\": \"%s\", \"nsid\": %u, "
+			       "\"queues\": %u, \"depth\": %u, \"max_io_bytes\": %u, \"state\": \"%s\", "
+			       "\"recovered\": %s, \"requests\": %llu, \"errors\": %llu}",
+			       i ? ", " : "", su[i].ublk_id, su[i].ublk_id, sd[su[i].dev].name, su[i].nsid,
+			       su[i].queues, su[i].depth, su[i].max_io, ublk_state_name(su[i].state),
+			       su[i].recovered ? "true" : "false", (unsigned long long)su[i].requests,
+			       (unsigned long long)su[i].errors);
 		printf("], \"clients\": [");
 		for (uint32_t i = 0; i < h.nclients; i++) {
 			printf("%s{\"id\": %u, \"pid\": %u, \"uid\": %u, \"gid\": %u, \"name\": ", i ? ", " : "",
@@ -186,15 +195,6 @@ static int status(int argc, char **argv)
 			printf("%s{\"device\": \"%s\", \"qid\": %u, \"client\": %u, \"entries\": %u, \"nsid\": %u}",
 			       i ? ", " : "", sq[i].dev < h.ndev ? sd[sq[i].dev].name : "?", sq[i].qid, sq[i].client_id,
 			       sq[i].entries, sq[i].nsid);
-		printf("], \"ublk\": [");
-		for (uint32_t i = 0; i < h.nublk; i++)
-			printf("%s{\"id\": %d, \"block_device\": \"/dev/ublkb%d\", \"device\": \"%s\", \"nsid\": %u, "
-			       "\"queues\": %u, \"depth\": %u, \"max_io_bytes\": %u, \"state\": \"%s\", "
-			       "\"recovered\": %s, \"requests\": %llu, \"errors\": %llu}",
-			       i ? ", " : "", su[i].ublk_id, su[i].ublk_id, sd[su[i].dev].name, su[i].nsid,
-			       su[i].queues, su[i].depth, su[i].max_io, ublk_state_name(su[i].state),
-			       su[i].recovered ? "true" : "false", (unsigned long long)su[i].requests,
-			       (unsigned long long)su[i].errors);
 		printf("]}\n");
 	} else {
 		printf("homid at %s: %u device(s), %u client(s), %u queue pair(s) granted; %llu taken back from "
