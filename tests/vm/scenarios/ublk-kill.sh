@@ -33,9 +33,10 @@ stuck_report() { # what is left of the killed daemons, and the kernel's blocked 
 			cat "$t/stack" 2>/dev/null
 		done
 	done
+	echo "ublkb0 in flight (read write): $(cat /sys/block/ublkb0/inflight 2>/dev/null)"
 	echo w >/proc/sysrq-trigger
 	sleep 1
-	dmesg | tail -80
+	dmesg -s 1048576 | tail -120 # busybox reads 16 KiB of the log unless told more
 }
 homid_start /tmp/homid.conf
 check "homid (pid $HPID) is up with /dev/ublkb0" ublk_ready
