@@ -342,6 +342,13 @@ static int sriov_status(const struct sriov_args *a, struct sriov_pf *pf)
 	return 0;
 }
 
+/* The state, and the secondary controller of the VF given with --vf; NULL (said why) when either fails. */
+static const struct nvme_sec_ctrl_entry *secondary_read(const struct sriov_args *a, const struct sriov_pf *pf,
+							struct sriov_state *st)
+{
+	return state_read(a->verb, pf, st) < 0 ? NULL : vf_checked(a->verb, pf, st, a->vf);
+}
+
 /* ---- assign ---- */
 
 static int sriov_assign(const struct sriov_args *a, struct sriov_pf *pf)
@@ -351,9 +358,7 @@ static int sriov_assign(const struct sriov_args *a, struct sriov_pf *pf)
 		return 2;
 	}
 	struct sriov_state st;
-	if (state_read(a->verb, pf, &st) < 0)
-		return 1;
-	const struct nvme_sec_ctrl_entry *sc = vf_checked(a->verb, pf, &st, a->vf);
+	const struct nvme_sec_ctrl_entry *sc = secondary_read(a, pf, &st);
 	if (!sc)
 		return 1;
 	if (sc->scs & NVME_SEC_SCS_ONLINE) {
@@ -453,9 +458,7 @@ static int sriov_attach(const struct sriov_args *a, struct sriov_pf *pf, bool at
 		return 2;
 	}
 	struct sriov_state st;
-	if (state_read(a->verb, pf, &st) < 0)
-		return 1;
-	const struct nvme_sec_ctrl_entry *sc = vf_checked(a->verb, pf, &st, a->vf);
+	const struct nvme_sec_ctrl_entry *sc = secondary_read(a, pf, &st);
 	if (!sc)
 		return 1;
 	int rc = nvme_sriov_ns_attach(pf->fd, SRIOV_ADMIN_TIMEOUT_MS, (uint32_t)a->nsid, sc->scid, attach);

@@ -12,17 +12,7 @@ printf '[homid]\nsocket = %s\nlog_level = info\nadmin_timeout = 60\n\n[device pf
 	"$SOCK" "$PF" >/tmp/homid.conf
 homid --config /tmp/homid.conf >/tmp/homid.log 2>&1 &
 HPID=$!
-homid_ready() {
-	i=0
-	while [ $i -lt 180 ]; do
-		kill -0 "$HPID" 2>/dev/null || return 1
-		aisio homi status >/dev/null 2>&1 && return 0
-		sleep 0.5
-		i=$((i + 1))
-	done
-	return 1
-}
-check "homid is up with VF 1" homid_ready
+check "homid is up with VF 1" homid_ready 180
 pf_bench() {
 	fio --name=randread --filename=/dev/nvme0n1 --rw=randread --bs=4k --iodepth=32 --ioengine=libaio --direct=1 \
 		--size=256M --runtime=$RUNTIME --time_based --output-format=terse --terse-version=3 >/tmp/fio.terse || return 1

@@ -42,19 +42,9 @@ EOF
 step_out "pf0.vf2: VF 2 of pf0, namespaces 1 2" homid --config /tmp/homid.conf --check
 step_refused "sets both device = and sriov =" sh -c "sed 's/^sriov = .*/&\ndevice = $PF/' /tmp/homid.conf >/tmp/bad.conf && homid --config /tmp/bad.conf --check"
 
-homid_ready() { # bounded, 90 s: the bring-up is a few dozen admin commands and two controllers under TCG
-	i=0
-	while [ $i -lt 180 ]; do
-		kill -0 "$HPID" 2>/dev/null || return 1
-		aisio homi status >/dev/null 2>&1 && return 0
-		sleep 0.5
-		i=$((i + 1))
-	done
-	return 1
-}
 homid --config /tmp/homid.conf >/tmp/homid.log 2>&1 &
 HPID=$!
-check "homid (pid $HPID) brings the VFs up and answers" homid_ready
+check "homid (pid $HPID) brings the VFs up and answers (bounded, 90 s)" homid_ready 180
 step aisio homi status
 step_out "\"name\": \"pf0.vf1\", \"target\": \"0000:01:00.1\", \"kind\": \"sriov-vf\", .*\"sriov\": \{\"pf\": \"pf0\", \"vf\": 1, \"cntlid\": [0-9]+, \"vq\": 3, \"vi\": 1, \"namespaces_attached\": \[1\], \"resets\": 0, \"holder\": null\}" \
 	aisio homi status --json
