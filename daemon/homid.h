@@ -164,6 +164,7 @@ struct homid {
 	uint32_t next_client_id;
 	uint64_t reclaimed_qps;
 	uint64_t clients_served;
+	bool stopping; /* the devices close next: a VF a client let go of is reset, not brought up again */
 	int listen_fd;
 	int epoll_fd;
 	int signal_fd;

@@ -548,13 +548,17 @@ void homid_client_reclaim(struct homid *hd, struct homid_client *cl)
 		if (rc < 0 && rc != -ENOTSUP)
 			aisio_log(AISIO_LOG_WARNING, d->conf.name,
 				  "function level reset failed (%s); the controller reset follows", strerror(-rc));
+		else
+			aisio_log(AISIO_LOG_DEBUG, d->conf.name, "function level reset: %s",
+				  rc == 0 ? "done" : "not offered by the function; the controller reset alone");
 		nvmed_ctrl_close(d->ctrl);
 		d->ctrl = NULL;
 		d->pci = NULL;
 		for (unsigned m = 0; m < HOMI_MAX_MEMS; m++)
 			if (cl->mems[m].used && cl->mems[m].dev == i)
 				mem_release(hd, cl, &cl->mems[m]);
-		vf_reopen(hd, d);
+		if (!hd->stopping)
+			vf_reopen(hd, d);
 	}
 	for (unsigned i = 0; i < HOMI_MAX_MEMS; i++)
 		if (cl->mems[i].used && cl->mems[i].refs == 0)

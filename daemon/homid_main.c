@@ -259,6 +259,7 @@ int main(int argc, char **argv)
 	clean_stop = status == 0;
 	sd_notify(0, "STOPPING=1");
 out:
+	hd.stopping = true;
 	for (unsigned i = 0; i < HOMI_MAX_CLIENTS; i++)
 		if (hd.clients[i])
 			homid_client_drop(&hd, hd.clients[i], true);

@@ -2,7 +2,8 @@
 # (300 MiB of namespace 1's 512 MiB). The daemon assigns resources, enables two VFs, attaches
 # namespace 2 (created detached) to VF 2 only, brings them online, binds them to vfio-pci and
 # serves them as pf0.vf1 and pf0.vf2, each granted whole to one client at a time (IOMMU on: a
-# client's DMA goes through its VF's own IOMMU container). SIGTERM returns every resource.
+# client's DMA goes through its VF's own IOMMU container). SIGTERM returns every resource; after a
+# kill -9 of the daemon the next one refuses until aisio sriov disable has returned them.
 
 PF=0000:01:00.0
 SOCK=/run/aisio/homid.sock
@@ -150,6 +151,25 @@ step_out "pf0: SR-IOV PF $PF: resources returned, namespaces as before" cat /tmp
 step umount /mnt
 step mount -t xfs /dev/nvme0n1 /mnt
 check "md5 unchanged across umount and mount" [ "$(md5sum /mnt/data | cut -d' ' -f1)" = "$(cat /tmp/md5.before)" ]
+
+# A daemon killed -9 leaves the VFs enabled: the next one refuses to guess whose they are and says how to
+# return them; after aisio sriov disable it brings them up again.
+echo "---- homid started again ----" >>/tmp/homid.log
+homid --config /tmp/homid.conf >>/tmp/homid.log 2>&1 &
+HPID=$!
+check "homid (pid $HPID) is up again" homid_ready 180
+step kill -9 "$HPID"
+wait "$HPID" 2>/dev/null
+step_refused "sriov = $PF has VFs enabled already .*aisio sriov disable $PF" timeout 60 homid --config /tmp/homid.conf
+step_out "resources returned: VQ assigned to secondaries 6 -> 0, VI 2 -> 0" aisio sriov disable $PF
+homid --config /tmp/homid.conf >>/tmp/homid.log 2>&1 &
+HPID=$!
+check "homid (pid $HPID) brings the VFs up after aisio sriov disable" homid_ready 180
+step_out "$OK" aisio perf verify $TMO --force --offset 720000 --size 4096 --seed 14 homi:pf0.vf2
+step kill -TERM "$HPID"
+step homid_exited
+step_out '"sriov_numvfs": 0, ' aisio sriov status --json $PF
+check "VQ: none assigned" grep -Eq '"vq": \{"flexible_total": 8, "assigned": 0,' /tmp/step.out
 step umount /mnt
 check "no hugepage in use" sh -c "aisio hugepages | grep -q ', 0 in use'"
 check "no DMA faults in the kernel log" no_dma_faults
