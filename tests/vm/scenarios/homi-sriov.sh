@@ -98,10 +98,10 @@ step_out "$OK" aisio perf verify $TMO --nsid 2 --size 8192 --seed 5 homi:pf0.vf2
 
 # One client per VF: a second is refused while the first holds it; kill -9 of the holder resets
 # the VF, and the next client gets it.
-held_by() { # DEV PID: the status shows PID holding DEV (bounded, 30 s)
+status_shows() { # REGEX: a line of `aisio homi status` matches it (bounded, 60 s)
 	i=0
-	while [ $i -lt 60 ]; do
-		aisio homi status | grep -Eq "^$1 .* client [0-9]+ \(pid $2, uid 0\)$" && return 0
+	while [ $i -lt 120 ]; do
+		aisio homi status | grep -Eq -- "$1" && return 0
 		sleep 0.5
 		i=$((i + 1))
 	done
@@ -113,7 +113,7 @@ resets_of() { # DEV: its resets so far (the VF table of `aisio homi status`)
 }
 aisio perf run $TMO --iopattern randread --qdepth 16 --runtime 60 homi:pf0.vf1 >/tmp/bg.out 2>&1 &
 BPID=$!
-check "the client (pid $BPID) holds VF 1" held_by pf0.vf1 $BPID
+check "the client (pid $BPID) holds VF 1" status_shows "^pf0.vf1 .* client [0-9]+ \(pid $BPID, uid 0\)$"
 step_refused "VF pf0.vf1 is granted to client [0-9]+ \(pid $BPID, uid 0\): one client per VF" \
 	aisio perf verify $TMO --force --offset 720000 --size 1024 homi:pf0.vf1
 RESETS=$(resets_of pf0.vf1)
@@ -121,17 +121,8 @@ check "VF 1 reset $RESETS times so far (once per client that let it go)" [ -n "$
 step kill -9 $BPID
 wait $BPID
 check "the killed client died by SIGKILL (status 137)" [ $? -eq 137 ]
-reset_again() { # VF 1 reset once more and free (bounded, 60 s)
-	i=0
-	while [ $i -lt 120 ]; do
-		aisio homi status | grep -Eq "^pf0.vf1 +1 +0000:01:00.1 +[0-9]+ +3 +1 +1 +$((RESETS + 1)) +-$" && return 0
-		sleep 0.5
-		i=$((i + 1))
-	done
-	aisio homi status
-	return 1
-}
-step reset_again
+# VF 1 reset once more, free again
+step status_shows "^pf0.vf1 +1 +0000:01:00.1 +[0-9]+ +3 +1 +1 +$((RESETS + 1)) +-$"
 step_out "$OK" aisio perf verify $TMO --force --qdepth 16 --offset 720000 --size 16384 --seed 13 homi:pf0.vf1
 check "no DMA faults in the kernel log" no_dma_faults
 
