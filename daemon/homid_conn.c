@@ -169,7 +169,11 @@ static void fill_sriov_status(const struct homid *hd, const struct homid_dev *d,
 	s->vfn = (uint16_t)d->conf.sriov_vfn;
 	s->pf_dev = d->conf.sriov_pf_dev;
 	s->resets = d->resets;
+	if (!d->ctrl)
+		s->flags |= HOMI_DEV_DOWN;
 	if (vf) {
+		if (vf->online)
+			s->flags |= HOMI_DEV_SRIOV_ONLINE;
 		s->cntlid = vf->scid;
 		s->vq = vf->vq;
 		s->vi = vf->vi;

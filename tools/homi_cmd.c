@@ -133,6 +133,12 @@ static void ns_list(uint32_t mask, char *out, size_t len, const char *sep)
 			o += (size_t)snprintf(out + o, len - o, "%s%u", o ? sep : "", n);
 }
 
+/* A VF's state: its secondary online or not, or out of service. */
+static const char *vf_state(const struct homi_status_dev *d)
+{
+	return (d->flags & HOMI_DEV_DOWN) ? "down" : (d->flags & HOMI_DEV_SRIOV_ONLINE) ? "online" : "offline";
+}
+
 /* The SR-IOV part of a device's JSON record: the PF's resources, a VF's controller and holder. */
 static void sriov_json(const struct homi_status_dev *sd, uint32_t ndev, const struct homi_status_dev *d,
 		       const struct homi_status_client *sc, uint32_t nclients)
@@ -148,9 +154,9 @@ static void sriov_json(const struct homi_status_dev *sd, uint32_t ndev, const st
 	ns_list(d->ns_mask, ns, sizeof(ns), ", ");
 	printf(", \"sriov\": {\"pf\": ");
 	json_string(stdout, d->pf_dev < ndev ? sd[d->pf_dev].name : "?");
-	printf(", \"vf\": %u, \"cntlid\": %u, \"vq\": %u, \"vi\": %u, \"namespaces_attached\": [%s], "
+	printf(", \"vf\": %u, \"cntlid\": %u, \"state\": \"%s\", \"vq\": %u, \"vi\": %u, \"namespaces_attached\": [%s], "
 	       "\"resets\": %u, \"holder\": ",
-	       d->vfn, d->cntlid, d->vq, d->vi, ns, d->resets);
+	       d->vfn, d->cntlid, vf_state(d), d->vq, d->vi, ns, d->resets);
 	const struct homi_status_client *h = d->holder ? client_of(sc, nclients, d->holder) : NULL;
 	if (h)
 		printf("{\"client\": %u, \"pid\": %u, \"uid\": %u}}", h->client_id, h->pid, h->uid);
@@ -245,8 +251,8 @@ static int status(int argc, char **argv)
 				printf("\nSR-IOV PF %s (%s): controller %u, %u VF(s) enabled, flexible %u VQ, %u VI\n",
 				       sd[i].name, sd[i].target, sd[i].cntlid, sd[i].vfn, sd[i].vq, sd[i].vi);
 		if (vfs) {
-			printf("%-12s %-3s %-13s %-6s %3s %3s %-10s %-6s %s\n", "VF", "N", "FUNCTION", "CNTLID", "VQ",
-			       "VI", "NAMESPACES", "RESETS", "HELD BY");
+			printf("%-12s %-3s %-13s %-6s %-7s %3s %3s %-10s %-6s %s\n", "VF", "N", "FUNCTION", "CNTLID",
+			       "STATE", "VQ", "VI", "NAMESPACES", "RESETS", "HELD BY");
 			for (uint32_t i = 0; i < h.ndev; i++) {
 				if (sd[i].kind != HOMI_DEV_SRIOV_VF)
 					continue;
@@ -258,9 +264,9 @@ static int status(int argc, char **argv)
 				if (c)
 					snprintf(held, sizeof(held), "client %u (pid %u, uid %u)", c->client_id, c->pid,
 						 c->uid);
-				printf("%-12s %-3u %-13s %-6u %3u %3u %-10s %-6u %s\n", sd[i].name, sd[i].vfn,
-				       sd[i].target, sd[i].cntlid, sd[i].vq, sd[i].vi, ns[0] ? ns : "-", sd[i].resets,
-				       held);
+				printf("%-12s %-3u %-13s %-6u %-7s %3u %3u %-10s %-6u %s\n", sd[i].name, sd[i].vfn,
+				       sd[i].target, sd[i].cntlid, vf_state(&sd[i]), sd[i].vq, sd[i].vi,
+				       ns[0] ? ns : "-", sd[i].resets, held);
 			}
 		}
 		if (h.nclients) {

@@ -87,6 +87,8 @@ enum homi_dev_kind {
 };
 /* homi_dev.flags */
 #define HOMI_DEV_DOORBELLS_ISOLATED 1u /* a client maps only its own queues' doorbell pages */
+#define HOMI_DEV_SRIOV_ONLINE 2u       /* status, an SR-IOV VF: its secondary controller is online */
+#define HOMI_DEV_DOWN 4u               /* status: out of service (its controller did not come back) */
 
 struct homi_ns {
 	uint32_t nsid;

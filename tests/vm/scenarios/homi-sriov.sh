@@ -47,7 +47,7 @@ homid --config /tmp/homid.conf >/tmp/homid.log 2>&1 &
 HPID=$!
 check "homid (pid $HPID) brings the VFs up and answers (bounded, 90 s)" homid_ready 180
 step aisio homi status
-step_out "\"name\": \"pf0.vf1\", \"target\": \"0000:01:00.1\", \"kind\": \"sriov-vf\", .*\"sriov\": \{\"pf\": \"pf0\", \"vf\": 1, \"cntlid\": [0-9]+, \"vq\": 3, \"vi\": 1, \"namespaces_attached\": \[1\], \"resets\": 0, \"holder\": null\}" \
+step_out "\"name\": \"pf0.vf1\", \"target\": \"0000:01:00.1\", \"kind\": \"sriov-vf\", .*\"sriov\": \{\"pf\": \"pf0\", \"vf\": 1, \"cntlid\": [0-9]+, \"state\": \"online\", \"vq\": 3, \"vi\": 1, \"namespaces_attached\": \[1\], \"resets\": 0, \"holder\": null\}" \
 	aisio homi status --json
 check "VF 2 has namespaces 1 and 2" grep -Eq '"name": "pf0.vf2", .*"namespaces_attached": \[1, 2\]' /tmp/step.out
 check "the PF: 2 VFs enabled" grep -Eq '"name": "pf0", "target": "'$PF'", "kind": "sriov-pf", .*"sriov": \{"cntlid": [0-9]+, "vfs": 2,' /tmp/step.out
@@ -109,7 +109,7 @@ status_shows() { # REGEX: a line of `aisio homi status` matches it (bounded, 60 
 	return 1
 }
 resets_of() { # DEV: its resets so far (the VF table of `aisio homi status`)
-	aisio homi status | awk -v d="$1" '$1 == d && $2 ~ /^[0-9]+$/ { print $8 }'
+	aisio homi status | awk -v d="$1" '$1 == d && $2 ~ /^[0-9]+$/ { print $9 }'
 }
 aisio perf run $TMO --iopattern randread --qdepth 16 --runtime 60 homi:pf0.vf1 >/tmp/bg.out 2>&1 &
 BPID=$!
@@ -122,7 +122,7 @@ step kill -9 $BPID
 wait $BPID
 check "the killed client died by SIGKILL (status 137)" [ $? -eq 137 ]
 # VF 1 reset once more, free again
-step status_shows "^pf0.vf1 +1 +0000:01:00.1 +[0-9]+ +3 +1 +1 +$((RESETS + 1)) +-$"
+step status_shows "^pf0.vf1 +1 +0000:01:00.1 +[0-9]+ +online +3 +1 +1 +$((RESETS + 1)) +-$"
 step_out "$OK" aisio perf verify $TMO --force --qdepth 16 --offset 720000 --size 16384 --seed 13 homi:pf0.vf1
 check "no DMA faults in the kernel log" no_dma_faults
 
