@@ -13,7 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define HOMID_MAX_IDS 32 /* uids or gids in one policy line */
+#define HOMID_MAX_IDS 32      /* uids or gids in one policy line */
+#define HOMID_SRIOV_MAX_VFS 8 /* VFs one [device] section with sriov = may bring up */
 
 /* Who may use a device: uid 0 always; these uids; members (primary or supplementary) of these gids. */
 struct homid_policy {
@@ -37,7 +38,15 @@ struct homid_dev_conf {
 	unsigned ublk_depth;     /* requests in flight per queue */
 	int ublk_id;             /* the kernel's device id: fixed, so a restarted daemon finds its device */
 	unsigned ublk_timeout_s; /* per NVMe command of the ublk queues: then the request fails (-EIO) */
-	unsigned line;           /* where it was defined, for messages */
+	/* SR-IOV: sriov_pf is a PF that stays on the kernel nvme driver; the daemon enables sriov_vfs VFs
+	 * with sriov_vq queue and sriov_vi interrupt resources each and serves them as devices
+	 * NAME.vf1 ... (which the configuration load appends after this one, sriov_vfn set) */
+	char sriov_pf[16];
+	unsigned sriov_vfs, sriov_vq, sriov_vi;
+	uint32_t sriov_ns[HOMID_SRIOV_MAX_VFS + 1]; /* namespaces attached to VF n (bit per nsid); [0]: default */
+	unsigned sriov_vfn;                         /* a VF device: its number (from 1), else 0 */
+	unsigned sriov_pf_dev;                      /* a VF device: the index of its PF's device */
+	unsigned line;                              /* where it was defined, for messages */
 };
 
 #define HOMID_UBLK_MAX_QUEUES 16
@@ -74,6 +83,31 @@ struct homid_qp {
 struct homid_ublk;
 struct gpu_ctrl;
 
+/* A VF the daemon brought up, as its PF's state records it (what teardown undoes). */
+struct homid_sriov_vf {
+	char bdf[16];         /* while enabled */
+	uint16_t scid;        /* its secondary controller */
+	uint16_t vq, vi;      /* resources assigned */
+	bool online;          /* brought online by the daemon */
+	bool bound;           /* bound to vfio-pci by the daemon */
+	uint32_t ns;          /* namespaces attached now (bit per nsid) */
+	uint32_t ns_attached; /* attached by the daemon: detached at teardown */
+	uint32_t ns_detached; /* detached by the daemon (not granted): attached again at teardown */
+};
+
+/* An SR-IOV PF on the kernel nvme driver: its admin passthrough and what the daemon changed. */
+struct homid_sriov {
+	int fd; /* /dev/nvmeN */
+	char node[48];
+	uint16_t cntlid;                   /* the primary's */
+	uint32_t nn;                       /* namespaces the controller supports (Identify Controller NN) */
+	unsigned nvfs;                     /* VFs the daemon set up (resources assigned): [1..nvfs] below */
+	bool enabled;                      /* sriov_numvfs written by the daemon */
+	long autoprobe;                    /* sriov_drivers_autoprobe before, restored at teardown; -1 not changed */
+	unsigned vq_flexible, vi_flexible; /* the primary's flexible resources (for status) */
+	struct homid_sriov_vf vf[HOMID_SRIOV_MAX_VFS + 1]; /* [1..nvfs] */
+};
+
 struct homid_dev {
 	struct homid_dev_conf conf;
 	uint32_t index;
@@ -89,7 +123,10 @@ struct homid_dev {
 	/* extent service: the XAL index of conf.extents, exported as shm, updated on inotify events */
 	struct xal *xal;
 	char shm[64];
-	struct homid_ublk *ublk; /* the ublk device served from it, or NULL */
+	struct homid_ublk *ublk;     /* the ublk device served from it, or NULL */
+	struct homid_sriov *sriov;   /* an SR-IOV PF (kind HOMI_DEV_SRIOV_PF): no controller of its own */
+	struct homid_client *holder; /* an SR-IOV VF: the one client it is granted to, or NULL */
+	uint32_t resets;             /* an SR-IOV VF: resets after a client let it go */
 };
 
 /* Memory a client registered for a device. */
@@ -127,6 +164,7 @@ struct homid {
 	uint32_t next_client_id;
 	uint64_t reclaimed_qps;
 	uint64_t clients_served;
+	bool stopping; /* the devices close next: a VF a client let go of is reset, not brought up again */
 	int listen_fd;
 	int epoll_fd;
 	int signal_fd;
@@ -175,6 +213,13 @@ void homid_gpu_tick(struct homid *hd);
 int homid_ring_keeper_start(struct homid *hd);
 int homid_ring_keeper_hold(struct homid *hd, int fd);
 void homid_ring_keeper_stop(struct homid *hd, bool release);
+
+/* homid_sriov.c: bring up the SR-IOV PF of device d (resources, VFs, namespaces, online, vfio-pci),
+ * which fills the targets of its VF devices' configurations; tear down what it did. */
+int homid_sriov_up(struct homid *hd, struct homid_dev *d);
+void homid_sriov_down(struct homid *hd, struct homid_dev *d);
+/* The VF device vf, its PF's record of it. */
+const struct homid_sriov_vf *homid_sriov_vf_of(const struct homid *hd, const struct homid_dev *vf);
 
 /* homid_dev.c */
 int homid_devs_open(struct homid *hd);

@@ -24,6 +24,16 @@
  *   ublk_queues = 1                  ublk queues: one thread and one NVMe queue pair each (1..16)
  *   ublk_depth = 64                  requests in flight per queue (1..1023)
  *   ublk_timeout = 30                seconds an NVMe command of those queues may take, then an I/O error
+ *
+ *   [device NAME] with sriov = instead of device =: an SR-IOV PF that stays on the kernel nvme driver
+ *   (its file systems stay mounted); the daemon serves its VFs as devices NAME.vf1, NAME.vf2, ...,
+ *   each granted whole to one client at a time (users, groups, max_queues apply to each VF)
+ *   sriov = 0000:01:00.0             the PF's PCI address
+ *   sriov_vfs = 2                    VFs to enable (1..8)
+ *   sriov_vq = 3                     flexible queue resources per VF (its admin queue and I/O queues)
+ *   sriov_vi = 1                     flexible interrupt resources per VF
+ *   sriov_namespaces = 1             namespaces attached to every VF (default: 1); others detached
+ *   sriov_namespaces_vf2 = 1 2       ... or to VF 2 only (overrides sriov_namespaces for it)
  */
 #include "homid.h"
 
@@ -54,6 +64,24 @@ static int bad(struct parse *p, int line, const char *fmt, const char *a, const 
 		char m[200];
 		snprintf(m, sizeof(m), fmt, a, b);
 		snprintf(p->err, sizeof(p->err), "line %d: %s", line, m);
+	}
+	return 0;
+}
+
+static int parse_ids(const char *v, uint32_t *ids, unsigned *n, bool groups);
+
+/* "1 2" into a namespace mask: -EINVAL unless ids 1..HOMI_MAX_NS, at least one. */
+static int parse_ns_mask(const char *v, uint32_t *mask)
+{
+	uint32_t ns[HOMID_MAX_IDS];
+	unsigned n;
+	if (parse_ids(v, ns, &n, false) < 0 || n == 0)
+		return -EINVAL;
+	*mask = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (ns[i] == 0 || ns[i] > HOMI_MAX_NS)
+			return -EINVAL;
+		*mask |= 1u << ns[i];
 	}
 	return 0;
 }
@@ -190,16 +218,36 @@ static int handler(void *user, const char *ini_section, const char *key, const c
 		if (parse_ids(value, d->policy.gids, &d->policy.ngids, true) < 0)
 			return bad(p, line, "groups '%s': gids or group names, at most 32%s", value, "");
 	} else if (!strcmp(key, "namespaces")) {
-		uint32_t ns[HOMID_MAX_IDS];
-		unsigned n;
-		if (parse_ids(value, ns, &n, false) < 0 || n == 0)
+		if (parse_ns_mask(value, &d->policy.ns_mask) < 0)
 			return bad(p, line, "namespaces '%s': namespace ids 1..16%s", value, "");
-		d->policy.ns_mask = 0;
-		for (unsigned i = 0; i < n; i++) {
-			if (ns[i] == 0 || ns[i] > HOMI_MAX_NS)
-				return bad(p, line, "namespaces '%s': namespace ids 1..16%s", value, "");
-			d->policy.ns_mask |= 1u << ns[i];
-		}
+	} else if (!strcmp(key, "sriov")) {
+		char canon[16];
+		if (devstr_pci_addr_parse(value, canon) < 0)
+			return bad(p, line, "sriov '%s': the PF's PCI address (0000:01:00.0)%s", value, "");
+		snprintf(d->sriov_pf, sizeof(d->sriov_pf), "%s", canon);
+	} else if (!strcmp(key, "sriov_vfs")) {
+		if (parse_uint(value, HOMID_SRIOV_MAX_VFS, 10, &x) < 0 || x == 0)
+			return bad(p, line, "sriov_vfs '%s': 1..8%s", value, "");
+		d->sriov_vfs = (unsigned)x;
+	} else if (!strcmp(key, "sriov_vq")) {
+		/* an admin queue and at least one I/O queue */
+		if (parse_uint(value, 65535, 10, &x) < 0 || x < 2)
+			return bad(p, line,
+				   "sriov_vq '%s': queue resources per VF, 2..65535 (the admin queue and I/O queues)%s",
+				   value, "");
+		d->sriov_vq = (unsigned)x;
+	} else if (!strcmp(key, "sriov_vi")) {
+		if (parse_uint(value, 65535, 10, &x) < 0 || x == 0)
+			return bad(p, line, "sriov_vi '%s': interrupt resources per VF, 1..65535%s", value, "");
+		d->sriov_vi = (unsigned)x;
+	} else if (!strcmp(key, "sriov_namespaces")) {
+		if (parse_ns_mask(value, &d->sriov_ns[0]) < 0)
+			return bad(p, line, "sriov_namespaces '%s': namespace ids 1..16%s", value, "");
+	} else if (!strncmp(key, "sriov_namespaces_vf", 19)) {
+		if (parse_uint(key + 19, HOMID_SRIOV_MAX_VFS, 10, &x) < 0 || x == 0)
+			return bad(p, line, "%s: sriov_namespaces_vfN with N 1..8%s", key, "");
+		if (parse_ns_mask(value, &d->sriov_ns[x]) < 0)
+			return bad(p, line, "%s '%s': namespace ids 1..16", key, value);
 	} else if (!strcmp(key, "extents")) {
 		if (value[0] != '/' || strlen(value) >= sizeof(d->extents))
 			return bad(p, line, "extents '%s': an absolute path of a mounted directory%s", value, "");
@@ -235,7 +283,8 @@ static int handler(void *user, const char *ini_section, const char *key, const c
 	} else {
 		return bad(p, line,
 			   "unknown key '%s' in a device section (device, users, groups, namespaces, "
-			   "max_queues, extents, extents_nsid, ublk, ublk_id, ublk_queues, ublk_depth, ublk_timeout)%s",
+			   "max_queues, extents, extents_nsid, ublk, ublk_id, ublk_queues, ublk_depth, ublk_timeout, "
+			   "sriov, sriov_vfs, sriov_vq, sriov_vi, sriov_namespaces, sriov_namespaces_vfN)%s",
 			   key, "");
 	}
 	return 1;
@@ -247,7 +296,7 @@ static void section_end(struct parse *p)
 	if (!p->section_line || p->section_keys)
 		return;
 	if (!strncmp(p->section, "device ", 7))
-		bad(p, p->section_line, "[%s] names no device (device = ...)%s", p->section, "");
+		bad(p, p->section_line, "[%s] names no device (device = ... or sriov = ...)%s", p->section, "");
 	else if (strcmp(p->section, "homid"))
 		bad(p, p->section_line, "unknown section [%s] (homid, device NAME)%s", p->section, "");
 }
@@ -333,6 +382,78 @@ static int ublk_conf_check(struct homid_config *cfg)
 	return 0;
 }
 
+/* An SR-IOV section: its keys consistent; then its VF devices NAME.vf1 ... inserted after it. */
+static int sriov_conf_expand(struct homid_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->ndev; i++) {
+		struct homid_dev_conf *d = &cfg->devs[i];
+		if (d->sriov_vfn)
+			continue;
+		bool any = d->sriov_vfs || d->sriov_vq || d->sriov_vi;
+		for (unsigned v = 0; v <= HOMID_SRIOV_MAX_VFS; v++)
+			any |= d->sriov_ns[v] != 0;
+		if (!d->sriov_pf[0]) {
+			if (any) {
+				aisio_log(AISIO_LOG_ERROR, cfg->path,
+					  "line %u: [device %s] sets sriov_vfs, sriov_vq, sriov_vi or sriov_namespaces "
+					  "without sriov = PF",
+					  d->line, d->name);
+				return -EINVAL;
+			}
+			continue;
+		}
+		const char *why = NULL;
+		if (d->target[0])
+			why = "sets both device = and sriov = (the VFs are the devices: NAME.vf1 ...)";
+		else if (!d->sriov_vfs)
+			why = "sets sriov = without sriov_vfs = N";
+		else if (d->ublk_nsid)
+			why = "sets ublk = on an SR-IOV PF (the PF stays on the kernel nvme driver)";
+		else if (d->policy.ns_mask)
+			why = "sets namespaces = on an SR-IOV PF (sriov_namespaces = says what each VF is given)";
+		for (unsigned v = d->sriov_vfs + 1; v <= HOMID_SRIOV_MAX_VFS && !why; v++)
+			if (d->sriov_ns[v])
+				why = "sets sriov_namespaces_vfN for a VF beyond sriov_vfs";
+		if (!why && strlen(d->name) + 4 > HOMI_NAME_MAX - 1)
+			why = "has a name too long for its VFs' names (NAME.vfN)";
+		if (!why && cfg->ndev + d->sriov_vfs > HOMI_MAX_DEVS)
+			why = "makes more than 16 devices with its VFs";
+		if (why) {
+			aisio_log(AISIO_LOG_ERROR, cfg->path, "line %u: [device %s] %s", d->line, d->name, why);
+			return -EINVAL;
+		}
+		if (!d->sriov_vq)
+			d->sriov_vq = 2;
+		if (!d->sriov_vi)
+			d->sriov_vi = 1;
+		if (!d->sriov_ns[0])
+			d->sriov_ns[0] = 1u << 1;
+		memcpy(d->target, d->sriov_pf, sizeof(d->sriov_pf));
+		unsigned n = d->sriov_vfs;
+		memmove(&cfg->devs[i + 1 + n], &cfg->devs[i + 1], (cfg->ndev - i - 1) * sizeof(cfg->devs[0]));
+		cfg->ndev += n;
+		for (unsigned v = 1; v <= n; v++) {
+			struct homid_dev_conf *vf = &cfg->devs[i + v];
+			*vf = (struct homid_dev_conf){
+				.policy = d->policy, .ublk_id = -1, .sriov_vfn = v, .sriov_pf_dev = i, .line = d->line};
+			char name[HOMI_NAME_MAX];
+			snprintf(name, sizeof(name), "%s.vf%u", d->name, v);
+			memcpy(vf->name, name, sizeof(name));
+			memcpy(vf->sriov_pf, d->sriov_pf, sizeof(vf->sriov_pf));
+			vf->policy.ns_mask = d->sriov_ns[v] ? d->sriov_ns[v] : d->sriov_ns[0];
+			for (unsigned j = 0; j < cfg->ndev; j++)
+				if (j != i + v && !strcmp(cfg->devs[j].name, vf->name)) {
+					aisio_log(AISIO_LOG_ERROR, cfg->path,
+						  "line %u: [device %s]: its VF's name %s is already a device's",
+						  d->line, d->name, vf->name);
+					return -EINVAL;
+				}
+		}
+		i += n;
+	}
+	return 0;
+}
+
 int homid_config_load(struct homid_config *cfg, const char *path)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -344,12 +465,13 @@ int homid_config_load(struct homid_config *cfg, const char *path)
 	cfg->open_retry_s = 60;
 	cfg->admin_timeout_s = 10;
 	struct parse p = {.cfg = cfg};
+	int rc;
 	p.f = fopen(path, "re");
 	if (!p.f) {
 		aisio_log(AISIO_LOG_ERROR, path, "cannot open the configuration: %s", strerror(errno));
 		return -ENOENT;
 	}
-	int rc = ini_parse_stream(read_line, &p, handler, &p);
+	rc = ini_parse_stream(read_line, &p, handler, &p);
 	fclose(p.f);
 	if (rc == -2) {
 		aisio_log(AISIO_LOG_ERROR, path, "out of memory reading the configuration");
@@ -362,14 +484,19 @@ int homid_config_load(struct homid_config *cfg, const char *path)
 			aisio_log(AISIO_LOG_ERROR, path, "line %d: not INI (section, key = value)", rc);
 		return -EINVAL;
 	}
+	rc = sriov_conf_expand(cfg);
+	if (rc < 0)
+		return rc;
 	for (unsigned i = 0; i < cfg->ndev; i++) {
+		if (cfg->devs[i].sriov_vfn)
+			continue; /* its address is known once the daemon has enabled it */
 		if (!cfg->devs[i].target[0]) {
 			aisio_log(AISIO_LOG_ERROR, path, "line %u: [device %s] names no device (device = ...)",
 				  cfg->devs[i].line, cfg->devs[i].name);
 			return -EINVAL;
 		}
 		for (unsigned j = 0; j < i; j++)
-			if (same_pci_function(cfg->devs[i].target, cfg->devs[j].target)) {
+			if (!cfg->devs[j].sriov_vfn && same_pci_function(cfg->devs[i].target, cfg->devs[j].target)) {
 				aisio_log(AISIO_LOG_ERROR, path, "line %u: %s is already device %s", cfg->devs[i].line,
 					  cfg->devs[i].target, cfg->devs[j].name);
 				return -EINVAL;

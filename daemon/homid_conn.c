@@ -117,6 +117,8 @@ static void fill_dev(const struct homid_dev *d, struct homi_dev *o)
 		homid_gpu_fill_dev(d, o);
 		return;
 	}
+	if (!d->ctrl)
+		return; /* an SR-IOV PF (its VFs are the devices), or a VF out of service */
 	o->dma_kind = (uint32_t)d->pci->ops->dma_kind;
 	o->max_xfer = nvmed_ctrl_max_xfer(d->ctrl);
 	o->max_qpairs = d->max_qpairs;
@@ -150,6 +152,35 @@ static uint32_t build_list(struct homid *hd, struct homid_client *cl, uint8_t *o
 	return (uint32_t)(p - out);
 }
 
+/* An SR-IOV PF's or VF's part of its status record. */
+static void fill_sriov_status(const struct homid *hd, const struct homid_dev *d, struct homi_status_dev *s)
+{
+	if (d->sriov) {
+		s->cntlid = d->sriov->cntlid;
+		s->vfn = (uint16_t)(d->sriov->enabled ? d->sriov->nvfs : 0);
+		s->vq = (uint16_t)d->sriov->vq_flexible;
+		s->vi = (uint16_t)d->sriov->vi_flexible;
+		return;
+	}
+	if (!d->conf.sriov_vfn)
+		return;
+	const struct homid_sriov_vf *vf = homid_sriov_vf_of(hd, d);
+	s->holder = d->holder ? d->holder->id : 0;
+	s->vfn = (uint16_t)d->conf.sriov_vfn;
+	s->pf_dev = d->conf.sriov_pf_dev;
+	s->resets = d->resets;
+	if (!d->ctrl)
+		s->flags |= HOMI_DEV_DOWN;
+	if (vf) {
+		if (vf->online)
+			s->flags |= HOMI_DEV_SRIOV_ONLINE;
+		s->cntlid = vf->scid;
+		s->vq = vf->vq;
+		s->vi = vf->vi;
+		s->ns_mask = vf->ns;
+	}
+}
+
 static uint32_t build_status(struct homid *hd, uint32_t want, uint8_t *out)
 {
 	struct homi_status_reply h = {.reclaimed_qps = hd->reclaimed_qps, .clients_served = hd->clients_served};
@@ -160,7 +191,10 @@ static uint32_t build_status(struct homid *hd, uint32_t want, uint8_t *out)
 					    .flags = d->isolated ? HOMI_DEV_DOORBELLS_ISOLATED : 0,
 					    .max_qpairs = d->max_qpairs,
 					    .used_qpairs = d->used,
-					    .nns = d->gpu ? 1 : nvmed_ctrl_ns_count(d->ctrl)};
+					    .nns = d->gpu    ? 1
+						   : d->ctrl ? nvmed_ctrl_ns_count(d->ctrl)
+							     : 0};
+		fill_sriov_status(hd, d, &s);
 		snprintf(s.name, sizeof(s.name), "%s", d->conf.name);
 		snprintf(s.target, sizeof(s.target), "%s", d->conf.target);
 		memcpy(p, &s, sizeof(s));

@@ -84,7 +84,9 @@ static int dev_open(struct homid *hd, struct homid_dev *d)
 		return rc;
 	}
 	d->pci = nvmed_ctrl_pci(d->ctrl);
-	d->kind = d->pci->backend == PCI_BACKEND_EMU ? HOMI_DEV_EMU : HOMI_DEV_VFIO;
+	d->kind = d->pci->backend == PCI_BACKEND_EMU ? HOMI_DEV_EMU
+		  : d->conf.sriov_vfn                ? HOMI_DEV_SRIOV_VF
+						     : HOMI_DEV_VFIO;
 	if (d->pci->backend == PCI_BACKEND_UIO) {
 		aisio_log(AISIO_LOG_ERROR, d->conf.name,
 			  "%s is bound to uio_pci_generic: without an IOMMU the daemon cannot map a client's memory "
@@ -106,25 +108,50 @@ int homid_devs_open(struct homid *hd)
 	for (unsigned i = 0; i < hd->cfg.ndev; i++) {
 		struct homid_dev *d = &hd->devs[i];
 		memset(d, 0, sizeof(*d));
-		d->conf = hd->cfg.devs[i];
 		d->index = i;
 		hd->ndev = i + 1;
-		int rc = dev_open(hd, d);
+		/* an SR-IOV PF's bring-up fills in its VFs' addresses (the devices after it) */
+		const struct homid_dev_conf *dc = &hd->cfg.devs[i];
+		d->conf = *dc;
+		int rc = dc->sriov_pf[0] && !dc->sriov_vfn ? homid_sriov_up(hd, d) : dev_open(hd, d);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
 }
 
+/* In the reverse order: an SR-IOV PF's VFs are closed before it tears them down. */
 void homid_devs_close(struct homid *hd)
 {
-	for (unsigned i = 0; i < hd->ndev; i++) {
+	for (unsigned i = hd->ndev; i-- > 0;) {
 		if (hd->devs[i].gpu)
 			homid_gpu_close(&hd->devs[i]);
 		nvmed_ctrl_close(hd->devs[i].ctrl);
 		hd->devs[i].ctrl = NULL;
+		homid_sriov_down(hd, &hd->devs[i]);
 	}
 	hd->ndev = 0;
+}
+
+/* A VF its client let go of (or died holding), reset and closed: a fresh controller and IOMMU
+ * container, so nothing of that client's survives for the next one. */
+static void vf_reopen(struct homid *hd, struct homid_dev *d)
+{
+	d->resets++;
+	memset(d->qps, 0, sizeof(d->qps)); /* a reset controller has no I/O queues: none lost either */
+	d->used = 0;
+	int rc = dev_open(hd, d);
+	if (rc < 0) {
+		nvmed_ctrl_close(d->ctrl);
+		d->ctrl = NULL;
+		d->pci = NULL;
+		aisio_log(AISIO_LOG_ERROR, d->conf.name,
+			  "VF %s did not come back after its reset: %s; it is out of service until the daemon restarts",
+			  d->conf.target, strerror(-rc));
+		return;
+	}
+	aisio_log(AISIO_LOG_INFO, d->conf.name, "VF %s reset (%u so far): ready for the next client", d->conf.target,
+		  d->resets);
 }
 
 bool homid_policy_allows(const struct homid_dev *dev, const struct homid_client *cl)
@@ -164,15 +191,35 @@ static struct homid_mem *free_mem(struct homid_client *cl, char *why, size_t why
 	return NULL;
 }
 
-static struct homid_dev *get_dev(struct homid *hd, struct homid_client *cl, uint32_t index, char *why, size_t whylen)
+static struct homid_dev *get_dev(struct homid *hd, struct homid_client *cl, uint32_t index, int *err, char *why,
+				 size_t whylen)
 {
 	if (index >= hd->ndev) {
 		WHY("no device %u (the daemon has %u)", index, hd->ndev);
+		*err = -ENODEV;
 		return NULL;
 	}
 	struct homid_dev *d = &hd->devs[index];
 	if (!homid_policy_allows(d, cl)) {
 		WHY("uid %u may not use device %s", (unsigned)cl->uid, d->conf.name);
+		*err = -EACCES;
+		return NULL;
+	}
+	if (d->sriov) {
+		WHY("device %s is an SR-IOV PF on the kernel nvme driver: its VFs are the devices (%s.vf1 ...)",
+		    d->conf.name, d->conf.name);
+		*err = -ENOTSUP;
+		return NULL;
+	}
+	if (!d->ctrl && !d->gpu) {
+		WHY("device %s is out of service (see the daemon's log)", d->conf.name);
+		*err = -EIO;
+		return NULL;
+	}
+	if (d->holder && d->holder != cl) {
+		WHY("VF %s is granted to client %u (pid %d, uid %u): one client per VF", d->conf.name, d->holder->id,
+		    (int)d->holder->pid, (unsigned)d->holder->uid);
+		*err = -EBUSY;
 		return NULL;
 	}
 	return d;
@@ -181,9 +228,10 @@ static struct homid_dev *get_dev(struct homid *hd, struct homid_client *cl, uint
 int homid_mem_register(struct homid *hd, struct homid_client *cl, const struct homi_reg_mem *rq, int fd,
 		       struct homi_reg_mem_reply *rp, char *why, size_t whylen)
 {
-	struct homid_dev *d = get_dev(hd, cl, rq->dev, why, whylen);
+	int err;
+	struct homid_dev *d = get_dev(hd, cl, rq->dev, &err, why, whylen);
 	if (!d)
-		return rq->dev >= hd->ndev ? -ENODEV : -EACCES;
+		return err;
 	if (d->gpu) {
 		WHY("%s is GPU-resident: it takes GPU memory (REG_GPU_MEM)", d->conf.name);
 		return -EINVAL;
@@ -214,7 +262,7 @@ int homid_mem_register(struct homid *hd, struct homid_client *cl, const struct h
 	}
 	void *va = mmap(NULL, rq->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (va == MAP_FAILED) {
-		int err = errno;
+		err = errno;
 		WHY("cannot map the memfd: %s", strerror(err));
 		return -err;
 	}
@@ -230,6 +278,13 @@ int homid_mem_register(struct homid *hd, struct homid_client *cl, const struct h
 		return rc;
 	}
 	*slot = (struct homid_mem){.used = true, .id = ++cl->next_mem_id, .dev = rq->dev, .m = m};
+	if (d->kind == HOMI_DEV_SRIOV_VF && !d->holder) {
+		/* its first memory makes the VF this client's: its DMA is confined to the VF's own
+		 * IOMMU container, which holds only this client's memory (and the daemon's admin queue) */
+		d->holder = cl;
+		aisio_log(AISIO_LOG_INFO, d->conf.name, "VF %s granted to client %u (pid %d, uid %u)", d->conf.target,
+			  cl->id, (int)cl->pid, (unsigned)cl->uid);
+	}
 	cl->mem_bytes += rq->len;
 	rp->mem_id = slot->id;
 	rp->iova = m.iova_base;
@@ -239,9 +294,10 @@ int homid_mem_register(struct homid *hd, struct homid_client *cl, const struct h
 int homid_gpu_mem_register(struct homid *hd, struct homid_client *cl, const struct homi_reg_gpu_mem *rq,
 			   struct homi_reg_mem_reply *rp, char *why, size_t whylen)
 {
-	struct homid_dev *d = get_dev(hd, cl, rq->dev, why, whylen);
+	int err;
+	struct homid_dev *d = get_dev(hd, cl, rq->dev, &err, why, whylen);
 	if (!d)
-		return rq->dev >= hd->ndev ? -ENODEV : -EACCES;
+		return err;
 	if (!d->gpu) {
 		WHY("%s is not GPU-resident: it takes a memfd (REG_MEM)", d->conf.name);
 		return -EINVAL;
@@ -267,9 +323,10 @@ int homid_gpu_mem_register(struct homid *hd, struct homid_client *cl, const stru
 int homid_gpu_info_get(struct homid *hd, struct homid_client *cl, uint32_t dev, struct homi_gpu_info_reply *rp,
 		       char *why, size_t whylen)
 {
-	struct homid_dev *d = get_dev(hd, cl, dev, why, whylen);
+	int err;
+	struct homid_dev *d = get_dev(hd, cl, dev, &err, why, whylen);
 	if (!d)
-		return dev >= hd->ndev ? -ENODEV : -EACCES;
+		return err;
 	if (!d->gpu) {
 		WHY("%s is not GPU-resident", d->conf.name);
 		return -EINVAL;
@@ -282,7 +339,8 @@ static void mem_release(struct homid *hd, struct homid_client *cl, struct homid_
 	if (mem->gpu) {
 		homid_gpu_unimport(&hd->devs[mem->dev], mem->m.iova_base);
 	} else {
-		pci_dev_dma_unmap(hd->devs[mem->dev].pci, &mem->m);
+		if (hd->devs[mem->dev].pci) /* NULL: its VF was reset, its IOMMU container gone with the mappings */
+			pci_dev_dma_unmap(hd->devs[mem->dev].pci, &mem->m);
 		munmap(mem->m.va, mem->m.len);
 		close(mem->m.fd);
 	}
@@ -336,9 +394,10 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 int homid_qp_grant(struct homid *hd, struct homid_client *cl, const struct homi_grant_qp *rq,
 		   struct homi_grant_qp_reply *rp, int *db_fd, char *why, size_t whylen)
 {
-	struct homid_dev *d = get_dev(hd, cl, rq->dev, why, whylen);
+	int err;
+	struct homid_dev *d = get_dev(hd, cl, rq->dev, &err, why, whylen);
 	if (!d)
-		return rq->dev >= hd->ndev ? -ENODEV : -EACCES;
+		return err;
 	if (rq->nsid == 0 || !dev_has_ns(d, rq->nsid)) {
 		WHY("device %s has no active namespace %u", d->conf.name, rq->nsid);
 		return -ENODEV;
@@ -477,6 +536,29 @@ void homid_client_reclaim(struct homid *hd, struct homid_client *cl)
 				qp_take_back(d, cl, (uint16_t)q);
 				n++;
 			}
+	}
+	/* a VF this client held: reset (no DMA of its after this), then its memory goes whatever a lost
+	 * queue said, then the VF comes back for the next client */
+	for (unsigned i = 0; i < hd->ndev; i++) {
+		struct homid_dev *d = &hd->devs[i];
+		if (d->holder != cl)
+			continue;
+		d->holder = NULL;
+		int rc = pci_dev_reset(d->pci);
+		if (rc < 0 && rc != -ENOTSUP)
+			aisio_log(AISIO_LOG_WARNING, d->conf.name,
+				  "function level reset failed (%s); the controller reset follows", strerror(-rc));
+		else
+			aisio_log(AISIO_LOG_DEBUG, d->conf.name, "function level reset: %s",
+				  rc == 0 ? "done" : "not offered by the function; the controller reset alone");
+		nvmed_ctrl_close(d->ctrl);
+		d->ctrl = NULL;
+		d->pci = NULL;
+		for (unsigned m = 0; m < HOMI_MAX_MEMS; m++)
+			if (cl->mems[m].used && cl->mems[m].dev == i)
+				mem_release(hd, cl, &cl->mems[m]);
+		if (!hd->stopping)
+			vf_reopen(hd, d);
 	}
 	for (unsigned i = 0; i < HOMI_MAX_MEMS; i++)
 		if (cl->mems[i].used && cl->mems[i].refs == 0)

@@ -199,6 +199,17 @@ int main(int argc, char **argv)
 			if (d->ublk_nsid)
 				printf("%s: namespace %u as /dev/ublkb%d, %u queue(s) of depth %u\n", d->name,
 				       d->ublk_nsid, d->ublk_id, d->ublk_queues, d->ublk_depth);
+			if (d->sriov_pf[0] && !d->sriov_vfn)
+				printf("%s: SR-IOV PF %s, %u VF(s) with %u VQ and %u VI each\n", d->name, d->sriov_pf,
+				       d->sriov_vfs, d->sriov_vq, d->sriov_vi);
+			if (d->sriov_vfn) {
+				printf("%s: VF %u of %s, namespaces", d->name, d->sriov_vfn,
+				       hd.cfg.devs[d->sriov_pf_dev].name);
+				for (unsigned n = 1; n <= HOMI_MAX_NS; n++)
+					if (d->policy.ns_mask & (1u << n))
+						printf(" %u", n);
+				printf("\n");
+			}
 		}
 		return 0;
 	}
@@ -259,6 +270,7 @@ int main(int argc, char **argv)
 	clean_stop = status == 0;
 	sd_notify(0, "STOPPING=1");
 out:
+	hd.stopping = true;
 	for (unsigned i = 0; i < HOMI_MAX_CLIENTS; i++)
 		if (hd.clients[i])
 			homid_client_drop(&hd, hd.clients[i], true);

@@ -22,6 +22,8 @@
 
 #include "json.h"
 
+#include <aisio/nvme_sriov.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,16 +34,7 @@
 /* Write val to a sysfs or procfs attribute file in one write. */
 static inline int attr_write(const char *path, const char *val)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t len = strlen(val);
-	ssize_t n = write(fd, val, len);
-	int err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	return (size_t)n == len ? 0 : -EIO;
+	return nvme_sriov_attr_write(path, val);
 }
 
 #endif /* AISIO_TOOLS_DEVICES_H */

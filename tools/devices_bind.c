@@ -22,20 +22,6 @@ static void usage_bind(FILE *f)
 		   "while a namespace of it is mounted or held, or while any process has it open.\n");
 }
 
-static int wait_driver(const char *bdf, const char *want, unsigned timeout_ms)
-{
-	char cur[64];
-	for (unsigned waited = 0;; waited += 10) {
-		pci_sysfs_driver(NULL, bdf, cur, sizeof(cur));
-		if (strcmp(cur, want) == 0)
-			return 0;
-		if (waited >= timeout_ms)
-			return -ETIMEDOUT;
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-}
-
 int cmd_bind(int argc, char **argv)
 {
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -154,7 +140,7 @@ int cmd_bind(int argc, char **argv)
 		goto out;
 	}
 	/* nvme probes asynchronously: give it a bounded while. */
-	if (wait_driver(bdf, drv, 5000) < 0) {
+	if (nvme_sriov_wait_driver(bdf, drv, 5000) < 0) {
 		char now[64];
 		pci_sysfs_driver(NULL, bdf, now, sizeof(now));
 		fprintf(stderr, "aisio bind: %s did not bind to %s (now: %s); see the kernel log (dmesg)\n", bdf, drv,

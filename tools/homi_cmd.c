@@ -106,7 +106,62 @@ static int extents(int argc, char **argv)
 
 static const char *kind_name(uint16_t k)
 {
-	return k == HOMI_DEV_EMU ? "emu" : k == HOMI_DEV_VFIO ? "vfio" : k == HOMI_DEV_GPUEMU ? "gpuemu" : "?";
+	return k == HOMI_DEV_EMU        ? "emu"
+	       : k == HOMI_DEV_VFIO     ? "vfio"
+	       : k == HOMI_DEV_GPUEMU   ? "gpuemu"
+	       : k == HOMI_DEV_SRIOV_PF ? "sriov-pf"
+	       : k == HOMI_DEV_SRIOV_VF ? "sriov-vf"
+					: "?";
+}
+
+/* The status record of a client by id, or NULL. */
+static const struct homi_status_client *client_of(const struct homi_status_client *sc, uint32_t n, uint32_t id)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (sc[i].client_id == id)
+			return &sc[i];
+	return NULL;
+}
+
+/* A namespace mask as "1, 2" (sep between; "" when none). */
+static void ns_list(uint32_t mask, char *out, size_t len, const char *sep)
+{
+	size_t o = 0;
+	out[0] = 0;
+	for (unsigned n = 1; n < 32 && o < len; n++)
+		if (mask & (1u << n))
+			o += (size_t)snprintf(out + o, len - o, "%s%u", o ? sep : "", n);
+}
+
+/* A VF's state: its secondary online or not, or out of service. */
+static const char *vf_state(const struct homi_status_dev *d)
+{
+	return (d->flags & HOMI_DEV_DOWN) ? "down" : (d->flags & HOMI_DEV_SRIOV_ONLINE) ? "online" : "offline";
+}
+
+/* The SR-IOV part of a device's JSON record: the PF's resources, a VF's controller and holder. */
+static void sriov_json(const struct homi_status_dev *sd, uint32_t ndev, const struct homi_status_dev *d,
+		       const struct homi_status_client *sc, uint32_t nclients)
+{
+	if (d->kind == HOMI_DEV_SRIOV_PF) {
+		printf(", \"sriov\": {\"cntlid\": %u, \"vfs\": %u, \"vq_flexible\": %u, \"vi_flexible\": %u}",
+		       d->cntlid, d->vfn, d->vq, d->vi);
+		return;
+	}
+	if (d->kind != HOMI_DEV_SRIOV_VF)
+		return;
+	char ns[64];
+	ns_list(d->ns_mask, ns, sizeof(ns), ", ");
+	printf(", \"sriov\": {\"pf\": ");
+	json_string(stdout, d->pf_dev < ndev ? sd[d->pf_dev].name : "?");
+	printf(", \"vf\": %u, \"cntlid\": %u, \"state\": \"%s\", \"vq\": %u, \"vi\": %u, \"namespaces_attached\": [%s], "
+	       "\"resets\": %u, \"holder\": ",
+	       d->vfn, d->cntlid, vf_state(d), d->vq, d->vi, ns, d->resets);
+	const struct homi_status_client *h = d->holder ? client_of(sc, nclients, d->holder) : NULL;
+	if (h)
+		printf("{\"client\": %u, \"pid\": %u, \"uid\": %u}}", h->client_id, h->pid, h->uid);
+	else
+		printf("null}");
 }
 
 static const char *ublk_state_name(uint16_t state)
@@ -171,7 +226,9 @@ static int status(int argc, char **argv)
 					       devs[k].ns[n].nsid, 1u << devs[k].ns[n].lba_shift,
 					       (unsigned long long)devs[k].ns[n].nlba);
 			}
-			printf("]}");
+			printf("]");
+			sriov_json(sd, h.ndev, &sd[i], sc, h.nclients);
+			printf("}");
 		}
 		printf("], \"ublk\": [");
 		for (uint32_t i = 0; i < h.nublk; i++)
@@ -200,12 +257,37 @@ static int status(int argc, char **argv)
 		printf("homid at %s: %u device(s), %u client(s), %u queue pair(s) granted; %llu taken back from "
 		       "clients that went away\n",
 		       homi_client_socket(hc), h.ndev, h.nclients, h.nqps, (unsigned long long)h.reclaimed_qps);
-		printf("\n%-12s %-5s %-10s %-9s %s\n", "DEVICE", "KIND", "QPAIRS", "DOORBELLS", "TARGET");
+		printf("\n%-12s %-8s %-10s %-9s %s\n", "DEVICE", "KIND", "QPAIRS", "DOORBELLS", "TARGET");
+		bool vfs = false;
 		for (uint32_t i = 0; i < h.ndev; i++) {
 			char q[24];
 			snprintf(q, sizeof(q), "%u/%u", sd[i].used_qpairs, sd[i].max_qpairs);
-			printf("%-12s %-5s %-10s %-9s %s\n", sd[i].name, kind_name(sd[i].kind), q,
+			printf("%-12s %-8s %-10s %-9s %s\n", sd[i].name, kind_name(sd[i].kind), q,
 			       (sd[i].flags & HOMI_DEV_DOORBELLS_ISOLATED) ? "isolated" : "shared", sd[i].target);
+			vfs |= sd[i].kind == HOMI_DEV_SRIOV_VF;
+		}
+		for (uint32_t i = 0; i < h.ndev; i++)
+			if (sd[i].kind == HOMI_DEV_SRIOV_PF)
+				printf("\nSR-IOV PF %s (%s): controller %u, %u VF(s) enabled, flexible %u VQ, %u VI\n",
+				       sd[i].name, sd[i].target, sd[i].cntlid, sd[i].vfn, sd[i].vq, sd[i].vi);
+		if (vfs) {
+			printf("%-12s %-3s %-13s %-6s %-7s %3s %3s %-10s %-6s %s\n", "VF", "N", "FUNCTION", "CNTLID",
+			       "STATE", "VQ", "VI", "NAMESPACES", "RESETS", "HELD BY");
+			for (uint32_t i = 0; i < h.ndev; i++) {
+				if (sd[i].kind != HOMI_DEV_SRIOV_VF)
+					continue;
+				char ns[64], held[64] = "-";
+				ns_list(sd[i].ns_mask, ns, sizeof(ns), ",");
+				const struct homi_status_client *c = sd[i].holder
+									     ? client_of(sc, h.nclients, sd[i].holder)
+									     : NULL;
+				if (c)
+					snprintf(held, sizeof(held), "client %u (pid %u, uid %u)", c->client_id, c->pid,
+						 c->uid);
+				printf("%-12s %-3u %-13s %-6u %-7s %3u %3u %-10s %-6u %s\n", sd[i].name, sd[i].vfn,
+				       sd[i].target, sd[i].cntlid, vf_state(&sd[i]), sd[i].vq, sd[i].vi,
+				       ns[0] ? ns : "-", sd[i].resets, held);
+			}
 		}
 		if (h.nclients) {
 			printf("\n%-6s %-8s %-6s %-7s %-12s %s\n", "CLIENT", "PID", "UID", "QPAIRS", "MEMORY", "NAME");

@@ -9,12 +9,14 @@
  *   aisio sriov assign PF --vf N [--vq Q] [--vi I]
  *   aisio sriov enable PF --vfs N
  *   aisio sriov online|offline PF --vf N | --all
+ *   aisio sriov attach|detach PF --vf N --nsid M
  *   aisio sriov disable PF
  */
 #include "commands.h"
 #include "devices.h"
 
 #include <aisio/nvme_spec.h>
+#include <aisio/nvme_sriov.h>
 #include <aisio/nvmed.h>
 #include <aisio/pci_sysfs.h>
 #include <aisio/strparse.h>
@@ -43,13 +45,15 @@ static const char usage_sriov[] =
 	"  enable PF --vfs N                    sriov_drivers_autoprobe = 0, then sriov_numvfs = N\n"
 	"  online PF --vf N | --all             bring secondary controllers online\n"
 	"  offline PF --vf N | --all            take them offline\n"
+	"  attach PF --vf N --nsid M            Namespace Attachment: namespace M to VF N's secondary\n"
+	"  detach PF --vf N --nsid M            and back (the VF sees only namespaces attached to it)\n"
 	"  disable PF                           offline every secondary, sriov_numvfs = 0, resources returned\n";
 
 struct sriov_args {
 	const char *verb;
 	const char *pf;
 	bool json, all;
-	long vf, vfs, vq, vi; /* -1 when not given */
+	long vf, vfs, vq, vi, nsid; /* -1 when not given */
 };
 
 /* The PF: its sysfs view and its admin passthrough. */
@@ -78,12 +82,17 @@ static int parse_num(const char *verb, const char *opt, const char *s, long max,
 static int parse_args(int argc, char **argv, struct sriov_args *a)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},     {"all", no_argument, NULL, 'a'},
-		{"vf", required_argument, NULL, 'f'}, {"vfs", required_argument, NULL, 'n'},
-		{"vq", required_argument, NULL, 'q'}, {"vi", required_argument, NULL, 'i'},
-		{"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
+		{"json", no_argument, NULL, 'j'},
+		{"all", no_argument, NULL, 'a'},
+		{"vf", required_argument, NULL, 'f'},
+		{"vfs", required_argument, NULL, 'n'},
+		{"vq", required_argument, NULL, 'q'},
+		{"vi", required_argument, NULL, 'i'},
+		{"nsid", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	*a = (struct sriov_args){.vf = -1, .vfs = -1, .vq = -1, .vi = -1};
+	*a = (struct sriov_args){.vf = -1, .vfs = -1, .vq = -1, .vi = -1, .nsid = -1};
 	if (argc < 2) {
 		fprintf(stderr, "%s", usage_sriov);
 		return 2;
@@ -115,6 +124,10 @@ static int parse_args(int argc, char **argv, struct sriov_args *a)
 			break;
 		case 'i':
 			if (parse_num(a->verb, "--vi", optarg, 65535, &a->vi) < 0)
+				return 2;
+			break;
+		case 's':
+			if (parse_num(a->verb, "--nsid", optarg, 0xfffffffeL, &a->nsid) < 0)
 				return 2;
 			break;
 		case 'h': printf("%s", usage_sriov); return 1;
@@ -184,26 +197,6 @@ static void pf_close(struct sriov_pf *pf)
 	pci_sysfs_fn_clear(&pf->fn);
 }
 
-/* One admin command through the passthrough: 0, -errno from the ioctl, or the NVMe status
- * (SCT << 8 | SC) as a positive number. */
-static int admin_cmd(int fd, uint8_t opc, uint32_t cdw10, uint32_t cdw11, void *buf, uint32_t len, uint32_t *dw0)
-{
-	struct nvme_admin_cmd cmd;
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.opcode = opc;
-	cmd.cdw10 = cdw10;
-	cmd.cdw11 = cdw11;
-	cmd.addr = (uint64_t)(uintptr_t)buf;
-	cmd.data_len = len;
-	cmd.timeout_ms = SRIOV_ADMIN_TIMEOUT_MS;
-	int rc = ioctl(fd, NVME_IOCTL_ADMIN_CMD, &cmd);
-	if (rc < 0)
-		return -errno;
-	if (dw0)
-		*dw0 = cmd.result;
-	return rc & 0x7ff; /* the kernel passes DNR and More above the status code */
-}
-
 /* A failed command's message: the controller's status string, or the ioctl's error. */
 static void report_failure(const char *verb, const struct sriov_pf *pf, const char *what, int rc)
 {
@@ -216,30 +209,12 @@ static void report_failure(const char *verb, const struct sriov_pf *pf, const ch
 
 static int state_read(const char *verb, const struct sriov_pf *pf, struct sriov_state *st)
 {
-	int rc = admin_cmd(pf->fd, NVME_ADMIN_IDENTIFY, NVME_ID_CNS_PRIMARY_CTRL_CAP, 0, &st->pri, sizeof(st->pri),
-			   NULL);
+	int rc = nvme_sriov_read(pf->fd, SRIOV_ADMIN_TIMEOUT_MS, &st->pri, &st->sec);
 	if (rc) {
-		report_failure(verb, pf, "Identify Primary Controller Capabilities", rc);
+		report_failure(verb, pf, "Identify Primary Controller Capabilities / Secondary Controller List", rc);
 		return -1;
 	}
-	rc = admin_cmd(pf->fd, NVME_ADMIN_IDENTIFY, NVME_ID_CNS_SECONDARY_CTRL_LIST, 0, &st->sec, sizeof(st->sec),
-		       NULL);
-	if (rc) {
-		report_failure(verb, pf, "Identify Secondary Controller List", rc);
-		return -1;
-	}
-	if (st->sec.numid > NVME_SEC_CTRL_LIST_MAX)
-		st->sec.numid = NVME_SEC_CTRL_LIST_MAX;
 	return 0;
-}
-
-/* The secondary controller of VF vfn (from 1), or NULL. */
-static const struct nvme_sec_ctrl_entry *secondary_of(const struct sriov_state *st, long vfn)
-{
-	for (unsigned i = 0; i < st->sec.numid; i++)
-		if (st->sec.sc[i].vfn == vfn)
-			return &st->sec.sc[i];
-	return NULL;
 }
 
 /* A VF number given with --vf: in 1..sriov_totalvfs and with a secondary controller. */
@@ -251,43 +226,17 @@ static const struct nvme_sec_ctrl_entry *vf_checked(const char *verb, const stru
 			pf->fn.sriov_totalvfs);
 		return NULL;
 	}
-	const struct nvme_sec_ctrl_entry *sc = secondary_of(st, vfn);
+	const struct nvme_sec_ctrl_entry *sc = nvme_sriov_secondary(&st->sec, (unsigned)vfn);
 	if (!sc)
 		fprintf(stderr, "aisio sriov %s: %s lists no secondary controller for VF %ld\n", verb, pf->node, vfn);
 	return sc;
 }
 
-/* The address of VF vfn (from 1) while it is enabled, from the PF's virtfnN link; "" when none. */
+/* The address of VF vfn (from 1) while it is enabled; "" when none. */
 static void vf_bdf(const char *pf_bdf, long vfn, char out[16])
 {
-	char link[PATH_MAX], target[PATH_MAX];
-	out[0] = 0;
-	snprintf(link, sizeof(link), PCI_SYSFS_DEVICES "/%s/virtfn%ld", pf_bdf, vfn - 1);
-	ssize_t n = readlink(link, target, sizeof(target) - 1);
-	if (n <= 0)
-		return;
-	target[n] = 0;
-	const char *base = strrchr(target, '/');
-	base = base ? base + 1 : target;
-	if (strlen(base) < 16)
-		strcpy(out, base);
-}
-
-static int attr_read_long(const char *bdf, const char *attr, long *out)
-{
-	char path[PATH_MAX], buf[32];
-	snprintf(path, sizeof(path), PCI_SYSFS_DEVICES "/%s/%s", bdf, attr);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	int err = errno;
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -err : -EIO;
-	buf[n] = 0;
-	*out = strtol(buf, NULL, 10);
-	return 0;
+	if (nvme_sriov_vf_bdf(pf_bdf, (unsigned)vfn, out) < 0)
+		out[0] = 0;
 }
 
 static int pf_attr_write(const char *verb, const struct sriov_pf *pf, const char *attr, long val)
@@ -295,7 +244,7 @@ static int pf_attr_write(const char *verb, const struct sriov_pf *pf, const char
 	char path[PATH_MAX], buf[24];
 	snprintf(path, sizeof(path), PCI_SYSFS_DEVICES "/%s/%s", pf->fn.bdf, attr);
 	snprintf(buf, sizeof(buf), "%ld", val);
-	int rc = attr_write(path, buf);
+	int rc = nvme_sriov_fn_attr_write(pf->fn.bdf, attr, val);
 	if (rc < 0)
 		fprintf(stderr, "aisio sriov %s: writing %s to %s failed: %s\n", verb, buf, path, strerror(-rc));
 	return rc;
@@ -304,7 +253,7 @@ static int pf_attr_write(const char *verb, const struct sriov_pf *pf, const char
 static int virt_mgmt(const char *verb, const struct sriov_pf *pf, unsigned act, unsigned rt, uint16_t cntlid,
 		     uint16_t nr, uint32_t *dw0)
 {
-	int rc = admin_cmd(pf->fd, NVME_ADMIN_VIRT_MGMT, NVME_VIRT_MGMT_CDW10(act, rt, cntlid), nr, NULL, 0, dw0);
+	int rc = nvme_sriov_virt_mgmt(pf->fd, SRIOV_ADMIN_TIMEOUT_MS, act, rt, cntlid, nr, dw0);
 	if (rc) {
 		char what[96];
 		static const char *const act_name[16] = {[NVME_VIRT_MGMT_PRIMARY_FLEX_ALLOC] = "primary allocation",
@@ -384,13 +333,20 @@ static int sriov_status(const struct sriov_args *a, struct sriov_pf *pf)
 	if (state_read(a->verb, pf, &st) < 0)
 		return 1;
 	long autoprobe = -1;
-	if (attr_read_long(pf->fn.bdf, "sriov_drivers_autoprobe", &autoprobe) < 0)
+	if (nvme_sriov_fn_attr_read(pf->fn.bdf, "sriov_drivers_autoprobe", &autoprobe) < 0)
 		autoprobe = -1;
 	if (a->json)
 		print_status_json(pf, &st, autoprobe);
 	else
 		print_status_text(pf, &st, autoprobe);
 	return 0;
+}
+
+/* The state, and the secondary controller of the VF given with --vf; NULL (said why) when either fails. */
+static const struct nvme_sec_ctrl_entry *secondary_read(const struct sriov_args *a, const struct sriov_pf *pf,
+							struct sriov_state *st)
+{
+	return state_read(a->verb, pf, st) < 0 ? NULL : vf_checked(a->verb, pf, st, a->vf);
 }
 
 /* ---- assign ---- */
@@ -402,9 +358,7 @@ static int sriov_assign(const struct sriov_args *a, struct sriov_pf *pf)
 		return 2;
 	}
 	struct sriov_state st;
-	if (state_read(a->verb, pf, &st) < 0)
-		return 1;
-	const struct nvme_sec_ctrl_entry *sc = vf_checked(a->verb, pf, &st, a->vf);
+	const struct nvme_sec_ctrl_entry *sc = secondary_read(a, pf, &st);
 	if (!sc)
 		return 1;
 	if (sc->scs & NVME_SEC_SCS_ONLINE) {
@@ -495,6 +449,36 @@ static int sriov_set_state(const struct sriov_args *a, struct sriov_pf *pf, bool
 	return 0;
 }
 
+/* ---- attach, detach ---- */
+
+static int sriov_attach(const struct sriov_args *a, struct sriov_pf *pf, bool attach)
+{
+	if (a->vf < 0 || a->nsid < 1) {
+		fprintf(stderr, "aisio sriov %s: give --vf N and --nsid M\n", a->verb);
+		return 2;
+	}
+	struct sriov_state st;
+	const struct nvme_sec_ctrl_entry *sc = secondary_read(a, pf, &st);
+	if (!sc)
+		return 1;
+	int rc = nvme_sriov_ns_attach(pf->fd, SRIOV_ADMIN_TIMEOUT_MS, (uint32_t)a->nsid, sc->scid, attach);
+	if (rc) {
+		char what[96];
+		snprintf(what, sizeof(what), "Namespace Attachment (%s namespace %ld, controller %u)",
+			 attach ? "attach" : "detach", a->nsid, sc->scid);
+		report_failure(a->verb, pf, what, rc);
+		if (rc == NVME_SC_INVALID_CTRL_ID || rc == NVME_SC_INVALID_FIELD)
+			fprintf(stderr,
+				"aisio sriov %s: the controller knows VF %ld's secondary only while the VF is "
+				"enabled: aisio sriov enable %s\n",
+				a->verb, a->vf, pf->fn.bdf);
+		return 1;
+	}
+	printf("namespace %ld %s secondary controller %u (VF %ld)\n", a->nsid, attach ? "attached to" : "detached from",
+	       sc->scid, a->vf);
+	return 0;
+}
+
 /* ---- disable ---- */
 
 /* A VF that a process has open (vfio, an aisio lock, a mounted namespace) stops the disable. */
@@ -574,7 +558,8 @@ int cmd_sriov(int argc, char **argv)
 	int rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	static const char *const verbs[] = {"status", "assign", "enable", "online", "offline", "disable"};
+	static const char *const verbs[] = {"status",  "assign", "enable", "online",
+					    "offline", "attach", "detach", "disable"};
 	bool known = false;
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		known |= !strcmp(a.verb, verbs[i]);
@@ -597,6 +582,8 @@ int cmd_sriov(int argc, char **argv)
 		rc = sriov_set_state(&a, &pf, true);
 	else if (!strcmp(a.verb, "offline"))
 		rc = sriov_set_state(&a, &pf, false);
+	else if (!strcmp(a.verb, "attach") || !strcmp(a.verb, "detach"))
+		rc = sriov_attach(&a, &pf, !strcmp(a.verb, "attach"));
 	else
 		rc = sriov_disable(&a, &pf);
 	pf_close(&pf);

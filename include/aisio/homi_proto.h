@@ -76,9 +76,19 @@ struct homi_hello_reply {
 };
 
 /* Device kinds in homi_dev.kind */
-enum homi_dev_kind { HOMI_DEV_EMU = 1, HOMI_DEV_VFIO = 2, HOMI_DEV_GPUEMU = 3 };
+/* SRIOV_PF: a PF on the kernel nvme driver whose VFs the daemon serves (no queues of its own);
+ * SRIOV_VF: one of them on vfio-pci, granted whole to one client at a time. */
+enum homi_dev_kind {
+	HOMI_DEV_EMU = 1,
+	HOMI_DEV_VFIO = 2,
+	HOMI_DEV_GPUEMU = 3,
+	HOMI_DEV_SRIOV_PF = 4,
+	HOMI_DEV_SRIOV_VF = 5,
+};
 /* homi_dev.flags */
 #define HOMI_DEV_DOORBELLS_ISOLATED 1u /* a client maps only its own queues' doorbell pages */
+#define HOMI_DEV_SRIOV_ONLINE 2u       /* status, an SR-IOV VF: its secondary controller is online */
+#define HOMI_DEV_DOWN 4u               /* status: out of service (its controller did not come back) */
 
 struct homi_ns {
 	uint32_t nsid;
@@ -217,6 +227,14 @@ struct homi_status_dev {
 	uint32_t max_qpairs;
 	uint32_t used_qpairs;
 	uint32_t nns;
+	/* SR-IOV (kinds SRIOV_PF, SRIOV_VF) */
+	uint32_t holder;  /* VF: the id of the client it is granted to, 0 none */
+	uint16_t cntlid;  /* PF: the primary controller's id; VF: its secondary's */
+	uint16_t vfn;     /* VF: its number; PF: VFs enabled */
+	uint16_t vq, vi;  /* VF: flexible queue and interrupt resources assigned; PF: flexible in all */
+	uint32_t ns_mask; /* VF: namespaces attached to it (bit per nsid) */
+	uint32_t resets;  /* VF: resets after a client let it go */
+	uint32_t pf_dev;  /* VF: the index of its PF's device */
 };
 
 struct homi_status_client {
@@ -282,7 +300,7 @@ _Static_assert(sizeof(struct homi_reg_gpu_mem) == 80, "reg gpu mem");
 _Static_assert(sizeof(struct homi_gpu_info) == 8, "gpu info");
 _Static_assert(sizeof(struct homi_gpu_info_reply) == 144, "gpu info reply");
 _Static_assert(sizeof(struct homi_extents_reply) == 200, "extents reply");
-_Static_assert(sizeof(struct homi_status_dev) == 64 + 96 + 16, "status dev");
+_Static_assert(sizeof(struct homi_status_dev) == 64 + 96 + 16 + 24, "status dev");
 _Static_assert(sizeof(struct homi_status_client) == 88, "status client");
 _Static_assert(sizeof(struct homi_status_qp) == 24, "status qp");
 _Static_assert(sizeof(struct homi_status_reply) == 32, "status reply");

@@ -120,6 +120,7 @@ enum nvme_admin_opc {
 	NVME_ADMIN_SET_FEATURES = 0x09,
 	NVME_ADMIN_GET_FEATURES = 0x0a,
 	NVME_ADMIN_ASYNC_EVENT = 0x0c,
+	NVME_ADMIN_NS_ATTACH = 0x15,
 	NVME_ADMIN_VIRT_MGMT = 0x1c,
 };
 
@@ -153,6 +154,17 @@ enum nvme_virt_mgmt_rt {
 	NVME_VIRT_MGMT_RT_VI = 0x1, /* interrupt resources (MSI-X vectors) */
 };
 #define NVME_VIRT_MGMT_CDW10(act, rt, cntlid) ((uint32_t)(act) | (uint32_t)(rt) << 8 | (uint32_t)(cntlid) << 16)
+
+/* Namespace Attachment (admin 0x15): NSID, CDW10 SEL[3:0], data a controller list (4096 bytes). */
+enum nvme_ns_attach_sel {
+	NVME_NS_ATTACH_SEL_ATTACH = 0x0,
+	NVME_NS_ATTACH_SEL_DETACH = 0x1,
+};
+#define NVME_CTRL_LIST_MAX 2047
+struct nvme_ctrl_list {
+	uint16_t num; /* identifiers that follow */
+	uint16_t ids[NVME_CTRL_LIST_MAX];
+};
 
 /* Feature identifiers */
 enum nvme_feat {
@@ -206,6 +218,8 @@ enum nvme_status {
 	NVME_SC_INVALID_LOG_PAGE = 0x109,
 	NVME_SC_INVALID_QUEUE_DELETE = 0x10c, /* CQ still has an SQ */
 	NVME_SC_FEATURE_NOT_SAVEABLE = 0x10d,
+	NVME_SC_NS_ALREADY_ATTACHED = 0x118, /* Namespace Attachment */
+	NVME_SC_NS_NOT_ATTACHED = 0x11a,
 	NVME_SC_INVALID_CTRL_ID = 0x11f, /* Virtualization Management */
 	NVME_SC_INVALID_SEC_CTRL_STATE = 0x120,
 	NVME_SC_INVALID_NUM_RESOURCES = 0x121,
@@ -389,6 +403,7 @@ struct nvme_sec_ctrl_list {
 	struct nvme_sec_ctrl_entry sc[NVME_SEC_CTRL_LIST_MAX];
 };
 NVME_STATIC_ASSERT(sizeof(struct nvme_sec_ctrl_list) == 4096, "secondary controller list is 4096 bytes");
+NVME_STATIC_ASSERT(sizeof(struct nvme_ctrl_list) == 4096, "controller list is 4096 bytes");
 
 /* ---- Log pages ---- */
 struct nvme_error_log {

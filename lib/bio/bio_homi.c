@@ -54,6 +54,12 @@ int bio_homi_open(struct bio_dev *d, const struct devstr *ds, const struct bio_d
 	rc = homi_find(h->hc, ds->homi_name, &h->dev);
 	if (rc < 0)
 		return rc;
+	if (h->dev.kind == HOMI_DEV_SRIOV_PF) {
+		aisio_log(AISIO_LOG_ERROR, h->name,
+			  "is an SR-IOV PF on the kernel nvme driver: its VFs are the devices (homi:%s.vf1 ...)",
+			  ds->homi_name);
+		return -ENOTSUP;
+	}
 	/* nsid= in the string wins over the caller's */
 	uint32_t nsid = ds->homi_nsid ? ds->homi_nsid : o->nsid;
 	const struct homi_ns *ns = NULL;

@@ -27,6 +27,8 @@ const char *nvmed_status_str(uint16_t st)
 	case NVME_SC_INVALID_LOG_PAGE: return "Invalid Log Page";
 	case NVME_SC_INVALID_QUEUE_DELETE: return "Invalid Queue Deletion";
 	case NVME_SC_FEATURE_NOT_SAVEABLE: return "Feature Identifier Not Saveable";
+	case NVME_SC_NS_ALREADY_ATTACHED: return "Namespace Already Attached";
+	case NVME_SC_NS_NOT_ATTACHED: return "Namespace Not Attached";
 	case NVME_SC_INVALID_CTRL_ID: return "Invalid Controller Identifier";
 	case NVME_SC_INVALID_SEC_CTRL_STATE: return "Invalid Secondary Controller State";
 	case NVME_SC_INVALID_NUM_RESOURCES: return "Invalid Number of Controller Resources";

@@ -2,7 +2,8 @@
 /*
  * homid's configuration parser (daemon/homid_config.c, linked from the daemon's source): good files
  * load with every value parsed (socket, octal socket_mode, users and groups by number and by name,
- * the namespace mask, max_queues, extents, the ublk keys) and defaults where a key is absent; bad ones fail with -EINVAL
+ * the namespace mask, max_queues, extents, the ublk keys, an SR-IOV PF's keys and the VF devices it
+ * makes) and defaults where a key is absent; bad ones fail with -EINVAL
  * and one error through the log hook that names the file and the line ("line N: ...").
  */
 #include "homid.h"
@@ -374,6 +375,99 @@ static void test_ublk(void **state)
 	assert_non_null(strstr(cap.msg[cap.n - 1], "line 6: ublk_id 3 is already device a's"));
 }
 
+static void test_sriov(void **state)
+{
+	/* a PF section makes its VF devices right after it, named NAME.vfN, with its policy and each its
+	 * namespaces; a device after it keeps its own */
+	assert_int_equal(load("[device pf0]\nsriov = 01:00.0\nsriov_vfs = 3\nsriov_vq = 4\nsriov_vi = 2\n"
+			      "sriov_namespaces = 1\nsriov_namespaces_vf2 = 1 2\nusers = 1000\nmax_queues = 2\n"
+			      "extents = /mnt\n"
+			      "[device other]\ndevice = emu:ram:64M\n"),
+			 0);
+	assert_int_equal(cfg.ndev, 5);
+	assert_string_equal(cfg.devs[0].name, "pf0");
+	assert_string_equal(cfg.devs[0].sriov_pf, "0000:01:00.0");
+	assert_string_equal(cfg.devs[0].target, "0000:01:00.0");
+	assert_int_equal(cfg.devs[0].sriov_vfs, 3);
+	assert_int_equal(cfg.devs[0].sriov_vq, 4);
+	assert_int_equal(cfg.devs[0].sriov_vi, 2);
+	assert_int_equal(cfg.devs[0].sriov_vfn, 0);
+	static const uint32_t ns[] = {0, 1u << 1, 1u << 1 | 1u << 2, 1u << 1};
+	for (unsigned v = 1; v <= 3; v++) {
+		const struct homid_dev_conf *d = &cfg.devs[v];
+		char name[16];
+		snprintf(name, sizeof(name), "pf0.vf%u", v);
+		assert_string_equal(d->name, name);
+		assert_int_equal(d->sriov_vfn, v);
+		assert_int_equal(d->sriov_pf_dev, 0);
+		assert_string_equal(d->sriov_pf, "0000:01:00.0");
+		assert_string_equal(d->target, ""); /* known once the VF is enabled */
+		assert_int_equal(d->policy.ns_mask, ns[v]);
+		assert_int_equal(d->policy.nuids, 1);
+		assert_int_equal(d->policy.uids[0], 1000);
+		assert_int_equal(d->policy.max_queues, 2);
+		assert_string_equal(d->extents, ""); /* the PF's file system: served by the PF device */
+	}
+	assert_string_equal(cfg.devs[4].name, "other");
+	assert_int_equal(cfg.devs[4].sriov_vfn, 0);
+	/* defaults: 2 VQ (an admin and an I/O queue), 1 VI, namespace 1 */
+	assert_int_equal(load("[device p]\nsriov = 0000:01:00.0\nsriov_vfs = 1\n"), 0);
+	assert_int_equal(cfg.ndev, 2);
+	assert_int_equal(cfg.devs[0].sriov_vq, 2);
+	assert_int_equal(cfg.devs[0].sriov_vi, 1);
+	assert_int_equal(cfg.devs[1].policy.ns_mask, 1u << 1);
+
+	static const struct {
+		const char *line, *words;
+	} bad[] = {
+		{"sriov = 1:2", "sriov '1:2': the PF's PCI address"},
+		{"sriov_vfs = 0", "sriov_vfs '0': 1..8"},
+		{"sriov_vfs = 9", "sriov_vfs '9'"},
+		{"sriov_vq = 1", "sriov_vq '1': queue resources per VF, 2..65535"},
+		{"sriov_vi = 0", "sriov_vi '0': interrupt resources per VF, 1..65535"},
+		{"sriov_namespaces = 0", "sriov_namespaces '0': namespace ids 1..16"},
+		{"sriov_namespaces = 17", "sriov_namespaces '17'"},
+		{"sriov_namespaces_vf9 = 1", "sriov_namespaces_vf9: sriov_namespaces_vfN with N 1..8"},
+		{"sriov_namespaces_vfx = 1", "sriov_namespaces_vfx"},
+		{"sriov_namespaces_vf1 = 0", "sriov_namespaces_vf1 '0': namespace ids 1..16"},
+	};
+	char text[256];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[device p]\nsriov = 0000:01:00.0\nsriov_vfs = 1\n%s\n", bad[i].line);
+		refused_at(text, 4, bad[i].words);
+	}
+	/* inconsistent sections, refused at the end with the line of the section's first key */
+	static const struct {
+		const char *text, *words;
+	} inconsistent[] = {
+		{"[device p]\nsriov_vfs = 2\ndevice = 0000:01:00.0\n", "sets sriov_vfs, sriov_vq, sriov_vi or "
+								       "sriov_namespaces without sriov = PF"},
+		{"[device p]\nsriov = 0000:01:00.0\n", "sets sriov = without sriov_vfs = N"},
+		{"[device p]\nsriov = 0000:01:00.0\nsriov_vfs = 1\ndevice = 0000:01:00.0\n",
+		 "sets both device = and sriov ="},
+		{"[device p]\nsriov = 0000:01:00.0\nsriov_vfs = 1\nublk = 1\n", "sets ublk = on an SR-IOV PF"},
+		{"[device p]\nsriov = 0000:01:00.0\nsriov_vfs = 1\nnamespaces = 1\n",
+		 "sets namespaces = on an SR-IOV PF"},
+		{"[device p]\nsriov = 0000:01:00.0\nsriov_vfs = 1\nsriov_namespaces_vf2 = 1\n",
+		 "sets sriov_namespaces_vfN for a VF beyond sriov_vfs"},
+		{"[device p]\nsriov = 0000:01:00.0\nsriov_vfs = 2\n[device p.vf2]\ndevice = emu:ram:64M\n",
+		 "its VF's name p.vf2 is already a device's"},
+	};
+	for (size_t i = 0; i < sizeof(inconsistent) / sizeof(inconsistent[0]); i++) {
+		if (load(inconsistent[i].text) != -EINVAL || cap.n == 0 ||
+		    !strstr(cap.msg[cap.n - 1], inconsistent[i].words) || strncmp(cap.msg[cap.n - 1], "line 2: ", 8))
+			fail_msg("'%s' for:\n%s", cap.n ? cap.msg[cap.n - 1] : "(no message)", inconsistent[i].text);
+	}
+	/* 16 devices at most, VFs counted; the PF's address once */
+	assert_int_equal(load("[device p]\nsriov = 0000:01:00.0\nsriov_vfs = 8\n"
+			      "[device q]\nsriov = 0000:02:00.0\nsriov_vfs = 8\n"),
+			 -EINVAL);
+	assert_non_null(strstr(cap.msg[cap.n - 1], "line 5: [device q] makes more than 16 devices with its VFs"));
+	assert_int_equal(load("[device p]\nsriov = 0000:01:00.0\nsriov_vfs = 1\n[device q]\ndevice = 01:00.0\n"),
+			 -EINVAL);
+	assert_non_null(strstr(cap.msg[cap.n - 1], "01:00.0 is already device p"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_pci),
 		cmocka_unit_test(test_no_file_no_devices),
 		cmocka_unit_test(test_ublk),
+		cmocka_unit_test(test_sriov),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

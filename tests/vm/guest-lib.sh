@@ -160,6 +160,19 @@ pid_wait() {
 	return 0
 }
 
+# homid_ready [HALF_SECONDS]: homid (pid $HPID) is alive and answers a status request (bounded,
+# default 60 s: bring-up under TCG takes a few seconds, more with SR-IOV).
+homid_ready() {
+	i=0
+	while [ $i -lt "${1:-120}" ]; do
+		kill -0 "$HPID" 2>/dev/null || return 1
+		aisio homi status >/dev/null 2>&1 && return 0
+		sleep 0.5
+		i=$((i + 1))
+	done
+	return 1
+}
+
 # homid (pid $HPID, started by the scenario in this shell) has exited with status 0 (bounded, 30 s).
 homid_exited() {
 	pid_wait "$HPID" 60 || return 1

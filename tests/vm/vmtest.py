@@ -92,6 +92,17 @@ APT_REFRESH_S = 12 * 3600
 
 NVME_PLAIN = ["-drive", "file={disk0},if=none,id=nvm0,format=raw",
               "-device", "nvme,serial=aisio0,drive=nvm0,addr=0x4"]
+# SR-IOV (QEMU 7.2): a PF at 0000:01:00.0 behind a root port, two VFs with flexible queue and interrupt
+# resources, namespace 1 shared by the subsystem's controllers (the PF's and its VFs').
+NVME_SRIOV = ["-device", "pcie-root-port,id=rp0,chassis=1",
+              "-device", "nvme-subsys,id=subsys0",
+              "-device", "nvme,bus=rp0,serial=aisio2,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=8,"
+                         "sriov_vi_flexible=4,max_ioqpairs=12,msix_qsize=8",
+              "-drive", "file={disk0},if=none,id=nvm0,format=raw",
+              "-device", "nvme-ns,drive=nvm0,nsid=1,shared=on"]
+# ... and namespace 2, created detached: no controller sees it until it is attached to one.
+NVME_SRIOV_DETACHED_NS2 = ["-drive", "file={disk1},if=none,id=nvm1,format=raw",
+                           "-device", "nvme-ns,drive=nvm1,nsid=2,shared=on,detached=on"]
 # ivshmem-plain: a BAR2 of host memory (a file the host reads after the run): the P2P target.
 IVSHMEM = ["-object", "memory-backend-file,id=hm0,share=on,mem-path={shm},size=8M",
            "-device", "ivshmem-plain,memdev=hm0,addr=0x5"]
@@ -167,24 +178,26 @@ SCENARIOS = {
     "sriov": dict(
         doc="PF on the kernel nvme driver with XFS mounted, a VF on vfio-pci driven by aisio, bytes compared",
         iommu=True, disks=[("512M", "xfs:300M")], modules=XFS_MODULES,
-        qemu=["-device", "pcie-root-port,id=rp0,chassis=1",
-              "-device", "nvme-subsys,id=subsys0",
-              "-device", "nvme,bus=rp0,serial=aisio2,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=8,"
-                         "sriov_vi_flexible=4,max_ioqpairs=12,msix_qsize=8",
-              "-drive", "file={disk0},if=none,id=nvm0,format=raw",
-              "-device", "nvme-ns,drive=nvm0,nsid=1,shared=on"],
+        qemu=NVME_SRIOV,
         needs=["tools/aisio", "tests/vm/vm-blkutil", "tests/vm/vm-nvme-rw"], host_needs=["nvme"], timeout=240),
     "sriov-tool": dict(
         doc="the sriov set-up with aisio sriov only (no nvme-cli): status, assign, enable, online, a VF on "
             "vfio-pci verified past the PF's mounted XFS, disable returns the resources",
         iommu=True, disks=[("512M", "xfs:300M")], modules=XFS_MODULES,
-        qemu=["-device", "pcie-root-port,id=rp0,chassis=1",
-              "-device", "nvme-subsys,id=subsys0",
-              "-device", "nvme,bus=rp0,serial=aisio2,subsys=subsys0,sriov_max_vfs=2,sriov_vq_flexible=8,"
-                         "sriov_vi_flexible=4,max_ioqpairs=12,msix_qsize=8",
-              "-drive", "file={disk0},if=none,id=nvm0,format=raw",
-              "-device", "nvme-ns,drive=nvm0,nsid=1,shared=on"],
+        qemu=NVME_SRIOV,
         needs=["tools/aisio", "tests/vm/vm-blkutil"], timeout=240),
+    "homi-sriov": dict(
+        doc="homid with an SR-IOV PF on the kernel nvme driver (XFS mounted): VFs brought up and granted whole, "
+            "two clients on their own VFs, a file's blocks read through a VF, a VF sees only its namespaces, "
+            "a second client refused, kill -9 and reset, SIGTERM returns every resource",
+        iommu=True, disks=[("512M", "xfs:300M"), ("16M", "raw")], modules=XFS_MODULES,
+        qemu=NVME_SRIOV + NVME_SRIOV_DETACHED_NS2,
+        needs=["tools/aisio", "daemon/homid", "tests/homi/homi-read", "tests/vm/vm-blkutil"], timeout=240),
+    "homi-sriov-bench": dict(
+        doc="benchmark, not in CI (bench/homi/sriov.sh): fio 4 KiB randread QD32 on the SR-IOV PF (kernel nvme "
+            "driver) against aisio perf on a VF homid granted, the same namespace",
+        iommu=True, disks=[("512M", "raw")], qemu=NVME_SRIOV,
+        needs=["tools/aisio", "daemon/homid"], host_needs=["fio"], timeout=300),
     "negative": dict(
         doc="a function bound to the kernel nvme driver is refused with a clear message and left as it was",
         iommu=True, disks=[("320M", "xfs:300M")], modules=XFS_MODULES, qemu=NVME_PLAIN, needs=["tools/aisio"], timeout=120),

@@ -34,17 +34,6 @@ users = 1000
 EOF
 step_out "1 device\(s\), socket $SOCK" homid --config /tmp/homid.conf --check
 
-# status: the daemon answers (bounded, 60 s: bring-up under TCG takes a few seconds)
-homid_ready() {
-	i=0
-	while [ $i -lt 120 ]; do
-		kill -0 "$HPID" 2>/dev/null || return 1
-		aisio homi status >/dev/null 2>&1 && return 0
-		sleep 0.5
-		i=$((i + 1))
-	done
-	return 1
-}
 
 homid --config /tmp/homid.conf >/tmp/homid.log 2>&1 &
 HPID=$!

@@ -2,7 +2,8 @@
 # The PF (0000:01:00.0) stays on the kernel nvme driver with XFS mounted (300 MiB of a 512 MiB
 # namespace); aisio sriov assigns flexible resources to both secondaries through the kernel's
 # admin passthrough, enables two VFs and brings them online; VF 1 goes to vfio-pci and aisio perf
-# verifies a range past the file system; aisio sriov disable returns every resource.
+# verifies a range past the file system; namespace 1 detached from VF 1 and attached back (aisio sriov
+# detach|attach); aisio sriov disable returns every resource.
 
 PF=0000:01:00.0
 VF=0000:01:00.1
@@ -60,6 +61,15 @@ step_out "mn +: QEMU NVMe Ctrl" aisio id-ctrl $VF
 # stays mounted on the PF.
 check "XFS still mounted on the PF" grep -q "^/dev/nvme0n1 /mnt xfs" /proc/mounts
 step_out "verified [1-9][0-9]* LBAs \([0-9.]+ [KM]iB\), mismatches 0, failed 0" aisio perf verify $TMO --force --offset 720000 --size 32768 $VF
+
+# Namespace Attachment: namespace 1 detached from VF 1's secondary (the VF then has none), attached back.
+step_refused "give --vf N and --nsid M" aisio sriov attach $PF --vf 1
+step_out "namespace 1 detached from secondary controller 1 \(VF 1\)" aisio sriov detach $PF --vf 1 --nsid 1
+step_refused "failed: Namespace Not Attached" aisio sriov detach $PF --vf 1 --nsid 1
+step_refused "no active namespace 1 \(it has 0\)" aisio perf verify $TMO --force --offset 720000 --size 1024 $VF
+step_out "namespace 1 attached to secondary controller 1 \(VF 1\)" aisio sriov attach $PF --vf 1 --nsid 1
+step_refused "failed: Namespace Already Attached" aisio sriov attach $PF --vf 1 --nsid 1
+step_out "verified [1-9][0-9]* LBAs" aisio perf verify $TMO --force --offset 720000 --size 1024 $VF
 
 # Teardown: every secondary offline, no VFs, resources returned to the primary.
 step_out "resources returned: VQ assigned to secondaries 6 -> 0, VI 2 -> 0" aisio sriov disable $PF
