@@ -56,11 +56,12 @@ GRANT_RQ = struct.Struct("<IIIIQQ")      # dev, nsid, entries, mem_id, sq_off, c
 GRANT_RP = struct.Struct("<HHIQQII")     # qid, flags, dstrd, db_map_off, db_map_len, sq_db_off, cq_db_off
 RELEASE_RQ = struct.Struct("<IHH")       # dev, qid, reserved
 ST = struct.Struct("<IIIIQQ")            # ndev, nclients, nqps, reserved, reclaimed_qps, clients_served
-ST_DEV = struct.Struct("<64s96sHHIII")   # name, target, kind, flags, max_qpairs, used_qpairs, nns
+# name, target, kind, flags, max_qpairs, used_qpairs, nns; SR-IOV: holder, cntlid, vfn, vq, vi, ns_mask, resets, pf_dev
+ST_DEV = struct.Struct("<64s96sHHIIIIHHHHIII")
 ST_CL = struct.Struct("<IIIIIIQ56s")     # client_id, pid, uid, gid, nqueues, nmems, mem_bytes, name
 ST_QP = struct.Struct("<IIHHIII")        # dev, client_id, qid, reserved, entries, nsid, reserved2
 assert (HDR.size, ERR.size, HELLO_RQ.size, DEV_SIZE, GRANT_RQ.size, GRANT_RP.size, ST.size, ST_DEV.size,
-        ST_CL.size, ST_QP.size) == (16, 128, 64, 480, 32, 32, 32, 176, 88, 24)
+        ST_CL.size, ST_QP.size) == (16, 128, 64, 480, 32, 32, 32, 200, 88, 24)
 
 
 class Fail(Exception):
@@ -187,7 +188,7 @@ class Conn:
         off = ST.size
         devs, clients, qps = [], [], []
         for _ in range(ndev):
-            name, target, kind, flags, max_qpairs, used, nns = ST_DEV.unpack_from(body, off)
+            name, target, kind, flags, max_qpairs, used, nns = ST_DEV.unpack_from(body, off)[:7]
             devs.append(dict(name=cstr(name), max_qpairs=max_qpairs, used_qpairs=used))
             off += ST_DEV.size
         for _ in range(ncl):
