@@ -244,30 +244,41 @@ __device__ __forceinline__ void gpu_nvme_cid_free(struct gpu_nvme_queue *q, uint
 
 /*
  * Ids for the lanes of a warp that are here together for the same queue (mask): the lowest lane
- * takes as many free bits of one bitmap word as there are lanes, with one atomicOr, and hands them
- * out by rank. A lane left without one (the word was short) takes its id alone. Returns whether
- * this lane got one.
+ * takes free bits of a bitmap word, as many as lanes still lack one, with one atomicOr, and the
+ * lanes take them by rank; if the word was short it goes on to the next word (at most one pass).
+ * The first word comes from the warp's index, so that warps sharing a queue start apart; with one
+ * word per group, two warps of a queue whose indices fell on the same word sent one of them to
+ * the lane-by-lane search, 32 atomics (issue 19: the thread API's worst case was 2 warps per
+ * queue). A lane left without one takes its id alone. Returns whether this lane got one.
  */
 __device__ __forceinline__ bool gpu_nvme_cid_take_group(struct gpu_nvme_queue *q, uint32_t mask, uint16_t *cid)
 {
 	const uint32_t lane = threadIdx.x & 31, leader = __ffs(mask) - 1, n = __popc(mask);
-	const uint32_t word = ((blockIdx.x * blockDim.x + threadIdx.x) >> 5) & ((q->ncid >> 5) - 1);
-	uint32_t take = 0;
-	if (lane == leader) {
-		uint32_t fr = ~gpu_ld32(&q->cid_map[word]), want = 0;
-		for (uint32_t k = 0; k < n && fr; k++) {
-			want |= fr & (0u - fr); /* lowest free bit */
-			fr &= fr - 1;
-		}
-		if (want)
-			take = want & ~atomicOr(&q->cid_map[word], want);
-	}
-	take = __shfl_sync(mask, take, leader);
+	const uint32_t nw = q->ncid >> 5;
 	const uint32_t rank = __popc(mask & gpu_lanemask_lt());
-	if (rank >= (uint32_t)__popc(take))
-		return false;
-	*cid = (uint16_t)(word * 32 + __fns(take, 0, rank + 1));
-	return true;
+	uint32_t word = ((blockIdx.x * blockDim.x + threadIdx.x) >> 5) & (nw - 1);
+	uint32_t given = 0; /* lanes (by rank) served so far */
+	bool got = false;
+	for (uint32_t k = 0; k < nw && given < n; k++, word = (word + 1) & (nw - 1)) {
+		uint32_t take = 0;
+		if (lane == leader) {
+			uint32_t fr = ~gpu_ld32(&q->cid_map[word]), want = 0;
+			for (uint32_t i = given; i < n && fr; i++) {
+				want |= fr & (0u - fr); /* lowest free bit */
+				fr &= fr - 1;
+			}
+			if (want)
+				take = want & ~atomicOr(&q->cid_map[word], want);
+		}
+		take = __shfl_sync(mask, take, leader);
+		const uint32_t got_n = __popc(take);
+		if (!got && rank >= given && rank < given + got_n) {
+			*cid = (uint16_t)(word * 32 + __fns(take, 0, rank - given + 1));
+			got = true;
+		}
+		given += got_n;
+	}
+	return got;
 }
 
 /* Gives back the ids of the lanes here together (any queues, any words): one atomicAnd per
@@ -490,6 +501,8 @@ static __device__ __forceinline__ int gpu_nvme_submit(const struct gpu_nvme_ns *
 }
 
 static __device__ __noinline__ uint32_t gpu_nvme_warp_reap(struct gpu_nvme_queue *q);
+static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns, uint32_t qi, uint8_t opc, bool active,
+						    void *buf, uint64_t slba, uint32_t nlb, uint16_t *status);
 
 /* Check once: -EAGAIN while in flight; then 0, -EIO (status in *status) or -ETIMEDOUT. */
 static __device__ __noinline__ int gpu_nvme_poll(struct gpu_nvme_handle *h, uint16_t *status)
@@ -550,10 +563,19 @@ __device__ __forceinline__ int gpu_nvme_rw(const struct gpu_nvme_ns *ns, uint32_
 		return -EINVAL;
 	while (nlb) {
 		uint32_t n = nlb < per ? nlb : per;
-		struct gpu_nvme_handle h;
-		int rc = gpu_nvme_submit_ex(ns, qi, opc, p, slba, n, &h, 1);
-		if (rc == 0)
-			rc = gpu_nvme_wait(&h, status);
+		int rc;
+		/* a whole warp here for one queue goes as one warp-cooperative round: one id atomic per
+		 * bitmap word, one ticket, one doorbell, the CQ reaped 32 at a time, and the lanes wait as
+		 * one (issue 19: per-lane waits and group commits of four warps cut IOPS by four) */
+		const uint32_t peers = __match_any_sync(__activemask(), (unsigned long long)(qi % ns->nqueues));
+		if (peers == GPU_NVME_FULL_MASK) {
+			rc = gpu_nvme_warp_rw(ns, qi, opc, true, p, slba, n, status);
+		} else {
+			struct gpu_nvme_handle h;
+			rc = gpu_nvme_submit_ex(ns, qi, opc, p, slba, n, &h, 1);
+			if (rc == 0)
+				rc = gpu_nvme_wait(&h, status);
+		}
 		if (rc)
 			return rc;
 		p += (size_t)n << ns->lba_shift;

@@ -145,7 +145,7 @@ def main():
             return 77
     probe = subprocess.run([AISIO, "perf", "cuda-verify", "--size", "1M", "gpuemu:hbm:16M"], capture_output=True,
                            text=True, timeout=120)
-    if probe.returncode == 3:
+    if probe.returncode == 3 or "built without CUDA" in probe.stderr:
         print(f"SKIP: {probe.stderr.strip()}")
         return 77
     return run_scenario("gpu", scenario)
