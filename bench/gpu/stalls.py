@@ -4,7 +4,8 @@
 --csv --print-source sass,cuda): the share of each file (the engine's, gpuemu_engine.cuh, apart) and the
 client's top lines.
 
-usage: bench/gpu/stalls.py DIR [QDEPTH...]   (DIR/thread-qdN.source.csv or .csv.gz; default 32 128)
+usage: bench/gpu/stalls.py DIR [QDEPTH...]   (DIR/API-qdN.source.csv or .csv.gz, API from $API or thread;
+       default 32 128)
 """
 import collections
 import csv
@@ -38,7 +39,7 @@ def load(path):
 def main():
     d = sys.argv[1]
     for qd in sys.argv[2:] or ["32", "128"]:
-        p = os.path.join(d, f"thread-qd{qd}.source.csv")
+        p = os.path.join(d, f"{os.environ.get('API', 'thread')}-qd{qd}.source.csv")
         by, src = load(p if os.path.exists(p) else p + ".gz")
         tot = sum(by.values())
         eng = sum(v for k, v in by.items() if k[0] == "gpuemu_engine.cuh")

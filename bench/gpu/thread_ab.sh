@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# figure: the thread API (and async, warp) at 132 queues, qdepth 32-256, 512 B randread on gpuemu:null, old build
-# against new, interleaved: issue 19's per-thread IOPS against callers per queue.
+# figure: issue 19's targets, old build against new, interleaved: the thread API at 132 queues, qdepth 32-256, async
+# and warp at 132 queues, owned at 264, warp with rings in pinned host memory; 512 B randread on gpuemu:null.
 # usage: bench/gpu/thread_ab.sh OUTDIR OLD_AISIO NEW_AISIO [ROUNDS]   (RUNTIME seconds per run, default 2)
 set -u
 out=${1:?OUTDIR}
@@ -23,6 +23,8 @@ for r in $(seq "$rounds"); do
 			. bench/gpu/common.sh
 			run "async q=132 qd=128 tqd=4" --api async --thread-qd 4 --iosize 512 --nqueues 132 --qdepth 128 "gpuemu:null,sms=17,warps=8,qpairs=1024"
 			run "warp q=132 qd=128" --api warp --iosize 512 --nqueues 132 --qdepth 128 "gpuemu:null,sms=17,warps=8,qpairs=1024"
+			run "owned q=264" --api owned --iosize 512 --nqueues 264 --iopattern randread "gpuemu:null,sms=33,warps=8,qpairs=1024"
+			run "warp q=66 qd=64 host rings" --api warp --queues host --iosize 512 --nqueues 66 --qdepth 64 "gpuemu:null,sms=9,warps=8,qpairs=1024"
 		' >/dev/null
 	done
 done

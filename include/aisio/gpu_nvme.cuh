@@ -361,6 +361,80 @@ static __device__ __noinline__ int gpu_nvme_sq_publish(struct gpu_nvme_queue *q,
 	}
 }
 
+/*
+ * gpu_nvme_sq_publish for a whole warp (all 32 lanes call it, converged): the lock holder's lanes read
+ * 32 ready marks at a time and a ballot gives the run of consecutive ready slots, where one lane
+ * reading them one after another waits a global-memory round trip per slot (32 to 128 of them per
+ * doorbell with one to four warps per queue: issue 19).
+ */
+static __device__ __noinline__ int gpu_nvme_warp_sq_publish(struct gpu_nvme_queue *q, uint32_t upto,
+							    struct gpu_nvme_wait *w, bool backoff)
+{
+	const uint32_t lane = threadIdx.x & 31, depth = q->depth;
+	for (;;) {
+		/* 2: covered; 1: this warp holds the doorbell lock; 0: neither */
+		uint32_t state = 0, tail = 0;
+		if (lane == 0) {
+			tail = gpu_ld32(&q->sq_tail);
+			if ((int32_t)(tail - upto) >= 0)
+				state = 2;
+			else if (gpu_ld32(&q->db_lock) == 0 && atomicCAS(&q->db_lock, 0u, 1u) == 0)
+				state = 1;
+		}
+		state = __shfl_sync(GPU_NVME_FULL_MASK, state, 0);
+		if (state == 2)
+			return 0;
+		if (state == 1) {
+			if (lane == 0) {
+				__threadfence(); /* acquire: the previous holder's sq_tail */
+				tail = gpu_ld32(&q->sq_tail);
+			}
+			tail = __shfl_sync(GPU_NVME_FULL_MASK, tail, 0);
+			uint32_t t = tail;
+			for (;;) {
+				const uint32_t s = t + lane;
+				const bool ready = s - tail < depth - 1 &&
+						   gpu_ld32(&q->sq_ready[nvme_ring_slot(s, depth)]) == s;
+				const uint32_t run = __ballot_sync(GPU_NVME_FULL_MASK, ready);
+				const uint32_t k = ~run ? __ffs(~run) - 1 : 32;
+				t += k;
+				if (k < 32)
+					break;
+			}
+			if (t != tail && lane == 0) {
+				gpu_st32(&q->sq_tail, t);
+				q->sq_doorbells++;
+			}
+			/* release to the controller, as in gpu_nvme_sq_publish; every lane fences after the
+			 * ready marks it saw, and the barrier hands that order on to lane 0's doorbell */
+			gpu_nvme_fence(q);
+			__syncwarp();
+			if (lane == 0) {
+				if (t != tail)
+					gpu_st32(q->sq_db, nvme_ring_slot(t, depth));
+				__threadfence();
+				atomicExch(&q->db_lock, 0u);
+			}
+			if ((int32_t)(t - upto) >= 0)
+				return 0;
+		}
+		int stop = 0;
+		if (lane == 0) {
+			if (gpu_ld32((const uint32_t *)&q->failed))
+				stop = -ENXIO;
+			else if (gpu_nvme_wait_expired(w)) {
+				gpu_nvme_queue_fail(q, -ENXIO);
+				stop = -ETIMEDOUT;
+			}
+		}
+		stop = __shfl_sync(GPU_NVME_FULL_MASK, stop, 0);
+		if (stop)
+			return stop;
+		if (backoff)
+			__nanosleep(64);
+	}
+}
+
 /* Whether the driver takes this request (range, size, address); 0 or a negative errno; *bus: the
  * buffer's bus address. */
 __device__ __forceinline__ int gpu_nvme_check_rw_bus(const struct gpu_nvme_ns *ns, const void *buf, uint64_t slba,
@@ -479,7 +553,9 @@ static __device__ __noinline__ int gpu_nvme_submit_ex(const struct gpu_nvme_ns *
 	gpu_nvme_fence(q);
 	gpu_st32(&q->sq_ready[nvme_ring_slot(t, q->depth)], t);
 	__syncwarp(mask);
-	if (lane == leader)
+	if (mask == GPU_NVME_FULL_MASK)
+		rc = gpu_nvme_warp_sq_publish(q, base + n, &h->w, block);
+	else if (lane == leader)
 		rc = gpu_nvme_sq_publish(q, base + n, &h->w, block);
 	rc = __shfl_sync(mask, rc, leader);
 	if (rc)
@@ -750,9 +826,7 @@ static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns
 			gpu_st32(&q->sq_ready[nvme_ring_slot(t, q->depth)], t);
 		}
 		__syncwarp();
-		if (lane == leader)
-			wrc = gpu_nvme_sq_publish(q, base + n, &w, false);
-		wrc = __shfl_sync(GPU_NVME_FULL_MASK, wrc, leader);
+		wrc = gpu_nvme_warp_sq_publish(q, base + n, &w, false);
 		if (wrc)
 			return go || pending ? wrc : res;
 		/* completion: every lane watches its record; the warp reaps together */
@@ -762,7 +836,7 @@ static __device__ __noinline__ int gpu_nvme_warp_rw(const struct gpu_nvme_ns *ns
 			if (!done && gpu_ld32(&r->state) == GPU_CPL_DONE) {
 				__threadfence();
 				uint16_t st = gpu_ld16(&r->status);
-				gpu_nvme_cid_free(q, cid);
+				gpu_nvme_cid_free_group(q, cid); /* the lanes done together: one atomic per word */
 				if (status)
 					*status = st;
 				res = st ? -EIO : 0;
