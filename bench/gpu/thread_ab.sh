@@ -25,6 +25,7 @@ for r in $(seq "$rounds"); do
 			run "warp q=132 qd=128" --api warp --iosize 512 --nqueues 132 --qdepth 128 "gpuemu:null,sms=17,warps=8,qpairs=1024"
 			run "owned q=264" --api owned --iosize 512 --nqueues 264 --iopattern randread "gpuemu:null,sms=33,warps=8,qpairs=1024"
 			run "warp q=66 qd=64 host rings" --api warp --queues host --iosize 512 --nqueues 66 --qdepth 64 "gpuemu:null,sms=9,warps=8,qpairs=1024"
+			run "warp q=264 qd=128 host rings" --api warp --queues host --iosize 512 --nqueues 264 --qdepth 128 "gpuemu:null,sms=33,warps=8,qpairs=1024"
 		' >/dev/null
 	done
 done

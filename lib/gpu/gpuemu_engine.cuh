@@ -46,6 +46,18 @@ static __device__ __forceinline__ uint64_t vld64(const void *p)
 	return *(const volatile uint64_t *)p;
 }
 
+/* 16 bytes in one volatile load: four 4-byte loads are four requests over PCIe when the SQ is in host
+ * memory; fetched so, host rings went from 30M to 104-116M IOPS (issue 19, docs/GPU.md) */
+static __device__ __forceinline__ uint4 vld128(const void *p)
+{
+	uint4 v;
+	asm volatile("ld.volatile.v4.u32 {%0, %1, %2, %3}, [%4];"
+		     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+		     : "l"(p)
+		     : "memory");
+	return v;
+}
+
 static __device__ __forceinline__ void eng_fence(uint32_t sys)
 {
 	if (sys)
@@ -206,18 +218,11 @@ static __device__ bool eng_serve(const struct gpuemu_dev *d, uint32_t qi, uint32
 	} else
 #endif
 		if (lane < n) {
-		const volatile uint4 *src =
-			(const volatile uint4 *)(uintptr_t)(sq_base + (uint64_t)((head + lane) % sq_size) * 64);
+		const uint4 *src = (const uint4 *)(uintptr_t)(sq_base + (uint64_t)((head + lane) % sq_size) * 64);
 		uint4 *dst = (uint4 *)&c;
 #pragma unroll
-		for (int i = 0; i < 4; i++) {
-			uint4 v;
-			v.x = src[i].x;
-			v.y = src[i].y;
-			v.z = src[i].z;
-			v.w = src[i].w;
-			dst[i] = v;
-		}
+		for (int i = 0; i < 4; i++)
+			dst[i] = vld128(&src[i]);
 		status = gpuemu_check_cmd(d, &f, &c, &moves, &drop);
 	}
 	/* data: the warp moves each command's bytes together */
