@@ -18,23 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define CK(x)                                                                                              \
-	do {                                                                                               \
-		cudaError_t e_ = (x);                                                                      \
-		if (e_ != cudaSuccess) {                                                                   \
-			fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-			exit(1);                                                                           \
-		}                                                                                          \
-	} while (0)
+#include "bench_cuda.cuh"
 
 enum { MEM_BYTES = 64 << 20, WORDS = MEM_BYTES / 4 };
-
-__device__ unsigned long long gtimer(void)
-{
-	unsigned long long t;
-	asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-	return t;
-}
 
 /* one thread: n loads, each at the index the previous one returned */
 __global__ void chase(const uint32_t *m, uint32_t n, unsigned long long *ns, uint32_t *sink)
