@@ -298,7 +298,7 @@ static __device__ __forceinline__ void perf_body(const struct gpu_perf_job *j, u
 }
 
 /* At most 128 registers: two blocks of 256 threads per SM, which the many-writer test's 256 blocks need
- * beside a 4-SM engine; the histogram's grouping below took the job kernel to 144 (a few bytes spill). */
+ * beside a 4-SM engine; the histogram's grouping (perf_done) took the job kernel to 144 (a few bytes spill). */
 __global__ void __maxnreg__(128) gpu_perf_kernel(const struct gpu_perf_job job)
 {
 	perf_body(&job, blockIdx.x, gridDim.x); /* job: a kernel parameter, constant bank */
