@@ -365,7 +365,9 @@ static __device__ __noinline__ int gpu_nvme_sq_publish(struct gpu_nvme_queue *q,
  * gpu_nvme_sq_publish for a whole warp (all 32 lanes call it, converged): the lock holder's lanes read
  * 32 ready marks at a time and a ballot gives the run of consecutive ready slots, where one lane
  * reading them one after another waits a global-memory round trip per slot (32 to 128 of them per
- * doorbell with one to four warps per queue: issue 19).
+ * doorbell with one to four warps per queue: issue 19). A partial group keeps the one-lane scan: one
+ * version for any mask of lanes gained the async API nothing and its registers kept the many-writer
+ * test's 256 blocks of 256 threads from being resident beside the engine (docs/GPU.md).
  */
 static __device__ __noinline__ int gpu_nvme_warp_sq_publish(struct gpu_nvme_queue *q, uint32_t upto,
 							    struct gpu_nvme_wait *w, bool backoff)
